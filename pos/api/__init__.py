@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, routes, authentication, problem responses, OpenAPI."""

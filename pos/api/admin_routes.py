@@ -1,0 +1,146 @@
+"""Admin calls: programs, merchants, partner links, tills, issuing and managing vouchers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from pos import issuance, keys
+from pos.api.auth import new_till_secret, secret_hash
+from pos.api.routing import Routes
+from pos.api.state import auth, body, json_response, path_id, services
+from pos.errors import validation_error
+from pos.schemas import IssueIn, MerchantIn, PartnerIn, ProgramIn, TillIn
+from pos.storage import setup as setup_store
+from pos.storage import vouchers as voucher_store
+
+routes = Routes("admin")
+
+
+def _moment(value: date | datetime, zone: ZoneInfo, *, end: bool) -> datetime:
+    """A date means local midnight; an end date is inclusive (up to the next midnight)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+@routes.post("/v1/programs", summary="Create a program", auth="admin", body=ProgramIn,
+             status=201)
+async def create_program(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    program = await body(request, ProgramIn)
+    unknown = svc.plugins.unknown_rules(program.restrictions)
+    if unknown:
+        raise validation_error(f"No voucher rule is installed with the name {unknown[0]!r}.")
+    missing = [c for c in program.channels if svc.plugins.channel(c) is None]
+    if missing:
+        raise validation_error(f"No payment channel is installed with the name {missing[0]!r}.")
+    zone = ZoneInfo(svc.config.redemption.timezone)
+    valid_from = _moment(program.valid_from, zone, end=False)
+    valid_until = _moment(program.valid_until, zone, end=True)
+    if valid_until <= valid_from:
+        raise validation_error("valid_until must come after valid_from.")
+    values = program.model_dump()
+    values.update(valid_from=valid_from, valid_until=valid_until)
+    program_id = await setup_store.create_program(svc.pool, values)
+    return json_response(await setup_store.get_program(svc.pool, program_id), status=201)
+
+
+@routes.get("/v1/programs/{id}", summary="Read a program", auth="admin")
+async def get_program(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    program_id = path_id(request, "id", "program")
+    return json_response(await setup_store.get_program(services(request).pool, program_id))
+
+
+@routes.post("/v1/merchants", summary="Register a merchant", auth="admin", body=MerchantIn,
+             status=201)
+async def create_merchant(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    merchant = await body(request, MerchantIn)
+    svc = services(request)
+    merchant_id = await setup_store.create_merchant(svc.pool, merchant.name)
+    return json_response(await setup_store.get_merchant(svc.pool, merchant_id), status=201)
+
+
+@routes.get("/v1/merchants/{id}", summary="Read a merchant", auth="admin")
+async def get_merchant(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    merchant_id = path_id(request, "id", "merchant")
+    return json_response(await setup_store.get_merchant(services(request).pool, merchant_id))
+
+
+@routes.post("/v1/programs/{id}/merchants", summary="Make a merchant a partner of a program",
+             auth="admin", body=PartnerIn, status=201)
+async def add_partner(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    program_id = path_id(request, "id", "program")
+    partner = await body(request, PartnerIn)
+    await setup_store.add_partner(services(request).pool, program_id, partner.merchant_id)
+    return json_response({"program_id": program_id, "merchant_id": partner.merchant_id},
+                         status=201)
+
+
+@routes.post("/v1/merchants/{id}/tills", summary="Add a till; its secret is shown only here",
+             auth="admin", body=TillIn, status=201)
+async def create_till(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    merchant_id = path_id(request, "id", "merchant")
+    till = await body(request, TillIn)
+    secret = new_till_secret()
+    till_id = await setup_store.create_till(
+        services(request).pool, merchant_id, till.name, secret_hash(secret))
+    return json_response({"id": till_id, "merchant_id": merchant_id, "name": till.name,
+                          "secret": secret}, status=201)
+
+
+@routes.post("/v1/programs/{id}/vouchers", summary="Issue vouchers to beneficiaries",
+             auth="admin", body=IssueIn, status=201)
+async def issue(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    program_id = path_id(request, "id", "program")
+    payload = await body(request, IssueIn)
+    issued = await issuance.issue_vouchers(
+        services(request), program_id, [b.model_dump() for b in payload.beneficiaries])
+    return json_response({"vouchers": issued}, status=201)
+
+
+@routes.get("/v1/vouchers/{id}", summary="Read a voucher: status, balance, credits",
+            auth="admin")
+async def get_voucher(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    voucher_id = path_id(request, "id", "voucher")
+    return json_response(await voucher_store.get_voucher(services(request).pool, voucher_id))
+
+
+def _status_route(action: str) -> None:
+    @routes.post(f"/v1/vouchers/{{id}}/{action}", summary=f"{action.capitalize()} a voucher",
+                 auth="admin")
+    async def change(request: web.Request) -> web.Response:
+        auth(request).require_admin(request)
+        voucher_id = path_id(request, "id", "voucher")
+        status = await voucher_store.change_status(services(request).pool, voucher_id, action)
+        return json_response({"id": voucher_id, "status": status})
+
+
+for _action in ("suspend", "resume", "revoke"):
+    _status_route(_action)
+
+
+@routes.get("/v1/plugins", summary="Loaded plugins, their hooks and settings", auth="admin")
+async def list_plugins(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    return json_response({"plugins": services(request).plugins.describe()})
+
+
+@routes.get("/v1/keys", summary="Signing keys and their status", auth="admin")
+async def list_keys(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    found = await keys.list_keys(services(request).pool)
+    return json_response({"keys": [
+        {"kid": k.kid, "status": k.status, "created_at": k.created_at.isoformat()}
+        for k in found]})

@@ -1,0 +1,70 @@
+"""`create_app(config)`: the aiohttp application, its resources in cleanup contexts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from pos import admin_token
+from pos.api import admin_routes, public_routes, till_routes
+from pos.api.auth import Authenticator
+from pos.api.openapi import ROUTE_SPECS
+from pos.api.problems import problem_middleware
+from pos.api.routing import Routes
+from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
+from pos.config import Config
+from pos.db.embedded import resolve_database_url
+from pos.db.migrate import migrate
+from pos.db.pool import create_pool
+from pos.plugin_manager import build_plugins
+from pos.services import build_services
+
+log = logging.getLogger(__name__)
+
+ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
+                                    till_routes.routes)
+
+
+def setup_routes(app: web.Application) -> None:
+    specs = []
+    for table in ROUTE_TABLES:
+        table.install(app)
+        specs.extend(table.specs)
+    app[ROUTE_SPECS] = specs
+
+
+def setup_middlewares(app: web.Application) -> None:
+    app.middlewares.append(problem_middleware)
+
+
+def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = None
+               ) -> web.Application:
+    app = web.Application(client_max_size=config.server.max_body_bytes)
+    setup_middlewares(app)
+    setup_routes(app)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        url = await asyncio.to_thread(
+            resolve_database_url, config.database.url, config.data_dir)
+        pool = await create_pool(url, min_size=config.database.pool_min_size,
+                                 max_size=config.database.pool_max_size)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+            plugins = build_plugins(config.plugins, extra_plugins)
+            services = await build_services(config, pool, plugins)
+            token = admin_token.resolve(config)
+            app[SERVICES] = services
+            app[ADMIN_TOKEN] = token
+            app[AUTH] = Authenticator(token, pool)
+            yield
+        finally:
+            await pool.close()
+
+    app.cleanup_ctx.append(resources)
+    return app
+
+

@@ -1,0 +1,87 @@
+"""Who is calling: the admin (a bearer token from the configuration or the data folder)
+or a till (a bearer secret whose SHA-256 is stored). Secrets are never logged."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from pos.engine import Till
+from pos.errors import forbidden, unauthorized
+from pos.storage import setup as setup_store
+
+TILL_SECRET_PREFIX = "till_"  # noqa: S105 - a prefix, not a secret
+_CACHE_SECONDS = 30.0
+
+
+def new_till_secret() -> str:
+    return TILL_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip() or len(value) > 512:
+        return None
+    return value.strip()
+
+
+class Authenticator:
+    """Checks admin and till credentials; till look-ups are cached for half a minute so the
+    hot path does not pay a database round trip for them (a disabled till is refused within
+    that time)."""
+
+    def __init__(self, admin_token: str, pool: asyncpg.Pool[Any]) -> None:
+        self._admin_hash = secret_hash(admin_token)
+        self._pool = pool
+        self._tills: dict[bytes, tuple[Till, float]] = {}
+
+    def is_admin(self, request: web.Request) -> bool:
+        token = bearer(request)
+        return token is not None and hmac.compare_digest(secret_hash(token), self._admin_hash)
+
+    def require_admin(self, request: web.Request) -> None:
+        token = bearer(request)
+        if token is None:
+            raise unauthorized("Sign in with the admin token.")
+        if not hmac.compare_digest(secret_hash(token), self._admin_hash):
+            if token.startswith(TILL_SECRET_PREFIX):
+                raise forbidden("A till cannot do this; it needs the program administrator.")
+            raise unauthorized("The admin token is not right.")
+
+    async def till(self, request: web.Request) -> Till | None:
+        token = bearer(request)
+        if token is None or not token.startswith(TILL_SECRET_PREFIX):
+            return None
+        digest = secret_hash(token)
+        cached = self._tills.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await setup_store.till_by_secret_hash(self._pool, digest)
+        if found is None:
+            self._tills.pop(digest, None)
+            return None
+        till = Till(till_id=found[0], merchant_id=found[1])
+        if len(self._tills) > 50_000:
+            self._tills.clear()
+        self._tills[digest] = (till, now + _CACHE_SECONDS)
+        return till
+
+    async def require_till(self, request: web.Request) -> Till:
+        till = await self.till(request)
+        if till is None:
+            if self.is_admin(request):
+                raise forbidden("Only a paired till can do this.")
+            raise unauthorized()
+        return till

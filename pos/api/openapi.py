@@ -1,0 +1,80 @@
+"""The OpenAPI 3.1 document, built from the route tables and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from pos import __version__
+from pos.api.routing import RouteSpec
+
+ROUTE_SPECS = web.AppKey("route_specs", list[RouteSpec])
+
+_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "code": {"type": "string"},
+    },
+}
+
+
+def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def openapi_document(app: web.Application) -> dict[str, Any]:
+    components: dict[str, Any] = {"Problem": _PROBLEM}
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in app[ROUTE_SPECS]:
+        op: dict[str, Any] = {
+            "summary": spec.summary,
+            "operationId": f"{spec.method.lower()}_{spec.handler.__name__}",
+            "responses": {
+                str(spec.status): {"description": "Success",
+                                   "content": {spec.content_type: {}}},
+                "default": {"description": "A refusal",
+                            "content": {"application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}}}},
+            },
+        }
+        if spec.auth != "none":
+            op["security"] = (
+                [{"admin": []}] if spec.auth == "admin" else
+                [{"till": []}] if spec.auth == "till" else [{"till": []}, {"admin": []}]
+            )
+        params = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "string", "format": "uuid"}}
+                  for name in re.findall(r"{(\w+)}", spec.path)]
+        if spec.idempotent:
+            params.append({"name": "Idempotency-Key", "in": "header", "required": True,
+                           "schema": {"type": "string", "maxLength": 200}})
+        if params:
+            op["parameters"] = params
+        if spec.body is not None:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": _schema_ref(spec.body, components)}}}
+        paths.setdefault(spec.path, {})[spec.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Voucher redemption service", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "admin": {"type": "http", "scheme": "bearer",
+                          "description": "The admin token."},
+                "till": {"type": "http", "scheme": "bearer",
+                         "description": "A till's secret."},
+            },
+        },
+    }

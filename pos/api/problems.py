@@ -1,0 +1,70 @@
+"""The one place where errors become HTTP responses: RFC 9457 problem+json bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from pos.errors import Problem, validation_error
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "application/problem+json"
+
+_HTTP_CODES = {
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not accept that kind of request."),
+    413: ("payload_too_large", "The request is too large."),
+}
+
+
+def problem_response(problem: Problem) -> web.Response:
+    headers = {"Retry-After": "60"} if problem.status == 429 else None
+    return web.Response(
+        status=problem.status, text=json.dumps(problem.as_dict(), ensure_ascii=False),
+        content_type=PROBLEM_TYPE, headers=headers,
+    )
+
+
+def from_validation_error(exc: ValidationError) -> Problem:
+    errors: list[dict[str, Any]] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(p) for p in err["loc"])
+        errors.append({"field": field, "message": err["msg"]})
+    if any(err["type"] == "json_invalid" for err in exc.errors()):
+        return validation_error("The request is not valid JSON.", errors=errors)
+    first = errors[0] if errors else {"field": "", "message": "invalid"}
+    where = f" ({first['field']})" if first["field"] else ""
+    return validation_error(
+        f"The request was not understood{where}: {first['message']}.", errors=errors
+    )
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Any
+) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except Problem as problem:
+        if problem.status >= 500:
+            log.warning("%s %s refused: %s", request.method, request.path, problem.code)
+        return problem_response(problem)
+    except ValidationError as exc:
+        return problem_response(from_validation_error(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, detail = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
+        return problem_response(Problem(code, detail, status=exc.status))
+    except Exception:
+        # A bug: logged with its trace here, never shown to the client.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(Problem(
+            "internal_error", "Something went wrong on our side. Try again: a repeated "
+            "request is never charged twice.", status=500))

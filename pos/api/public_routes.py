@@ -1,0 +1,33 @@
+"""Calls anyone may make: health, the public keys, the API description."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pos import keys
+from pos.api.routing import Routes
+from pos.api.state import json_response, services
+
+routes = Routes("public")
+
+
+@routes.get("/healthz", summary="Is the service up and its database reachable", auth="none")
+async def healthz(request: web.Request) -> web.Response:
+    await services(request).pool.fetchval("SELECT 1")
+    return json_response({"status": "ok"})
+
+
+@routes.get("/.well-known/jwks.json", summary="Public keys that verify voucher tokens",
+            auth="none")
+async def jwks(request: web.Request) -> web.Response:
+    found = await keys.list_keys(services(request).pool)
+    response = json_response(keys.jwks(found))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@routes.get("/v1/openapi.json", summary="This API, as OpenAPI 3.1", auth="none")
+async def openapi(request: web.Request) -> web.Response:
+    from pos.api.openapi import openapi_document
+
+    return json_response(openapi_document(request.app))

@@ -1,0 +1,50 @@
+"""Typed keys of the app's state, and small helpers every route module uses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from pos.api.auth import Authenticator
+from pos.errors import InputProblem, not_found
+from pos.services import Services
+
+SERVICES = web.AppKey("services", Services)
+AUTH = web.AppKey("auth", Authenticator)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def auth(request: web.Request) -> Authenticator:
+    return request.app[AUTH]
+
+
+def path_id(request: web.Request, name: str, what: str) -> str:
+    """A uuid from the path; anything else is simply not found."""
+    value = request.match_info[name]
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise not_found(what) from None
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated against `model` (problems on any mismatch)."""
+    if request.content_type not in ("application/json", "application/problem+json", ""):
+        raise InputProblem("validation_error", "Send the request as JSON.", status=415)
+    raw = await request.read()
+    if not raw:
+        raise InputProblem("validation_error", "The request has no body.", status=422)
+    return model.model_validate_json(raw)
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)

@@ -1,0 +1,186 @@
+"""Service configuration: defaults here, `config.toml` over them, `POS_<SECTION>_<KEY>` over both.
+
+Every key of every section is declared once, as a dataclass field with its type and default;
+`config.toml` at the project root documents the same keys (a test keeps the two in step).
+Plugin tables (`[plugins.<name>]`) are handed to the plugins untouched, apart from the
+environment override, which works for them too (`POS_PLUGINS_<NAME>_<KEY>`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pos.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 64 * 1024
+    public_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    dir: str = ".pos-data"
+
+
+@dataclasses.dataclass(frozen=True)
+class AdminConfig:
+    token: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TokensConfig:
+    issuer: str = "pos-vouchers"
+    audience: str = "pos-till"
+    leeway_seconds: int = 60
+    max_token_bytes: int = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class RedemptionConfig:
+    timezone: str = "Asia/Shanghai"
+    void_window_minutes: int = 30
+    idempotency_lease_seconds: int = 30
+    max_basket_lines: int = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitsConfig:
+    code_lookups_per_minute: int = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginsConfig:
+    enabled: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+    timeout_seconds: float = 2.0
+    settings: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    server: ServerConfig = dataclasses.field(default_factory=ServerConfig)
+    database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    admin: AdminConfig = dataclasses.field(default_factory=AdminConfig)
+    tokens: TokensConfig = dataclasses.field(default_factory=TokensConfig)
+    redemption: RedemptionConfig = dataclasses.field(default_factory=RedemptionConfig)
+    limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
+    plugins: PluginsConfig = dataclasses.field(default_factory=PluginsConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data.dir).expanduser().resolve()
+
+
+_SECTION_TYPES: dict[str, type[Any]] = {
+    "server": ServerConfig,
+    "database": DatabaseConfig,
+    "data": DataConfig,
+    "admin": AdminConfig,
+    "tokens": TokensConfig,
+    "redemption": RedemptionConfig,
+    "limits": LimitsConfig,
+    "plugins": PluginsConfig,
+}
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name.startswith("tuple"):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        if kind_name == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if kind_name == "int":
+            if isinstance(value, bool):
+                raise ValueError("a boolean is not a number")
+            return int(value)
+        if kind_name == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {value!r} is not a valid {kind_name}") from exc
+
+
+def _env_value(env: Mapping[str, str], *parts: str) -> str | None:
+    return env.get("POS_" + "_".join(p.upper() for p in parts))
+
+
+def _plugin_settings(
+    tables: Mapping[str, Any], env: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    settings = {name: dict(table) for name, table in tables.items() if isinstance(table, dict)}
+    prefix = "POS_PLUGINS_"
+    for key, value in env.items():
+        if not key.startswith(prefix) or key in {"POS_PLUGINS_ENABLED", "POS_PLUGINS_DISABLED"}:
+            continue
+        rest = key[len(prefix):].lower()
+        for name in settings:
+            if rest.startswith(name.lower() + "_"):
+                settings[name][rest[len(name) + 1:]] = value
+    return settings
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Read the configuration: `path` (or `$POS_CONFIG`, or ./config.toml if present)."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    candidate = Path(path) if path else Path(env.get("POS_CONFIG", "config.toml"))
+    if candidate.is_file():
+        try:
+            raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{candidate}: {exc}") from exc
+    elif path:
+        raise ConfigError(f"configuration file {candidate} does not exist")
+
+    unknown = set(raw) - set(_SECTION_TYPES)
+    if unknown:
+        raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
+
+    sections: dict[str, Any] = {}
+    for name, section_type in _SECTION_TYPES.items():
+        table = raw.get(name, {})
+        values: dict[str, Any] = {}
+        fields = {f.name: f for f in dataclasses.fields(section_type)}
+        for key, value in table.items():
+            if name == "plugins" and isinstance(value, dict):
+                continue
+            if key not in fields:
+                raise ConfigError(f"unknown configuration key [{name}] {key}")
+        for key, field in fields.items():
+            if key == "settings":
+                continue
+            value = _env_value(env, name, key)
+            if value is None and key in table:
+                value = table[key]
+            if value is not None:
+                values[key] = _coerce(value, field.type, f"[{name}] {key}")
+        if name == "plugins":
+            values["settings"] = _plugin_settings(
+                {k: v for k, v in table.items() if isinstance(v, dict)}, env
+            )
+        sections[name] = section_type(**values)
+    return Config(**sections)

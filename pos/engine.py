@@ -1,0 +1,339 @@
+"""The redemption engine: what a voucher covers in a basket (quote), taking it (redeem),
+giving it back (void). Checks that can change under concurrency are re-done under the
+voucher's lock in the database; everything else is decided here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from pos import codes, eligibility
+from pos.errors import (
+    IdempotencyProblem,
+    InputProblem,
+    Problem,
+    TokenProblem,
+    VoucherProblem,
+    not_found,
+)
+from pos.plugin_api import BasketLine, ProgramView, RuleContext
+from pos.schemas import QuoteIn, RedemptionIn
+from pos.services import Services
+from pos.storage import redemptions as store
+from pos.storage.redemptions import VoucherState
+from pos.tokens import VoucherClaims
+
+
+@dataclasses.dataclass(frozen=True)
+class Till:
+    till_id: str
+    merchant_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    state: VoucherState
+    lines: list[eligibility.LineOutcome]
+    basket_total: int
+    eligible_total: int
+    wanted: int
+    covered: int
+
+
+# ------------------------------------------------------------------------------------------
+# refusals
+
+
+def _expired() -> Problem:
+    return TokenProblem("token_expired", "This voucher has expired and can no longer be used.")
+
+
+def _revoked() -> Problem:
+    return VoucherProblem(
+        "voucher_revoked", "This voucher has been cancelled and cannot be used.", status=403)
+
+
+def _suspended() -> Problem:
+    return VoucherProblem(
+        "voucher_suspended", "This voucher is on hold. Ask the holder to contact the program.",
+        status=403)
+
+
+def _exhausted() -> Problem:
+    return VoucherProblem("voucher_exhausted", "This voucher has nothing left to spend today.")
+
+
+_STATUS_PROBLEMS = {"suspended": _suspended, "revoked": _revoked, "expired": _expired}
+
+
+# ------------------------------------------------------------------------------------------
+# finding the voucher
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def _verify_token(services: Services, token: str) -> VoucherClaims:
+    import jwt  # local: only the kid is peeked at before verification
+
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        kid = None
+    if isinstance(kid, str) and not services.public_keys.knows(kid):
+        await services.public_keys.look_up(services.pool, kid)
+    return services.verifier.verify(token)
+
+
+async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
+    """The voucher a token or manual code names, with every check that does not depend on
+    the basket: genuine, current, active, in its dates, at a partner shop."""
+    if request.token is not None:
+        claims = await _verify_token(services, request.token)
+        if not _is_uuid(claims.voucher_id):
+            raise TokenProblem("invalid_token", "This voucher code is not genuine.")
+        state = await store.load_by_id(services.pool, claims.voucher_id, claims.kid,
+                                       till.merchant_id)
+        if state is None or state.program_id != claims.program_id:
+            raise TokenProblem("invalid_token", "This voucher code is not genuine.")
+        if state.key_status not in ("active", "retired"):
+            raise TokenProblem(
+                "invalid_token",
+                "This voucher code was signed with a key that has been withdrawn. "
+                "The holder needs a new voucher.")
+        if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
+            raise VoucherProblem(
+                "voucher_revoked",
+                "This voucher code has been replaced by a newer one and cannot be used.",
+                status=403)
+    else:
+        assert request.code is not None
+        if not services.code_limiter.allow(till.till_id):
+            raise InputProblem(
+                "rate_limited",
+                "Too many codes were typed in a short time. Wait a minute and try again.",
+                status=429)
+        body = codes.normalise(request.code)
+        if body is None:
+            raise TokenProblem(
+                "invalid_token", "This code is not valid. Check it was typed correctly.")
+        state = await store.load_by_code(services.pool, codes.code_hash(body), till.merchant_id)
+        if state is None:
+            raise TokenProblem(
+                "invalid_token", "No voucher has this code. Check it was typed correctly.")
+
+    if state.status in _STATUS_PROBLEMS:
+        raise _STATUS_PROBLEMS[state.status]()
+    if state.db_now < state.valid_from:
+        raise TokenProblem(
+            "token_not_yet_valid", "This voucher cannot be used yet. Check its start date.")
+    if state.db_now >= state.valid_until:
+        raise _expired()
+    if not state.partner:
+        raise VoucherProblem(
+            "merchant_not_accepted", "This voucher cannot be used in this shop.", status=403)
+    return state
+
+
+# ------------------------------------------------------------------------------------------
+# quote
+
+
+async def evaluate(services: Services, till: Till, request: QuoteIn) -> Evaluation:
+    state = await find_voucher(services, till, request)
+    basket = request.basket
+    if basket.currency != state.currency:
+        raise InputProblem(
+            "currency_mismatch",
+            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.",
+            status=422)
+    if state.require_identity and not request.identity_confirmed:
+        raise InputProblem(
+            "identity_check_required",
+            "Check the holder's identity, then confirm it before taking this voucher.",
+            status=422)
+    if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
+        raise InputProblem(
+            "channel_not_allowed",
+            f"The rest of this basket cannot be paid by {request.channel} for this voucher.",
+            status=422)
+    if state.uses_left == 0 or state.available <= 0:
+        raise _exhausted()
+
+    lines = [
+        BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
+                   description=line.description, quantity=line.quantity,
+                   unit_price=line.unit_price)
+        for i, line in enumerate(basket.lines)
+    ]
+    ctx = RuleContext(
+        program=ProgramView(
+            id=state.program_id, name=state.program_name, currency=state.currency,
+            restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
+            require_identity=state.require_identity),
+        merchant_id=till.merchant_id, till_id=till.till_id,
+        identity_confirmed=request.identity_confirmed, settings={}, db=services.pool,
+    )
+    results = await asyncio.gather(
+        *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
+    )
+    outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
+                                                                strict=True)), lines)
+    eligible = eligibility.eligible_total(outcomes)
+    basket_total = sum(line.total for line in lines)
+    if eligible == 0:
+        raise InputProblem(
+            "no_eligible_lines", "Nothing in this basket can be paid with this voucher.",
+            status=422, lines=[o.as_dict() for o in outcomes])
+    wanted = eligibility.wanted_amount(
+        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
+    covered = eligibility.covered_amount(wanted, state.available)
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered)
+
+
+def _voucher_view(state: VoucherState) -> dict[str, Any]:
+    return {
+        "id": state.voucher_id, "program_id": state.program_id,
+        "program_name": state.program_name, "currency": state.currency,
+        "balance": state.available, "uses_left": state.uses_left,
+        "per_visit_cap": state.per_visit_cap,
+    }
+
+
+async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, Any]:
+    ev = await evaluate(services, till, request)
+    return {
+        "voucher": _voucher_view(ev.state),
+        "currency": ev.state.currency,
+        "lines": [o.as_dict() for o in ev.lines],
+        "basket_total": ev.basket_total,
+        "eligible_total": ev.eligible_total,
+        "covered": ev.covered,
+        "remainder": ev.basket_total - ev.covered,
+        "channel": request.channel,
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# redeem and void
+
+
+def request_hash(path: str, body: dict[str, Any] | None) -> bytes:
+    canonical = json.dumps([path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if not key:
+        raise IdempotencyProblem(
+            "idempotency_key_required",
+            "This request needs an Idempotency-Key header so it is never taken twice.",
+            status=400)
+    if len(key) > 200 or not key.isprintable():
+        raise InputProblem(
+            "validation_error", "The Idempotency-Key header must be 1 to 200 printable "
+            "characters.", status=422)
+    return key
+
+
+_REDEEM_OUTCOMES = {
+    "voucher_suspended": _suspended,
+    "voucher_revoked": _revoked,
+    "voucher_expired": _expired,
+    "voucher_exhausted": _exhausted,
+}
+
+
+async def _with_claim(
+    services: Services, till: Till, key: str, digest: bytes, work: Any
+) -> tuple[int, dict[str, Any]]:
+    """Run `work(owner)` under an idempotency claim; replay a finished request's answer."""
+    owner = str(uuid.uuid4())
+    lease = services.config.redemption.idempotency_lease_seconds
+    claim = await store.claim_key(services.pool, till.till_id, key, digest, owner, lease)
+    if not claim.owned:
+        assert claim.response_status is not None and claim.response_body is not None
+        return claim.response_status, claim.response_body
+    try:
+        result: tuple[int, dict[str, Any]] = await work(owner)
+    except BaseException:
+        # Nothing was written (pos_redeem/pos_void commit the answer with the change), so
+        # the key is freed for a retry. Shielded: a cancelled request still cleans up.
+        await asyncio.shield(store.release_key(services.pool, till.till_id, key, owner))
+        raise
+    return result
+
+
+async def redeem(
+    services: Services, till: Till, request: RedemptionIn, key: str, path: str
+) -> tuple[int, dict[str, Any]]:
+    digest = request_hash(path, request.model_dump(mode="json"))
+
+    async def work(owner: str) -> tuple[int, dict[str, Any]]:
+        ev = await evaluate(services, till, request)
+        if request.amount is not None and request.amount > ev.covered:
+            raise InputProblem(
+                "amount_exceeds_coverage",
+                f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
+                status=422, covered=ev.covered)
+        redemption_id = str(uuid.uuid4())
+        lines = [o.as_dict() for o in ev.lines]
+        response = {
+            "id": redemption_id, "voucher_id": ev.state.voucher_id,
+            "program_id": ev.state.program_id, "merchant_id": till.merchant_id,
+            "till_id": till.till_id, "currency": ev.state.currency, "status": "captured",
+            "channel": request.channel, "basket_total": ev.basket_total,
+            "eligible_total": ev.eligible_total, "lines": lines,
+        }
+        outcome = await store.redeem(
+            services.pool, redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
+            merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
+            idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
+            eligible_total=ev.eligible_total, wanted=ev.wanted, requested=request.amount,
+            channel=request.channel, lines=lines, response=response,
+        )
+        kind = outcome["outcome"]
+        if kind == "ok":
+            return 201, outcome["answer"]
+        if kind == "amount_exceeds_coverage":
+            raise InputProblem(
+                "amount_exceeds_coverage",
+                f"This voucher can pay at most {outcome['covered']} now.", status=422,
+                covered=outcome["covered"])
+        if kind in _REDEEM_OUTCOMES:
+            raise _REDEEM_OUTCOMES[kind]()
+        raise not_found("voucher")
+
+    return await _with_claim(services, till, key, digest, work)
+
+
+async def void(
+    services: Services, till: Till, redemption_id: str, key: str, path: str
+) -> tuple[int, dict[str, Any]]:
+    digest = request_hash(path, None)
+
+    async def work(owner: str) -> tuple[int, dict[str, Any]]:
+        outcome = await store.void(
+            services.pool, redemption_id, till.merchant_id, till.till_id,
+            services.config.redemption.void_window_minutes, key, owner)
+        kind = outcome["outcome"]
+        if kind == "ok":
+            return 200, outcome["answer"]
+        if kind == "already_voided":
+            raise VoucherProblem("already_voided", "This sale was already cancelled.")
+        if kind == "void_window_closed":
+            raise VoucherProblem(
+                "void_window_closed",
+                "This sale is too old to cancel at the till. Contact the program.")
+        raise not_found("redemption")
+
+    return await _with_claim(services, till, key, digest, work)

@@ -1,0 +1,59 @@
+"""Every hook of the `pos` plugin system.
+
+Hooks are synchronous and register adapters; the adapters do their I/O in async methods
+(pluggy does not await). No hook is `firstresult`: the core collects every plugin's
+contribution and combines them deterministically (for restriction rules, deny wins).
+Registration hooks are called once per plugin, each with a registry bound to that plugin,
+so everything registered records which plugin it came from, and with that plugin's own
+settings (its `[plugins.<name>]` table, checked against what it declared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from pos.plugin_api import ChannelRegistry, RestrictionRegistry, Setting
+
+hookspec = pluggy.HookspecMarker("pos")
+hookimpl = pluggy.HookimplMarker("pos")
+
+
+# -------------------------------------------------------------------------------------------
+# configuration
+
+
+@hookspec
+def pos_declare_settings() -> Sequence[Setting] | None:
+    """Declare the keys of this plugin's `[plugins.<name>]` table.
+
+    Return a sequence of `Setting(key, type, default, description)`; `None` means the plugin
+    takes no settings. Keys a plugin did not declare are refused at start-up, values are
+    converted to the declared type, missing ones take the default.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# registration: called once per plugin at start-up
+
+
+@hookspec
+def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
+    """Register restriction rules with `register.add(rule)`.
+
+    A rule has a unique `name` (what programs list in `restrictions`), a `description`, and
+    an async `decide(ctx, lines)` returning one `LineDecision` per basket line. `settings`
+    is this plugin's configuration. Returns nothing.
+    """
+
+
+@hookspec
+def pos_register_payment_channels(register: ChannelRegistry, settings: Mapping[str, Any]) -> None:
+    """Register payment channels with `register.add(channel)`.
+
+    A channel has a unique `name` (what a till names as `channel` for the remainder) and
+    async `collect`, `refund` and `payout` methods taking a `ChannelRequest`. `settings` is
+    this plugin's configuration. Returns nothing.
+    """

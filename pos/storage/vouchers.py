@@ -1,0 +1,159 @@
+"""Vouchers: issuing them with their credits and ledger entries, reading, status changes."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from pos.credits import CreditPlan
+from pos.db.pool import Connection, Executor
+from pos.errors import InputProblem, not_found
+
+
+@dataclasses.dataclass(frozen=True)
+class NewVoucher:
+    id: str
+    beneficiary_ref: str
+    holder_ref: str | None
+    token_kid: str
+    token_iat: int
+    token_exp: int
+    code_hash: bytes
+    uses_left: int | None
+    credits: Sequence[CreditPlan]
+
+
+async def insert_vouchers(
+    conn: Connection, program_id: str, currency: str,
+    vouchers: Sequence[NewVoucher],
+) -> None:
+    """Write vouchers, their credits and the issue ledger entries, in the caller's
+    transaction; a beneficiary who already holds a voucher of the program refuses the lot."""
+    try:
+        await conn.execute(
+            """
+            INSERT INTO vouchers (id, program_id, beneficiary_ref, holder_ref, token_kid,
+                                  token_iat, token_exp, code_hash, uses_left)
+            SELECT u.id, $1, u.ref, u.holder, u.kid, u.iat, u.exp, u.code, u.uses
+              FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                          $7::bigint[], $8::bytea[], $9::int[])
+                   AS u(id, ref, holder, kid, iat, exp, code, uses)
+            """,
+            program_id, [v.id for v in vouchers], [v.beneficiary_ref for v in vouchers],
+            [v.holder_ref for v in vouchers], [v.token_kid for v in vouchers],
+            [v.token_iat for v in vouchers], [v.token_exp for v in vouchers],
+            [v.code_hash for v in vouchers], [v.uses_left for v in vouchers],
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if "beneficiary" in (exc.constraint_name or ""):
+            raise InputProblem(
+                "already_issued",
+                "One of these beneficiaries already holds a voucher of this program.",
+                status=409,
+            ) from None
+        raise
+    voucher_ids, kinds, amounts, starts, ends = [], [], [], [], []
+    for v in vouchers:
+        for c in v.credits:
+            voucher_ids.append(v.id)
+            kinds.append(c.kind)
+            amounts.append(c.amount)
+            starts.append(c.valid_from)
+            ends.append(c.valid_until)
+    await conn.execute(
+        """
+        INSERT INTO credits (voucher_id, kind, amount, remaining, valid_from, valid_until)
+        SELECT u.voucher_id, u.kind, u.amount, u.amount, u.valid_from, u.valid_until
+          FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[],
+                      $5::timestamptz[]) AS u(voucher_id, kind, amount, valid_from, valid_until)
+        """,
+        voucher_ids, kinds, amounts, starts, ends,
+    )
+    totals = [sum(c.amount for c in v.credits) for v in vouchers]
+    await conn.execute(
+        """
+        INSERT INTO ledger_entries (txn_id, kind, account, account_id, amount, currency,
+                                    program_id, voucher_id)
+        SELECT u.txn, 'issue', e.account,
+               CASE WHEN e.account = 'voucher' THEN u.voucher_id ELSE $1::uuid END,
+               e.sign * u.total, $2, $1, u.voucher_id
+          FROM unnest($3::uuid[], $4::bigint[], $5::uuid[]) AS u(voucher_id, total, txn)
+         CROSS JOIN (VALUES ('program_funding', -1), ('voucher', 1)) AS e(account, sign)
+         WHERE u.total > 0
+        """,
+        program_id, currency, [v.id for v in vouchers], totals,
+        [str(uuid.uuid4()) for _ in vouchers],
+    )
+
+
+VOUCHER_VIEW = """
+    SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
+           v.uses_left, v.token_kid, v.token_iat, v.token_exp, v.created_at, v.updated_at,
+           p.currency, p.valid_from, p.valid_until, p.per_visit_cap, p.unit_price,
+           (SELECT coalesce(sum(remaining), 0) FROM credits c
+             WHERE c.voucher_id = v.id AND remaining > 0
+               AND c.valid_from <= now() AND c.valid_until > now())::bigint AS balance,
+           (SELECT coalesce(sum(remaining), 0) FROM credits c
+             WHERE c.voucher_id = v.id)::bigint AS total_remaining,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'id', c.id, 'kind', c.kind, 'amount', c.amount,
+                       'remaining', c.remaining, 'valid_from', c.valid_from,
+                       'valid_until', c.valid_until) ORDER BY c.valid_from, c.id), '[]')
+              FROM credits c WHERE c.voucher_id = v.id) AS credits
+      FROM vouchers v JOIN programs p ON p.id = v.program_id
+"""
+
+
+def voucher_dict(row: asyncpg.Record) -> dict[str, Any]:
+    out = dict(row)
+    out["currency"] = out["currency"].strip()
+    for key, value in list(out.items()):
+        if isinstance(value, datetime):
+            out[key] = value.isoformat()
+    return out
+
+
+async def get_voucher(pool: Executor,
+                      voucher_id: str) -> dict[str, Any]:
+    row = await pool.fetchrow(VOUCHER_VIEW + " WHERE v.id = $1", voucher_id)
+    if row is None:
+        raise not_found("voucher")
+    return voucher_dict(row)
+
+
+_TRANSITIONS = {
+    "suspend": ({"active"}, "suspended"),
+    "resume": ({"suspended"}, "active"),
+    "revoke": ({"active", "suspended"}, "revoked"),
+}
+
+
+async def change_status(pool: asyncpg.Pool[Any], voucher_id: str, action: str) -> str:
+    allowed_from, target = _TRANSITIONS[action]
+    row = await pool.fetchrow(
+        """
+        UPDATE vouchers SET status = $2, updated_at = now()
+         WHERE id = $1 AND status = ANY($3::text[])
+        RETURNING status
+        """,
+        voucher_id, target, list(allowed_from),
+    )
+    if row is not None:
+        return str(row["status"])
+    current = await pool.fetchval("SELECT status FROM vouchers WHERE id = $1", voucher_id)
+    if current is None:
+        raise not_found("voucher")
+    if current == target:
+        return str(current)
+    raise InputProblem(
+        "invalid_transition", f"A voucher that is {current} cannot be {target}.", status=409
+    )
+
+
+def new_voucher_id() -> str:
+    return str(uuid.uuid4())
