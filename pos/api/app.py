@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from pos import admin_token
-from pos.api import admin_routes, public_routes, till_routes
+from pos.api import (
+    admin_routes,
+    pairing_routes,
+    public_routes,
+    till_app_routes,
+    till_routes,
+)
 from pos.api.auth import Authenticator
 from pos.api.openapi import ROUTE_SPECS
 from pos.api.problems import problem_middleware
@@ -25,7 +31,8 @@ from pos.services import build_services
 log = logging.getLogger(__name__)
 
 ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
-                                    till_routes.routes)
+                                    till_routes.routes, pairing_routes.routes,
+                                    till_app_routes.routes)
 
 
 def setup_routes(app: web.Application) -> None:

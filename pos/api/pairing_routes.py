@@ -1,0 +1,86 @@
+"""Pairing a tablet with a till, so the raw till secret never has to be typed.
+
+An administrator asks for a pairing code for a till; the tablet sends the code once and
+receives a fresh till secret, which it keeps. The new secret replaces the till's previous
+one (a till is one device; pairing another tablet moves the till to it). The old secret may
+still be accepted for the authenticator's cache time, half a minute.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import StringConstraints
+
+from pos import pairing
+from pos.api.auth import new_till_secret, secret_hash
+from pos.api.routing import Routes
+from pos.api.state import auth, body, json_response, path_id, services
+from pos.errors import InputProblem
+from pos.ratelimit import RateLimiter
+from pos.schemas import Strict
+from pos.storage import pairing as store
+
+PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
+ATTEMPTS_PER_MINUTE = 10
+
+
+class PairingIn(Strict):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class _PairingRoutes(Routes):
+    """The table brings its own state: the per-address limiter of pairing attempts."""
+
+    def install(self, app: web.Application) -> None:
+        super().install(app)
+        app[PAIRING_LIMITER] = RateLimiter(ATTEMPTS_PER_MINUTE)
+
+
+routes = _PairingRoutes("pairing")
+
+
+def _invalid() -> InputProblem:
+    return InputProblem(
+        "invalid_pairing_code",
+        "This pairing code is not valid or has expired. Ask for a new one.", status=400)
+
+
+@routes.post("/v1/tills/{id}/pairing-codes",
+             summary="A one-time code (ten minutes) that pairs a tablet with this till",
+             auth="admin", status=201)
+async def create_pairing_code(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    till_id = path_id(request, "id", "till")
+    code = pairing.new_code()
+    symbols = pairing.normalise(code)
+    assert symbols is not None
+    expires_at = await store.create_code(
+        services(request).pool, till_id, pairing.code_hash(symbols), pairing.TTL_SECONDS)
+    response = json_response({"till_id": till_id, "code": code,
+                              "expires_at": expires_at.isoformat()}, status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.post("/v1/pairings", summary="Trade a pairing code for this tablet's till secret",
+             auth="none", body=PairingIn, status=201)
+async def pair(request: web.Request) -> web.Response:
+    # Rate-limited before anything else, so guessing costs the same whatever is sent.
+    if not request.app[PAIRING_LIMITER].allow(request.remote or "unknown"):
+        raise InputProblem(
+            "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
+            status=429)
+    payload = await body(request, PairingIn)
+    symbols = pairing.normalise(payload.code)
+    if symbols is None:
+        raise _invalid()
+    secret = new_till_secret()
+    till = await store.spend_code(services(request).pool, pairing.code_hash(symbols),
+                                  secret_hash(secret))
+    if till is None:
+        raise _invalid()
+    response = json_response({**till, "secret": secret}, status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response

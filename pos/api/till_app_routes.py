@@ -1,0 +1,68 @@
+"""Serves the tablet till app (terminals/tablet) at /till/.
+
+One declared route per file, found when this module is imported, so the OpenAPI document
+lists exactly what is served and no request path ever reaches the file system.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from pos.api.routing import Handler, Routes
+from terminals import TABLET_DIR
+
+routes = Routes("till app")
+
+# The page talks only to this service; camera frames and the receipt's QR stay in the page.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    "Permissions-Policy": "camera=(self)",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Revalidated each time (cheap: ETag / Last-Modified), so a new version reaches tills.
+    "Cache-Control": "no-cache",
+}
+_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".webmanifest":
+          "application/manifest+json", "": "text/plain"}
+_SKIP = {"README.md"}
+
+
+def content_type(path: Path) -> str:
+    if path.suffix in _TYPES or path.name == "LICENSE":
+        return _TYPES.get(path.suffix, "text/plain")
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _serve(path: Path, ctype: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        charset = "; charset=utf-8" if ctype.startswith(("text/", "application/manifest"))\
+            else ""
+        return web.FileResponse(path, headers={**_HEADERS, "Content-Type": ctype + charset})
+    return handler
+
+
+def _register(relative: str, path: Path) -> None:
+    ctype = content_type(path)
+    handler = _serve(path, ctype)
+    # Distinct names: OpenAPI operation ids are built from them.
+    handler.__name__ = "till_app_" + (re.sub(r"\W+", "_", relative).strip("_") or "index")
+    url = "/till/" if relative == "index.html" else f"/till/{relative}"
+    routes.get(url, summary=f"Till app: {relative}", auth="none",
+               content_type=ctype)(handler)
+
+
+@routes.get("/till", summary="Till app (redirects to /till/)", auth="none",
+            content_type="text/html", status=301)
+async def till_app_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/till/")
+
+
+for _file in sorted(TABLET_DIR.rglob("*")):
+    if _file.is_file() and _file.name not in _SKIP and not _file.name.startswith("."):
+        _register(_file.relative_to(TABLET_DIR).as_posix(), _file)
