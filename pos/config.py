@@ -56,7 +56,6 @@ class RedemptionConfig:
     timezone: str = "Asia/Shanghai"
     void_window_minutes: int = 30
     idempotency_lease_seconds: int = 30
-    max_basket_lines: int = 200
 
 
 @dataclasses.dataclass(frozen=True)

@@ -157,9 +157,11 @@ class World:
         today = date.today()
         body = {
             "name": "Test program", "currency": "CNY", "restrictions": ["any"],
-            "face_value": 30000, "valid_from": str(today - timedelta(days=1)),
+            "valid_from": str(today - timedelta(days=1)),
             "valid_until": str(today + timedelta(days=60)),
         }
+        if "uses" not in values and "allowance" not in values:
+            body["face_value"] = 30000
         body.update(values)
         program = await self.post("/v1/programs", body)
         for shop in partners:
@@ -172,7 +174,8 @@ class World:
         till = await self.post(f"/v1/merchants/{merchant['id']}/tills", {"name": "Till 1"})
         return Shop(merchant["id"], till["id"], till["secret"])
 
-    async def issue(self, program_id: str, count: int = 1, prefix: str = "ben") -> list[dict[str, str]]:
+    async def issue(self, program_id: str, count: int = 1,
+                    prefix: str = "ben") -> list[dict[str, str]]:
         data = await self.post(
             f"/v1/programs/{program_id}/vouchers",
             {"beneficiaries": [{"ref": f"{prefix}-{uuid.uuid4().hex[:8]}-{i}"}
@@ -210,3 +213,11 @@ def new_key() -> str:
 
 async def gather_limited(coros: list[Any]) -> list[Any]:
     return list(await asyncio.gather(*coros))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """A direct connection to the test's database, for checking what was written."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()

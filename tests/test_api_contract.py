@@ -1,0 +1,204 @@
+"""The HTTP contract: problem+json refusals that change nothing, auth, OpenAPI, config."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from pos.config import Config
+from tests.conftest import ADMIN, World, basket, new_key
+
+ROOT = Path(__file__).parent.parent
+
+
+async def _counts(db: asyncpg.Connection[Any]) -> tuple[int, ...]:
+    return tuple([
+        await db.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+        for table in ("programs", "vouchers", "redemptions", "ledger_entries",
+                      "idempotency_keys", "credits")
+    ])
+
+
+def _line(**changes: Any) -> dict[str, Any]:
+    line = {"sku": "A", "category": "food", "description": "Rice", "quantity": 1,
+            "unit_price": 1000}
+    line.update(changes)
+    return line
+
+
+BAD_BASKETS = [
+    ("float price", [_line(unit_price=10.5)]),
+    ("string quantity", [_line(quantity="2")]),
+    ("negative price", [_line(unit_price=-1)]),
+    ("zero quantity", [_line(quantity=0)]),
+    ("absurd price", [_line(unit_price=10**15)]),
+    ("absurd quantity", [_line(quantity=10**9)]),
+    ("no lines", []),
+    ("unknown field", [_line(discount=5)]),
+    ("bad gtin", [_line(gtin="12ab")]),
+    ("bad category", [_line(category="DROP TABLE")]),
+    ("too many lines", [_line()] * 201),
+]
+
+
+@pytest.mark.parametrize(("name", "lines"), BAD_BASKETS, ids=[n for n, _ in BAD_BASKETS])
+async def test_bad_baskets_are_refused_and_change_nothing(
+    world: World, db: asyncpg.Connection[Any], name: str, lines: list[Any]
+) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    before = await _counts(db)
+    for path in ("/v1/quotes", "/v1/redemptions"):
+        resp = await world.client.post(
+            path, json={"token": voucher["token"], "basket": {"currency": "CNY", "lines": lines}},
+            headers=shop.headers(new_key()))
+        problem = await resp.json()
+        assert 400 <= resp.status < 500, problem
+        assert resp.content_type == "application/problem+json"
+        assert problem["code"] == "validation_error"
+        assert {"type", "title", "status", "detail"} <= set(problem)
+    assert await _counts(db) == before
+
+
+async def test_malformed_and_oversized_bodies(world: World, db: asyncpg.Connection[Any]) -> None:
+    shop = await world.shop()
+    before = await _counts(db)
+    cases = [
+        (b"{not json", 422, "validation_error"),
+        (b"", 422, "validation_error"),
+        (b"[]", 422, "validation_error"),
+        (json.dumps({"token": "t", "basket": basket(("food", 1, 1)),
+                     "pad": "x" * 100_000}).encode(), 413, "payload_too_large"),
+    ]
+    for raw, status, code in cases:
+        resp = await world.client.post("/v1/redemptions", data=raw,
+                                       headers={**shop.headers(new_key()),
+                                                "Content-Type": "application/json"})
+        problem = await resp.json()
+        assert (resp.status, problem["code"]) == (status, code), problem
+        assert resp.content_type == "application/problem+json"
+    resp = await world.client.post("/v1/programs", data=b"\xff\xfe", headers={
+        **ADMIN, "Content-Type": "application/json"})
+    assert resp.status == 422
+    assert await _counts(db) == before
+
+
+async def test_bad_program_definitions(world: World, db: asyncpg.Connection[Any]) -> None:
+    before = await _counts(db)
+    base = {"name": "P", "restrictions": ["any"], "face_value": 100,
+            "valid_from": "2026-01-01", "valid_until": "2026-12-31"}
+    for changes in ({"face_value": 1.5}, {"face_value": -1}, {"currency": "XXX"},
+                    {"restrictions": ["no_such_rule"]}, {"valid_until": "2025-01-01"},
+                    {"uses": 8}, {"channels": ["teleport"]}, {"valid_from": "yesterday"},
+                    {"face_value": 0}):
+        resp = await world.client.post("/v1/programs", json={**base, **changes}, headers=ADMIN)
+        problem = await resp.json()
+        assert (resp.status, problem["code"]) == (422, "validation_error"), (changes, problem)
+    assert await _counts(db) == before
+
+
+async def test_authentication_and_roles(world: World) -> None:
+    shop = await world.shop()
+    resp = await world.client.post("/v1/merchants", json={"name": "x"})
+    assert (resp.status, (await resp.json())["code"]) == (401, "unauthorized")
+    resp = await world.client.post("/v1/merchants", json={"name": "x"},
+                                   headers={"Authorization": "Bearer wrong"})
+    assert (resp.status, (await resp.json())["code"]) == (401, "unauthorized")
+    resp = await world.client.post("/v1/merchants", json={"name": "x"}, headers=shop.headers())
+    assert (resp.status, (await resp.json())["code"]) == (403, "forbidden")
+    resp = await world.client.post("/v1/quotes", json={}, headers=ADMIN)
+    assert (resp.status, (await resp.json())["code"]) == (403, "forbidden")
+    resp = await world.client.post("/v1/quotes", json={},
+                                   headers={"Authorization": "Bearer till_forged"})
+    assert (resp.status, (await resp.json())["code"]) == (401, "unauthorized")
+
+
+async def test_unknown_things_are_not_found(world: World) -> None:
+    for path in ("/v1/vouchers/not-a-uuid", "/v1/vouchers/00000000-0000-0000-0000-000000000000",
+                 "/v1/programs/00000000-0000-0000-0000-000000000000", "/nowhere"):
+        resp = await world.client.get(path, headers=ADMIN)
+        assert (resp.status, (await resp.json())["code"]) == (404, "not_found")
+    resp = await world.client.delete("/v1/programs", headers=ADMIN)
+    assert resp.status == 405 and resp.content_type == "application/problem+json"
+
+
+async def test_manual_code_typos_and_rate_limit(world: World) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    code = voucher["code"]
+    typo = ("1" if code[0] != "1" else "2") + code[1:]
+    resp = await world.client.post("/v1/quotes", json={
+        "code": typo, "basket": basket(("food", 1, 100))}, headers=shop.headers())
+    assert (resp.status, (await resp.json())["code"]) == (401, "invalid_token")
+    resp = await world.client.post("/v1/quotes", json={
+        "code": code.lower().replace("-", " "), "basket": basket(("food", 1, 100))},
+        headers=shop.headers())
+    assert resp.status == 200
+    statuses = []
+    for _ in range(25):
+        resp = await world.client.post("/v1/quotes", json={
+            "code": code, "basket": basket(("food", 1, 100))}, headers=shop.headers())
+        statuses.append(resp.status)
+        if resp.status == 429:
+            assert (await resp.json())["code"] == "rate_limited"
+    assert 429 in statuses
+    # The token path is not limited: a forged token cannot be guessed.
+    resp = await world.client.post("/v1/quotes", json={
+        "token": voucher["token"], "basket": basket(("food", 1, 100))}, headers=shop.headers())
+    assert resp.status == 200
+
+
+async def test_openapi_matches_the_routes(world: World) -> None:
+    resp = await world.client.get("/v1/openapi.json")
+    doc = await resp.json()
+    assert doc["openapi"].startswith("3.1")
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    routed = set()
+    for route in world.client.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or info.get("prefix")
+        if route.method in ("HEAD", "OPTIONS") or path is None:
+            continue
+        routed.add((path, route.method))
+    assert documented == routed
+    for must in ("/v1/quotes", "/v1/redemptions", "/v1/redemptions/{id}/void", "/healthz",
+                 "/.well-known/jwks.json", "/v1/programs/{id}/vouchers"):
+        assert must in doc["paths"]
+
+
+async def test_health_and_jwks(world: World) -> None:
+    resp = await world.client.get("/healthz")
+    assert (await resp.json()) == {"status": "ok"}
+
+
+def test_config_toml_documents_every_key() -> None:
+    documented = tomllib.loads((ROOT / "config.toml").read_text())
+    for section in dataclasses.fields(Config):
+        table = documented.get(section.name)
+        assert table is not None, f"config.toml lacks [{section.name}]"
+        section_type = type(getattr(Config(), section.name))
+        keys = {f.name for f in dataclasses.fields(section_type)} - {"settings"}
+        assert keys <= set(table), (section.name, keys - set(table))
+
+
+def test_environment_overrides_every_key(tmp_path: Path) -> None:
+    from pos.config import load_config
+
+    config = load_config(ROOT / "config.toml", env={
+        "POS_SERVER_HOST": "0.0.0.0", "POS_SERVER_PORT": "9999",  # noqa: S104
+        "POS_DATABASE_URL": "postgresql://db/x", "POS_DATA_DIR": str(tmp_path),
+        "POS_ADMIN_TOKEN": "secret", "POS_PLUGINS_DISABLED": "any,cash",
+        "POS_PLUGINS_CATEGORIES_ALWAYS_DENIED": "alcohol"})
+    assert (config.server.host, config.server.port) == ("0.0.0.0", 9999)  # noqa: S104
+    assert config.database.url == "postgresql://db/x" and config.data.dir == str(tmp_path)
+    assert config.admin.token == "secret"
+    assert config.plugins.disabled == ("any", "cash")
+    assert config.plugins.settings["categories"]["always_denied"] == "alcohol"

@@ -1,0 +1,114 @@
+"""The `pos` command against the test's database, and crash safety of the service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from pos.config import Config
+from tests.conftest import ADMIN_TOKEN, World, basket, new_key
+
+
+def _pos(config: Config, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POS_DATABASE_URL": config.database.url,
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+    return subprocess.run([sys.executable, "-m", "pos.cli", *args], env=env, check=check,
+                          capture_output=True, text=True, timeout=120)
+
+
+async def test_verify_proves_the_ledger_and_finds_a_difference(
+    world: World, config: Config, db: asyncpg.Connection[Any]
+) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    vouchers = await world.issue(program, 3)
+    for v in vouchers:
+        resp = await world.client.post(
+            "/v1/redemptions", json={"token": v["token"], "basket": basket(("food", 2, 1500))},
+            headers=shop.headers(new_key()))
+        assert resp.status == 201
+    done = await asyncio.to_thread(_pos, config, "verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok   every ledger transaction sums to zero" in done.stdout
+    assert "ok   every voucher's balance equals its ledger entries (3 checked)" in done.stdout
+
+    await db.execute("UPDATE credits SET remaining = remaining - 1 WHERE id = "
+                     "(SELECT min(id) FROM credits)")
+    done = await asyncio.to_thread(_pos, config, "verify")
+    assert done.returncode == 1
+    assert "FAIL every voucher's balance equals its ledger entries" in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _wait_healthy(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):
+            try:
+                async with session.get(url + "/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the service did not start")
+
+
+def _start(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "pos.cli", "run"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def test_acknowledged_redemption_survives_kill_9(
+    world: World, config: Config, tmp_path: Path
+) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    port = _free_port()
+    env = {**os.environ, "POS_DATABASE_URL": config.database.url,
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+           "POS_SERVER_PORT": str(port)}
+    url = f"http://127.0.0.1:{port}"
+    service = _start(env)
+    try:
+        await _wait_healthy(url)
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                url + "/v1/redemptions", headers=shop.headers(new_key()),
+                json={"token": voucher["token"], "basket": basket(("food", 1, 4200))},
+            ) as resp:
+                assert resp.status == 201
+                redemption = await resp.json()
+        service.send_signal(signal.SIGKILL)
+        service.wait(timeout=10)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    # A new process finds the acknowledged redemption and the lowered balance.
+    service = _start(env)
+    try:
+        await _wait_healthy(url)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url + f"/v1/redemptions/{redemption['id']}",
+                                   headers=shop.headers()) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["covered"] == 4200
+    finally:
+        service.terminate()
+        service.wait(timeout=10)
+    assert (await world.voucher(voucher["id"]))["balance"] == 30000 - 4200

@@ -1,0 +1,81 @@
+"""Pure functions: manual codes, deny-wins combination, coverage, credit plans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pos import codes
+from pos.credits import plan_credits
+from pos.eligibility import combine, covered_amount, wanted_amount
+from pos.plugin_api import BasketLine, LineDecision
+
+
+def test_every_single_symbol_mistake_is_caught() -> None:
+    code = codes.derive_code(b"k" * 32, "voucher", 1)
+    body = codes.normalise(code)
+    assert body is not None and len(body) == 12
+    full = body + codes.check_symbol(body)
+    for i in range(len(full)):
+        for other in codes.ALPHABET:
+            if other != full[i]:
+                assert codes.normalise(full[:i] + other + full[i + 1:]) is None
+
+
+def test_most_neighbour_swaps_are_caught() -> None:
+    caught = total = 0
+    for n in range(200):
+        full = codes.derive_code(b"s" * 32, f"v{n}", n).replace("-", "")
+        for i in range(len(full) - 1):
+            if full[i] != full[i + 1]:
+                total += 1
+                swapped = full[:i] + full[i + 1] + full[i] + full[i + 2:]
+                caught += codes.normalise(swapped) is None
+    assert caught / total > 0.9
+
+
+def test_codes_read_forgivingly_and_differ_per_generation() -> None:
+    code = codes.derive_code(b"k" * 32, "voucher", 1)
+    assert codes.normalise(code.lower().replace("-", " ")) == codes.normalise(code)
+    assert codes.derive_code(b"k" * 32, "voucher", 2) != code
+    assert codes.normalise("0000") is None
+
+
+def _line(n: int, category: str) -> BasketLine:
+    return BasketLine(n, f"s{n}", category, category, 1, 100)
+
+
+def test_deny_wins_and_says_which_rule() -> None:
+    lines = [_line(1, "dairy"), _line(2, "sweets")]
+    decisions = {
+        "nutrition": [LineDecision(True, "milk ok"), LineDecision(True, "food ok")],
+        "no_sugar": [LineDecision(True, "fine"), LineDecision(False, "sugary")],
+    }
+    milk, sweets = combine(["nutrition", "no_sugar"], decisions, lines)
+    assert (milk.eligible, milk.rule, milk.reason) == (True, "nutrition", "milk ok")
+    assert (sweets.eligible, sweets.rule, sweets.reason) == (False, "no_sugar", "sugary")
+
+
+def test_coverage_is_the_least_of_eligible_cap_unit_price_and_balance() -> None:
+    assert wanted_amount(13000, per_visit_cap=10000, unit_price=None) == 10000
+    assert wanted_amount(8000, per_visit_cap=None, unit_price=6000) == 6000
+    assert wanted_amount(500, per_visit_cap=10000, unit_price=None) == 500
+    assert covered_amount(10000, 2500) == 2500
+    assert covered_amount(10000, 0) == 0
+
+
+def test_monthly_allowance_plan() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    start = datetime(2026, 1, 15, tzinfo=zone)
+    end = datetime(2027, 1, 1, tzinfo=zone)
+    plans = plan_credits(face_value=0, valid_from=start, valid_until=end,
+                         allowance_amount=30000, allowance_count=12)
+    assert len(plans) == 12
+    assert plans[0].valid_from == start and plans[0].valid_until == datetime(2026, 2, 1,
+                                                                             tzinfo=zone)
+    assert plans[11].valid_from == datetime(2026, 12, 1, tzinfo=zone)
+    assert plans[11].valid_until == end
+    rolling = plan_credits(face_value=5000, valid_from=start, valid_until=end,
+                           allowance_amount=30000, allowance_count=12, allowance_rollover=True)
+    assert rolling[0].kind == "grant" and all(p.valid_until == end for p in rolling)
+    assert sum(p.amount for p in rolling) == 5000 + 12 * 30000
