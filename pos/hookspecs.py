@@ -16,6 +16,7 @@ from typing import Any
 import pluggy
 
 from pos.plugin_api import ChannelRegistry, RestrictionRegistry, Setting
+from pos.settlement.exporter_api import ExporterRegistry
 
 hookspec = pluggy.HookspecMarker("pos")
 hookimpl = pluggy.HookimplMarker("pos")
@@ -56,4 +57,22 @@ def pos_register_payment_channels(register: ChannelRegistry, settings: Mapping[s
     A channel has a unique `name` (what a till names as `channel` for the remainder) and
     async `collect`, `refund` and `payout` methods taking a `ChannelRequest`. `settings` is
     this plugin's configuration. Returns nothing.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# settlement exporters: file formats for paying merchants
+
+
+@hookspec
+def pos_register_settlement_exporters(
+    register: ExporterRegistry, settings: Mapping[str, Any]
+) -> None:
+    """Register settlement file formats with `register.add(exporter)`.
+
+    An exporter (`pos.settlement.exporter_api.SettlementExporter`) has a unique `name` (what
+    `GET /v1/settlements/{id}/export/{name}` asks for), a `media_type`, an `extension`, a
+    `refuse(batch, settings)` returning why a batch cannot be exported (or `None`), and an
+    `export(ctx)` async generator yielding the file's bytes while it reads the batch's lines
+    in chunks. `settings` is this plugin's configuration. Returns nothing.
     """

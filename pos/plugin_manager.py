@@ -29,6 +29,7 @@ from pos.plugin_api import (
     RuleContext,
     Setting,
 )
+from pos.settlement.exporter_api import SettlementExporter
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class Plugins:
         self._resolve_settings(config.settings)
         self._register("pos_register_restrictions", "restriction rule", self.rules)
         self._register("pos_register_payment_channels", "payment channel", self.channels)
+        self.exporters: dict[str, Registered] = {}
+        self._register("pos_register_settlement_exporters", "settlement exporter",
+                       self.exporters)
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -135,6 +139,7 @@ class Plugins:
                 "hooks": sorted(h.name for h in self.pm.get_hookcallers(plugin) or []),
                 "rules": sorted(k for k, r in self.rules.items() if r.plugin == name),
                 "channels": sorted(k for k, r in self.channels.items() if r.plugin == name),
+                "exporters": sorted(k for k, r in self.exporters.items() if r.plugin == name),
                 "settings": [
                     {"key": s.key, "type": s.type.__name__, "default": s.default,
                      "description": s.description, "value": self.settings[name].get(s.key)}
@@ -177,6 +182,15 @@ class Plugins:
             log.error("plugin %s: rule %s returned nonsense", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail)
         return decisions
+
+    # -- settlement exporters ----------------------------------------------------------
+
+    def exporter(self, name: str) -> tuple[SettlementExporter, dict[str, Any]] | None:
+        """The exporter registered as `name`, with its plugin's settings."""
+        registered = self.exporters.get(name)
+        if registered is None:
+            return None
+        return registered.adapter, self.settings.get(registered.plugin, {})
 
     # -- payment channels --------------------------------------------------------------
 
