@@ -11,6 +11,8 @@ import json
 import uuid
 from typing import Any
 
+import jwt
+
 from pos import codes, eligibility
 from pos.errors import (
     IdempotencyProblem,
@@ -83,28 +85,73 @@ def _is_uuid(value: str) -> bool:
 
 
 async def _verify_token(services: Services, token: str) -> VoucherClaims:
-    import jwt  # local: only the kid is peeked at before verification
-
-    try:
-        kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
-        kid = None
-    if isinstance(kid, str) and not services.public_keys.knows(kid):
+    kid = _peek(token)[1]
+    if not services.public_keys.knows(kid):
         await services.public_keys.look_up(services.pool, kid)
     return services.verifier.verify(token)
 
 
-async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
-    """The voucher a token or manual code names, with every check that does not depend on
-    the basket: genuine, current, active, in its dates, at a partner shop."""
+def _not_genuine() -> Problem:
+    return TokenProblem("invalid_token", "This voucher code is not genuine.")
+
+
+def _peek(token: str) -> tuple[str, str]:
+    """(voucher id, kid) read from a token before its signature is checked: enough to find
+    the row, never enough to trust it."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        jti = jwt.decode(token, options={"verify_signature": False}).get("jti")
+    except jwt.PyJWTError:
+        raise _not_genuine() from None
+    if not isinstance(kid, str) or not isinstance(jti, str) or not _is_uuid(jti):
+        raise _not_genuine()
+    return jti, kid
+
+
+@dataclasses.dataclass(frozen=True)
+class Locator:
+    """Where a voucher's row is, from the token (unverified) or the manual code."""
+
+    voucher_id: str | None
+    kid: str
+    code_hash: bytes | None
+
+
+def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
+    """Find where to look, without the database; manual codes are rate-limited here."""
+    if request.token is not None:
+        voucher_id, kid = _peek(request.token)
+        return Locator(voucher_id, kid, None)
+    assert request.code is not None
+    if not services.code_limiter.allow(till.till_id):
+        raise InputProblem(
+            "rate_limited",
+            "Too many codes were typed in a short time. Wait a minute and try again.",
+            status=429)
+    body = codes.normalise(request.code)
+    if body is None:
+        raise TokenProblem(
+            "invalid_token", "This code is not valid. Check it was typed correctly.")
+    return Locator(None, "", codes.code_hash(body))
+
+
+async def load(services: Services, till: Till, where: Locator) -> VoucherState | None:
+    if where.voucher_id is not None:
+        return await store.load_by_id(services.pool, where.voucher_id, where.kid,
+                                      till.merchant_id)
+    assert where.code_hash is not None
+    return await store.load_by_code(services.pool, where.code_hash, till.merchant_id)
+
+
+async def check_voucher(
+    services: Services, request: QuoteIn, state: VoucherState | None
+) -> VoucherState:
+    """Every check that does not depend on the basket: genuine, current, active, in its
+    dates, at a partner shop."""
     if request.token is not None:
         claims = await _verify_token(services, request.token)
-        if not _is_uuid(claims.voucher_id):
-            raise TokenProblem("invalid_token", "This voucher code is not genuine.")
-        state = await store.load_by_id(services.pool, claims.voucher_id, claims.kid,
-                                       till.merchant_id)
         if state is None or state.program_id != claims.program_id:
-            raise TokenProblem("invalid_token", "This voucher code is not genuine.")
+            raise _not_genuine()
         if state.key_status not in ("active", "retired"):
             raise TokenProblem(
                 "invalid_token",
@@ -115,21 +162,9 @@ async def find_voucher(services: Services, till: Till, request: QuoteIn) -> Vouc
                 "voucher_revoked",
                 "This voucher code has been replaced by a newer one and cannot be used.",
                 status=403)
-    else:
-        assert request.code is not None
-        if not services.code_limiter.allow(till.till_id):
-            raise InputProblem(
-                "rate_limited",
-                "Too many codes were typed in a short time. Wait a minute and try again.",
-                status=429)
-        body = codes.normalise(request.code)
-        if body is None:
-            raise TokenProblem(
-                "invalid_token", "This code is not valid. Check it was typed correctly.")
-        state = await store.load_by_code(services.pool, codes.code_hash(body), till.merchant_id)
-        if state is None:
-            raise TokenProblem(
-                "invalid_token", "No voucher has this code. Check it was typed correctly.")
+    elif state is None:
+        raise TokenProblem(
+            "invalid_token", "No voucher has this code. Check it was typed correctly.")
 
     if state.status in _STATUS_PROBLEMS:
         raise _STATUS_PROBLEMS[state.status]()
@@ -144,12 +179,22 @@ async def find_voucher(services: Services, till: Till, request: QuoteIn) -> Vouc
     return state
 
 
+async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
+    """The voucher a token or manual code names, checked (one database round trip)."""
+    where = locate(services, till, request)
+    return await check_voucher(services, request, await load(services, till, where))
+
+
 # ------------------------------------------------------------------------------------------
 # quote
 
 
-async def evaluate(services: Services, till: Till, request: QuoteIn) -> Evaluation:
-    state = await find_voucher(services, till, request)
+async def evaluate(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
+) -> Evaluation:
+    """What the voucher covers in this basket; `state` when the caller already checked it."""
+    if state is None:
+        state = await find_voucher(services, till, request)
     basket = request.basket
     if basket.currency != state.currency:
         raise InputProblem(
@@ -254,17 +299,26 @@ _REDEEM_OUTCOMES = {
 
 
 async def _with_claim(
-    services: Services, till: Till, key: str, digest: bytes, work: Any
+    services: Services, till: Till, key: str, digest: bytes, work: Any,
+    where: Locator | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Run `work(owner)` under an idempotency claim; replay a finished request's answer."""
+    """Run `work(owner, state)` under an idempotency claim, `state` being the voucher at
+    `where` loaded with the claim; replay a finished request's answer."""
     owner = str(uuid.uuid4())
     lease = services.config.redemption.idempotency_lease_seconds
-    claim = await store.claim_key(services.pool, till.till_id, key, digest, owner, lease)
+    state = None
+    if where is None:
+        claim = await store.claim_key(services.pool, till.till_id, key, digest, owner, lease)
+    else:
+        claim, state = await store.claim_and_load(
+            services.pool, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
+            lease_seconds=lease, merchant_id=till.merchant_id, voucher_id=where.voucher_id,
+            code_hash=where.code_hash, kid=where.kid)
     if not claim.owned:
         assert claim.response_status is not None and claim.response_body is not None
         return claim.response_status, claim.response_body
     try:
-        result: tuple[int, dict[str, Any]] = await work(owner)
+        result: tuple[int, dict[str, Any]] = await work(owner, state)
     except BaseException:
         # Nothing was written (pos_redeem/pos_void commit the answer with the change), so
         # the key is freed for a retry. Shielded: a cancelled request still cleans up.
@@ -277,9 +331,11 @@ async def redeem(
     services: Services, till: Till, request: RedemptionIn, key: str, path: str
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
+    where = locate(services, till, request)
 
-    async def work(owner: str) -> tuple[int, dict[str, Any]]:
-        ev = await evaluate(services, till, request)
+    async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        state = await check_voucher(services, request, loaded)
+        ev = await evaluate(services, till, request, state)
         if request.amount is not None and request.amount > ev.covered:
             raise InputProblem(
                 "amount_exceeds_coverage",
@@ -313,7 +369,7 @@ async def redeem(
             raise _REDEEM_OUTCOMES[kind]()
         raise not_found("voucher")
 
-    return await _with_claim(services, till, key, digest, work)
+    return await _with_claim(services, till, key, digest, work, where)
 
 
 async def void(
@@ -321,7 +377,7 @@ async def void(
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, None)
 
-    async def work(owner: str) -> tuple[int, dict[str, Any]]:
+    async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)

@@ -29,9 +29,26 @@ _LOAD_COLUMNS = """
     now() AS db_now
 """
 _FROM = " FROM vouchers v JOIN programs p ON p.id = v.program_id "
+_CLAIM = """
+    WITH claim AS (
+        INSERT INTO idempotency_keys (till_id, key, request_hash, owner, status, lease_until)
+        VALUES ($4, $5, $6, $7, 'running', now() + make_interval(secs => $8))
+        ON CONFLICT (till_id, key) DO UPDATE
+           SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
+         WHERE idempotency_keys.status = 'running'
+           AND idempotency_keys.lease_until < now()
+           AND idempotency_keys.request_hash = EXCLUDED.request_hash
+        RETURNING owner
+    )
+    SELECT (SELECT owner FROM claim) AS claimed, l.*
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL (SELECT """
 # Built once from constant parts; every value is a bind parameter.
 _LOAD_BY_ID = "SELECT " + _LOAD_COLUMNS + _FROM + "WHERE v.id = $1"
 _LOAD_BY_CODE = "SELECT " + _LOAD_COLUMNS + _FROM + "WHERE v.code_hash = $1"
+# The idempotency claim and the voucher's load in one statement: one round trip.
+_CLAIM_BY_ID = _CLAIM + _LOAD_COLUMNS + _FROM + "WHERE v.id = $1) AS l ON true"
+_CLAIM_BY_CODE = _CLAIM + _LOAD_COLUMNS + _FROM + "WHERE v.code_hash = $1) AS l ON true"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +160,24 @@ async def claim_key(
             status=409,
         )
     return Claim(False, existing["response_status"], existing["response_body"])
+
+
+async def claim_and_load(
+    pool: asyncpg.Pool[Any], *, till_id: str, key: str, request_hash: bytes, owner: str,
+    lease_seconds: int, merchant_id: str, voucher_id: str | None, code_hash: bytes | None,
+    kid: str,
+) -> tuple[Claim, VoucherState | None]:
+    """`claim_key` and `load_by_id`/`load_by_code` in one round trip. The voucher is loaded
+    only to be checked by the caller; when the key is not ours, it is ignored."""
+    query, where = (_CLAIM_BY_ID, voucher_id) if voucher_id is not None else (
+        _CLAIM_BY_CODE, code_hash)
+    row = await pool.fetchrow(query, where, kid, merchant_id, till_id, key, request_hash,
+                              owner, float(lease_seconds))
+    assert row is not None
+    if row["claimed"] is None:
+        return await claim_key(pool, till_id, key, request_hash, owner, lease_seconds), None
+    state = None if row["voucher_id"] is None else VoucherState.from_row(row)
+    return Claim(True), state
 
 
 async def release_key(pool: asyncpg.Pool[Any], till_id: str, key: str, owner: str) -> None:
