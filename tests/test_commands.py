@@ -112,3 +112,43 @@ async def test_acknowledged_redemption_survives_kill_9(
         service.terminate()
         service.wait(timeout=10)
     assert (await world.voucher(voucher["id"]))["balance"] == 30000 - 4200
+
+
+async def test_migrate_command(config: Config) -> None:
+    done = await asyncio.to_thread(_pos, config, "migrate")
+    assert done.returncode == 0 and "up to date" in done.stdout
+
+
+async def test_commands_share_the_services_embedded_database(tmp_path: Path) -> None:
+    """With no database URL, `pos run` starts an embedded PostgreSQL in the data folder;
+    a `pos` command run beside it joins that server instead of starting another."""
+    data = tmp_path / "data"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
+    env.update({"POS_DATA_DIR": str(data), "POS_SERVER_PORT": str(port),
+                "POS_ADMIN_TOKEN": ADMIN_TOKEN})
+    service = _start(env)
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}")
+        postmaster = (data / "pg" / "postmaster.pid").read_text().split()[0]
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "pos.cli", "verify"], env=env,
+            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "ok   the whole ledger sums to zero" in done.stdout
+        assert (data / "pg" / "postmaster.pid").read_text().split()[0] == postmaster
+        assert (data / "admin_token").exists() is False  # configured, so none generated
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def test_admin_token_is_generated_once_into_the_data_folder(tmp_path: Path) -> None:
+    from pos import admin_token
+    from pos.config import load_config
+
+    config = load_config(env={"POS_DATA_DIR": str(tmp_path), "POS_CONFIG": "/nonexistent"})
+    token = admin_token.resolve(config)
+    assert token.startswith("adm_") and len(token) > 40
+    assert (tmp_path / "admin_token").stat().st_mode & 0o077 == 0
+    assert admin_token.resolve(config) == token

@@ -161,3 +161,33 @@ async def test_a_till_sees_only_its_merchants_redemptions(world: World) -> None:
                                    headers=b.headers(new_key()))
     assert (resp.status, (await resp.json())["code"]) == (404, "not_found")
     assert (await world.voucher(voucher["id"]))["balance"] == 29900
+
+
+async def test_running_key_is_409_and_a_dead_holders_key_is_taken_over(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    from pos.engine import request_hash
+    from pos.schemas import RedemptionIn
+
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    body = {"token": voucher["token"], "basket": basket(("food", 1, 700))}
+    digest = request_hash("/v1/redemptions", RedemptionIn.model_validate(body).model_dump(
+        mode="json"))
+    key = new_key()
+    # Another process holds the key and is still working on it.
+    await db.execute(
+        "INSERT INTO idempotency_keys (till_id, key, request_hash, owner, status, lease_until) "
+        "VALUES ($1, $2, $3, gen_random_uuid(), 'running', now() + interval '1 minute')",
+        shop.till_id, key, digest)
+    resp = await world.client.post("/v1/redemptions", json=body, headers=shop.headers(key))
+    assert (resp.status, (await resp.json())["code"]) == (409, "idempotency_in_progress")
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
+    # That process died: once its lease has run out, a retry takes the key over, once.
+    await db.execute("UPDATE idempotency_keys SET lease_until = now() - interval '1 second'")
+    resp = await world.client.post("/v1/redemptions", json=body, headers=shop.headers(key))
+    assert resp.status == 201
+    resp = await world.client.post("/v1/redemptions", json=body, headers=shop.headers(key))
+    assert resp.status == 201
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 1
