@@ -66,6 +66,17 @@ async def _run(config: Config, demo: bool) -> int:
     return 0
 
 
+def _serve(config: Config, demo: bool) -> int:
+    """Serve on uvloop where it is installed: its transports write to sockets at a
+    fraction of the default loop's cost, which is most of the till's hot path."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(_run(config, demo))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_run(config, demo))
+
+
 async def _migrate(conn: Any) -> int:
     print("schema is up to date")
     return 0
@@ -125,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "run":
-            return asyncio.run(_run(config, args.demo))
+            return _serve(config, args.demo)
         if args.command == "migrate":
             return asyncio.run(_with_connection(config, _migrate))
         if args.command == "verify":
