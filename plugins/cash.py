@@ -12,6 +12,7 @@ from pos.plugin_api import ChannelRegistry, ChannelRequest, ChannelResult
 class CashChannel:
     name = "cash"
     description = "The holder pays the remainder in cash at the till."
+    external = False  # no provider is called: nothing for the core to journal or reverse
 
     async def collect(self, request: ChannelRequest) -> ChannelResult:
         return ChannelResult(True, message="Collect the remainder in cash.")

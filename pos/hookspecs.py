@@ -10,12 +10,12 @@ settings (its `[plugins.<name>]` table, checked against what it declared).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import pluggy
 
-from pos.plugin_api import ChannelRegistry, RestrictionRegistry, Setting
+from pos.plugin_api import ChannelRegistry, RedemptionEvent, RestrictionRegistry, Setting
 from pos.settlement.exporter_api import ExporterRegistry
 
 hookspec = pluggy.HookspecMarker("pos")
@@ -57,6 +57,35 @@ def pos_register_payment_channels(register: ChannelRegistry, settings: Mapping[s
     A channel has a unique `name` (what a till names as `channel` for the remainder) and
     async `collect`, `refund` and `payout` methods taking a `ChannelRequest`. `settings` is
     this plugin's configuration. Returns nothing.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# events: after a change committed, delivered from the outbox by a background task
+
+
+@hookspec
+def pos_redemption_committed(
+    event: RedemptionEvent, settings: Mapping[str, Any]
+) -> Awaitable[None] | None:
+    """A redemption was committed (notifications, analytics, a program's own system).
+
+    Called by the outbox's background task, never on the till's request path, at least once
+    per event: a listener that fails (raises, or its awaitable raises or outlives
+    `plugins.event_timeout_seconds`) is called again later with the same `event.event_id`,
+    with growing pauses; once it succeeds it is not called for that event again. Return an
+    awaitable to do I/O (it is awaited), or `None` when there is nothing to do.
+    `settings` is this plugin's configuration.
+    """
+
+
+@hookspec
+def pos_redemption_voided(
+    event: RedemptionEvent, settings: Mapping[str, Any]
+) -> Awaitable[None] | None:
+    """A redemption was voided and its value restored. Delivered exactly as
+    `pos_redemption_committed`; `event.redemption["status"]` is `"voided"`. Returns an
+    awaitable or `None`, as there.
     """
 
 

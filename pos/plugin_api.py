@@ -132,6 +132,73 @@ class Setting:
     description: str
 
 
+class ChannelUnavailable(Exception):
+    """Raised by a channel when it cannot tell whether the provider acted (timeouts, no
+    answer after its retries). The core then reverses the call and writes nothing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookRequest:
+    """An inbound call from a payment provider, as received (body unparsed)."""
+
+    channel: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookEvent:
+    """A provider's event, after the channel verified its signature and freshness.
+
+    `event_id` is the provider's own id (duplicates share it); `fingerprint` identifies
+    this exact signed delivery, so the core can refuse a byte-for-byte replay.
+    `reference` is the provider's payment id the event is about, if any.
+    """
+
+    event_id: str
+    type: str
+    fingerprint: str
+    reference: str | None = None
+    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class WebhookRejected(Exception):
+    """Raised by a channel's `verify_webhook` for a call it will not accept."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@runtime_checkable
+class WebhookChannel(Protocol):
+    """A channel whose provider calls back (`POST /v1/channels/<name>/webhooks`)."""
+
+    name: str
+
+    def verify_webhook(self, request: WebhookRequest) -> WebhookEvent:
+        """Check signature and freshness; return the event or raise `WebhookRejected`."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class RedemptionEvent:
+    """What event listeners (`pos_redemption_committed`, `pos_redemption_voided`) receive.
+
+    `event_id` is stable across redeliveries: a listener that may see an event twice
+    (it crashed after acting, before the outbox recorded it) uses it to act once.
+    `redemption` is the redemption as stored (ids, amounts, channel, lines with each
+    line's deciding rule and reason); it holds no beneficiary data.
+    """
+
+    event_id: str
+    kind: str  # "redemption.committed" or "redemption.voided"
+    occurred_at: str  # ISO 8601
+    redemption: Mapping[str, Any]
+    program: ProgramView
+
+
 class RestrictionRegistry(Protocol):
     def add(self, rule: RestrictionRule) -> None: ...
 
@@ -142,3 +209,49 @@ class ChannelRegistry(Protocol):
 
 Lines = Sequence[BasketLine]
 Decisions = Sequence[LineDecision]
+
+
+# -------------------------------------------------------------------------------------------
+# a helper for the commonest kind of rule
+
+
+class CategoryRule:
+    """A rule that covers a fixed set of category codes (see docs/categories.md).
+
+    Most purpose rules are this: "books only", "baby goods only". A subclass sets `name`,
+    `description`, `purpose` (how the cashier names the voucher) and `covers`; the plugin's
+    settings may replace `covers` (key `categories`) and add codes never paid for (`never`);
+    a program may narrow the set (`rule_settings.<name>.only`) or exclude codes from it
+    (`rule_settings.<name>.exclude`, e.g. sweets from a nutrition voucher).
+    Override `check_line` to look at more than the category (the books rule checks ISBNs).
+    """
+
+    name: str = ""
+    description: str = ""
+    purpose: str = ""
+    covers: frozenset[str] = frozenset()
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        return [self.check_line(ctx, line) for line in lines]
+
+    def covered(self, ctx: RuleContext) -> frozenset[str]:
+        configured = ctx.settings.get("categories")
+        base = frozenset(configured) if configured else self.covers
+        only = ctx.program.settings_for(self.name).get("only")
+        return base & frozenset(str(c) for c in only) if only else base
+
+    def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
+        from pos.taxonomy import label  # the shared vocabulary of category names
+
+        what = label(line.category)
+        excluded = {str(c) for c in ctx.program.settings_for(self.name).get("exclude", [])}
+        if line.category in set(ctx.settings.get("never", ())):
+            return LineDecision(False, f"{line.description}: no voucher pays for {what}.")
+        if line.category in excluded:
+            return LineDecision(
+                False, f"{line.description}: this program does not pay for {what}.")
+        if line.category in self.covered(ctx):
+            return LineDecision(
+                True, f"{line.description}: {what} is covered by this {self.purpose} voucher.")
+        return LineDecision(
+            False, f"{line.description}: this {self.purpose} voucher does not pay for {what}.")

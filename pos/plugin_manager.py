@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import pluggy
 
@@ -23,6 +24,9 @@ from pos.config import PluginsConfig
 from pos.errors import ConfigError, PluginProblem
 from pos.plugin_api import (
     BasketLine,
+    ChannelRequest,
+    ChannelResult,
+    ChannelUnavailable,
     LineDecision,
     PaymentChannel,
     RestrictionRule,
@@ -64,6 +68,27 @@ class _Registry:
         self._into[name] = Registered(self._plugin, adapter)
 
 
+@dataclasses.dataclass(frozen=True)
+class ChannelOutcome:
+    """What became of one call to a channel, as the core needs to know it.
+
+    `ok` and `declined` are the provider's answers. `unavailable` (the channel raised
+    `ChannelUnavailable`) and `broken` (it raised anything else, hung past its timeout or
+    returned nonsense) mean nobody knows whether money moved: the core must reverse.
+    """
+
+    plugin: str
+    state: Literal["ok", "declined", "unavailable", "broken"]
+    reference: str | None = None
+    message: str = ""
+
+
+def _call(impl: Any, **available: Any) -> Any:
+    """Call a hook implementation with the arguments it asks for (pluggy lets an
+    implementation take fewer arguments than its spec)."""
+    return impl.function(**{name: available[name] for name in impl.argnames})
+
+
 def _convert(setting: Setting, value: Any, plugin: str) -> Any:
     kind = setting.type
     try:
@@ -86,6 +111,7 @@ class Plugins:
     def __init__(self, pm: pluggy.PluginManager, config: PluginsConfig) -> None:
         self.pm = pm
         self.timeout = config.timeout_seconds
+        self.event_timeout = config.event_timeout_seconds
         self.declared: dict[str, list[Setting]] = {}
         self.settings: dict[str, dict[str, Any]] = {}
         self.rules: dict[str, Registered] = {}
@@ -119,9 +145,8 @@ class Plugins:
     def _register(self, hook_name: str, kind: str, into: dict[str, Registered]) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             plugin = impl.plugin_name
-            impl.function(
-                register=_Registry(plugin, kind, into), settings=self.settings.get(plugin, {})
-            )
+            _call(impl, register=_Registry(plugin, kind, into),
+                  settings=self.settings.get(plugin, {}))
 
     def plugin_names(self) -> list[str]:
         return sorted(
@@ -197,6 +222,65 @@ class Plugins:
     def channel(self, name: str) -> PaymentChannel | None:
         registered = self.channels.get(name)
         return None if registered is None else registered.adapter  # type: ignore[no-any-return,unused-ignore]
+
+    def channel_plugin(self, name: str) -> str:
+        registered = self.channels.get(name)
+        return name if registered is None else registered.plugin
+
+    async def call_channel(
+        self, name: str, operation: Literal["collect", "refund", "payout"],
+        request: ChannelRequest,
+    ) -> ChannelOutcome:
+        """Call one channel method, never raising: every failure becomes an outcome."""
+        registered = self.channels.get(name)
+        if registered is None:
+            return ChannelOutcome(name, "broken", message=f"channel {name!r} is not installed")
+        plugin = registered.plugin
+        # A provider adapter retries on its own; it says how long that may take in all.
+        timeout = float(getattr(registered.adapter, "call_timeout", 0) or self.timeout)
+        try:
+            result = await asyncio.wait_for(
+                getattr(registered.adapter, operation)(request), timeout)
+        except ChannelUnavailable as exc:
+            log.warning("plugin %s: channel %s %s unavailable: %s", plugin, name, operation, exc)
+            return ChannelOutcome(plugin, "unavailable", message=str(exc))
+        except TimeoutError:
+            log.error("plugin %s: channel %s %s timed out", plugin, name, operation)
+            return ChannelOutcome(plugin, "broken", message="timed out")
+        except Exception:
+            log.exception("plugin %s: channel %s %s raised", plugin, name, operation)
+            return ChannelOutcome(plugin, "broken", message="raised")
+        if not isinstance(result, ChannelResult) or not isinstance(result.ok, bool):
+            log.error("plugin %s: channel %s %s returned nonsense", plugin, name, operation)
+            return ChannelOutcome(plugin, "broken", message="returned nonsense")
+        return ChannelOutcome(plugin, "ok" if result.ok else "declined",
+                              result.reference, result.message)
+
+    # -- events ------------------------------------------------------------------------
+
+    def listeners(self, hook_name: str) -> list[str]:
+        """The plugins implementing an event hook, in a stable order."""
+        return sorted(i.plugin_name for i in getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    async def notify(self, hook_name: str, plugin: str, event: Any) -> None:
+        """Deliver one event to one listener; raises whatever the listener raised (the
+        outbox retries), `TimeoutError` if it hung."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name == plugin:
+                result = _call(impl, event=event, settings=self.settings.get(plugin, {}))
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, self.event_timeout)
+                return
+
+    async def aclose(self) -> None:
+        """Let adapters that hold resources (HTTP sessions) release them."""
+        for registered in [*self.rules.values(), *self.channels.values()]:
+            close = getattr(registered.adapter, "close", None)
+            if close is not None and inspect.iscoroutinefunction(close):
+                try:
+                    await close()
+                except Exception:
+                    log.exception("plugin %s: closing failed", registered.plugin)
 
 
 def _load_entry_points(
