@@ -169,6 +169,8 @@ async def test_openapi_matches_the_routes(world: World) -> None:
             continue
         routed.add((path, route.method))
     assert documented == routed
+    operation_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
     for must in ("/v1/quotes", "/v1/redemptions", "/v1/redemptions/{id}/void", "/healthz",
                  "/.well-known/jwks.json", "/v1/programs/{id}/vouchers"):
         assert must in doc["paths"]

@@ -118,13 +118,15 @@ async def get_voucher(request: web.Request) -> web.Response:
 
 
 def _status_route(action: str) -> None:
-    @routes.post(f"/v1/vouchers/{{id}}/{action}", summary=f"{action.capitalize()} a voucher",
-                 auth="admin")
     async def change(request: web.Request) -> web.Response:
         auth(request).require_admin(request)
         voucher_id = path_id(request, "id", "voucher")
         status = await voucher_store.change_status(services(request).pool, voucher_id, action)
         return json_response({"id": voucher_id, "status": status})
+
+    change.__name__ = f"{action}_voucher"  # a distinct OpenAPI operationId per action
+    routes.post(f"/v1/vouchers/{{id}}/{action}", summary=f"{action.capitalize()} a voucher",
+                auth="admin")(change)
 
 
 for _action in ("suspend", "resume", "revoke"):
