@@ -1,0 +1,665 @@
+// The till: pair once, read a voucher, build the basket, confirm, print, void.
+// One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
+
+import { call, IdempotentWrite } from "./api.js";
+import { gtinValid, newKey, voucherCredential } from "./codes.js";
+import { pickLanguage, translator } from "./i18n.js";
+import { formatMoney, parseMoney, sumMinor } from "./money.js";
+import { Scanner } from "./scanner.js";
+import qrcode from "./vendor/qrcode-generator/qrcode.mjs";
+
+const TILL = "pos.till";
+const LANG = "pos.lang";
+const LAST = "pos.last-receipt";
+const PRODUCTS = "pos.products";
+const QUOTE_DELAY_MS = 250;
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+};
+const load = (key) => JSON.parse(localStorage.getItem(key) || "null");
+const save = (key, value) => localStorage.setItem(key, JSON.stringify(value));
+
+const state = {
+  t: translator(pickLanguage(localStorage.getItem(LANG), navigator.languages)),
+  till: load(TILL),
+  screen: null,
+  voucher: null,        // {token} or {code}, as read
+  lines: [],            // {key, gtin, category, description, quantity, unit_price}
+  quote: null,          // the last quote answer
+  lineOutcomes: null,   // per-line decisions from a quote or a no_eligible_lines problem
+  problem: null,        // the last refusal shown on the basket screen
+  quoteSeq: 0,
+  quoteTimer: null,
+  identityConfirmed: false,
+  receipt: null,        // {redemption, context, voided}
+  write: null,          // the IdempotentWrite in flight
+};
+const scanner = new Scanner($("#camera"));
+
+// ------------------------------------------------------------------------------------------
+// language and screens
+
+function applyLanguage() {
+  const { t } = state;
+  document.documentElement.lang = t.lang;
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  const select = $("#line-category");
+  const current = select.value || "stationery";
+  select.replaceChildren(...t.categories().map((code) =>
+    el("option", { value: code, textContent: t.category(code) })));
+  select.value = current;
+  renderHeader();
+  if (state.screen === "basket") renderBasket();
+  if (state.screen === "receipt") renderReceipt();
+  if (state.screen === "pending" && state.write) renderPending(null);
+}
+
+function show(screen) {
+  state.screen = screen;
+  document.body.dataset.screen = screen;
+  for (const section of document.querySelectorAll(".screen")) {
+    section.hidden = section.id !== `screen-${screen}`;
+  }
+  if (screen !== "scan") scanner.stop();
+}
+
+function renderHeader() {
+  const till = state.till;
+  $("#paired-as").textContent = till
+    ? state.t("paired_as", { merchant: till.merchant_name, till: till.till_name }) : "";
+  $("#unpair").hidden = !till;
+}
+
+function notice(text) {
+  const box = $("#notice");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+/** A refusal, large: the cashier's sentence for the problem, never a raw error. */
+function showProblem(section, problem) {
+  const box = $(".problem", section);
+  if (!problem) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  box.replaceChildren(
+    el("strong", { className: "problem-title", textContent: state.t("problem_title") }),
+    el("p", { className: "problem-detail", textContent: state.t.problem(problem) }),
+  );
+  box.dataset.code = problem.code || "";
+  box.hidden = false;
+}
+
+function unpaired() {
+  localStorage.removeItem(TILL);
+  state.till = null;
+  renderHeader();
+  notice(state.t("unpaired_notice"));
+  startPairing();
+}
+
+// ------------------------------------------------------------------------------------------
+// pairing
+
+function startPairing() {
+  show("pair");
+  $("#pair-code").value = "";
+  $("#pair-code").focus();
+}
+
+async function pair(event) {
+  event.preventDefault();
+  const section = $("#screen-pair");
+  showProblem(section, null);
+  let answer;
+  try {
+    answer = await call("POST", "/v1/pairings", { body: { code: $("#pair-code").value } });
+  } catch {
+    showProblem(section, { code: "network", detail: state.t("network") });
+    return;
+  }
+  if (answer.status !== 201) {
+    showProblem(section, answer.body);
+    return;
+  }
+  state.till = answer.body;
+  save(TILL, state.till);
+  notice("");
+  renderHeader();
+  startSale();
+}
+
+// ------------------------------------------------------------------------------------------
+// reading the voucher
+
+function startSale() {
+  Object.assign(state, {
+    voucher: null, lines: [], quote: null, lineOutcomes: null, problem: null,
+    identityConfirmed: false,
+  });
+  $("#identity-check").checked = false;
+  show("scan");
+  showProblem($("#screen-scan"), null);
+  $("#voucher-input").value = "";
+  $("#show-last-receipt").hidden = !load(LAST);
+  $("#voucher-input").focus();
+  startCamera();
+}
+
+async function startCamera() {
+  const status = $("#camera-status");
+  $("#camera-start").hidden = true;
+  status.textContent = state.t("camera_starting");
+  try {
+    await scanner.start((text) => takeVoucher(text, "camera"));
+    status.textContent = state.t("camera_ready");
+  } catch {
+    status.textContent = state.t("camera_unavailable");
+    $("#camera-start").hidden = false;
+  }
+}
+
+function takeVoucher(text, source) {
+  const credential = voucherCredential(text);
+  if (!credential) return;
+  state.voucher = { ...credential, source };
+  show("basket");
+  renderBasket();
+  $("#line-gtin").focus();
+  if (state.lines.length) requestQuote();
+}
+
+// ------------------------------------------------------------------------------------------
+// the basket
+
+function basketBody() {
+  return {
+    currency: "CNY",
+    lines: state.lines.map((line, i) => ({
+      sku: line.gtin || `${line.category}-${i + 1}`,
+      ...(line.gtin ? { gtin: line.gtin } : {}),
+      category: line.category,
+      description: line.description || state.t.category(line.category),
+      quantity: line.quantity,
+      unit_price: line.unit_price,
+    })),
+  };
+}
+
+function requestBody() {
+  const { token, code } = state.voucher;
+  return {
+    ...(token ? { token } : { code }),
+    basket: basketBody(),
+    channel: "cash",
+    ...(state.identityConfirmed ? { identity_confirmed: true } : {}),
+  };
+}
+
+function addLine(event) {
+  event.preventDefault();
+  const form = $("#line-form");
+  const error = $(".form-error", form);
+  error.hidden = true;
+  const gtin = $("#line-gtin").value.trim();
+  if (gtin && !gtinValid(gtin)) {
+    error.textContent = state.t("bad_gtin");
+    error.hidden = false;
+    return;
+  }
+  const unitPrice = parseMoney($("#line-price").value);
+  const quantity = Number.parseInt($("#line-qty").value, 10);
+  if (unitPrice === null || !(quantity >= 1 && quantity <= 999)) {
+    error.textContent = state.t("bad_price");
+    error.hidden = false;
+    return;
+  }
+  const line = {
+    key: newKey(), gtin: gtin || null, category: $("#line-category").value,
+    description: $("#line-description").value.trim(), quantity, unit_price: unitPrice,
+  };
+  if (line.gtin) rememberProduct(line);
+  state.lines.push(line);
+  for (const id of ["#line-gtin", "#line-description", "#line-price"]) $(id).value = "";
+  $("#line-qty").value = "1";
+  $("#line-gtin").focus();
+  basketChanged();
+}
+
+/** A product scanned once with its category and price is filled in on the next scan. */
+function rememberProduct(line) {
+  const products = load(PRODUCTS) || {};
+  products[line.gtin] = {
+    category: line.category, description: line.description, unit_price: line.unit_price,
+  };
+  save(PRODUCTS, products);
+}
+
+function scannedBarcode(event) {
+  if (event.key !== "Enter") return;
+  const gtin = $("#line-gtin").value.trim();
+  const known = (load(PRODUCTS) || {})[gtin];
+  if (!gtin) return;
+  event.preventDefault();
+  if (known && gtinValid(gtin)) {
+    const same = state.lines.find((l) => l.gtin === gtin);
+    if (same) {
+      same.quantity += 1;
+    } else {
+      state.lines.push({ key: newKey(), gtin, ...known, quantity: 1 });
+    }
+    $("#line-gtin").value = "";
+    basketChanged();
+  } else {
+    $("#line-price").focus();
+  }
+}
+
+function changeQuantity(line, delta) {
+  line.quantity = Math.max(1, Math.min(999, line.quantity + delta));
+  basketChanged();
+}
+
+function removeLine(line) {
+  state.lines = state.lines.filter((l) => l !== line);
+  basketChanged();
+}
+
+function basketChanged() {
+  state.quote = null;
+  state.lineOutcomes = null;
+  state.problem = null;
+  renderBasket();
+  requestQuote();
+}
+
+function requestQuote() {
+  clearTimeout(state.quoteTimer);
+  if (!state.lines.length) return;
+  state.quoteTimer = setTimeout(runQuote, QUOTE_DELAY_MS);
+}
+
+async function runQuote() {
+  const seq = ++state.quoteSeq;
+  $("#screen-basket").dataset.quoting = "1";
+  renderBasket();
+  let answer;
+  try {
+    answer = await call("POST", "/v1/quotes", { secret: state.till.secret, body: requestBody() });
+  } catch {
+    answer = null;
+  }
+  if (seq !== state.quoteSeq) return;  // the basket changed meanwhile; a newer quote runs
+  delete $("#screen-basket").dataset.quoting;
+  if (answer === null) {
+    state.problem = { code: "network", detail: state.t("network") };
+  } else if (answer.status === 401) {
+    unpaired();
+    return;
+  } else if (answer.status === 200) {
+    state.quote = answer.body;
+    state.lineOutcomes = answer.body.lines;
+  } else {
+    state.problem = answer.body;
+    state.lineOutcomes = answer.body.lines || null;
+  }
+  renderBasket();
+}
+
+function renderVoucherCard() {
+  const { t, voucher, quote } = state;
+  const card = $("#voucher-card");
+  const what = voucher.token ? t("voucher_qr") : t("voucher_code", { code: voucher.code });
+  const rows = [el("strong", { textContent: `✓ ${t("voucher_scanned")}` }),
+    el("span", { className: "muted", textContent: what })];
+  if (quote) {
+    const v = quote.voucher;
+    rows.push(el("span", { className: "program", textContent: v.program_name }));
+    rows.push(el("span", { textContent: `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+    if (v.per_visit_cap !== null) {
+      rows.push(el("span", {
+        textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
+      }));
+    }
+    if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+  }
+  card.replaceChildren(...rows);
+}
+
+function renderLines() {
+  const { t } = state;
+  const outcomes = state.lineOutcomes;
+  const list = $("#lines");
+  if (!state.lines.length) {
+    list.replaceChildren(el("li", { className: "empty muted", textContent: t("empty_basket") }));
+    return;
+  }
+  list.replaceChildren(...state.lines.map((line, i) => {
+    const outcome = outcomes?.[i];
+    const total = line.unit_price * line.quantity;
+    const verdict = outcome
+      ? el("span", {
+        className: `verdict ${outcome.eligible ? "yes" : "no"}`,
+        textContent: outcome.eligible ? `✓ ${t("eligible")}` : `✗ ${t("not_eligible")}`,
+      }) : null;
+    const reason = outcome && !outcome.eligible
+      ? el("p", { className: "reason", textContent: `${t("why_not")}: ${outcome.reason}` }) : null;
+    const item = el("li", { className: `line ${outcome ? (outcome.eligible ? "eligible" : "ineligible") : ""}` },
+      el("div", { className: "line-head" },
+        el("span", { className: "line-name",
+          textContent: line.description || t.category(line.category) }),
+        el("span", { className: "line-category muted", textContent: t.category(line.category) }),
+        verdict),
+      el("div", { className: "line-body" },
+        el("span", { className: "line-price",
+          textContent: `${formatMoney(line.unit_price)} × ${line.quantity}` }),
+        el("span", { className: "line-total", textContent: formatMoney(total) }),
+        el("span", { className: "line-buttons" },
+          el("button", { type: "button", className: "qty-btn", textContent: "−",
+            ariaLabel: "−", onclick: () => changeQuantity(line, -1) }),
+          el("button", { type: "button", className: "qty-btn", textContent: "+",
+            ariaLabel: "+", onclick: () => changeQuantity(line, 1) }),
+          el("button", { type: "button", className: "remove-btn", textContent: t("remove"),
+            onclick: () => removeLine(line) }))),
+      reason);
+    item.dataset.line = String(i + 1);
+    return item;
+  }));
+}
+
+function renderSummary() {
+  const { t, quote } = state;
+  const total = sumMinor(state.lines.map((l) => l.unit_price * l.quantity));
+  const rows = [[t("basket_total"), formatMoney(total), "total"]];
+  if (quote) {
+    rows.push([t("covered"), formatMoney(quote.covered, quote.currency), "covered"]);
+    rows.push([`${t("remainder")} (${t("remainder_by", { channel: channelName(quote.channel) })})`,
+      formatMoney(quote.remainder, quote.currency), "remainder"]);
+  }
+  $("#summary").replaceChildren(...rows.flatMap(([label, value, name]) => [
+    el("dt", { textContent: label }), el("dd", { textContent: value, className: name })]));
+  const confirm = $("#confirm");
+  confirm.disabled = !quote || quote.covered <= 0;
+  confirm.textContent = t("confirm", { amount: quote ? formatMoney(quote.covered) : "" });
+}
+
+function channelName(channel) {
+  const key = `channel_${channel}`;
+  const name = state.t(key);
+  return name === key ? channel : name;
+}
+
+function renderBasket() {
+  if (!state.voucher) return;
+  renderVoucherCard();
+  renderLines();
+  renderSummary();
+  const section = $("#screen-basket");
+  showProblem(section, state.problem);
+  const needsIdentity = state.problem?.code === "identity_check_required" || state.identityConfirmed;
+  $("#identity").hidden = !needsIdentity;
+}
+
+// ------------------------------------------------------------------------------------------
+// confirm and void: idempotent writes that survive a dropped connection
+
+async function confirmRedemption() {
+  if (!state.quote) return;
+  const context = {
+    program_name: state.quote.voucher.program_name,
+    merchant_name: state.till.merchant_name, till_name: state.till.till_name,
+    lines: basketBody().lines, at: new Date().toISOString(),
+  };
+  // The key is made once per press of "confirm" and saved with the body before sending.
+  const write = IdempotentWrite.start("redeem", "/v1/redemptions", requestBody(), newKey(), context);
+  await runWrite(write);
+}
+
+async function runWrite(write) {
+  state.write = write;
+  show("pending");
+  renderPending(null);
+  const answer = await write.run(state.till.secret, (waiting) => renderPending(waiting));
+  state.write = null;
+  if (answer.status === 401) {
+    unpaired();
+    return;
+  }
+  if (write.kind === "redeem") {
+    if (answer.status === 201) {
+      state.receipt = { redemption: answer.body, context: write.context, voided: null };
+      save(LAST, state.receipt);
+      show("receipt");
+      renderReceipt();
+    } else {
+      // A definite refusal: nothing was taken. Back to the basket with the reason.
+      if (!state.voucher) {
+        startSale();
+        showProblem($("#screen-scan"), answer.body);
+        return;
+      }
+      state.problem = answer.body;
+      state.quote = null;
+      state.lineOutcomes = answer.body.lines || state.lineOutcomes;
+      show("basket");
+      renderBasket();
+    }
+    return;
+  }
+  // void
+  state.receipt = state.receipt || load(LAST);
+  show("receipt");
+  if (answer.status === 200) {
+    state.receipt.voided = answer.body;
+    save(LAST, state.receipt);
+    renderReceipt();
+  } else {
+    renderReceipt();
+    showProblem($("#screen-receipt"), answer.body);
+  }
+}
+
+function renderPending(waiting) {
+  const { t } = state;
+  const section = $("#screen-pending");
+  if (!waiting) {
+    section.dataset.state = "sending";
+    $("#pending-title").textContent = t("sending");
+    $("#pending-help").textContent = "";
+    $("#pending-retry").textContent = "";
+    $("#retry-now").hidden = true;
+    return;
+  }
+  section.dataset.state = waiting.reason === "in_progress" ? "in_progress" : "unknown";
+  $("#pending-title").textContent = t("unknown_title");
+  $("#pending-help").textContent = waiting.reason === "in_progress" ? t("in_progress") : t("unknown_help");
+  $("#pending-retry").textContent = t("retry_in", { seconds: waiting.seconds, attempt: waiting.attempt + 1 });
+  $("#retry-now").hidden = false;
+}
+
+function askVoid() {
+  const { redemption } = state.receipt;
+  $("#void-body").textContent = state.t("void_confirm_body", {
+    amount: formatMoney(redemption.covered, redemption.currency) });
+  $("#void-dialog").showModal();
+}
+
+async function voidDialogClosed() {
+  if ($("#void-dialog").returnValue !== "yes") return;
+  const { redemption } = state.receipt;
+  const write = IdempotentWrite.start(
+    "void", `/v1/redemptions/${encodeURIComponent(redemption.id)}/void`, null, newKey(),
+    { redemption_id: redemption.id });
+  await runWrite(write);
+}
+
+// ------------------------------------------------------------------------------------------
+// the receipt
+
+function receiptRow(label, value, name) {
+  return el("div", { className: `receipt-row ${name || ""}` },
+    el("span", { textContent: label }), el("span", { textContent: value }));
+}
+
+function qrCanvas(text) {
+  const qr = qrcode(0, "M");
+  qr.addData(text);
+  qr.make();
+  const count = qr.getModuleCount();
+  const cell = 4;
+  const quiet = 4;
+  const size = (count + quiet * 2) * cell;
+  const canvas = el("canvas", { width: size, height: size, className: "receipt-qr" });
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, size, size);
+  ctx.fillStyle = "#000";
+  for (let r = 0; r < count; r++) {
+    for (let c = 0; c < count; c++) {
+      if (qr.isDark(r, c)) ctx.fillRect((c + quiet) * cell, (r + quiet) * cell, cell, cell);
+    }
+  }
+  canvas.dataset.text = text;
+  return canvas;
+}
+
+function renderReceipt() {
+  const { t } = state;
+  const { redemption: r, context, voided } = state.receipt;
+  const cur = r.currency;
+  const outcomes = r.lines || [];
+  const when = new Date(context.at);
+  const stamp = `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${
+    String(when.getDate()).padStart(2, "0")} ${String(when.getHours()).padStart(2, "0")}:${
+    String(when.getMinutes()).padStart(2, "0")}`;
+  const lines = outcomes.map((o) => el("div", { className: `receipt-line ${o.eligible ? "" : "ineligible"}` },
+    el("span", { className: "receipt-line-name",
+      textContent: `${o.eligible ? "✓" : "✗"} ${o.description}` }),
+    el("span", { textContent: `${o.quantity} × ${formatMoney(o.unit_price, cur)}` }),
+    el("span", { className: "receipt-line-total", textContent: formatMoney(o.line_total, cur) })));
+  const receipt = $("#receipt");
+  receipt.classList.toggle("voided", Boolean(voided));
+  receipt.replaceChildren(
+    el("h2", { textContent: voided ? t("receipt_voided_title") : t("receipt_title") }),
+    receiptRow(t("receipt_shop"), context.merchant_name),
+    receiptRow(t("receipt_till"), context.till_name),
+    receiptRow(t("receipt_time"), stamp),
+    receiptRow(t("receipt_program"), context.program_name),
+    el("hr"),
+    ...lines,
+    el("hr"),
+    receiptRow(t("basket_total"), formatMoney(r.basket_total, cur), "total"),
+    receiptRow(t("receipt_voucher_paid"), formatMoney(r.covered, cur), "covered"),
+    receiptRow(t("receipt_remainder", { channel: channelName(r.channel) }),
+      formatMoney(r.remainder, cur), "remainder"),
+    receiptRow(t("receipt_balance_after"),
+      formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+    r.uses_left !== null && r.uses_left !== undefined
+      ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
+    voided ? receiptRow(t("receipt_restored"), formatMoney(voided.restored, cur), "restored") : null,
+    el("hr"),
+    el("div", { className: "receipt-id" },
+      el("span", { textContent: t("receipt_id") }),
+      el("code", { id: "redemption-id", textContent: r.id })),
+    qrCanvas(r.id),
+  );
+  $("#void").hidden = Boolean(voided);
+  showProblem($("#screen-receipt"), null);
+}
+
+/**
+ * Sets the printed page to the roll's width and this receipt's height, so the printer
+ * feeds no blank paper. The height is measured in the print layout itself: print.css is
+ * switched on for all media for the moment of measuring (no paint happens in between).
+ */
+function preparePrint(width) {
+  document.documentElement.dataset.paper = String(width);
+  const printCss = $("#print-css");
+  printCss.media = "all";
+  const heightPx = $("#receipt").getBoundingClientRect().height;
+  printCss.media = "print";
+  const heightMm = Math.ceil((heightPx * 25.4) / 96) + 4;
+  const sheet = $("#page-size").sheet;
+  while (sheet.cssRules.length) sheet.deleteRule(0);
+  // CSSOM edits are allowed by the page's Content-Security-Policy; inline styles are not.
+  sheet.insertRule(`@page { size: ${width}mm ${heightMm}mm; margin: 0; }`);
+  return heightMm;
+}
+
+function printReceipt(width) {
+  preparePrint(width);
+  window.print();
+}
+
+// ------------------------------------------------------------------------------------------
+// wiring
+
+function wire() {
+  $("#lang-switch").addEventListener("click", () => {
+    const lang = state.t.lang === "zh-CN" ? "en" : "zh-CN";
+    localStorage.setItem(LANG, lang);
+    state.t = translator(lang);
+    applyLanguage();
+  });
+  $("#unpair").addEventListener("click", () => {
+    if (!window.confirm(state.t("unpair_confirm"))) return;
+    localStorage.removeItem(TILL);
+    localStorage.removeItem(LAST);
+    state.till = null;
+    renderHeader();
+    startPairing();
+  });
+  $("#pair-form").addEventListener("submit", pair);
+  $("#voucher-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    takeVoucher($("#voucher-input").value, "typed");
+  });
+  $("#camera-start").addEventListener("click", startCamera);
+  $("#show-last-receipt").addEventListener("click", () => {
+    state.receipt = load(LAST);
+    if (!state.receipt) return;
+    show("receipt");
+    renderReceipt();
+  });
+  $("#line-form").addEventListener("submit", addLine);
+  $("#line-gtin").addEventListener("keydown", scannedBarcode);
+  $("#identity-check").addEventListener("change", (event) => {
+    state.identityConfirmed = event.target.checked;
+    basketChanged();
+  });
+  $("#confirm").addEventListener("click", confirmRedemption);
+  $("#cancel-sale").addEventListener("click", startSale);
+  $("#retry-now").addEventListener("click", () => state.write?.retryNow());
+  $("#new-sale").addEventListener("click", startSale);
+  $("#void").addEventListener("click", askVoid);
+  $("#void-dialog").addEventListener("close", voidDialogClosed);
+  $("#print-58").addEventListener("click", () => printReceipt(58));
+  $("#print-80").addEventListener("click", () => printReceipt(80));
+}
+
+function main() {
+  wire();
+  applyLanguage();
+  if (!state.till) {
+    startPairing();
+    return;
+  }
+  // A write that never got its answer (reload, crash, power) is finished first, with the
+  // same key: the service either did it (and answers as it did) or does it now, once.
+  const pending = IdempotentWrite.load();
+  if (pending) {
+    if (pending.kind === "void") state.receipt = load(LAST);
+    runWrite(pending);
+    return;
+  }
+  startSale();
+}
+
+main();

@@ -1,0 +1,195 @@
+"""The till app in a real browser (Debian's Chromium, headless, through Playwright) against
+the real service on a loopback port and a real PostgreSQL.
+
+Each step is saved as a screenshot in test-artifacts/till/<language>/, at the portrait
+(768x1024) and landscape (1280x800) tablet layouts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, Page, Playwright, Route, expect
+
+from tests.browser.fixtures import (  # noqa: F401 - fixtures
+    browser,
+    open_till,
+    pairing_code,
+    playwright,
+    wish_sale,
+)
+from tests.browser.harness import (
+    ARTIFACTS,
+    launch,
+    pdf_page_sizes_mm,
+    screenshot,
+    write_qr_video,
+)
+from tests.conftest import ADMIN, World
+
+TEXT = {
+    "zh-CN": {"pair": "配对收银台", "not_covered": "券不付", "voided": "已撤销",
+              "accepted": "收券成功", "unknown": "结果未知",
+              "not_this_shop": "这张券不能在本店使用。",
+              "nothing_eligible": "购物篮里没有这张券可以支付的商品。"},
+    "en": {"pair": "Pair this till", "not_covered": "Not covered", "voided": "Voided",
+           "accepted": "Voucher accepted", "unknown": "Outcome unknown",
+           "not_this_shop": "This voucher cannot be used in this shop.",
+           "nothing_eligible": "Nothing in this basket can be paid with this voucher."},
+}
+
+
+async def add_line(page: Page, category: str, price: str, quantity: int = 1,
+                   description: str = "", gtin: str = "") -> None:
+    if gtin:
+        await page.fill("#line-gtin", gtin)
+    await page.select_option("#line-category", category)
+    await page.fill("#line-description", description)
+    await page.fill("#line-price", price)
+    await page.fill("#line-qty", str(quantity))
+    await page.click("#line-form button[type=submit]")
+
+
+async def pair(page: Page, code: str) -> None:
+    await page.fill("#pair-code", code)
+    await page.click("#pair-form button[type=submit]")
+    await expect(page.locator("#screen-scan")).to_be_visible()
+
+
+async def set_paired(page: Page, world: World, secret: str, till_id: str,
+                     merchant_id: str) -> None:
+    """Skip the pairing screen: the credential as the app keeps it after pairing."""
+    till = {"till_id": till_id, "merchant_id": merchant_id, "till_name": "Till 1",
+            "merchant_name": "乡镇文具店 Township Stationery", "secret": secret}
+    await page.evaluate("t => localStorage.setItem('pos.till', JSON.stringify(t))", till)
+    await page.reload()
+    await expect(page.locator("#screen-scan")).to_be_visible()
+
+
+async def redemptions_of(database_url: str, voucher_id: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT id::text, status, covered FROM redemptions WHERE voucher_id = $1",
+            voucher_id)
+    finally:
+        await conn.close()
+    return [dict(r) for r in rows]
+
+
+# ------------------------------------------------------------------------------------------
+# the whole sale: pairing, manual code, mixed basket, confirm, receipt, print, void, unpair
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_sale_from_pairing_to_void(
+    browser: Browser, world: World, database_url: str, lang: str  # noqa: F811
+) -> None:
+    sale = await wish_sale(world)
+    words = TEXT[lang]
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        await expect(page.locator("#screen-pair h2")).to_have_text(words["pair"])
+        await expect(page.locator("html")).to_have_attribute("lang", lang)
+        await screenshot(page, lang, "01-pairing")
+
+        # Pairing: the code from the admin API gives the tablet its own till secret.
+        await pair(page, await pairing_code(world.client, sale.shop.till_id))
+        stored = await page.evaluate("JSON.parse(localStorage.getItem('pos.till'))")
+        assert stored["till_id"] == sale.shop.till_id
+        assert stored["secret"].startswith("till_") and stored["secret"] != sale.shop.secret
+        await screenshot(page, lang, "02-scan")
+
+        # The manual code, typed in lower case with spaces, as a cashier might.
+        typed = sale.voucher["code"].lower().replace("-", " ")
+        await page.fill("#voucher-input", typed)
+        await page.click("#voucher-form button[type=submit]")
+        await expect(page.locator("#screen-basket")).to_be_visible()
+        await screenshot(page, lang, "03-voucher-read")
+
+        # A mixed basket: 2 notebooks at 45, a book at 40 (with its ISBN barcode), sweets 15.
+        await add_line(page, "stationery", "45", 2, "Notebook 笔记本")
+        await add_line(page, "books", "40.00", 1, "Picture book 绘本", gtin="9787020002207")
+        await add_line(page, "sweets", "15.5", 1, "Candy 糖果")
+        covered = page.locator("#summary dd.covered")
+        await expect(covered).to_have_text("¥100.00")  # eligible 130, capped at 100 a visit
+        await expect(page.locator("#summary dd.remainder")).to_have_text("¥45.50")
+        await expect(page.locator("#summary dd.total")).to_have_text("¥145.50")
+        sweets = page.locator("#lines li[data-line='3']")
+        await expect(sweets).to_have_class("line ineligible")
+        await expect(sweets.locator(".verdict")).to_contain_text(words["not_covered"])
+        await expect(sweets.locator(".reason")).to_contain_text("sweets")
+        await expect(page.locator("#lines li[data-line='1'] .verdict.yes")).to_be_visible()
+        await expect(page.locator("#voucher-card .program")).to_have_text("心愿券 Wish voucher")
+        await screenshot(page, lang, "04-basket")
+
+        # Confirm: the receipt.
+        await page.click("#confirm")
+        receipt = page.locator("#receipt")
+        await expect(receipt.locator("h2")).to_have_text(words["accepted"])
+        await expect(receipt.locator(".receipt-row.covered")).to_contain_text("¥100.00")
+        await expect(receipt.locator(".receipt-row.remainder")).to_contain_text("¥45.50")
+        await expect(receipt.locator(".receipt-row.balance")).to_contain_text("¥200.00")
+        redemption_id = await page.locator("#redemption-id").text_content()
+        assert redemption_id
+        qr_text = await page.locator("canvas.receipt-qr").get_attribute("data-text")
+        assert qr_text == redemption_id
+        await screenshot(page, lang, "05-receipt")
+        (taken,) = await redemptions_of(database_url, sale.voucher["id"])
+        assert (taken["id"], taken["status"], taken["covered"]) == (redemption_id,
+                                                                      "captured", 10000)
+
+        await check_print_layouts(page, lang)
+
+        # Void from the receipt, after a confirmation.
+        await page.click("#void")
+        await expect(page.locator("#void-dialog")).to_be_visible()
+        await expect(page.locator("#void-body")).to_contain_text("¥100.00")
+        await screenshot(page, lang, "07-void-confirm")
+        await page.click("#void-yes")
+        await expect(receipt.locator("h2")).to_have_text(words["voided"])
+        await expect(receipt.locator(".receipt-row.balance")).to_contain_text("¥300.00")
+        await expect(receipt.locator(".receipt-row.restored")).to_contain_text("¥100.00")
+        await expect(page.locator("#void")).to_be_hidden()
+        await screenshot(page, lang, "08-voided")
+        assert (await world.voucher(sale.voucher["id"]))["balance"] == 30000
+        (voided,) = await redemptions_of(database_url, sale.voucher["id"])
+        assert voided["status"] == "voided"
+
+        # Next customer, then unpair: the credential is forgotten.
+        await page.click("#new-sale")
+        await expect(page.locator("#show-last-receipt")).to_be_visible()
+        page.once("dialog", lambda dialog: dialog.accept())
+        await page.click("#unpair")
+        await expect(page.locator("#screen-pair")).to_be_visible()
+        assert await page.evaluate("localStorage.getItem('pos.till')") is None
+        assert till.errors == []
+
+
+async def check_print_layouts(page: Page, lang: str) -> None:
+    """The receipt prints alone, on a page as wide as the roll (58 mm or 80 mm) and as long
+    as the receipt."""
+    await page.evaluate("window.print = () => {}")  # no print dialog in a headless test
+    folder = ARTIFACTS / lang
+    for width in (58, 80):
+        await page.click(f"#print-{width}")
+        pdf = await page.pdf(prefer_css_page_size=True, print_background=True)
+        (folder / f"06-print-{width}mm.pdf").write_bytes(pdf)
+        sizes = pdf_page_sizes_mm(pdf)
+        assert len(sizes) == 1, sizes  # one receipt, one page: no blank roll fed
+        assert abs(sizes[0][0] - width) < 0.5, sizes
+    for width in (58, 80):
+        # What the printer gets, as an image: print media at the roll's width in pixels.
+        await page.click(f"#print-{width}")
+        await page.emulate_media(media="print")
+        original = page.viewport_size
+        await page.set_viewport_size({"width": round(width / 25.4 * 96), "height": 900})
+        await page.screenshot(path=str(folder / f"06-print-{width}mm.png"), full_page=True)
+        assert not await page.locator("#new-sale").is_visible()
+        assert original is not None
+        await page.set_viewport_size(original)
+        await page.emulate_media(media="screen")
