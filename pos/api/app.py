@@ -13,7 +13,9 @@ from pos.api import (
     admin_routes,
     pairing_routes,
     public_routes,
+    settlement_routes,
     till_app_routes,
+
     till_routes,
 )
 from pos.api.auth import Authenticator
@@ -32,7 +34,8 @@ log = logging.getLogger(__name__)
 
 ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
                                     till_routes.routes, pairing_routes.routes,
-                                    till_app_routes.routes)
+                                    till_app_routes.routes, settlement_routes.routes)
+
 
 
 def setup_routes(app: web.Application) -> None:

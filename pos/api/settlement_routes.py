@@ -1,0 +1,155 @@
+"""Admin calls for settlement: runs, batches and their statuses, exports, payee accounts."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+
+from pos.api.routing import Routes
+from pos.api.state import auth, body, json_response, path_id, services
+from pos.errors import validation_error
+from pos.settlement import exporting, lifecycle, runs
+from pos.settlement.exporter_api import Payee
+from pos.settlement.schemas import ApproveIn, FailedIn, PaidIn, PayeeIn, PayoutIn, SettlementIn
+from pos.storage import settlements as store
+
+log = logging.getLogger(__name__)
+
+routes = Routes("settlement")
+
+STATUSES = ("draft", "approved", "paid", "failed")
+
+
+@routes.post("/v1/settlements", summary="Settle what is due up to a period end: one batch "
+             "per merchant and currency", auth="admin", body=SettlementIn, status=201)
+async def create_settlement(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    payload = await body(request, SettlementIn)
+    run = await runs.settle(services(request), period_end=payload.period_end,
+                            merchant_id=payload.merchant_id, program_id=payload.program_id,
+                            actor=payload.by)
+    return json_response(run, status=201)
+
+
+@routes.get("/v1/settlements", summary="Settlement batches, newest first", auth="admin")
+async def list_settlements(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    query = request.query
+    status = query.get("status")
+    if status is not None and status not in STATUSES:
+        raise validation_error(f"status must be one of {', '.join(STATUSES)}.")
+    run_id = _query_id(query["run_id"], "run_id") if "run_id" in query else None
+    merchant_id = (_query_id(query["merchant_id"], "merchant_id")
+                   if "merchant_id" in query else None)
+    batches = await store.list_batches(services(request).pool, status=status, run_id=run_id,
+                                       merchant_id=merchant_id)
+    return json_response({"batches": batches})
+
+
+def _query_id(value: str, name: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise validation_error(f"{name} is not a valid id.") from None
+
+
+@routes.get("/v1/settlements/{id}", summary="A settlement batch, its history and exports",
+            auth="admin")
+async def get_settlement(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    batch_id = path_id(request, "id", "settlement batch")
+    return json_response(await store.get_batch(services(request).pool, batch_id))
+
+
+@routes.post("/v1/settlements/{id}/approve", summary="Approve a batch for payment",
+             auth="admin", body=ApproveIn)
+async def approve(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    batch_id = path_id(request, "id", "settlement batch")
+    payload = await body(request, ApproveIn)
+    return json_response(await lifecycle.move(services(request), batch_id, "approve",
+                                              payload.by))
+
+
+@routes.post("/v1/settlements/{id}/paid", summary="Record that an approved batch was paid",
+             auth="admin", body=PaidIn)
+async def mark_paid(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    batch_id = path_id(request, "id", "settlement batch")
+    payload = await body(request, PaidIn)
+    return json_response(await lifecycle.move(services(request), batch_id, "paid", payload.by,
+                                              reference=payload.reference))
+
+
+@routes.post("/v1/settlements/{id}/failed", summary="Record that paying a batch failed",
+             auth="admin", body=FailedIn)
+async def mark_failed(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    batch_id = path_id(request, "id", "settlement batch")
+    payload = await body(request, FailedIn)
+    return json_response(await lifecycle.move(services(request), batch_id, "failed",
+                                              payload.by, note=payload.reason))
+
+
+@routes.post("/v1/settlements/{id}/payout", summary="Pay an approved batch through a "
+             "payment channel", auth="admin", body=PayoutIn)
+async def payout(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    batch_id = path_id(request, "id", "settlement batch")
+    payload = await body(request, PayoutIn)
+    return json_response(await lifecycle.payout(services(request), batch_id, payload.channel,
+                                                payload.by))
+
+
+@routes.get("/v1/settlement-formats", summary="Installed settlement export formats",
+            auth="admin")
+async def formats(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    return json_response({"formats": exporting.describe_exporters(services(request))})
+
+
+@routes.get("/v1/settlements/{id}/export/{format}", summary="Download a batch in a format; "
+            "streamed, its SHA-256 recorded on the batch", auth="admin",
+            content_type="application/octet-stream")
+async def export(request: web.Request) -> web.StreamResponse:
+    auth(request).require_admin(request)
+    batch_id = path_id(request, "id", "settlement batch")
+    fmt = request.match_info["format"]
+    job = await exporting.prepare(services(request), batch_id, fmt)
+    response = web.StreamResponse(headers={
+        "Content-Type": job.exporter.media_type,
+        "Content-Disposition": f'attachment; filename="{job.filename}"',
+        "Cache-Control": "no-store",
+    })
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    try:
+        async for chunk in job.chunks():
+            await response.write(chunk)
+    except Exception:
+        # The headers are gone, so no problem response is possible; cut the connection so
+        # the client sees a broken transfer, never a short file that looks complete. The
+        # digest is only recorded for a whole file.
+        log.exception("export of batch %s as %s stopped mid-stream", batch_id, fmt)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
+@routes.add("PUT", "/v1/merchants/{id}/payout-account", summary="Set the account a merchant "
+            "is paid to", auth="admin", body=PayeeIn)
+async def set_payee(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    merchant_id = path_id(request, "id", "merchant")
+    payload = await body(request, PayeeIn)
+    payee = Payee(payload.account_name, payload.account_id, payload.agent_bic,
+                  payload.agent_id)
+    await store.set_payee(services(request).pool, merchant_id, payee)
+    return json_response({"merchant_id": merchant_id, "account_name": payee.account_name,
+                          "account_id": payee.account_id, "agent_bic": payee.agent_bic,
+                          "agent_id": payee.agent_id})
+

@@ -1,0 +1,48 @@
+"""A settlement run: for each merchant (and currency), a batch of what is due up to the
+period end. Runs take a lock and the lines' key refuses a second settlement, so two runs
+racing settle each redemption once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pos.errors import InputProblem, not_found
+from pos.services import Services
+from pos.storage import settlements as store
+
+
+def period_end_moment(value: date | datetime, zone: ZoneInfo) -> datetime:
+    """A date means the whole of that day, local time: up to the next local midnight."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+    return datetime.combine(value + timedelta(days=1), time(0), tzinfo=zone)
+
+
+async def settle(
+    services: Services, *, period_end: date | datetime, merchant_id: str | None = None,
+    program_id: str | None = None, actor: str,
+) -> dict[str, Any]:
+    """Cut the batches of one run and return the run with its batches."""
+    zone = ZoneInfo(services.config.redemption.timezone)
+    end = period_end_moment(period_end, zone)
+    if end > datetime.now(tz=zone):
+        # A period still running would let redemptions land behind the run's back.
+        raise InputProblem(
+            "period_not_over", "A settlement period can only end in the past.", status=422)
+    pool = services.pool
+    if merchant_id is not None and not await store.merchant_exists(pool, merchant_id):
+        raise not_found("merchant")
+    if program_id is not None and not await store.program_exists(pool, program_id):
+        raise not_found("program")
+    run_id = str(uuid.uuid4())
+    async with pool.acquire() as conn:
+        await store.cut_batches(conn, run_id=run_id, period_end=end, merchant_id=merchant_id,
+                                program_id=program_id, actor=actor)
+    batches = await store.list_batches(pool, run_id=run_id, limit=100_000)
+    return {
+        "run_id": run_id, "period_end": end.isoformat(), "merchant_id": merchant_id,
+        "program_id": program_id, "created_by": actor, "batches": batches,
+    }

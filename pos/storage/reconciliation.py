@@ -1,0 +1,140 @@
+"""Settlement checks behind `pos verify`: batches equal their lines, lines equal their
+redemptions, batch and merchant accounts equal what is settled and unsettled, and no
+redemption a run covered was left out of it."""
+
+from __future__ import annotations
+
+from pos.db.pool import Executor
+from pos.storage.ledger import Check
+
+
+async def verify_settlements(db: Executor) -> list[Check]:
+    checks = []
+    batches = await db.fetchval("SELECT count(*) FROM settlement_batches")
+
+    rows = await db.fetch(
+        """
+        SELECT b.id::text, b.total, b.line_count, b.redemption_total, b.adjustment_total,
+               coalesce(sum(l.amount), 0)::bigint AS lines_total, count(l.*) AS lines,
+               coalesce(sum(l.amount) FILTER (WHERE l.kind = 'redemption'), 0)::bigint AS red,
+               coalesce(sum(l.amount) FILTER (WHERE l.kind = 'adjustment'), 0)::bigint AS adj
+          FROM settlement_batches b LEFT JOIN settlement_lines l ON l.batch_id = b.id
+         GROUP BY b.id
+        HAVING b.total <> coalesce(sum(l.amount), 0) OR b.line_count <> count(l.*)
+            OR b.redemption_total <> coalesce(sum(l.amount) FILTER (
+                   WHERE l.kind = 'redemption'), 0)
+            OR b.adjustment_total <> coalesce(sum(l.amount) FILTER (
+                   WHERE l.kind = 'adjustment'), 0)
+         LIMIT 50
+        """
+    )
+    checks.append(Check(
+        "every settlement batch's total equals its redemptions and adjustments", batches,
+        [f"batch {r['id']}: total {r['total']} over {r['line_count']} lines, but its lines "
+         f"sum to {r['lines_total']} over {r['lines']} (redemptions {r['red']}, "
+         f"adjustments {r['adj']})" for r in rows],
+    ))
+
+    lines = await db.fetchval("SELECT count(*) FROM settlement_lines")
+    rows = await db.fetch(
+        """
+        SELECT l.batch_id::text, l.redemption_id::text, l.kind, l.amount, r.covered, r.status
+          FROM settlement_lines l
+          JOIN settlement_batches b ON b.id = l.batch_id
+          JOIN redemptions r ON r.id = l.redemption_id
+         WHERE r.merchant_id <> b.merchant_id OR r.currency <> b.currency
+            OR (l.kind = 'redemption' AND l.amount <> r.covered)
+            OR (l.kind = 'adjustment' AND (l.amount <> -r.covered OR r.status <> 'voided'))
+         LIMIT 50
+        """
+    )
+    checks.append(Check(
+        "every settled line matches its redemption", lines,
+        [f"batch {r['batch_id']}: {r['kind']} of redemption {r['redemption_id']} is "
+         f"{r['amount']}, the redemption covered {r['covered']} and is {r['status']}"
+         for r in rows],
+    ))
+
+    rows = await db.fetch(
+        """
+        WITH legs AS (
+            SELECT e.account_id AS batch_id, e.amount, o.account AS other
+              FROM ledger_entries e
+              JOIN ledger_entries o ON o.txn_id = e.txn_id AND o.id <> e.id
+             WHERE e.account = 'settlement_batch'
+        ), per_batch AS (
+            SELECT b.id, b.total, b.status,
+                   coalesce(sum(g.amount) FILTER (WHERE g.other = 'merchant_payable'), 0)
+                       ::bigint AS cut,
+                   coalesce(sum(g.amount) FILTER (WHERE g.other = 'paid_out'), 0)::bigint AS paid
+              FROM settlement_batches b LEFT JOIN legs g ON g.batch_id = b.id
+             GROUP BY b.id
+        )
+        SELECT id::text, total, status, cut, paid FROM per_batch
+         WHERE cut <> total OR paid <> CASE WHEN status = 'paid' THEN -total ELSE 0 END
+         LIMIT 50
+        """
+    )
+    checks.append(Check(
+        "every settlement batch's ledger entries equal its total and status", batches,
+        [f"batch {r['id']} ({r['status']}, total {r['total']}): ledger moved {r['cut']} in "
+         f"and {-r['paid']} out" for r in rows],
+    ))
+
+    rows = await db.fetch(
+        """
+        WITH ledger AS (
+            SELECT account_id AS merchant_id, sum(amount)::bigint AS balance
+              FROM ledger_entries WHERE account = 'merchant_payable' GROUP BY account_id
+        ), owed AS (
+            SELECT r.merchant_id, sum(CASE
+                       WHEN r.status = 'captured' AND s.redemption_id IS NULL THEN r.covered
+                       WHEN r.status = 'voided' AND s.redemption_id IS NOT NULL
+                            AND a.redemption_id IS NULL THEN -r.covered
+                       ELSE 0 END)::bigint AS unsettled
+              FROM redemptions r
+              LEFT JOIN settlement_lines s ON s.redemption_id = r.id AND s.kind = 'redemption'
+              LEFT JOIN settlement_lines a ON a.redemption_id = r.id AND a.kind = 'adjustment'
+             GROUP BY r.merchant_id
+        )
+        SELECT coalesce(l.merchant_id, o.merchant_id)::text AS merchant_id,
+               coalesce(l.balance, 0) AS balance, coalesce(o.unsettled, 0) AS unsettled
+          FROM ledger l FULL JOIN owed o ON o.merchant_id = l.merchant_id
+         WHERE coalesce(l.balance, 0) <> coalesce(o.unsettled, 0)
+         LIMIT 50
+        """
+    )
+    merchants = await db.fetchval("SELECT count(*) FROM merchants")
+    checks.append(Check(
+        "every merchant's payable equals its not yet settled redemptions and voids", merchants,
+        [f"merchant {r['merchant_id']}: payable {r['balance']}, unsettled {r['unsettled']}"
+         for r in rows],
+    ))
+
+    runs = await db.fetchval("SELECT count(*) FROM settlement_runs")
+    rows = await db.fetch(
+        """
+        SELECT r.id::text, r.status, r.created_at, r.voided_at, run.id::text AS run_id
+          FROM redemptions r
+          JOIN settlement_runs run
+            ON (run.merchant_id IS NULL OR run.merchant_id = r.merchant_id)
+           AND (run.program_id IS NULL OR run.program_id = r.program_id)
+         WHERE (r.status = 'captured' AND r.created_at <= run.period_end
+                AND NOT EXISTS (SELECT 1 FROM settlement_lines s
+                                 WHERE s.redemption_id = r.id AND s.kind = 'redemption'))
+            OR (r.status = 'voided' AND r.voided_at <= run.period_end
+                AND EXISTS (SELECT 1 FROM settlement_lines s
+                              JOIN settlement_batches sb ON sb.id = s.batch_id
+                             WHERE s.redemption_id = r.id AND s.kind = 'redemption'
+                               AND sb.created_at < run.created_at)
+                AND NOT EXISTS (SELECT 1 FROM settlement_lines a
+                                 WHERE a.redemption_id = r.id AND a.kind = 'adjustment'))
+         LIMIT 50
+        """
+    )
+    checks.append(Check(
+        "nothing a settlement run covered was left unsettled", runs,
+        [f"redemption {r['id']} ({r['status']}) falls in run {r['run_id']}'s period but is "
+         f"not {'settled' if r['status'] == 'captured' else 'adjusted'}" for r in rows],
+    ))
+    return checks

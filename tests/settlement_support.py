@@ -1,0 +1,73 @@
+"""Helpers shared by the settlement, export, report and verify tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from pos.config import Config
+from tests.conftest import ADMIN, ADMIN_TOKEN, Shop, World, basket, new_key
+
+
+async def redeem(world: World, shop: Shop, voucher: dict[str, str],
+                 *lines: tuple[str, int, int], currency: str = "CNY") -> dict[str, Any]:
+    resp = await world.client.post(
+        "/v1/redemptions", json={"token": voucher["token"],
+                                 "basket": basket(*lines, currency=currency)},
+        headers=shop.headers(new_key()))
+    data: dict[str, Any] = await resp.json()
+    assert resp.status == 201, data
+    return data
+
+
+async def void(world: World, shop: Shop, redemption_id: str) -> dict[str, Any]:
+    resp = await world.client.post(f"/v1/redemptions/{redemption_id}/void",
+                                   headers=shop.headers(new_key()))
+    data: dict[str, Any] = await resp.json()
+    assert resp.status == 200, data
+    return data
+
+
+def now() -> str:
+    return datetime.now(tz=UTC).isoformat()
+
+
+async def settle(world: World, status: int = 201, **body: Any) -> dict[str, Any]:
+    payload = {"period_end": now(), "by": "Officer Li", **body}
+    resp = await world.client.post("/v1/settlements", json=payload, headers=ADMIN)
+    data: dict[str, Any] = await resp.json()
+    assert resp.status == status, data
+    return data
+
+
+async def act(world: World, batch_id: str, action: str, status: int = 200,
+              **body: Any) -> dict[str, Any]:
+    resp = await world.client.post(f"/v1/settlements/{batch_id}/{action}",
+                                   json={"by": "Officer Li", **body}, headers=ADMIN)
+    data: dict[str, Any] = await resp.json()
+    assert resp.status == status, data
+    return data
+
+
+async def set_payee(world: World, shop: Shop, **body: Any) -> dict[str, Any]:
+    payload = {"account_name": "Shop account", "account_id": "6222020200112233445", **body}
+    resp = await world.client.put(f"/v1/merchants/{shop.merchant_id}/payout-account",
+                                  json=payload, headers=ADMIN)
+    data: dict[str, Any] = await resp.json()
+    assert resp.status == 200, data
+    return data
+
+
+def run_pos(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POS_DATABASE_URL": config.database.url,
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+    return subprocess.run([sys.executable, "-m", "pos.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+async def pos_command(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run_pos, config, *args)
