@@ -193,3 +193,165 @@ async def check_print_layouts(page: Page, lang: str) -> None:
         assert original is not None
         await page.set_viewport_size(original)
         await page.emulate_media(media="screen")
+
+
+# ------------------------------------------------------------------------------------------
+# the camera, for real: a fake camera plays a video of the voucher's QR code
+
+
+async def test_camera_reads_the_voucher_qr(
+    playwright: Playwright, world: World, tmp_path: Path  # noqa: F811
+) -> None:
+    sale = await wish_sale(world)
+    video = write_qr_video(sale.voucher["token"], tmp_path / "voucher-qr.y4m")
+    async with launch(playwright, camera_video=video) as camera_browser:
+        for lang in ("zh-CN", "en"):
+            async with open_till(camera_browser, world.client, lang, "portrait") as till:
+                page = till.page
+                # Hold the decoder back until the camera view is on record.
+                decoder_requests: list[Route] = []
+
+                async def hold(route: Route) -> None:
+                    decoder_requests.append(route)
+
+                await page.route("**/vendor/jsqr/jsQR.js", hold)
+                await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                                 sale.shop.merchant_id)
+                await expect(page.locator("#camera")).to_have_js_property("readyState", 4)
+                await page.wait_for_timeout(300)  # a frame or two on screen
+                await screenshot(page, lang, "02-scan-camera")
+                assert len(decoder_requests) == 1
+                await decoder_requests[0].continue_()
+                await page.unroute("**/vendor/jsqr/jsQR.js")
+
+                await expect(page.locator("#screen-basket")).to_be_visible()
+                # Chromium on Linux has no BarcodeDetector: the vendored decoder read it.
+                decoder = await page.evaluate(
+                    "'BarcodeDetector' in window ? 'native' : 'jsqr'")
+                assert decoder == "jsqr"
+                await add_line(page, "stationery", "12.50", 1, "Pencils 铅笔")
+                await expect(page.locator("#summary dd.covered")).to_have_text("¥12.50")
+                await expect(page.locator("#voucher-card .program")).to_have_text(
+                    "心愿券 Wish voucher")
+                await screenshot(page, lang, "03-voucher-from-camera")
+                assert till.errors == []
+
+
+# ------------------------------------------------------------------------------------------
+# the connection drops after the service took the redemption but before the till heard
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_dropped_answer_is_retried_with_the_same_key_and_redeems_once(
+    browser: Browser, world: World, database_url: str, lang: str  # noqa: F811
+) -> None:
+    sale = await wish_sale(world)
+    seen: list[dict[str, Any]] = []
+
+    async def drop_first_answer(route: Route) -> None:
+        request = route.request
+        seen.append({"key": request.headers.get("idempotency-key"),
+                     "body": request.post_data_json})
+        if len(seen) == 1:
+            answer = await route.fetch()  # the request reaches the service, which commits
+            assert answer.status == 201
+            await route.abort("connectionreset")  # ...and the answer never arrives
+        else:
+            await route.continue_()
+
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.route("**/v1/redemptions", drop_first_answer)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "30", 1, "Exercise books 练习本")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥30.00")
+        await page.click("#confirm")
+
+        pending = page.locator("#screen-pending")
+        await expect(pending).to_have_attribute("data-state", "unknown")
+        await expect(page.locator("#pending-title")).to_have_text(TEXT[lang]["unknown"])
+        # Until it has an answer the page keeps the write, so a reload would resume it too.
+        kept = await page.evaluate("JSON.parse(localStorage.getItem('pos.pending'))")
+        assert kept["key"] == seen[0]["key"]
+        await screenshot(page, lang, "05a-outcome-unknown")
+
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT[lang]["accepted"])
+        await screenshot(page, lang, "05b-receipt-after-retry")
+        assert len(seen) == 2
+        assert seen[0]["key"] == seen[1]["key"] and seen[0]["key"]
+        assert seen[0]["body"] == seen[1]["body"]
+        assert await page.evaluate("localStorage.getItem('pos.pending')") is None
+
+    (taken,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert taken["covered"] == 3000
+    assert (await world.voucher(sale.voucher["id"]))["balance"] == 27000
+
+
+async def test_unanswered_redemption_is_resumed_after_a_reload(
+    browser: Browser, world: World, database_url: str  # noqa: F811
+) -> None:
+    """The tablet restarts while the outcome is unknown: the page sends the kept request
+    again on start-up and shows the one redemption the service made."""
+    sale = await wish_sale(world)
+
+    async def never_answer(route: Route) -> None:
+        await route.fetch()
+        await route.abort("connectionreset")
+
+    async with open_till(browser, world.client, "en") as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.route("**/v1/redemptions", never_answer)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "books", "25", 2, "Storybook")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥50.00")
+        await page.click("#confirm")
+        await expect(page.locator("#screen-pending")).to_have_attribute("data-state", "unknown")
+        await page.unroute("**/v1/redemptions")
+        await page.reload()
+        await expect(page.locator("#receipt .receipt-row.covered")).to_contain_text("¥50.00")
+
+    (taken,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert taken["covered"] == 5000
+
+
+# ------------------------------------------------------------------------------------------
+# refusals: the problem's sentence, large
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_refusals_show_the_cashiers_sentence(
+    browser: Browser, world: World, lang: str  # noqa: F811
+) -> None:
+    sale = await wish_sale(world)
+    elsewhere = await world.shop("Elsewhere")
+    words = TEXT[lang]
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        # Nothing eligible: each line says why, and confirm stays off.
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "sweets", "8", 1, "Lollipop 棒棒糖")
+        problem = page.locator("#screen-basket .problem")
+        await expect(problem.locator(".problem-detail")).to_have_text(words["nothing_eligible"])
+        await expect(page.locator("#lines .reason")).to_contain_text("sweets")
+        await expect(page.locator("#confirm")).to_be_disabled()
+        await screenshot(page, lang, "09-refusal-nothing-eligible")
+
+        # A shop that is not a partner of the program.
+        await set_paired(page, world, elsewhere.secret, elsewhere.till_id,
+                         elsewhere.merchant_id)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "8", 1, "Pen 笔")
+        await expect(problem.locator(".problem-detail")).to_have_text(words["not_this_shop"])
+        await expect(problem).to_have_attribute("data-code", "merchant_not_accepted")
+        await screenshot(page, lang, "10-refusal-not-this-shop")
+        assert till.errors == []

@@ -546,7 +546,7 @@ function renderReceipt() {
     el("span", { className: "receipt-line-total", textContent: formatMoney(o.line_total, cur) })));
   const receipt = $("#receipt");
   receipt.classList.toggle("voided", Boolean(voided));
-  receipt.replaceChildren(
+  const parts = [
     el("h2", { textContent: voided ? t("receipt_voided_title") : t("receipt_title") }),
     receiptRow(t("receipt_shop"), context.merchant_name),
     receiptRow(t("receipt_till"), context.till_name),
@@ -569,7 +569,8 @@ function renderReceipt() {
       el("span", { textContent: t("receipt_id") }),
       el("code", { id: "redemption-id", textContent: r.id })),
     qrCanvas(r.id),
-  );
+  ];
+  receipt.replaceChildren(...parts.filter(Boolean));
   $("#void").hidden = Boolean(voided);
   showProblem($("#screen-receipt"), null);
 }

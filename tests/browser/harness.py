@@ -108,11 +108,12 @@ def pdf_page_sizes_mm(pdf: bytes) -> list[tuple[float, float]]:
 
 
 def console_errors(page: Page) -> list[str]:
-    """Collects the page's console errors and uncaught exceptions as they happen."""
+    """Collects the page's script errors (console and uncaught) as they happen."""
     errors: list[str] = []
 
     def on_console(message: Any) -> None:
-        if message.type == "error":
+        # Failed requests are the network's doing, which the tests assert on directly.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             errors.append(message.text)
 
     page.on("console", on_console)
