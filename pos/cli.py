@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pos import keys
+from pos import keys, voucher_commands
 from pos.config import Config, load_config
 from pos.db.embedded import resolve_database_url
 from pos.db.migrate import migrate
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("action", choices=["list", "rotate", "retire", "revoke"])
     key.add_argument("kid", nargs="?")
     sub.add_parser("plugins", help="list loaded plugins, their hooks and settings")
+    voucher_commands.add_parsers(sub)  # issue, cards, expire
     return parser
 
 
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                        args.kid)))
         if args.command == "plugins":
             return _plugins(config)
+        if args.command in voucher_commands.COMMANDS:
+            return voucher_commands.run(config, args)
     except Problem as problem:
         print(f"error: {problem.detail}", file=sys.stderr)
         return 1

@@ -64,6 +64,13 @@ class LimitsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VouchersConfig:
+    font_path: str = ""
+    max_upload_bytes: int = 32 * 1024 * 1024
+    holder_views_per_minute: int = 30
+
+
+@dataclasses.dataclass(frozen=True)
 class PluginsConfig:
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
@@ -85,6 +92,7 @@ class Config:
     tokens: TokensConfig = dataclasses.field(default_factory=TokensConfig)
     redemption: RedemptionConfig = dataclasses.field(default_factory=RedemptionConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
+    vouchers: VouchersConfig = dataclasses.field(default_factory=VouchersConfig)
     plugins: PluginsConfig = dataclasses.field(default_factory=PluginsConfig)
 
     @property
@@ -100,6 +108,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "tokens": TokensConfig,
     "redemption": RedemptionConfig,
     "limits": LimitsConfig,
+    "vouchers": VouchersConfig,
     "plugins": PluginsConfig,
 }
 

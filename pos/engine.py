@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from pos import codes, eligibility
+from pos import codes, eligibility, payments
 from pos.errors import (
     IdempotencyProblem,
     InputProblem,
@@ -44,6 +44,14 @@ class Evaluation:
     eligible_total: int
     wanted: int
     covered: int
+    # Per line, what each rule added to its decision ({"<rule>": detail}), e.g. the
+    # approved product list's version; stored with the redemption line.
+    details: tuple[dict[str, Any] | None, ...] = ()
+
+    def line_dicts(self) -> list[dict[str, Any]]:
+        return [{**o.as_dict(), "detail": d}
+                for o, d in zip(self.lines, self.details or [None] * len(self.lines),
+                                strict=True)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -242,7 +250,12 @@ async def evaluate(
     wanted = eligibility.wanted_amount(
         eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
     covered = eligibility.covered_amount(wanted, state.available)
-    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered)
+    details = tuple(
+        {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
+                                                zip(state.restrictions, results, strict=True))
+         if d.detail} or None
+        for i in range(len(lines)))
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
 
 
 def _voucher_view(state: VoucherState) -> dict[str, Any]:
@@ -259,7 +272,7 @@ async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, A
     return {
         "voucher": _voucher_view(ev.state),
         "currency": ev.state.currency,
-        "lines": [o.as_dict() for o in ev.lines],
+        "lines": ev.line_dicts(),
         "basket_total": ev.basket_total,
         "eligible_total": ev.eligible_total,
         "covered": ev.covered,
@@ -342,32 +355,57 @@ async def redeem(
                 f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
                 status=422, covered=ev.covered)
         redemption_id = str(uuid.uuid4())
-        lines = [o.as_dict() for o in ev.lines]
+        lines = ev.line_dicts()
+        # The remainder is taken through the channel first; the voucher part only if that
+        # stood, and at exactly the figure the remainder was worked out from.
+        covered = request.amount if request.amount is not None else ev.covered
+        collected = None
+        if ev.basket_total > covered:
+            collected = await payments.collect(
+                services, till_id=till.till_id, merchant_id=till.merchant_id, idem_key=key,
+                channel=request.channel, amount=ev.basket_total - covered,
+                currency=ev.state.currency)
         response = {
             "id": redemption_id, "voucher_id": ev.state.voucher_id,
             "program_id": ev.state.program_id, "merchant_id": till.merchant_id,
             "till_id": till.till_id, "currency": ev.state.currency, "status": "captured",
             "channel": request.channel, "basket_total": ev.basket_total,
             "eligible_total": ev.eligible_total, "lines": lines,
+            "payment": None if collected is None else collected.as_dict(),
         }
-        outcome = await store.redeem(
-            services.pool, redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
-            merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
-            idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
-            eligible_total=ev.eligible_total, wanted=ev.wanted, requested=request.amount,
-            channel=request.channel, lines=lines, response=response,
-        )
+        journalled = collected is not None and collected.payment is not None
+        try:
+            outcome = await store.redeem(
+                services.pool, redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
+                merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
+                idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
+                eligible_total=ev.eligible_total, wanted=ev.wanted,
+                requested=covered if journalled else request.amount,
+                channel=request.channel, lines=lines, response=response,
+                payment_id=collected.payment.id if collected and collected.payment else None,
+            )
+        except BaseException as exc:
+            if collected is not None:
+                status = await asyncio.shield(payments.reverse(services, collected))
+                if isinstance(exc, Problem):
+                    payments.tell(exc, request.channel, status)
+            raise
         kind = outcome["outcome"]
         if kind == "ok":
             return 201, outcome["answer"]
         if kind == "amount_exceeds_coverage":
-            raise InputProblem(
+            problem: Problem = InputProblem(
                 "amount_exceeds_coverage",
                 f"This voucher can pay at most {outcome['covered']} now.", status=422,
                 covered=outcome["covered"])
-        if kind in _REDEEM_OUTCOMES:
-            raise _REDEEM_OUTCOMES[kind]()
-        raise not_found("voucher")
+        elif kind in _REDEEM_OUTCOMES:
+            problem = _REDEEM_OUTCOMES[kind]()
+        else:
+            problem = not_found("voucher")
+        if collected is not None:
+            payments.tell(problem, request.channel,
+                          await payments.reverse(services, collected))
+        raise problem
 
     return await _with_claim(services, till, key, digest, work, where)
 
@@ -383,7 +421,7 @@ async def void(
             services.config.redemption.void_window_minutes, key, owner)
         kind = outcome["outcome"]
         if kind == "ok":
-            return 200, outcome["answer"]
+            return 200, await payments.after_void(services, till.merchant_id, outcome)
         if kind == "already_voided":
             raise VoucherProblem("already_voided", "This sale was already cancelled.")
         if kind == "void_window_closed":

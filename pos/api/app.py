@@ -17,6 +17,7 @@ from pos.api import (
     till_app_routes,
 
     till_routes,
+    voucher_routes,
 )
 from pos.api.auth import Authenticator
 from pos.api.openapi import ROUTE_SPECS
@@ -36,6 +37,8 @@ ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
                                     till_routes.routes, pairing_routes.routes,
                                     till_app_routes.routes, settlement_routes.routes)
 
+# Vouchers as people hold them: issuance batches, QR codes, cards, lifecycle, holder page.
+ROUTE_TABLES += (voucher_routes.routes,)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -195,16 +195,22 @@ def _lease_lost(exc: asyncpg.PostgresError) -> bool:
 
 
 async def redeem(pool: asyncpg.Pool[Any], **params: Any) -> dict[str, Any]:
-    """Call `pos_redeem`; returns its outcome document."""
+    """Call `pos_redeem`; returns its outcome document. In the same transaction: the rules'
+    details on each line, and the remainder's channel payment (`payment_id`) bound to the
+    redemption; if that payment is no longer there to bind, nothing is written."""
     try:
-        result: dict[str, Any] = await pool.fetchval(
-            "SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            params["redemption_id"], params["voucher_id"], params["merchant_id"],
-            params["till_id"], params["idem_key"], params["idem_owner"], params["currency"],
-            params["basket_total"], params["eligible_total"], params["wanted"],
-            params["requested"], params["channel"], params["lines"],
-            params["response"],
-        )
+        async with pool.acquire() as conn, conn.transaction():
+            result: dict[str, Any] = await conn.fetchval(
+                "SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+                "$14)",
+                params["redemption_id"], params["voucher_id"], params["merchant_id"],
+                params["till_id"], params["idem_key"], params["idem_owner"],
+                params["currency"], params["basket_total"], params["eligible_total"],
+                params["wanted"], params["requested"], params["channel"], params["lines"],
+                params["response"],
+            )
+            if result["outcome"] == "ok":
+                await _after_redeem(conn, params)
     except asyncpg.RaiseError as exc:
         if _lease_lost(exc):
             raise IdempotencyProblem(
@@ -215,15 +221,49 @@ async def redeem(pool: asyncpg.Pool[Any], **params: Any) -> dict[str, Any]:
     return result
 
 
+async def _after_redeem(conn: Any, params: dict[str, Any]) -> None:
+    from pos.storage import payments  # the channel journal (migration 0011)
+
+    details = [{"line_no": line["line_no"], "detail": line["detail"]}
+               for line in params["lines"] if line.get("detail")]
+    if details:
+        await conn.execute(
+            "UPDATE redemption_lines l SET detail = d.detail "
+            "FROM jsonb_to_recordset($2::jsonb) AS d(line_no integer, detail jsonb) "
+            "WHERE l.redemption_id = $1 AND l.line_no = d.line_no",
+            params["redemption_id"], details)
+    payment_id = params.get("payment_id")
+    if payment_id is not None and not await payments.bind(conn, payment_id,
+                                                          params["redemption_id"]):
+        raise PaymentLost(payment_id)
+
+
+class PaymentLost(StorageError):
+    """The remainder's payment was taken over for reversal before the redemption could bind
+    it (the request outlived its lease): the redemption is not written."""
+
+
 async def void(
     pool: asyncpg.Pool[Any], redemption_id: str, merchant_id: str, till_id: str,
     window_minutes: int, idem_key: str, idem_owner: str,
 ) -> dict[str, Any]:
+    """Call `pos_void`; in the same transaction, a channel payment of the remainder is
+    marked to be refunded (returned as `payment`), and the remainder's channel and amount
+    are returned for channels that keep no journal."""
+    from pos.storage import payments  # the channel journal (migration 0011)
+
     try:
-        result: dict[str, Any] = await pool.fetchval(
-            "SELECT pos_void($1, $2, $3, make_interval(mins => $4), $5, $6)",
-            redemption_id, merchant_id, till_id, window_minutes, idem_key, idem_owner,
-        )
+        async with pool.acquire() as conn, conn.transaction():
+            result: dict[str, Any] = await conn.fetchval(
+                "SELECT pos_void($1, $2, $3, make_interval(mins => $4), $5, $6)",
+                redemption_id, merchant_id, till_id, window_minutes, idem_key, idem_owner,
+            )
+            if result["outcome"] == "ok":
+                result["payment"] = await payments.refund_on_void(conn, redemption_id)
+                row = await conn.fetchrow(
+                    "SELECT channel, remainder FROM redemptions WHERE id = $1", redemption_id)
+                assert row is not None  # pos_void just updated it
+                result["channel"], result["remainder"] = row["channel"], row["remainder"]
     except asyncpg.RaiseError as exc:
         if _lease_lost(exc):
             raise IdempotencyProblem(

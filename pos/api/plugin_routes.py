@@ -1,0 +1,91 @@
+"""Calls that belong to built-in plugins: approved product lists (for the
+`approved_products` rule) and payment providers' webhooks (for any channel that verifies
+them)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from pos.api.routing import Routes
+from pos.api.state import auth, json_response, path_id, services
+from pos.errors import InputProblem, PluginProblem, not_found, validation_error
+from pos.plugin_api import WebhookChannel, WebhookRejected, WebhookRequest
+from pos.storage import approved_products as approved_store
+from pos.storage import payments as payment_store
+
+log = logging.getLogger(__name__)
+
+routes = Routes("plugins")
+
+# Larger than the API's usual body limit: an approved product list has many thousand rows.
+MAX_LIST_BYTES = 16 * 1024 * 1024
+MAX_WEBHOOK_BYTES = 64 * 1024
+
+_WEBHOOK_STATUS = {"webhook_signature_invalid": 401, "webhook_stale": 400,
+                   "webhook_invalid": 422}
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise InputProblem("payload_too_large", "The request is too large.", status=413)
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise InputProblem("payload_too_large", "The request is too large.", status=413)
+    return data
+
+
+@routes.add("PUT", "/v1/programs/{id}/approved-products",
+            summary="Replace a program's approved product list (CSV: gtin,description)",
+            auth="admin", status=201)
+async def put_approved_products(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    program_id = path_id(request, "id", "program")
+    if request.content_type not in ("text/csv", "text/plain", "application/octet-stream"):
+        raise InputProblem("validation_error", "Send the list as CSV (text/csv).", status=415)
+    raw = await _read_limited(request, MAX_LIST_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")  # Excel writes a BOM
+    except UnicodeDecodeError:
+        raise validation_error("The list is not UTF-8 text. Nothing was changed.") from None
+    products = approved_store.parse_csv(text)
+    saved = await approved_store.replace_list(services(request).pool, program_id, products)
+    return json_response(saved, status=201)
+
+
+@routes.get("/v1/programs/{id}/approved-products",
+            summary="The current version of a program's approved product list", auth="admin")
+async def get_approved_products(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    program_id = path_id(request, "id", "program")
+    return json_response(await approved_store.current_list(services(request).pool, program_id))
+
+
+@routes.post("/v1/channels/{name}/webhooks",
+             summary="A payment provider's callback, verified by the channel", auth="none")
+async def channel_webhook(request: web.Request) -> web.Response:
+    svc = services(request)
+    name = request.match_info["name"]
+    adapter = svc.plugins.channel(name)
+    if adapter is None or not isinstance(adapter, WebhookChannel):
+        raise not_found("payment channel taking webhooks")
+    body = await _read_limited(request, MAX_WEBHOOK_BYTES)
+    try:
+        event = adapter.verify_webhook(
+            WebhookRequest(channel=name, headers=dict(request.headers), body=body))
+    except WebhookRejected as rejected:
+        log.warning("webhook for %s refused: %s", name, rejected.code)
+        raise InputProblem(rejected.code, rejected.detail,
+                           status=_WEBHOOK_STATUS.get(rejected.code, 400)) from None
+    except Exception:
+        log.exception("plugin %s: verifying a webhook raised", svc.plugins.channel_plugin(name))
+        raise PluginProblem(svc.plugins.channel_plugin(name),
+                            "The channel could not read this webhook.") from None
+    outcome = await payment_store.record_webhook(
+        svc.pool, name, event.event_id, event.fingerprint, event.type, event.reference,
+        dict(event.data))
+    if outcome == "replayed":
+        raise InputProblem("webhook_replayed",
+                           "This exact webhook was already delivered once.", status=409)
+    return json_response({"event_id": event.event_id, "status": outcome})

@@ -1,0 +1,53 @@
+"""The background task every app runs beside its requests: deliver outbox events and
+finish reversals of channel payments. A failing listener or an unreachable provider only
+ever delays this task, never a till's request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from pos import outbox, payments
+from pos.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def run_once(services: Services) -> int:
+    """One pass: returns how many events and payments were worked on."""
+    return await outbox.deliver_due(services) + await payments.retry_due(services)
+
+
+async def _loop(services: Services) -> None:
+    pause = services.config.plugins.event_poll_seconds
+    while True:
+        await asyncio.sleep(pause)
+        try:
+            while await run_once(services):
+                pass  # a full batch may mean more is waiting
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The database was away, say: log and try again on the next pass.
+            log.exception("background delivery pass failed")
+
+
+def background(get_services: Callable[[web.Application], Services]
+               ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: starts the loop once the services exist, stops it before they go,
+    then lets plugins release what they hold (HTTP sessions)."""
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        services = get_services(app)
+        task = asyncio.create_task(_loop(services), name="pos-background")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await services.plugins.aclose()
+    return context
