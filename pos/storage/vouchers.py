@@ -26,6 +26,10 @@ class NewVoucher:
     code_hash: bytes
     uses_left: int | None
     credits: Sequence[CreditPlan]
+    # Set for vouchers of a batch issuance: the batch, the row of its list, the row's note.
+    issuance_id: str | None = None
+    issuance_line: int | None = None
+    note: str | None = None
 
 
 async def insert_vouchers(
@@ -38,16 +42,21 @@ async def insert_vouchers(
         await conn.execute(
             """
             INSERT INTO vouchers (id, program_id, beneficiary_ref, holder_ref, token_kid,
-                                  token_iat, token_exp, code_hash, uses_left)
-            SELECT u.id, $1, u.ref, u.holder, u.kid, u.iat, u.exp, u.code, u.uses
+                                  token_iat, token_exp, code_hash, uses_left, issuance_id,
+                                  issuance_line, note)
+            SELECT u.id, $1, u.ref, u.holder, u.kid, u.iat, u.exp, u.code, u.uses, u.batch,
+                   u.line, u.note
               FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                          $7::bigint[], $8::bytea[], $9::int[])
-                   AS u(id, ref, holder, kid, iat, exp, code, uses)
+                          $7::bigint[], $8::bytea[], $9::int[], $10::uuid[], $11::int[],
+                          $12::text[])
+                   AS u(id, ref, holder, kid, iat, exp, code, uses, batch, line, note)
             """,
             program_id, [v.id for v in vouchers], [v.beneficiary_ref for v in vouchers],
             [v.holder_ref for v in vouchers], [v.token_kid for v in vouchers],
             [v.token_iat for v in vouchers], [v.token_exp for v in vouchers],
             [v.code_hash for v in vouchers], [v.uses_left for v in vouchers],
+            [v.issuance_id for v in vouchers], [v.issuance_line for v in vouchers],
+            [v.note for v in vouchers],
         )
     except asyncpg.UniqueViolationError as exc:
         if "beneficiary" in (exc.constraint_name or ""):

@@ -1,0 +1,366 @@
+"""Vouchers as people hold them: batch issuance, QR codes, cards and PDF sheets, reissue,
+top-ups, and the holder's own page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import tempfile
+import weakref
+from typing import IO, Any, BinaryIO, cast
+
+from aiohttp import web
+
+from pos import batch, cards, codes, issuance, lifecycle, pdf_sheets, qr
+from pos.api.routing import Routes
+from pos.api.state import auth, body, json_response, path_id, services
+from pos.errors import InputProblem, Problem, VoucherProblem, not_found, validation_error
+from pos.fonts import FontFace, FontNotFound, find_cjk_font
+from pos.holder_page import HolderView, render, render_missing
+from pos.money import format_major
+from pos.ratelimit import RateLimiter
+from pos.services import Services
+from pos.storage import issuances as issuance_store
+from pos.storage import setup as setup_store
+from pos.storage.issuances import HeldVoucher
+
+routes = Routes("vouchers")
+
+_FORMATS: dict[str, batch.Format] = {
+    "text/csv": "csv", "application/csv": "csv", "text/plain": "csv",
+    "application/json": "json",
+}
+# Cards per PDF request: about 1,000 A4 pages; larger batches are printed in ranges.
+MAX_PDF_CARDS = 10_000
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+
+
+async def _font(svc: Services) -> FontFace:
+    try:
+        return await asyncio.to_thread(find_cjk_font, svc.config.vouchers.font_path)
+    except FontNotFound as exc:
+        raise Problem("font_unavailable", f"Cards cannot be drawn: {exc}.", status=503
+                      ) from None
+
+
+async def _spool(request: web.Request, limit: int) -> IO[bytes]:
+    """The request body in a temporary file (in memory while small), read in pieces so a
+    large list is never one string."""
+    spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+    total = 0
+    async for piece in request.content.iter_chunked(1 << 16):
+        total += len(piece)
+        if total > limit:
+            spool.close()
+            raise InputProblem("payload_too_large",
+                               f"The list is larger than {limit} bytes; split it into batches.",
+                               status=413)
+        spool.write(piece)
+    return cast(IO[bytes], spool)
+
+
+def _rewound(spool: IO[bytes]) -> contextlib.AbstractContextManager[BinaryIO]:
+    spool.seek(0)
+    return contextlib.nullcontext(cast(BinaryIO, spool))
+
+
+def _issuance_links(issuance_id: str) -> dict[str, str]:
+    base = f"/v1/issuances/{issuance_id}"
+    return {"self": base, "vouchers_csv": f"{base}/vouchers.csv",
+            "cards_pdf": f"{base}/cards.pdf"}
+
+
+async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str, Any]]:
+    """A voucher whose QR is worth printing: live, its key not withdrawn."""
+    voucher = await issuance_store.held_voucher(svc.pool, voucher_id)
+    if voucher is None:
+        raise not_found("voucher")
+    if voucher.status in ("revoked", "expired"):
+        raise VoucherProblem(f"voucher_{voucher.status}",
+                             f"This voucher is {voucher.status}; there is nothing to print.")
+    if await issuance_store.key_status(svc.pool, voucher.token_kid) == "revoked":
+        raise VoucherProblem(
+            "reissue_required",
+            "This voucher's signing key was withdrawn. Reissue it to print a new code.")
+    program = await setup_store.get_program(svc.pool, voucher.program_id)
+    return voucher, program
+
+
+def _module_px(request: web.Request) -> int:
+    raw = request.query.get("module", str(qr.DEFAULT_MODULE_PX))
+    if not raw.isdigit() or not qr.MIN_MODULE_PX <= int(raw) <= qr.MAX_MODULE_PX:
+        raise validation_error(
+            f"module must be a whole number of pixels from {qr.MIN_MODULE_PX} to "
+            f"{qr.MAX_MODULE_PX}.")
+    return int(raw)
+
+
+def _private(response: web.StreamResponse) -> web.StreamResponse:
+    # Tokens and codes are bearer credentials: never cached, never sent on as a referrer.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# ------------------------------------------------------------------------------------------
+# batch issuance
+
+
+@routes.post("/v1/programs/{id}/issuances",
+             summary="Issue vouchers to a beneficiary list (CSV or JSON), all or none, once",
+             auth="admin", status=201)
+async def create_issuance(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    program_id = path_id(request, "id", "program")
+    fmt = _FORMATS.get(request.content_type)
+    if fmt is None:
+        raise InputProblem(
+            "unsupported_media_type",
+            "Send the list as text/csv (columns ref, holder_ref, note) or application/json.",
+            status=415)
+    spool = await _spool(request, svc.config.vouchers.max_upload_bytes)
+    try:
+        result = await issuance.issue_batch(
+            svc, program_id, lambda: _rewound(spool), fmt, source="api",
+            batch_id=request.query.get("batch_id"))
+    finally:
+        spool.close()
+    answer = result.as_dict() | {"links": _issuance_links(result.issuance_id)}
+    return json_response(answer, status=201 if result.created else 200)
+
+
+@routes.get("/v1/issuances/{id}", summary="Read an issuance batch", auth="admin")
+async def get_issuance(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    issuance_id = path_id(request, "id", "issuance")
+    found = await issuance_store.get_issuance(services(request).pool, issuance_id)
+    if found is None:
+        raise not_found("issuance")
+    found["content_hash"] = bytes(found["content_hash"]).hex()
+    found["created_at"] = found["created_at"].isoformat()
+    return json_response(found | {"links": _issuance_links(issuance_id)})
+
+
+@routes.get("/v1/issuances/{id}/vouchers.csv",
+            summary="The batch's vouchers with their current codes, tokens and holder links",
+            auth="admin", content_type="text/csv")
+async def issuance_csv(request: web.Request) -> web.StreamResponse:
+    auth(request).require_admin(request)
+    svc = services(request)
+    issuance_id = path_id(request, "id", "issuance")
+    chunks = issuance.export_batch(svc, issuance_id)
+    first = await anext(chunks, None)  # not found is refused before the response starts
+    response = _private(web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="vouchers-{issuance_id}.csv"'}))
+    await response.prepare(request)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")  # Excel reads UTF-8 only with a byte-order mark
+    writer.writerow(issuance.EXPORT_COLUMNS)
+    while first is not None:
+        for item in first:
+            writer.writerow(issuance.export_row(svc, item))
+        await response.write(buffer.getvalue().encode())
+        buffer.seek(0)
+        buffer.truncate()
+        first = await anext(chunks, None)
+    await response.write_eof()
+    return response
+
+
+@routes.get("/v1/issuances/{id}/cards.pdf",
+            summary="Printable A4 sheets of the batch's cards with cut marks",
+            auth="admin", content_type="application/pdf")
+async def issuance_pdf(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    issuance_id = path_id(request, "id", "issuance")
+    found = await issuance_store.get_issuance(svc.pool, issuance_id)
+    if found is None:
+        raise not_found("issuance")
+    first, count = _range(request, found["voucher_count"])
+    font = await _font(svc)
+    program = await setup_store.get_program(svc.pool, found["program_id"])
+    faces = []
+    async for chunk in issuance.export_batch(svc, issuance_id):
+        for item in chunk:
+            line = item.voucher.issuance_line or 0
+            if item.voucher.status in ("active", "suspended") and first <= line < first + count:
+                faces.append(cards.card_face(program, token=item.token, code=item.code,
+                                             timezone=svc.config.redemption.timezone))
+    out = io.BytesIO()
+    await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
+                            title=program["name"])
+    response = web.Response(body=out.getvalue(), content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="cards-{issuance_id}.pdf"'})
+    _private(response)
+    return response
+
+
+def _range(request: web.Request, total: int) -> tuple[int, int]:
+    """Which list lines to print: `from_line` (default the first) and `count`."""
+    try:
+        first = int(request.query.get("from_line", "1"))
+        count = int(request.query.get("count", str(min(total, MAX_PDF_CARDS))))
+    except ValueError:
+        raise validation_error("from_line and count must be whole numbers.") from None
+    if first < 1 or not 1 <= count <= MAX_PDF_CARDS:
+        raise validation_error(
+            f"Print 1 to {MAX_PDF_CARDS} cards at a time, from a line number of 1 or more.")
+    return first, count
+
+
+# ------------------------------------------------------------------------------------------
+# QR and card of one voucher
+
+
+@routes.get("/v1/vouchers/{id}/qr.png", summary="The voucher's QR code as PNG (?module=px)",
+            auth="admin", content_type="image/png")
+async def voucher_qr_png(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    module_px = _module_px(request)
+    voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
+    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    data = await asyncio.to_thread(qr.png, item.token, module_px)
+    response = web.Response(body=data, content_type="image/png")
+    _private(response)
+    return response
+
+
+@routes.get("/v1/vouchers/{id}/qr.svg", summary="The voucher's QR code as SVG",
+            auth="admin", content_type="image/svg+xml")
+async def voucher_qr_svg(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    module_px = _module_px(request)
+    voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
+    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    response = web.Response(text=qr.svg(item.token, module_px), content_type="image/svg+xml")
+    _private(response)
+    return response
+
+
+@routes.get("/v1/vouchers/{id}/card.png",
+            summary="The voucher's card (85.6 x 54 mm at 300 dpi), Chinese and English",
+            auth="admin", content_type="image/png")
+async def voucher_card(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
+    font = await _font(svc)
+    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    face = cards.card_face(program, token=item.token, code=item.code,
+                           timezone=svc.config.redemption.timezone)
+    data = await asyncio.to_thread(cards.render_png, face, font)
+    response = web.Response(body=data, content_type="image/png")
+    _private(response)
+    return response
+
+
+# ------------------------------------------------------------------------------------------
+# lifecycle
+
+
+@routes.post("/v1/vouchers/{id}/reissue",
+             summary="Replace a lost voucher's token and code; the old ones stop at once",
+             auth="admin")
+async def reissue(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    answer = await lifecycle.reissue(svc, path_id(request, "id", "voucher"))
+    response = json_response(answer)
+    _private(response)
+    return response
+
+
+@routes.post("/v1/vouchers/{id}/credits",
+             summary="Grant a top-up credit (recorded in the ledger), once per key",
+             auth="admin", body=lifecycle.TopUpIn, status=201, idempotent=True)
+async def top_up(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        raise InputProblem(
+            "idempotency_key_required",
+            "A top-up needs an Idempotency-Key header so a retry never grants twice.",
+            status=400)
+    if len(key) > 200 or not key.isprintable():
+        raise validation_error("The Idempotency-Key header must be 1 to 200 printable "
+                               "characters.")
+    voucher_id = path_id(request, "id", "voucher")
+    payload = await body(request, lifecycle.TopUpIn)
+    outcome = await lifecycle.top_up(services(request), voucher_id, payload, key)
+    return json_response(outcome.answer, status=201 if outcome.created else 200)
+
+
+# ------------------------------------------------------------------------------------------
+# the holder's page
+
+_holder_limiters: weakref.WeakKeyDictionary[web.Application, RateLimiter] = (
+    weakref.WeakKeyDictionary())
+
+
+def _holder_limiter(request: web.Request, svc: Services) -> RateLimiter:
+    limiter = _holder_limiters.get(request.app)
+    if limiter is None:
+        limiter = RateLimiter(svc.config.vouchers.holder_views_per_minute)
+        _holder_limiters[request.app] = limiter
+    return limiter
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    response = web.Response(text=text, content_type="text/html", status=status)
+    _private(response)
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+    return response
+
+
+@routes.get("/v/{code}", summary="The holder's page: QR, what is left, where, until when",
+            auth="none", content_type="text/html")
+async def holder(request: web.Request) -> web.Response:
+    svc = services(request)
+    if not _holder_limiter(request, svc).allow(request.remote or "?"):
+        raise InputProblem("rate_limited", "Too many pages were opened. Wait a minute.",
+                           status=429)
+    body_ = codes.normalise(request.match_info["code"][:40])
+    if body_ is None:
+        return _html(render_missing(replaced=False), status=404)
+    digest = codes.code_hash(body_)
+    voucher = await issuance_store.held_voucher_by_code(svc.pool, digest)
+    if voucher is None:
+        replaced = await issuance_store.code_was_replaced(svc.pool, digest)
+        return _html(render_missing(replaced), status=410 if replaced else 404)
+    program = await setup_store.get_program(svc.pool, voucher.program_id)
+    partners = await issuance_store.partner_names(svc.pool, voucher.program_id)
+    state = voucher.status
+    if state == "active" and await issuance_store.key_status(
+            svc.pool, voucher.token_kid) == "revoked":
+        state = "key_withdrawn"
+    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    face = cards.card_face(program, token=item.token, code=item.code,
+                           timezone=svc.config.redemption.timezone)
+    left_zh, left_en = _left(voucher, program)
+    view = HolderView(
+        program_name=program["name"], state=state, left_zh=left_zh, left_en=left_en,
+        valid_from=face.valid_from, valid_until=face.valid_until, partners=partners,
+        code=item.code, token=item.token if state == "active" else None)
+    return _html(render(view))
+
+
+def _left(voucher: HeldVoucher, program: dict[str, Any]) -> tuple[str, str]:
+    """What is left to spend now: uses for a program counted in uses, else money."""
+    if voucher.uses_left is not None:
+        return f"{voucher.uses_left} 次", f"{voucher.uses_left} uses left"
+    currency = program["currency"]
+    return (cards.money_text(voucher.balance, currency),
+            f"{currency} {format_major(voucher.balance, currency)} left")

@@ -1,0 +1,133 @@
+"""Issuance batches, and reading vouchers back as their holders carry them (token, code,
+card, holder page): everything needed to regenerate a token, never the token itself."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from pos.db.pool import Connection, Executor
+
+
+class IssuanceExists(Exception):
+    """Another request created an issuance with this id first."""
+
+
+async def get_issuance(conn: Executor, issuance_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT i.id::text, i.program_id::text, i.content_hash, i.voucher_count, i.source,
+               i.created_at, p.name AS program_name
+          FROM issuances i JOIN programs p ON p.id = i.program_id
+         WHERE i.id = $1
+        """,
+        issuance_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
+                          content_hash: bytes, count: int, source: str) -> None:
+    """Claim the batch id inside the caller's transaction. A concurrent run of the same
+    batch waits here for the first to commit, then gets `IssuanceExists`."""
+    try:
+        await conn.execute(
+            """
+            INSERT INTO issuances (id, program_id, content_hash, voucher_count, source)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            issuance_id, program_id, content_hash, count, source,
+        )
+    except asyncpg.UniqueViolationError:
+        raise IssuanceExists(issuance_id) from None
+
+
+async def refs_already_issued(conn: Executor, program_id: str,
+                              refs: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT beneficiary_ref FROM vouchers WHERE program_id = $1 "
+        "AND beneficiary_ref = ANY($2::text[])",
+        program_id, list(refs),
+    )
+    return {r["beneficiary_ref"] for r in rows}
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldVoucher:
+    """A voucher as printed or shown: what regenerates its token and describes its value."""
+
+    id: str
+    program_id: str
+    beneficiary_ref: str
+    holder_ref: str | None
+    status: str
+    token_kid: str
+    token_iat: int
+    token_exp: int
+    uses_left: int | None
+    balance: int
+    total_remaining: int
+    issuance_line: int | None
+
+
+_HELD = """
+    SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
+           v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line,
+           (SELECT coalesce(sum(remaining), 0) FROM credits c
+             WHERE c.voucher_id = v.id AND c.remaining > 0
+               AND c.valid_from <= now() AND c.valid_until > now())::bigint AS balance,
+           (SELECT coalesce(sum(remaining), 0) FROM credits c
+             WHERE c.voucher_id = v.id)::bigint AS total_remaining
+      FROM vouchers v
+"""
+
+
+def _held(row: asyncpg.Record) -> HeldVoucher:
+    return HeldVoucher(**dict(row))
+
+
+async def held_voucher(conn: Executor, voucher_id: str) -> HeldVoucher | None:
+    row = await conn.fetchrow(_HELD + " WHERE v.id = $1", voucher_id)
+    return None if row is None else _held(row)
+
+
+async def held_voucher_by_code(conn: Executor, code_hash: bytes) -> HeldVoucher | None:
+    row = await conn.fetchrow(_HELD + " WHERE v.code_hash = $1", code_hash)
+    return None if row is None else _held(row)
+
+
+async def code_was_replaced(conn: Executor, code_hash: bytes) -> bool:
+    found = await conn.fetchval("SELECT 1 FROM retired_codes WHERE code_hash = $1", code_hash)
+    return found is not None
+
+
+async def issuance_page(conn: Executor, issuance_id: str, after_line: int,
+                        limit: int) -> list[HeldVoucher]:
+    """The batch's vouchers in the order of its list, `limit` at a time (keyset paging, so
+    a 100,000-voucher batch is read in bounded memory)."""
+    rows = await conn.fetch(
+        _HELD + " WHERE v.issuance_id = $1 AND v.issuance_line > $2 "
+        "ORDER BY v.issuance_line LIMIT $3",
+        issuance_id, after_line, limit,
+    )
+    return [_held(r) for r in rows]
+
+
+async def partner_names(conn: Executor, program_id: str) -> list[str]:
+    rows = await conn.fetch(
+        """
+        SELECT m.name FROM program_merchants pm JOIN merchants m ON m.id = pm.merchant_id
+         WHERE pm.program_id = $1 ORDER BY m.name
+        """,
+        program_id,
+    )
+    return [r["name"] for r in rows]
+
+
+async def key_status(conn: Executor, kid: str) -> str | None:
+    status: str | None = await conn.fetchval(
+        "SELECT status FROM signing_keys WHERE kid = $1", kid)
+    return status
