@@ -15,12 +15,12 @@ from pos.api import (
     public_routes,
     settlement_routes,
     till_app_routes,
-
     till_routes,
     voucher_routes,
 )
 from pos.api.auth import Authenticator
 from pos.api.openapi import ROUTE_SPECS
+from pos.api.plugin_routes import routes as plugin_routes
 from pos.api.problems import problem_middleware
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
@@ -29,6 +29,7 @@ from pos.db.embedded import resolve_database_url
 from pos.db.migrate import migrate
 from pos.db.pool import create_pool
 from pos.plugin_manager import build_plugins
+from pos.runtime import background
 from pos.services import build_services
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,11 @@ log = logging.getLogger(__name__)
 ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
                                     till_routes.routes, pairing_routes.routes,
                                     till_app_routes.routes, settlement_routes.routes)
-
 # Vouchers as people hold them: issuance batches, QR codes, cards, lifecycle, holder page.
 ROUTE_TABLES += (voucher_routes.routes,)
+
+# Calls of built-in plugins: approved product lists, payment providers' webhooks.
+ROUTE_TABLES += (plugin_routes,)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -78,6 +81,8 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
             await pool.close()
 
     app.cleanup_ctx.append(resources)
+    # After `resources`, so it starts once the services exist and stops before they go.
+    app.cleanup_ctx.append(background(lambda app: app[SERVICES]))
     return app
 
 
