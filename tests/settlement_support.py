@@ -71,3 +71,24 @@ def run_pos(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def pos_command(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(run_pos, config, *args)
+
+
+async def insert_synthetic_redemptions(
+    conn: Any, *, shop: Shop, program_id: str, voucher_id: str, count: int,
+    amount: int = 1234, days_ago: int = 1,
+) -> None:
+    """`count` captured redemptions for one merchant in one statement, for exports and
+    benchmarks of large batches. They bypass the till and the ledger on purpose: only
+    settlement reads them."""
+    await conn.execute(
+        """
+        INSERT INTO redemptions (id, voucher_id, program_id, merchant_id, till_id, currency,
+                                 basket_total, eligible_total, covered, remainder, channel,
+                                 created_at)
+        SELECT gen_random_uuid(), $1, $2, $3, $4, 'CNY', $5 + i % 100, $5 + i % 100,
+               $5 + i % 100, 0, 'cash',
+               now() - make_interval(days => $7) + make_interval(secs => i / 1000.0)
+          FROM generate_series(1, $6) AS i
+        """,
+        voucher_id, program_id, shop.merchant_id, shop.till_id, amount, count, days_ago,
+    )
