@@ -7,7 +7,6 @@ Each step is saved as a screenshot in test-artifacts/till/<language>/, at the po
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, Playwright, Route, expect
 
 from tests.browser.fixtures import (  # noqa: F401 - fixtures
+    Sale,
     browser,
     open_till,
     pairing_code,
@@ -29,8 +29,10 @@ from tests.browser.harness import (
     screenshot,
     write_qr_video,
 )
-from tests.conftest import ADMIN, World
+from tests.conftest import World
 
+CAMERA_READY = {"zh-CN": "请将二维码对准摄像头", "en": "Hold the QR code to the camera"}
+QR_VOUCHER = {"zh-CN": "二维码券", "en": "QR voucher"}
 TEXT = {
     "zh-CN": {"pair": "配对收银台", "not_covered": "券不付", "voided": "已撤销",
               "accepted": "收券成功", "unknown": "结果未知",
@@ -206,35 +208,39 @@ async def test_camera_reads_the_voucher_qr(
     video = write_qr_video(sale.voucher["token"], tmp_path / "voucher-qr.y4m")
     async with launch(playwright, camera_video=video) as camera_browser:
         for lang in ("zh-CN", "en"):
-            async with open_till(camera_browser, world.client, lang, "portrait") as till:
-                page = till.page
-                # Hold the decoder back until the camera view is on record.
-                decoder_requests: list[Route] = []
+            await scan_with_camera(camera_browser, world, sale, lang)
 
-                async def hold(route: Route) -> None:
-                    decoder_requests.append(route)
 
-                await page.route("**/vendor/jsqr/jsQR.js", hold)
-                await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
-                                 sale.shop.merchant_id)
-                await expect(page.locator("#camera")).to_have_js_property("readyState", 4)
-                await page.wait_for_timeout(300)  # a frame or two on screen
-                await screenshot(page, lang, "02-scan-camera")
-                assert len(decoder_requests) == 1
-                await decoder_requests[0].continue_()
-                await page.unroute("**/vendor/jsqr/jsQR.js")
+async def scan_with_camera(browser: Browser, world: World, sale: Sale, lang: str  # noqa: F811
+                           ) -> None:
+    async with open_till(browser, world.client, lang, "portrait") as till:
+        page = till.page
+        # Hold the decoder back until the camera view is on record.
+        decoder_requests: list[Route] = []
 
-                await expect(page.locator("#screen-basket")).to_be_visible()
-                # Chromium on Linux has no BarcodeDetector: the vendored decoder read it.
-                decoder = await page.evaluate(
-                    "'BarcodeDetector' in window ? 'native' : 'jsqr'")
-                assert decoder == "jsqr"
-                await add_line(page, "stationery", "12.50", 1, "Pencils 铅笔")
-                await expect(page.locator("#summary dd.covered")).to_have_text("¥12.50")
-                await expect(page.locator("#voucher-card .program")).to_have_text(
-                    "心愿券 Wish voucher")
-                await screenshot(page, lang, "03-voucher-from-camera")
-                assert till.errors == []
+        async def hold(route: Route) -> None:
+            decoder_requests.append(route)
+
+        await page.route("**/vendor/jsqr/jsQR.js", hold)
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await expect(page.locator("#camera")).to_have_js_property("readyState", 4)
+        await expect(page.locator("#camera-status")).to_have_text(CAMERA_READY[lang])
+        await page.wait_for_timeout(300)  # a frame or two on screen
+        await screenshot(page, lang, "02-scan-camera")
+        assert len(decoder_requests) == 1
+        await decoder_requests[0].continue_()
+        await page.unroute("**/vendor/jsqr/jsQR.js")
+
+        await expect(page.locator("#screen-basket")).to_be_visible()
+        # Chromium on Linux has no BarcodeDetector: the vendored decoder read the frame.
+        assert await page.locator("#camera").get_attribute("data-decoder") == "jsqr"
+        await add_line(page, "stationery", "12.50", 1, "Pencils 铅笔")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥12.50")
+        await expect(page.locator("#voucher-card .program")).to_have_text("心愿券 Wish voucher")
+        await expect(page.locator("#voucher-card")).to_contain_text(QR_VOUCHER[lang])
+        await screenshot(page, lang, "03-voucher-from-camera")
+        assert till.errors == []
 
 
 # ------------------------------------------------------------------------------------------

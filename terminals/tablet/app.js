@@ -158,8 +158,8 @@ async function startCamera() {
   $("#camera-start").hidden = true;
   status.textContent = state.t("camera_starting");
   try {
-    await scanner.start((text) => takeVoucher(text, "camera"));
-    status.textContent = state.t("camera_ready");
+    await scanner.start((text) => takeVoucher(text, "camera"),
+      () => { status.textContent = state.t("camera_ready"); });
   } catch {
     status.textContent = state.t("camera_unavailable");
     $("#camera-start").hidden = false;

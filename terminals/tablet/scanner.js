@@ -54,8 +54,11 @@ export class Scanner {
     this.decoder = null;
   }
 
-  /** Start the camera and call `onText(text)` once for the first code read. */
-  async start(onText) {
+  /**
+   * Start the camera, call `onShowing()` once its picture is on screen and `onText(text)`
+   * once for the first code read.
+   */
+  async start(onText, onShowing = () => {}) {
     this.stop();
     if (!navigator.mediaDevices?.getUserMedia) throw new Error("no camera API");
     this.stream = await navigator.mediaDevices.getUserMedia({
@@ -63,6 +66,7 @@ export class Scanner {
     });
     this.video.srcObject = this.stream;
     await this.video.play();
+    onShowing();
     let detect = await nativeDetector();
     this.decoder = "native";
     if (!detect) {
