@@ -32,7 +32,8 @@ def scanned(gtin: str | None, description: str, price: int = 1000) -> dict[str, 
 async def upload(world: World, program_id: str, text: str | bytes, status: int = 201,
                  content_type: str = "text/csv") -> dict[str, Any]:
     resp = await world.client.put(
-        f"/v1/programs/{program_id}/approved-products", data=text.encode() if isinstance(text, str) else text,
+        f"/v1/programs/{program_id}/approved-products",
+        data=text.encode() if isinstance(text, str) else text,
         headers={**ADMIN, "Content-Type": content_type})
     data: dict[str, Any] = await resp.json()
     assert resp.status == status, data
