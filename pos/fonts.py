@@ -58,12 +58,14 @@ class FontFace:
 
 
 def _faces(path: Path) -> Iterator[tuple[int, TTFont]]:
+    """Each face of a font file; the file is closed when the caller stops iterating."""
     try:
         if path.suffix.lower() in (".ttc", ".otc"):
-            collection = TTCollection(str(path), lazy=True)
-            yield from enumerate(collection.fonts)
+            with TTCollection(str(path), lazy=True) as collection:
+                yield from enumerate(collection.fonts)
         else:
-            yield 0, TTFont(str(path), lazy=True)
+            with TTFont(str(path), lazy=True) as font:
+                yield 0, font
     except (OSError, TTLibError, AssertionError):
         return
 
@@ -79,17 +81,21 @@ def usable_face(path: Path, prefer_index: int | None = None) -> FontFace | None:
     if not path.is_file():
         return None
     best: FontFace | None = None
-    for index, font in _faces(path):
-        try:
-            cmap = font.getBestCmap() or {}
-        except (KeyError, TTLibError, AssertionError):
-            continue
-        if not all(ord(ch) in cmap for ch in SAMPLE):
-            continue
-        face = FontFace(path, index, _family(font))
-        if index == prefer_index or face.family.endswith(" SC"):
-            return face
-        best = best or face
+    faces = _faces(path)
+    try:
+        for index, font in faces:
+            try:
+                cmap = font.getBestCmap() or {}
+            except (KeyError, TTLibError, AssertionError):
+                continue
+            if not all(ord(ch) in cmap for ch in SAMPLE):
+                continue
+            face = FontFace(path, index, _family(font))
+            if index == prefer_index or face.family.endswith(" SC"):
+                return face
+            best = best or face
+    finally:
+        faces.close()  # closes the font file now, not when garbage is collected
     return best
 
 

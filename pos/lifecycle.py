@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
@@ -105,7 +105,8 @@ async def top_up(services: Services, voucher_id: str, payload: TopUpIn,
                 raise validation_error(
                     "This program counts money: top it up with an amount in minor units.")
             amount, uses = payload.amount, 0
-        now = datetime.now(UTC)
+        # The database's clock, which the till's "is this credit live" checks also read.
+        now: datetime = await conn.fetchval("SELECT now()")
         valid_from = payload.valid_from or max(now, voucher.valid_from)
         valid_until = payload.valid_until or voucher.valid_until
         if valid_until > voucher.valid_until or valid_from < voucher.valid_from:
