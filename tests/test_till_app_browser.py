@@ -162,6 +162,14 @@ async def test_sale_from_pairing_to_void(
         (voided,) = await redemptions_of(database_url, sale.voucher["id"])
         assert voided["status"] == "voided"
 
+        # The language can be switched by hand, and the choice is kept.
+        other = "en" if lang == "zh-CN" else "zh-CN"
+        await page.click("#lang-switch")
+        await expect(page.locator("html")).to_have_attribute("lang", other)
+        await expect(receipt.locator("h2")).to_have_text(TEXT[other]["voided"])
+        assert await page.evaluate("localStorage.getItem('pos.lang')") == other
+        await page.click("#lang-switch")
+
         # Next customer, then unpair: the credential is forgotten.
         await page.click("#new-sale")
         await expect(page.locator("#show-last-receipt")).to_be_visible()
@@ -361,3 +369,61 @@ async def test_refusals_show_the_cashiers_sentence(
         await expect(problem).to_have_attribute("data-code", "merchant_not_accepted")
         await screenshot(page, lang, "10-refusal-not-this-shop")
         assert till.errors == []
+
+
+# ------------------------------------------------------------------------------------------
+# a barcode scanner that types like a keyboard, and the page's money arithmetic
+
+
+async def test_keyboard_scanner_reads_voucher_and_remembered_products(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    sale = await wish_sale(world)
+    async with open_till(browser, world.client, "en", "portrait") as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        # The scanner "types" the QR's text and Enter into the focused field.
+        await expect(page.locator("#voucher-input")).to_be_focused()
+        await page.keyboard.type(sale.voucher["token"] + "\n")
+        await expect(page.locator("#screen-basket")).to_be_visible()
+        await expect(page.locator("#line-gtin")).to_be_focused()
+
+        # A new product: barcode, then category and price by hand; it is remembered.
+        await page.keyboard.type("9787020002207\n")
+        await expect(page.locator("#line-price")).to_be_focused()
+        await add_line(page, "books", "32.80", 1, "Dictionary")
+        # Scanned again: the same line counts two, with no typing.
+        await page.keyboard.type("9787020002207\n")
+        await expect(page.locator("#lines li")).to_have_count(1)
+        await expect(page.locator("#lines li .line-price")).to_have_text("¥32.80 \u00d7 2")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥65.60")
+        # A misread barcode (wrong check digit) is refused before anything is sent.
+        await page.fill("#line-gtin", "9787020002208")
+        await page.fill("#line-price", "1")
+        await page.click("#line-form button[type=submit]")
+        await expect(page.locator("#line-form .form-error")).to_be_visible()
+        await expect(page.locator("#lines li")).to_have_count(1)
+        assert till.errors == []
+
+
+async def test_money_in_the_page_is_integer_minor_units(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    async with open_till(browser, world.client, "en") as till:
+        results = await till.page.evaluate("""async () => {
+            const m = await import('./money.js');
+            return {
+                formatted: [m.formatMoney(0), m.formatMoney(5), m.formatMoney(123456789),
+                            m.formatMoney(-1050), m.formatMoney(1.5), m.formatMoney(100, 'EUR')],
+                parsed: ['12', '12.5', '12.50', '0.07', '¥3,5', '1.234', '-1', 'abc', '',
+                         '0.1'].map(m.parseMoney),
+                sum: m.sumMinor([10, 20, 1]),
+                floatRefused: (() => { try { m.sumMinor([0.1]); return false; }
+                                       catch { return true; } })(),
+            };
+        }""")
+    assert results["formatted"] == ["¥0.00", "¥0.05", "¥1,234,567.89", "-¥10.50", "—",
+                                    "1.00 EUR"]
+    assert results["parsed"] == [1200, 1250, 1250, 7, 350, None, None, None, None, 10]
+    assert results["sum"] == 31 and results["floatRefused"] is True

@@ -416,6 +416,7 @@ async function confirmRedemption() {
     program_name: state.quote.voucher.program_name,
     merchant_name: state.till.merchant_name, till_name: state.till.till_name,
     lines: basketBody().lines, at: new Date().toISOString(),
+    covered: state.quote.covered, currency: state.quote.currency,
   };
   // The key is made once per press of "confirm" and saved with the body before sending.
   const write = IdempotentWrite.start("redeem", "/v1/redemptions", requestBody(), newKey(), context);
@@ -469,6 +470,9 @@ async function runWrite(write) {
 function renderPending(waiting) {
   const { t } = state;
   const section = $("#screen-pending");
+  const context = state.write?.context;
+  $("#pending-what").textContent = context?.covered !== undefined
+    ? `${context.program_name} · ${formatMoney(context.covered, context.currency)}` : "";
   if (!waiting) {
     section.dataset.state = "sending";
     $("#pending-title").textContent = t("sending");
