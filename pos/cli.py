@@ -13,13 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from pos import keys, voucher_commands
+from pos import keys, settlement_commands, voucher_commands
 from pos.config import Config, load_config
 from pos.db.embedded import resolve_database_url
 from pos.db.migrate import migrate
 from pos.db.pool import connect
 from pos.errors import PosError, Problem
 from pos.storage.ledger import verify_ledger
+from pos.storage.reconciliation import verify_settlements
 
 log = logging.getLogger("pos")
 
@@ -84,7 +85,7 @@ async def _migrate(conn: Any) -> int:
 
 async def _verify(conn: Any) -> int:
     failed = False
-    for check in await verify_ledger(conn):
+    for check in [*await verify_ledger(conn), *await verify_settlements(conn)]:
         mark = "ok  " if check.ok else "FAIL"
         print(f"{mark} {check.name} ({check.checked} checked)")
         for problem in check.problems:
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("kid", nargs="?")
     sub.add_parser("plugins", help="list loaded plugins, their hooks and settings")
     voucher_commands.add_parsers(sub)  # issue, cards, expire
+    settlement_commands.add_parsers(sub)  # settle, report
     return parser
 
 
@@ -152,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             return _plugins(config)
         if args.command in voucher_commands.COMMANDS:
             return voucher_commands.run(config, args)
+        if args.command in settlement_commands.COMMANDS:
+            return settlement_commands.run(config, args)
     except Problem as problem:
         print(f"error: {problem.detail}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from pos.api import (
     admin_routes,
     pairing_routes,
     public_routes,
+    report_routes,
     settlement_routes,
     till_app_routes,
     till_routes,
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
                                     till_routes.routes, pairing_routes.routes,
-                                    till_app_routes.routes, settlement_routes.routes)
+                                    till_app_routes.routes, settlement_routes.routes,
+                                    report_routes.routes)
 # Vouchers as people hold them: issuance batches, QR codes, cards, lifecycle, holder page.
 ROUTE_TABLES += (voucher_routes.routes,)
 

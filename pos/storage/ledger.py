@@ -1,5 +1,6 @@
 """Ledger checks behind `pos verify`: every transaction sums to zero, every voucher's
-balance equals its entries, every merchant's payable equals its captured redemptions."""
+balance equals its entries, every merchant's payable equals its captured redemptions,
+every program's entries balance."""
 
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ async def verify_ledger(conn: Executor) -> list[Check]:
         "every merchant's redemptions equal its ledger entries", count,
         [f"merchant {r['merchant_id']}: ledger {r['ledger']}, redemptions {r['covered']}"
          for r in rows],
+    ))
+
+    rows = await conn.fetch(
+        "SELECT program_id::text, sum(amount)::bigint AS total FROM ledger_entries "
+        "GROUP BY program_id HAVING sum(amount) <> 0 LIMIT 50"
+    )
+    count = await conn.fetchval("SELECT count(*) FROM programs")
+    checks.append(Check(
+        "every program's ledger balances", count,
+        [f"program {r['program_id']}: its entries sum to {r['total']}" for r in rows],
     ))
 
     total = await conn.fetchval("SELECT coalesce(sum(amount), 0)::bigint FROM ledger_entries")
