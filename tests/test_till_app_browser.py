@@ -371,6 +371,34 @@ async def test_refusals_show_the_cashiers_sentence(
         assert till.errors == []
 
 
+async def test_identity_check_is_asked_for_when_the_program_needs_it(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    shop = await world.shop("Community canteen")
+    program = await world.program(name="Elderly meals", restrictions=["categories"],
+                                  face_value=20000, require_identity=True,
+                                  rule_settings={"categories": {"allowed": ["meals"]}},
+                                  partners=[shop])
+    (voucher,) = await world.issue(program)
+    async with open_till(browser, world.client, "zh-CN", "portrait") as till:
+        page = till.page
+        await set_paired(page, world, shop.secret, shop.till_id, shop.merchant_id)
+        await page.fill("#voucher-input", voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "meals", "12", 1, "Lunch 午餐")
+        problem = page.locator("#screen-basket .problem")
+        await expect(problem).to_have_attribute("data-code", "identity_check_required")
+        await expect(page.locator("#identity")).to_be_visible()
+        await expect(page.locator("#confirm")).to_be_disabled()
+        await screenshot(page, "zh-CN", "11-identity-check")
+        await page.check("#identity-check")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥12.00")
+        await expect(problem).to_be_hidden()
+        await page.click("#confirm")
+        await expect(page.locator("#receipt .receipt-row.covered")).to_contain_text("¥12.00")
+        assert till.errors == []
+
+
 # ------------------------------------------------------------------------------------------
 # a barcode scanner that types like a keyboard, and the page's money arithmetic
 

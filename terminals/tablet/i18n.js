@@ -81,6 +81,7 @@ const STRINGS = {
     why_not: "原因",
     unpaired_notice: "这台平板已不再配对，请重新配对。",
     network: "连接不上服务器，请检查网络后重试。",
+    problems_unknown: "出了点问题，请重试。",
     categories: {
       stationery: "文具", books: "图书", school_bags: "书包", sports_goods: "体育用品",
       daily_goods: "日用品", dairy: "奶制品", infant_formula: "婴儿奶粉", food: "食品",
@@ -193,6 +194,7 @@ const STRINGS = {
     why_not: "Why",
     unpaired_notice: "This tablet is no longer paired. Pair it again.",
     network: "The service could not be reached. Check the network and try again.",
+    problems_unknown: "Something went wrong. Try again.",
     categories: {
       stationery: "Stationery", books: "Books", school_bags: "School bags",
       sports_goods: "Sports goods", daily_goods: "Daily goods", dairy: "Dairy",
