@@ -25,6 +25,7 @@ WRITE_SIZE = 64 * 1024
 class Export:
     batch: BatchHeader
     format: str
+    plugin: str
     exporter: SettlementExporter
     settings: Mapping[str, Any]
     services: Services
@@ -46,7 +47,7 @@ class Export:
         ctx = ExportContext(batch=self.batch, settings=self.settings, lines=self._lines)
         async for piece in self.exporter.export(ctx):
             if not isinstance(piece, bytes):
-                raise PluginProblem(self.format, "The exporter produced something that is "
+                raise PluginProblem(self.plugin, "The exporter produced something that is "
                                     "not bytes.")
             digest.update(piece)
             self.size += len(piece)
@@ -69,16 +70,17 @@ async def prepare(services: Services, batch_id: str, fmt: str) -> Export:
                            f"No settlement exporter is installed with the name {fmt!r}.",
                            status=404, formats=sorted(services.plugins.exporters))
     exporter, settings = found
+    plugin = services.plugins.exporters[fmt].plugin
     batch = await store.batch_header(services.pool, batch_id)
     try:
         refusal = exporter.refuse(batch, settings)
     except Exception:
         log.exception("exporter %s raised while checking batch %s", fmt, batch_id)
-        raise PluginProblem(fmt, "The exporter failed while checking this batch.") from None
+        raise PluginProblem(plugin, "The exporter failed while checking this batch.") from None
     if refusal:
         raise InputProblem("export_refused", refusal, status=409, format=fmt)
-    return Export(batch=batch, format=fmt, exporter=exporter, settings=settings,
-                  services=services)
+    return Export(batch=batch, format=fmt, plugin=plugin, exporter=exporter,
+                  settings=settings, services=services)
 
 
 def describe_exporters(services: Services) -> list[dict[str, str]]:
