@@ -15,7 +15,7 @@ import functools
 import importlib.metadata
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from fontTools.ttLib import (  # type: ignore[import-untyped]  # fontTools has no stubs
@@ -57,7 +57,7 @@ class FontFace:
     family: str
 
 
-def _faces(path: Path) -> Iterator[tuple[int, TTFont]]:
+def _faces(path: Path) -> Generator[tuple[int, TTFont], None, None]:
     """Each face of a font file; the file is closed when the caller stops iterating."""
     try:
         if path.suffix.lower() in (".ttc", ".otc"):

@@ -10,7 +10,7 @@ per card instead of thousands of vector rectangles each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -57,8 +57,10 @@ def _card(pdf: FPDF, face: CardFace, x0: float, y0: float, measure: cards.Measur
 
 
 def render_sheets(faces: Iterable[CardFace], font: FontFace, out: Path | BinaryIO, *,
-                  title: str = "Vouchers") -> int:
-    """Write the sheets; return the number of cards."""
+                  title: str = "Vouchers", progress: Callable[[int], None] | None = None,
+                  ) -> int:
+    """Write the sheets; return the number of cards. About 30 ms a card, most of it the
+    QR encoder choosing the best of eight masks, so `progress` is told after each card."""
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_title(title)
@@ -77,6 +79,8 @@ def render_sheets(faces: Iterable[CardFace], font: FontFace, out: Path | BinaryI
         row, col = divmod(slot, COLUMNS)
         _card(pdf, face, LEFT + col * cards.WIDTH_MM, TOP + row * cards.HEIGHT_MM, measure)
         count += 1
+        if progress is not None:
+            progress(1)
     if count == 0:
         pdf.add_page()
     if isinstance(out, Path):

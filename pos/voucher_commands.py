@@ -156,19 +156,17 @@ async def write_cards(svc: Services, issuance_id: str, out: Path, *, first: int 
     program = await setup_store.get_program(svc.pool, found["program_id"])
     last = first + count if count else None
     faces = []
-    with tqdm(total=found["voucher_count"], unit="card", desc="cards",
-              file=sys.stderr) as bar:
-        async for chunk in issuance.export_batch(svc, issuance_id):
-            for item in chunk:
-                line = item.voucher.issuance_line or 0
-                if item.voucher.status in ("active", "suspended") and line >= first and (
-                        last is None or line < last):
-                    faces.append(cards.card_face(
-                        program, token=item.token, code=item.code,
-                        timezone=svc.config.redemption.timezone))
-            bar.update(len(chunk))
-    return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
-                                   title=program["name"])
+    async for chunk in issuance.export_batch(svc, issuance_id):
+        for item in chunk:
+            line = item.voucher.issuance_line or 0
+            if item.voucher.status in ("active", "suspended") and line >= first and (
+                    last is None or line < last):
+                faces.append(cards.card_face(
+                    program, token=item.token, code=item.code,
+                    timezone=svc.config.redemption.timezone))
+    with tqdm(total=len(faces), unit="card", desc="cards", file=sys.stderr) as bar:
+        return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
+                                       title=program["name"], progress=bar.update)
 
 
 async def _cards(svc: Services, args: argparse.Namespace) -> int:

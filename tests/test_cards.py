@@ -4,9 +4,6 @@ rendered PDF page (pypdfium2), at print sizes; Chinese and English on the card."
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +16,8 @@ from PIL import Image
 from pos import cards, fonts
 from pos.api.app import create_app
 from pos.config import Config
-from tests.conftest import ADMIN_TOKEN, ADMIN, World, make_config
-from tests.test_issuance_support import csv_bytes, exported, quote, upload
-
-ROOT = Path(__file__).parent.parent
+from tests.conftest import ADMIN, World, make_config
+from tests.test_issuance_support import csv_bytes, exported, quote, run_pos, upload
 
 
 def decoded(img: Image.Image) -> list[str]:
@@ -137,12 +132,7 @@ async def test_pos_cards_writes_the_sheets(world: World, config: Config, tmp_pat
                                    csv_bytes([{"ref": f"r{i}"} for i in range(3)]))
     assert status == 201
     out = tmp_path / "cards.pdf"
-    env = {**os.environ, "POS_DATABASE_URL": config.database.url,
-           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
-    done = subprocess.run(
-        [sys.executable, "-m", "pos.cli", "--config", str(ROOT / "config.toml"), "cards",
-         "--issuance", created["id"], str(out)],
-        capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = await run_pos(config, "cards", "--issuance", created["id"], str(out))
     assert done.returncode == 0, done.stderr
     assert f"wrote {out} (3 cards)" in done.stdout
     assert len(pdfium.PdfDocument(out)) == 1

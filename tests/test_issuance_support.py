@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import dataclasses
 import io
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient
 
 from pos.config import Config
-from tests.conftest import ADMIN, Shop, World, basket
+from tests.conftest import ADMIN, ADMIN_TOKEN, Shop, World, basket
+
+ROOT = Path(__file__).parent.parent
 
 
 def csv_bytes(rows: list[dict[str, str]], header: tuple[str, ...] = ("ref", "holder_ref",
@@ -76,3 +83,22 @@ async def ledger_ok(config: Config) -> None:
     async with connect(config) as conn:
         checks = await verify_ledger(conn)
     assert all(c.ok for c in checks), [c.problems for c in checks if not c.ok]
+
+
+@dataclasses.dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def run_pos(config: Config, *args: str, cwd: Path | None = None) -> Ran:
+    """Run the `pos` command against the test's database and data folder."""
+    env = {**os.environ, "POS_DATABASE_URL": config.database.url,
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pos.cli", "--config", str(ROOT / "config.toml"), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode is not None
+    return Ran(process.returncode, out.decode(), err.decode())

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from pos import lifecycle
 from pos.config import Config
-from tests.conftest import ADMIN, ADMIN_TOKEN, World, new_key
-from tests.test_issuance_support import connect, ledger_ok, quote, redeem
-
-ROOT = Path(__file__).parent.parent
+from tests.conftest import ADMIN, World, new_key
+from tests.test_issuance_support import connect, ledger_ok, quote, redeem, run_pos
 
 
 async def top_up(world: World, voucher_id: str, body: dict[str, Any], key: str | None
@@ -170,11 +164,7 @@ async def test_pos_expire_ends_a_program_and_reports(world: World, config: Confi
                            "valid_from = now() - interval '2 days'")
         await conn.execute("UPDATE credits SET valid_until = now() - interval '1 minute', "
                            "valid_from = now() - interval '2 days'")
-    env = {**os.environ, "POS_DATABASE_URL": config.database.url,
-           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
-    done = subprocess.run(
-        [sys.executable, "-m", "pos.cli", "--config", str(ROOT / "config.toml"), "expire"],
-        capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = await run_pos(config, "expire")
     assert done.returncode == 0, done.stderr
     assert "expired 480.00 CNY from 2 credit(s) of 2 voucher(s)" in done.stdout
     assert "2 voucher(s) of ended programs marked expired" in done.stdout

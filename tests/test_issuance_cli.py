@@ -1,0 +1,76 @@
+"""`pos issue` as a program officer runs it: a CSV in, a progress bar, the outputs named."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+
+from pos.config import Config
+from tests.conftest import World
+from tests.test_issuance_support import connect, csv_bytes, ledger_ok, quote, run_pos
+
+
+async def test_pos_issue_issues_once_and_says_where_it_wrote(
+        world: World, config: Config, tmp_path: Path) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    listing = tmp_path / "beneficiaries.csv"
+    listing.write_bytes(b"\xef\xbb\xbf" + csv_bytes(
+        [{"ref": f"county3-{i:04d}", "holder_ref": "caring-mum-7" if i % 2 else ""}
+         for i in range(1500)]).replace(b"\n", b"\r\n"))
+
+    done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "issued 1500 vouchers in batch " in done.stdout
+    assert "issuing" in done.stderr and "1500/1500" in done.stderr  # the progress bar
+    batch_id = done.stdout.split("issued 1500 vouchers in batch ")[1].split()[0]
+    out = tmp_path / f"issuance-{batch_id}"
+    assert f"wrote issuance-{batch_id}/vouchers.csv" in done.stdout
+    written = out / "vouchers.csv"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600  # bearer credentials inside
+    with written.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1500 and rows[1]["holder_ref"] == "caring-mum-7"
+    status, quoted = await quote(world, shop, token=rows[777]["token"])
+    assert status == 200, quoted
+
+    again = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"batch {batch_id} was issued before (1500 vouchers); nothing was issued now" \
+        in again.stdout
+    async with connect(config) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM vouchers") == 1500
+    await ledger_ok(config)
+
+
+async def test_pos_issue_reports_every_bad_row_and_issues_nothing(
+        world: World, config: Config, tmp_path: Path) -> None:
+    program = await world.program()
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps([{"ref": "a-1"}, {"ref": "a 2"}, {"ref": "a-1"},
+                                   {"holder_ref": "v"}, {"ref": "ok", "phone": "139"}]))
+    done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "4 row(s) of this list cannot be issued, so nothing was issued" in done.stderr
+    for line in ("line 2 (ref a 2)", "line 3 (ref a-1): ref a-1 is also on line 1",
+                 "line 4: ref is missing", "line 5 (ref ok): unknown field 'phone'"):
+        assert line in done.stderr
+    async with connect(config) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0
+    missing = await run_pos(config, "issue", "--program", program, str(tmp_path / "no.csv"))
+    assert missing.returncode == 2 and "is not a file" in missing.stderr
+
+
+async def test_pos_issue_can_write_the_cards_too(world: World, config: Config,
+                                                 tmp_path: Path) -> None:
+    program = await world.program()
+    listing = tmp_path / "few.csv"
+    listing.write_bytes(csv_bytes([{"ref": f"b-{i}"} for i in range(4)]))
+    out = tmp_path / "printing"
+    done = await run_pos(config, "issue", "--program", program, "--cards", "--out", str(out),
+                         str(listing))
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out}/cards.pdf (4 cards)" in done.stdout
+    assert (out / "cards.pdf").read_bytes().startswith(b"%PDF")
