@@ -11,6 +11,7 @@ from __future__ import annotations
 # code -> (group, label a cashier reads aloud)
 CATEGORIES: dict[str, tuple[str, str]] = {
     # food
+    "food": ("food", "food"),  # for tills that do not tell food groups apart
     "fruit_vegetables": ("food", "fresh fruit and vegetables"),
     "grains": ("food", "rice, flour, noodles and bread"),
     "meat_fish": ("food", "meat, fish and seafood"),
