@@ -361,6 +361,6 @@ def _left(voucher: HeldVoucher, program: dict[str, Any]) -> tuple[str, str]:
     """What is left to spend now: uses for a program counted in uses, else money."""
     if voucher.uses_left is not None:
         return f"{voucher.uses_left} 次", f"{voucher.uses_left} uses left"
-    currency = program["currency"]
-    return (cards.money_text(voucher.balance, currency),
-            f"{currency} {format_major(voucher.balance, currency)} left")
+    currency, balance = program["currency"], voucher.balance or 0
+    return (cards.money_text(balance, currency),
+            f"{currency} {format_major(balance, currency)} left")

@@ -68,8 +68,8 @@ class HeldVoucher:
     token_iat: int
     token_exp: int
     uses_left: int | None
-    balance: int
-    total_remaining: int
+    balance: int | None  # None when read for printing, which does not need it
+    total_remaining: int | None
     issuance_line: int | None
 
 
@@ -109,8 +109,14 @@ async def issuance_page(conn: Executor, issuance_id: str, after_line: int,
     """The batch's vouchers in the order of its list, `limit` at a time (keyset paging, so
     a 100,000-voucher batch is read in bounded memory)."""
     rows = await conn.fetch(
-        _HELD + " WHERE v.issuance_id = $1 AND v.issuance_line > $2 "
-        "ORDER BY v.issuance_line LIMIT $3",
+        """
+        SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
+               v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line,
+               NULL::bigint AS balance, NULL::bigint AS total_remaining
+          FROM vouchers v
+         WHERE v.issuance_id = $1 AND v.issuance_line > $2
+         ORDER BY v.issuance_line LIMIT $3
+        """,
         issuance_id, after_line, limit,
     )
     return [_held(r) for r in rows]

@@ -1,0 +1,111 @@
+"""Vouchers issued per second by a batch issuance, signing and storage included.
+
+    .venv/bin/python bench/issue.py [--vouchers 100000] [--chunk 1000]
+
+Does what `pos issue --program ID list.csv` does, in process, against an embedded
+PostgreSQL in a temporary folder ($POS_DATABASE_URL instead, when set): writes a
+beneficiary list of the given size, then times
+
+  1. issue:  reading and checking every row, then writing vouchers, credits and ledger
+             entries in chunks in one transaction (a code derived and hashed per voucher);
+  2. export: reading the batch back and signing every voucher's Ed25519 token, writing
+             the list of codes, tokens and holder links (what the officer hands out);
+
+and prints vouchers per second for each and for the whole, the process's peak memory
+(which stays flat as the list grows: the list is streamed, never held), and the ledger
+check. A figure, not a pass/fail test: client and database share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pos import issuance  # noqa: E402
+from pos.config import load_config  # noqa: E402
+from pos.db.embedded import embedded_url  # noqa: E402
+from pos.storage import setup as setup_store  # noqa: E402
+from pos.storage.ledger import verify_ledger  # noqa: E402
+from pos.voucher_commands import command_services, write_vouchers_csv  # noqa: E402
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_list(path: Path, count: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ref", "holder_ref", "note"])
+        for i in range(count):
+            writer.writerow([f"county{i % 6}-child-{i:07d}", f"vol-{i % 997}", ""])
+
+
+async def main(count: int, chunk: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="pos-bench-issue-"))
+    server = os.environ.get("POS_DATABASE_URL") or await asyncio.to_thread(
+        embedded_url, work / "server")
+    name = f"bench_issue_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(server)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    base, _, query = server.partition("?")  # the embedded server's socket is in the query
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    config = load_config(ROOT / "config.toml", env={
+        "POS_DATABASE_URL": url, "POS_DATA_DIR": str(work / "data"),
+        "POS_ADMIN_TOKEN": "adm_bench_" + uuid.uuid4().hex})
+    listing = work / "beneficiaries.csv"
+    await asyncio.to_thread(write_list, listing, count)
+    print(f"list: {count} rows, {listing.stat().st_size / 1e6:.1f} MB; "
+          f"peak memory before issuing {peak_mb():.0f} MB")
+
+    async with command_services(config) as svc:
+        now = datetime.now(UTC)
+        program = await setup_store.create_program(svc.pool, {
+            "name": "Bench wish voucher 心愿券", "currency": "CNY", "restrictions": ["any"],
+            "rule_settings": {}, "face_value": 30000, "per_visit_cap": 10000, "uses": None,
+            "unit_price": None, "valid_from": now - timedelta(days=1),
+            "valid_until": now + timedelta(days=180), "allowance": None,
+            "require_identity": False, "channels": ["cash"]})
+        await issuance.signing_kid(svc)  # the first key, made outside the timing
+
+        started = time.perf_counter()
+        result = await issuance.issue_batch(
+            svc, program, lambda: listing.open("rb"), "csv", source="cli",
+            chunk_size=chunk)
+        issued = time.perf_counter()
+        written = await write_vouchers_csv(svc, result.issuance_id, work / "vouchers.csv")
+        exported = time.perf_counter()
+        assert result.count == written == count
+
+        issue_s, export_s, total_s = issued - started, exported - issued, exported - started
+        print(f"issue  (check + store):  {issue_s:7.2f} s  {count / issue_s:9.0f} vouchers/s")
+        print(f"export (sign + write):   {export_s:7.2f} s  {count / export_s:9.0f} vouchers/s")
+        print(f"total:                   {total_s:7.2f} s  {count / total_s:9.0f} vouchers/s")
+        print(f"peak memory {peak_mb():.0f} MB (chunks of {chunk})")
+        async with svc.pool.acquire() as conn:
+            checks = await verify_ledger(conn)
+        print("ledger: " + ("balanced" if all(c.ok for c in checks) else "NOT BALANCED"))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vouchers", type=int, default=100_000)
+    parser.add_argument("--chunk", type=int, default=1000)
+    args = parser.parse_args()
+    asyncio.run(main(args.vouchers, args.chunk))
