@@ -48,6 +48,14 @@ class Registered:
     adapter: Any
 
 
+# What an adapter of each kind must have, checked when it is registered (start-up), so a
+# malformed plugin stops the service at once rather than failing a till later.
+_REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
+    "restriction rule": ("decide",),
+    "payment channel": ("collect", "refund", "payout"),
+}
+
+
 class _Registry:
     """The registry handed to one plugin's registration hook."""
 
@@ -60,6 +68,11 @@ class _Registry:
         name = getattr(adapter, "name", None)
         if not isinstance(name, str) or not name:
             raise ConfigError(f"plugin {self._plugin} registered a {self._kind} without a name")
+        for method in _REQUIRED_METHODS.get(self._kind, ()):
+            if not callable(getattr(adapter, method, None)):
+                raise ConfigError(
+                    f"plugin {self._plugin} registered the {self._kind} {name!r} without "
+                    f"{method}()")
         if name in self._into:
             other = self._into[name].plugin
             raise ConfigError(
@@ -127,8 +140,17 @@ class Plugins:
 
     def _resolve_settings(self, tables: Mapping[str, Mapping[str, Any]]) -> None:
         for impl in self.pm.hook.pos_declare_settings.get_hookimpls():
-            returned: Any = impl.function()
-            self.declared[impl.plugin_name] = list(returned or [])
+            try:
+                returned: Any = impl.function()
+                declared = list(returned or [])
+            except Exception as exc:
+                raise ConfigError(
+                    f"plugin {impl.plugin_name} could not declare its settings: {exc!r}"
+                ) from exc
+            if not all(isinstance(s, Setting) for s in declared):
+                raise ConfigError(
+                    f"plugin {impl.plugin_name} declared settings that are not Setting(...)")
+            self.declared[impl.plugin_name] = declared
         for name in self.plugin_names():
             by_key = {s.key: s for s in self.declared.get(name, [])}
             table = dict(tables.get(name, {}))
@@ -145,8 +167,14 @@ class Plugins:
     def _register(self, hook_name: str, kind: str, into: dict[str, Registered]) -> None:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             plugin = impl.plugin_name
-            _call(impl, register=_Registry(plugin, kind, into),
-                  settings=self.settings.get(plugin, {}))
+            try:
+                _call(impl, register=_Registry(plugin, kind, into),
+                      settings=self.settings.get(plugin, {}))
+            except ConfigError:
+                raise
+            except Exception as exc:
+                # A plugin that cannot register stops the start-up, naming itself.
+                raise ConfigError(f"plugin {plugin} failed in {hook_name}: {exc!r}") from exc
 
     def plugin_names(self) -> list[str]:
         return sorted(

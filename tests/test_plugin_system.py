@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -348,3 +350,60 @@ async def test_temporary_plugin_is_gone_after_the_test(world: World) -> None:
     resp = await world.client.get("/v1/plugins", headers=ADMIN)
     names = {p["name"] for p in (await resp.json())["plugins"]}
     assert "fresh" not in names and "flaky_rules" not in names
+
+
+class BadDeclaration:
+    @hookimpl
+    def pos_declare_settings(self) -> Any:
+        return [("limit", int, 1, "not a Setting")]
+
+
+class RaisingRegistration:
+    @hookimpl
+    def pos_register_restrictions(self, register: RestrictionRegistry) -> None:
+        raise RuntimeError("cannot open the product catalogue")
+
+
+class HalfAChannel:
+    @hookimpl
+    def pos_register_payment_channels(self, register: ChannelRegistry) -> None:
+        class OnlyCollects:
+            name = "half"
+
+            async def collect(self, request: ChannelRequest) -> ChannelResult:
+                return ChannelResult(True)
+        register.add(OnlyCollects())  # type: ignore[arg-type]
+
+
+class Duplicate:
+    @hookimpl
+    def pos_register_restrictions(self, register: RestrictionRegistry) -> None:
+        register.add(FreshRule())
+
+
+@pytest.mark.parametrize(("plugins", "message"), [
+    ({"bad": BadDeclaration()}, "plugin bad declared settings that are not Setting"),
+    ({"boom": RaisingRegistration()}, "plugin boom failed in pos_register_restrictions"),
+    ({"half": HalfAChannel()}, "payment channel 'half' without refund()"),
+    ({"fresh": FreshPlugin(), "again": Duplicate()}, "registered by both"),
+])
+def test_a_malformed_plugin_stops_the_start_up(plugins: dict[str, object],
+                                               message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_plugins(PluginsConfig(), plugins)
+
+
+@pytest.mark.parametrize("registered", [plugin_param("flaky_rules", rule_plugin(RaisingRule()))],
+                         indirect=True)
+async def test_a_failing_plugin_is_logged_by_name(registered: Any, world: World,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    shop, _, voucher = await _sale(world, ["broken"])
+    with caplog.at_level(logging.ERROR, logger="pos.plugin_manager"):
+        resp = await world.client.post(
+            "/v1/quotes", json={"token": voucher["token"],
+                                "basket": basket(("household", 1, 500))},
+            headers=shop.headers())
+    assert resp.status == 502
+    (record,) = [r for r in caplog.records if r.name == "pos.plugin_manager"]
+    assert "plugin flaky_rules: rule broken raised" in record.getMessage()
+    assert "database of products unreachable" in (record.exc_text or "")

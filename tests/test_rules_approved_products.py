@@ -154,3 +154,15 @@ async def test_list_replaced_while_redemptions_run(world: World) -> None:
         assert (milk, bread) == ((True, False) if version % 2 == 1 else (False, True))
         assert stored["covered"] == (700 if version % 2 == 1 else 300)
     assert versions <= set(range(1, 10))
+
+
+async def test_a_list_larger_than_an_ordinary_request(world: World) -> None:
+    shop, program, voucher = await setup(world)
+    gtins = [gtin13(f"69{n:010d}") for n in range(8000)]  # ~120 kB, in many chunks
+    saved = await upload(world, program, "gtin,description\n" + "".join(
+        f"{g},Product {i}\n" for i, g in enumerate(gtins)))
+    assert saved["items"] == 8000
+    resp = await world.client.post(
+        "/v1/quotes", json={"token": voucher["token"], "basket": basket(
+            scanned(gtins[-1], "Last product"))}, headers=shop.headers())
+    assert resp.status == 200 and (await resp.json())["lines"][0]["eligible"] is True

@@ -30,10 +30,13 @@ _WEBHOOK_STATUS = {"webhook_signature_invalid": 401, "webhook_stale": 400,
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise InputProblem("payload_too_large", "The request is too large.", status=413)
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise InputProblem("payload_too_large", "The request is too large.", status=413)
-    return data
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise InputProblem("payload_too_large", "The request is too large.", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @routes.add("PUT", "/v1/programs/{id}/approved-products",
