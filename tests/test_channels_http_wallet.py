@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 from pos import payments
 from pos.api.state import SERVICES
 from pos.config import Config
+from pos.plugin_api import ChannelRequest
 from pos.services import Services
 from tests.conftest import Shop, World, basket, make_config, new_key
 
@@ -98,6 +99,12 @@ class FakeWallet:
             await asyncio.sleep(TIMEOUT * 3)
         return web.json_response({"id": self.refunds[key]["id"]})
 
+    async def payout(self, request: web.Request) -> web.Response:
+        _, body = await self._start(request)
+        if not body.get("merchant_id"):
+            return web.json_response({"message": "no payee"}, status=422)
+        return web.json_response({"id": "po_" + request.headers["Idempotency-Key"]})
+
     def collects(self) -> list[dict[str, str]]:
         return [h for path, h, _ in self.requests if path == "/v1/payments"]
 
@@ -108,6 +115,7 @@ async def wallet() -> AsyncIterator[tuple[FakeWallet, str]]:
     app = web.Application()
     app.router.add_post("/v1/payments", fake.payment)
     app.router.add_post("/v1/refunds", fake.refund)
+    app.router.add_post("/v1/payouts", fake.payout)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield fake, str(server.make_url("")).rstrip("/")
@@ -406,3 +414,16 @@ async def test_refund_confirmed_by_webhook(wallet: Any, world: World) -> None:
         assert status == 200
     assert await scalar(world, "SELECT status FROM channel_payments") == "refunded"
     assert await payments.retry_due(services_of(world)) == 0  # nothing left to chase
+
+
+async def test_payouts_through_the_wallet(wallet: Any, world: World) -> None:
+    plugins = services_of(world).plugins
+    request = ChannelRequest(channel="http_wallet", amount=50000, currency="CNY",
+                                      idempotency_key="batch-1", merchant_id="m-1")
+    done = await plugins.call_channel("http_wallet", "payout", request)
+    assert (done.state, done.reference) == ("ok", "po_batch-1")
+    refused = await plugins.call_channel(
+        "http_wallet", "payout", ChannelRequest(
+            channel="http_wallet", amount=1, currency="CNY", idempotency_key="batch-2"))
+    assert (refused.state, refused.message) == ("declined", "no payee")
+    assert fake(wallet).bad_signatures == 0
