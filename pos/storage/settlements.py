@@ -23,6 +23,10 @@ from pos.settlement.exporter_api import BatchHeader, ExportLine, Payee
 # the (redemption_id, kind) key of settlement_lines is the guarantee behind it.
 SETTLEMENT_LOCK = 0x706F735F736574  # "pos_set"
 
+# A run over a million redemptions takes longer than the pool's default statement timeout;
+# it is an officer's occasional action, so it may take minutes rather than fail.
+RUN_TIMEOUT_SECONDS = 1800.0
+
 # One statement: the batches, their lines and the ledger entries, all or nothing.
 # What is due: captured redemptions not yet in a batch, and voids of redemptions already
 # in a batch that no batch has adjusted yet; both up to the period end.
@@ -92,29 +96,37 @@ async def cut_batches(
     program_id: str | None, actor: str,
 ) -> list[str]:
     """Record a run and cut its batches, in one transaction. Returns the new batch ids."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", SETTLEMENT_LOCK)
-        await conn.execute(
-            "INSERT INTO settlement_runs (id, period_end, merchant_id, program_id, created_by) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            run_id, period_end, merchant_id, program_id, actor,
-        )
-        try:
-            rows = await conn.fetch(_CUT, run_id, period_end, merchant_id, program_id, actor)
-        except asyncpg.UniqueViolationError:
-            # Only possible if the lock above were bypassed; the key still refuses it.
-            raise InputProblem(
-                "settlement_conflict",
-                "Another settlement run settled some of these redemptions; run it again.",
-                status=409,
-            ) from None
-        ids = [r["id"] for r in rows]
-        if ids:
-            await conn.executemany(
-                "INSERT INTO settlement_events (batch_id, status, actor) "
-                "VALUES ($1, 'draft', $2)",
-                [(i, actor) for i in ids],
+    try:
+        async with conn.transaction():
+            # Waits for a run in progress, which may take a while on a large period.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SETTLEMENT_LOCK,
+                               timeout=RUN_TIMEOUT_SECONDS)
+            await conn.execute(
+                "INSERT INTO settlement_runs (id, period_end, merchant_id, program_id, "
+                "created_by) VALUES ($1, $2, $3, $4, $5)",
+                run_id, period_end, merchant_id, program_id, actor,
             )
+            rows = await conn.fetch(_CUT, run_id, period_end, merchant_id, program_id, actor,
+                                    timeout=RUN_TIMEOUT_SECONDS)
+            ids = [r["id"] for r in rows]
+            if ids:
+                await conn.executemany(
+                    "INSERT INTO settlement_events (batch_id, status, actor) "
+                    "VALUES ($1, 'draft', $2)",
+                    [(i, actor) for i in ids],
+                )
+    except TimeoutError:
+        raise InputProblem(
+            "settlement_timeout", "The settlement run took too long and was rolled back; "
+            "nothing was settled. Settle one merchant or program at a time.", status=503,
+        ) from None
+    except asyncpg.UniqueViolationError:
+        # Only possible if the lock above were bypassed; the key still refuses it.
+        raise InputProblem(
+            "settlement_conflict",
+            "Another settlement run settled some of these redemptions; run it again.",
+            status=409,
+        ) from None
     return ids
 
 
