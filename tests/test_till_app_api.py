@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
 import pytest
 
-from pos import pairing
+from pos import pairing, taxonomy
 from pos.api.till_app_routes import content_type
 from terminals import TABLET_DIR
 from tests.conftest import ADMIN, Shop, World, basket
@@ -212,3 +213,22 @@ async def test_the_pairing_and_app_routes_are_documented(world: World) -> None:
     assert "requestBody" in paths["/v1/pairings"]["post"]
     assert "text/html" in paths["/till/"]["get"]["responses"]["200"]["content"]
     assert "/till/app.js" in paths
+
+
+async def test_the_category_list_is_the_services_taxonomy(world: World) -> None:
+    resp = await world.client.get("/till/categories.json")
+    assert resp.status == 200
+    groups = (await resp.json())["groups"]
+    served = {c["code"]: (g["group"], c["label"]) for g in groups for c in g["categories"]}
+    assert served == taxonomy.CATEGORIES
+
+
+def test_every_category_and_group_has_a_chinese_label() -> None:
+    """The Chinese till names each code itself (English labels come from the service)."""
+    source = (TABLET_DIR / "i18n.js").read_text(encoding="utf-8")
+    zh = source[source.index('"zh-CN": {'):source.index("\n  en: {")]
+    categories = zh[zh.index("categories: {"):zh.index("groups: {")]
+    groups = zh[zh.index("groups: {"):zh.index("problems: {")]
+    named = set(re.findall(r"(\w+): \"", categories))
+    assert named == set(taxonomy.CATEGORIES)
+    assert set(re.findall(r"(\w+): \"", groups)) == {g for g, _ in taxonomy.CATEGORIES.values()}

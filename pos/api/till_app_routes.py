@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pos import taxonomy
 from pos.api.routing import Handler, Routes
 from terminals import TABLET_DIR
 
@@ -55,6 +56,18 @@ def _register(relative: str, path: Path) -> None:
     url = "/till/" if relative == "index.html" else f"/till/{relative}"
     routes.get(url, summary=f"Till app: {relative}", auth="none",
                content_type=ctype)(handler)
+
+
+@routes.get("/till/categories.json", summary="Till app: the category codes a basket uses",
+            auth="none")
+async def till_app_categories(request: web.Request) -> web.StreamResponse:
+    # From the service's own taxonomy, so the till offers exactly the codes rules know.
+    groups: dict[str, list[dict[str, str]]] = {}
+    for code, (group, label) in taxonomy.CATEGORIES.items():
+        groups.setdefault(group, []).append({"code": code, "label": label})
+    body = {"groups": [{"group": g, "categories": c} for g, c in groups.items()]}
+    return web.json_response(body, headers={"Cache-Control": "no-cache",
+                                            "X-Content-Type-Options": "nosniff"})
 
 
 @routes.get("/till", summary="Till app (redirects to /till/)", auth="none",

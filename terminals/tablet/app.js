@@ -3,7 +3,7 @@
 
 import { call, IdempotentWrite } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
-import { pickLanguage, translator } from "./i18n.js";
+import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
 import { Scanner } from "./scanner.js";
 import qrcode from "./vendor/qrcode-generator/qrcode.mjs";
@@ -50,8 +50,9 @@ function applyLanguage() {
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
   const select = $("#line-category");
   const current = select.value || "stationery";
-  select.replaceChildren(...t.categories().map((code) =>
-    el("option", { value: code, textContent: t.category(code) })));
+  select.replaceChildren(...t.categoryGroups().map((g) =>
+    el("optgroup", { label: g.label },
+      ...g.codes.map((code) => el("option", { value: code, textContent: t.category(code) })))));
   select.value = current;
   renderHeader();
   if (state.screen === "basket") renderBasket();
@@ -649,8 +650,18 @@ function wire() {
   $("#print-80").addEventListener("click", () => printReceipt(80));
 }
 
-function main() {
+async function loadCategories() {
+  try {
+    const answer = await call("GET", "categories.json");
+    if (answer.status === 200) setCatalog(answer.body.groups);
+  } catch {
+    // Without the list the Chinese table still offers every code; English shows codes.
+  }
+}
+
+async function main() {
   wire();
+  await loadCategories();
   applyLanguage();
   if (!state.till) {
     startPairing();

@@ -82,13 +82,23 @@ const STRINGS = {
     unpaired_notice: "这台平板已不再配对，请重新配对。",
     network: "连接不上服务器，请检查网络后重试。",
     problems_unknown: "出了点问题，请重试。",
+    // Every code of the service's taxonomy (a test keeps this list complete).
     categories: {
-      stationery: "文具", books: "图书", school_bags: "书包", sports_goods: "体育用品",
-      daily_goods: "日用品", dairy: "奶制品", infant_formula: "婴儿奶粉", food: "食品",
-      fresh_food: "生鲜", sweets: "糖果零食", diapers: "纸尿裤", baby_clothes: "婴儿服装",
-      baby_goods: "母婴用品", winter_goods: "御寒用品", medicine: "药品",
-      medical_supplies: "医疗耗材", meals: "餐食", courses: "课程", alcohol: "酒类",
-      tobacco: "烟草", other: "其他",
+      food: "食品", fruit_vegetables: "新鲜蔬果", grains: "米面粮油主食", meat_fish: "肉禽水产",
+      eggs: "蛋类", cooking_ingredients: "食用油盐酱料", prepared_food: "熟食冷冻食品",
+      sweets: "糖果甜点", snacks: "零食", soft_drinks: "饮料果汁", water: "饮用水",
+      milk: "牛奶", milk_powder: "奶粉", dairy: "酸奶奶酪等乳制品", infant_formula: "婴幼儿配方奶粉",
+      baby_food: "婴幼儿辅食", diapers: "纸尿裤", baby_clothing: "婴儿服装", baby_shoes: "婴儿鞋",
+      baby_hats: "婴儿帽", baby_care: "婴儿护理用品", books: "图书", stationery: "文具",
+      school_bags: "书包", sports_goods: "体育用品", art_supplies: "美术手工用品",
+      clothing: "服装", shoes: "鞋", winter_goods: "御寒衣被取暖用品", household: "家居用品",
+      toiletries: "洗护用品", toys: "玩具", medicine: "药品", medical_consumables: "医疗耗材",
+      health_supplements: "保健品", meals: "餐食", courses: "课程", services: "其他服务",
+      alcohol: "酒类", tobacco: "烟草", gift_card: "礼品卡", lottery: "彩票",
+    },
+    groups: {
+      food: "食品", dairy: "乳品与婴幼儿营养", baby: "母婴用品", study: "学习与运动",
+      daily: "日用品", health: "医药健康", services: "服务", restricted: "限制类",
     },
     problems: {
       invalid_token: "这张券无法识别或不是真券，请核对后重试。",
@@ -195,14 +205,12 @@ const STRINGS = {
     unpaired_notice: "This tablet is no longer paired. Pair it again.",
     network: "The service could not be reached. Check the network and try again.",
     problems_unknown: "Something went wrong. Try again.",
-    categories: {
-      stationery: "Stationery", books: "Books", school_bags: "School bags",
-      sports_goods: "Sports goods", daily_goods: "Daily goods", dairy: "Dairy",
-      infant_formula: "Infant formula", food: "Food", fresh_food: "Fresh food",
-      sweets: "Sweets", diapers: "Diapers", baby_clothes: "Baby clothes",
-      baby_goods: "Baby goods", winter_goods: "Winter goods", medicine: "Medicine",
-      medical_supplies: "Medical supplies", meals: "Meals", courses: "Courses",
-      alcohol: "Alcohol", tobacco: "Tobacco", other: "Other",
+    // English labels come from the service's taxonomy (categories.json).
+    categories: {},
+    groups: {
+      food: "Food", dairy: "Dairy and infant nutrition", baby: "Baby goods",
+      study: "Study and sport", daily: "Daily goods", health: "Health", services: "Services",
+      restricted: "Never paid for",
     },
     problems: {},
   },
@@ -220,6 +228,21 @@ export function pickLanguage(saved, browserLanguages) {
   return "zh-CN";
 }
 
+// The service's category codes: [{group, categories: [{code, label}]}], English labels.
+let catalog = [];
+
+export function setCatalog(groups) {
+  catalog = Array.isArray(groups) ? groups : [];
+}
+
+function catalogLabel(code) {
+  for (const group of catalog) {
+    const found = group.categories.find((c) => c.code === code);
+    if (found) return found.label.charAt(0).toUpperCase() + found.label.slice(1);
+  }
+  return null;
+}
+
 export function translator(lang) {
   const table = STRINGS[lang] || STRINGS["zh-CN"];
   const t = (key, vars = {}) => {
@@ -227,8 +250,12 @@ export function translator(lang) {
     return String(text).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
   };
   t.lang = lang;
-  t.category = (code) => table.categories[code] || STRINGS.en.categories[code] || code;
-  t.categories = () => Object.keys(STRINGS.en.categories);
+  t.category = (code) => table.categories[code] || catalogLabel(code) || code;
+  /** [{group, label, codes}] in the service's order; the Chinese table if it is not loaded. */
+  t.categoryGroups = () => (catalog.length
+    ? catalog.map((g) => ({ group: g.group, label: table.groups[g.group] || g.group,
+      codes: g.categories.map((c) => c.code) }))
+    : [{ group: "all", label: "", codes: Object.keys(STRINGS["zh-CN"].categories) }]);
   t.problem = (problem) => table.problems[problem.code] || problem.detail || t("problems_unknown");
   return t;
 }
