@@ -455,3 +455,25 @@ async def test_money_in_the_page_is_integer_minor_units(
                                     "1.00 EUR"]
     assert results["parsed"] == [1200, 1250, 1250, 7, 350, None, None, None, None, 10]
     assert results["sum"] == 31 and results["floatRefused"] is True
+
+
+
+async def test_what_the_scanner_reads_is_sorted_out_in_the_page(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    token = "eyJhbGciOiJFZERTQSJ9.eyJ2aWQiOiIxMjM0NTY3OCJ9.c2lnbmF0dXJlX2J5dGVz"
+    async with open_till(browser, world.client, "en") as till:
+        results = await till.page.evaluate("""async (token) => {
+            const c = await import('./codes.js');
+            return {
+                credentials: [token, `https://vouchers.example/v#${token}`, ' abcd-efgh ', '']
+                    .map(c.voucherCredential),
+                gtins: ['9787020002207', '9787020002208', '96385074', '12345', '0012345678905']
+                    .map(c.gtinValid),
+                keys: new Set([c.newKey(), c.newKey(), c.newKey()]).size,
+            };
+        }""", token)
+    assert results["credentials"] == [{"token": token}, {"token": token},
+                                      {"code": "ABCD-EFGH"}, None]
+    assert results["gtins"] == [True, False, True, False, True]
+    assert results["keys"] == 3
