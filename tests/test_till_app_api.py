@@ -142,6 +142,16 @@ async def test_a_disabled_till_cannot_pair(world: World, database_url: str) -> N
     await new_code(world, shop.till_id, status=404)
 
 
+async def test_a_till_reads_who_it_is(world: World) -> None:
+    shop, _ = await shop_with_voucher(world)
+    resp = await world.client.get("/v1/till", headers=shop.headers())
+    assert resp.status == 200
+    assert await resp.json() == {"till_id": shop.till_id, "merchant_id": shop.merchant_id,
+                                 "till_name": "Till 1", "merchant_name": "Stationery"}
+    assert (await world.client.get("/v1/till", headers=ADMIN)).status == 403
+    assert (await world.client.get("/v1/till")).status == 401
+
+
 def test_pairing_codes_normalise() -> None:
     for _ in range(20):
         code = pairing.new_code()

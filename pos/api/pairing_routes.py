@@ -67,7 +67,8 @@ async def create_pairing_code(request: web.Request) -> web.Response:
 @routes.post("/v1/pairings", summary="Trade a pairing code for this tablet's till secret",
              auth="none", body=PairingIn, status=201)
 async def pair(request: web.Request) -> web.Response:
-    # Rate-limited before anything else, so guessing costs the same whatever is sent.
+    # Rate-limited before anything else, so guessing costs the same whatever is sent. Per
+    # address as the service sees it: behind a proxy, the tills behind it share the limit.
     if not request.app[PAIRING_LIMITER].allow(request.remote or "unknown"):
         raise InputProblem(
             "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
@@ -84,3 +85,10 @@ async def pair(request: web.Request) -> web.Response:
     response = json_response({**till, "secret": secret}, status=201)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@routes.get("/v1/till", summary="The calling till: its id, its shop and their names",
+            auth="till")
+async def whoami(request: web.Request) -> web.Response:
+    till = await auth(request).require_till(request)
+    return json_response(await store.till_profile(services(request).pool, till.till_id))

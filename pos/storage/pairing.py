@@ -75,3 +75,19 @@ async def _spend(
         if row is None:
             raise _TillGone
         return dict(row)
+
+
+async def till_profile(pool: asyncpg.Pool[Any], till_id: str) -> dict[str, str]:
+    """What a paired tablet shows about itself: ids and names of the till and its shop."""
+    row = await pool.fetchrow(
+        """
+        SELECT t.id::text AS till_id, t.merchant_id::text AS merchant_id,
+               t.name AS till_name, m.name AS merchant_name
+          FROM tills t JOIN merchants m ON m.id = t.merchant_id
+         WHERE t.id = $1
+        """,
+        till_id,
+    )
+    if row is None:
+        raise not_found("till")
+    return dict(row)

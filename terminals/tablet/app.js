@@ -119,18 +119,23 @@ async function pair(event) {
   event.preventDefault();
   const section = $("#screen-pair");
   showProblem(section, null);
+  const typed = $("#pair-code").value.trim();
   let answer;
   try {
-    answer = await call("POST", "/v1/pairings", { body: { code: $("#pair-code").value } });
+    // A till secret pasted as it is (as `pos run --demo` prints them) is checked and kept
+    // like one received for a pairing code.
+    answer = typed.startsWith("till_")
+      ? await call("GET", "/v1/till", { secret: typed })
+      : await call("POST", "/v1/pairings", { body: { code: typed } });
   } catch {
     showProblem(section, { code: "network", detail: state.t("network") });
     return;
   }
-  if (answer.status !== 201) {
+  if (answer.status !== 201 && answer.status !== 200) {
     showProblem(section, answer.body);
     return;
   }
-  state.till = answer.body;
+  state.till = typed.startsWith("till_") ? { ...answer.body, secret: typed } : answer.body;
   save(TILL, state.till);
   notice("");
   renderHeader();
@@ -650,6 +655,25 @@ function wire() {
   $("#print-80").addEventListener("click", () => printReceipt(80));
 }
 
+/** The till's names may have changed, or its credential been replaced by a new pairing. */
+async function refreshTill() {
+  const secret = state.till.secret;
+  let answer;
+  try {
+    answer = await call("GET", "/v1/till", { secret });
+  } catch {
+    return;  // offline for now; the next quote will tell
+  }
+  if (state.till?.secret !== secret) return;
+  if (answer.status === 401) {
+    if (!state.write) unpaired();
+  } else if (answer.status === 200) {
+    state.till = { ...state.till, ...answer.body };
+    save(TILL, state.till);
+    renderHeader();
+  }
+}
+
 async function loadCategories() {
   try {
     const answer = await call("GET", "categories.json");
@@ -667,6 +691,7 @@ async function main() {
     startPairing();
     return;
   }
+  refreshTill();
   // A write that never got its answer (reload, crash, power) is finished first, with the
   // same key: the service either did it (and answers as it did) or does it now, once.
   const pending = IdempotentWrite.load();
