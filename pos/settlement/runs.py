@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pos.errors import InputProblem, not_found
+from pos.errors import InputProblem, not_found, validation_error
 from pos.services import Services
 from pos.storage import settlements as store
 
@@ -27,6 +27,9 @@ async def settle(
 ) -> dict[str, Any]:
     """Cut the batches of one run and return the run with its batches."""
     zone = ZoneInfo(services.config.redemption.timezone)
+    if not 2000 <= period_end.year <= 9000:
+        # Also keeps the date arithmetic and the database's timestamps in range.
+        raise validation_error("period_end must be a date between the years 2000 and 9000.")
     end = period_end_moment(period_end, zone)
     if end > datetime.now(tz=zone):
         # A period still running would let redemptions land behind the run's back.

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from pos.schemas import Name, RuleName, Strict
 
-Id = Annotated[str, StringConstraints(min_length=36, max_length=36,
-                                      pattern=r"^[0-9a-fA-F-]{36}$")]
+
+def _canonical_uuid(value: str) -> str:
+    return str(uuid.UUID(value))  # a ValueError becomes a validation_error problem
+
+
+Id = Annotated[str, StringConstraints(min_length=32, max_length=36),
+               AfterValidator(_canonical_uuid)]
 Actor = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
