@@ -334,6 +334,77 @@ async def test_unanswered_redemption_is_resumed_after_a_reload(
     assert taken["covered"] == 5000
 
 
+
+async def test_an_unknown_outcome_survives_re_pairing_the_same_till(
+    browser: Browser, world: World, database_url: str  # noqa: F811
+) -> None:
+    """The answer is lost, then the till's credential is refused (it was paired again
+    meanwhile): the write is kept, and finished with the same key once the tablet is
+    paired to the same till again."""
+    sale = await wish_sale(world)
+    keys: list[str | None] = []
+
+    async def lose_then_refuse(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        elif len(keys) == 2:
+            await route.fulfill(status=401, content_type="application/problem+json", json={
+                "type": "about:blank", "title": "Not allowed", "status": 401,
+                "code": "unauthorized", "detail": "This device is not signed in."})
+        else:
+            await route.continue_()
+
+    async with open_till(browser, world.client, "en") as till:
+        page = till.page
+        await pair(page, await pairing_code(world.client, sale.shop.till_id))
+        await page.route("**/v1/redemptions", lose_then_refuse)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "20", 1, "Crayons")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥20.00")
+        await page.click("#confirm")
+        await expect(page.locator("#screen-pair")).to_be_visible()
+        await expect(page.locator("#notice")).to_be_visible()
+        assert await page.evaluate("localStorage.getItem('pos.pending')") is not None
+
+        await pair_again(page, await pairing_code(world.client, sale.shop.till_id))
+        await expect(page.locator("#receipt .receipt-row.covered")).to_contain_text("¥20.00")
+        assert len(keys) == 3 and len(set(keys)) == 1
+        assert till.errors == []
+
+    (taken,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert taken["covered"] == 2000
+
+
+async def test_a_kept_write_of_another_till_is_not_sent_as_this_one(
+    browser: Browser, world: World, database_url: str  # noqa: F811
+) -> None:
+    """Idempotency keys belong to a till: sent by another till the same key would be a new
+    request, so a write kept from a different till is dropped, with a notice, not sent."""
+    sale = await wish_sale(world)
+    async with open_till(browser, world.client, "en") as till:
+        page = till.page
+        await page.evaluate("""(token) => localStorage.setItem('pos.pending', JSON.stringify({
+            kind: 'redeem', path: '/v1/redemptions', key: 'k-1', started: 0,
+            body: {token, channel: 'cash', basket: {currency: 'CNY', lines: [{sku: 's',
+                   category: 'stationery', description: 'x', quantity: 1, unit_price: 100}]}},
+            context: {till_id: '00000000-0000-4000-8000-000000000000'}}))""",
+                            sale.voucher["token"])
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await expect(page.locator("#notice")).to_contain_text("unknown outcome")
+        assert await page.evaluate("localStorage.getItem('pos.pending')") is None
+        assert till.errors == []
+    assert await redemptions_of(database_url, sale.voucher["id"]) == []
+
+
+async def pair_again(page: Page, code: str) -> None:
+    await page.fill("#pair-code", code)
+    await page.click("#pair-form button[type=submit]")
+
+
 # ------------------------------------------------------------------------------------------
 # refusals: the problem's sentence, large
 

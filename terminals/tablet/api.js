@@ -67,6 +67,13 @@ export class IdempotentWrite {
   get kind() { return this.state.kind; }
   get context() { return this.state.context; }
 
+  /** Forget a kept write without an answer (only when it can never be finished). */
+  static discard() {
+    localStorage.removeItem(PENDING);
+  }
+
+  get tillId() { return this.state.context?.till_id; }
+
   /** Skip the current wait and try now (the cashier pressed "retry"). */
   retryNow() {
     if (this._wake) this._wake();
@@ -81,6 +88,11 @@ export class IdempotentWrite {
         answer = await call("POST", this.state.path, {
           secret, body: this.state.body ?? undefined, key: this.state.key,
         });
+        if (answer.status === 401) {
+          // The till's credential was replaced (paired again) or withdrawn: the outcome is
+          // still unknown, so the write stays kept for the same till to finish once paired.
+          return answer;
+        }
         if (!isTransient(answer)) {
           localStorage.removeItem(PENDING);
           return answer;

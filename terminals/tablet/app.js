@@ -139,7 +139,25 @@ async function pair(event) {
   save(TILL, state.till);
   notice("");
   renderHeader();
-  startSale();
+  if (!resumePendingWrite()) startSale();
+}
+
+/**
+ * Finish a write kept from before (a reload, a crash, a re-pairing): the same request with
+ * the same key, so the service either did it and answers as it did, or does it now, once.
+ * Keys belong to a till, so a write is only resumed by the till that started it.
+ */
+function resumePendingWrite() {
+  const pending = IdempotentWrite.load();
+  if (!pending) return false;
+  if (pending.tillId && pending.tillId !== state.till.till_id) {
+    IdempotentWrite.discard();
+    notice(state.t("pending_other_till"));
+    return false;
+  }
+  if (pending.kind === "void") state.receipt = load(LAST);
+  runWrite(pending);
+  return true;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -421,7 +439,7 @@ async function confirmRedemption() {
   const context = {
     program_name: state.quote.voucher.program_name,
     merchant_name: state.till.merchant_name, till_name: state.till.till_name,
-    lines: basketBody().lines, at: new Date().toISOString(),
+    lines: basketBody().lines, at: new Date().toISOString(), till_id: state.till.till_id,
     covered: state.quote.covered, currency: state.quote.currency,
   };
   // The key is made once per press of "confirm" and saved with the body before sending.
@@ -506,7 +524,7 @@ async function voidDialogClosed() {
   const { redemption } = state.receipt;
   const write = IdempotentWrite.start(
     "void", `/v1/redemptions/${encodeURIComponent(redemption.id)}/void`, null, newKey(),
-    { redemption_id: redemption.id });
+    { redemption_id: redemption.id, till_id: state.till.till_id });
   await runWrite(write);
 }
 
@@ -692,15 +710,7 @@ async function main() {
     return;
   }
   refreshTill();
-  // A write that never got its answer (reload, crash, power) is finished first, with the
-  // same key: the service either did it (and answers as it did) or does it now, once.
-  const pending = IdempotentWrite.load();
-  if (pending) {
-    if (pending.kind === "void") state.receipt = load(LAST);
-    runWrite(pending);
-    return;
-  }
-  startSale();
+  if (!resumePendingWrite()) startSale();
 }
 
 main();

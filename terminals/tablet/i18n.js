@@ -82,6 +82,7 @@ const STRINGS = {
     unpaired_notice: "这台平板已不再配对，请重新配对。",
     network: "连接不上服务器，请检查网络后重试。",
     problems_unknown: "出了点问题，请重试。",
+    pending_other_till: "上一台收银台有一笔结果未知的收券，已无法在这里确认，请联系项目方核对。",
     // Every code of the service's taxonomy (a test keeps this list complete).
     categories: {
       food: "食品", fruit_vegetables: "新鲜蔬果", grains: "米面粮油主食", meat_fish: "肉禽水产",
@@ -205,6 +206,7 @@ const STRINGS = {
     unpaired_notice: "This tablet is no longer paired. Pair it again.",
     network: "The service could not be reached. Check the network and try again.",
     problems_unknown: "Something went wrong. Try again.",
+    pending_other_till: "A sale from the till this tablet was paired with before has an unknown outcome and cannot be checked here. Ask the program to check it.",
     // English labels come from the service's taxonomy (categories.json).
     categories: {},
     groups: {
