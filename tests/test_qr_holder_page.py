@@ -12,6 +12,8 @@ from tests.conftest import ADMIN, World, make_config, new_key
 from tests.test_issuance_support import csv_bytes, exported, quote, redeem, upload
 from tests.test_qr import decode, svg_to_image
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
 
 async def test_holder_page_shows_the_voucher_and_no_personal_data(world: World) -> None:
     shop = await world.shop("Township Stationery 乡镇文具店")
@@ -57,18 +59,23 @@ async def test_holder_page_of_a_counted_voucher_and_of_dead_codes(world: World) 
 
     reissued = await (await world.client.post(f"/v1/vouchers/{voucher['id']}/reissue",
                                               headers=ADMIN)).json()
-    old = await world.client.get(f"/v/{voucher['code']}")
+    old = await world.client.get(f"/v/{voucher['code']}", headers=BROWSER)
     assert old.status == 410
     assert "已更换" in await old.text() and "replaced" in await old.text()
+    old = await world.client.get(f"/v/{voucher['code']}")  # not a browser: a problem
+    assert old.content_type == "application/problem+json"
+    assert (old.status, (await old.json())["code"]) == (410, "voucher_replaced")
 
     await world.post(f"/v1/vouchers/{voucher['id']}/suspend", None, status=200)
     page = await (await world.client.get(f"/v/{reissued['code']}")).text()
     assert "<svg" not in page and "on hold" in page
 
     for unknown in ("ABCD-EFGH-JKMN-P", "not-a-code", "x" * 300):
-        resp = await world.client.get(f"/v/{unknown}")
+        resp = await world.client.get(f"/v/{unknown}", headers=BROWSER)
         assert resp.status == 404
         assert "找不到此券" in await resp.text()
+        resp = await world.client.get(f"/v/{unknown}")
+        assert (resp.status, (await resp.json())["code"]) == (404, "not_found")
 
 
 async def test_holder_pages_are_rate_limited(aiohttp_client: Any, database_url: str,

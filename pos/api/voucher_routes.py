@@ -325,6 +325,17 @@ def _html(text: str, status: int = 200) -> web.Response:
     return response
 
 
+def _missing(request: web.Request, *, replaced: bool) -> web.Response:
+    """A person's browser gets a page it can show; any other client the usual problem."""
+    status = 410 if replaced else 404
+    if "text/html" in request.headers.get("Accept", ""):
+        return _html(render_missing(replaced), status=status)
+    if replaced:
+        raise InputProblem("voucher_replaced", "This voucher was replaced by a new one; "
+                           "use the new voucher's code.", status=410)
+    raise not_found("voucher")
+
+
 @routes.get("/v/{code}", summary="The holder's page: QR, what is left, where, until when",
             auth="none", content_type="text/html")
 async def holder(request: web.Request) -> web.Response:
@@ -334,12 +345,12 @@ async def holder(request: web.Request) -> web.Response:
                            status=429)
     body_ = codes.normalise(request.match_info["code"][:40])
     if body_ is None:
-        return _html(render_missing(replaced=False), status=404)
+        return _missing(request, replaced=False)
     digest = codes.code_hash(body_)
     voucher = await issuance_store.held_voucher_by_code(svc.pool, digest)
     if voucher is None:
         replaced = await issuance_store.code_was_replaced(svc.pool, digest)
-        return _html(render_missing(replaced), status=410 if replaced else 404)
+        return _missing(request, replaced=replaced)
     program = await setup_store.get_program(svc.pool, voucher.program_id)
     partners = await issuance_store.partner_names(svc.pool, voucher.program_id)
     state = voucher.status
