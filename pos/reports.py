@@ -28,15 +28,20 @@ def rounded_average(total: int, count: int) -> int:
     return (2 * total + count) // (2 * count) if count else 0
 
 
+async def _categories(db: Executor, program_id: str, redeemed: int) -> list[dict[str, Any]]:
+    categories = await store.by_category(db, program_id)
+    uncategorised = redeemed - sum(c["amount"] for c in categories)
+    if uncategorised:
+        # Redemptions with no eligible line on record: kept visible, never silently lost.
+        categories.append({"category": "uncategorised", "redemptions": None,
+                           "amount": uncategorised})
+    return categories
+
+
 async def program_report(db: Executor, program_id: str, timezone: str) -> dict[str, Any]:
     program = await store.program_header(db, program_id)
     t = await store.totals(db, program_id)
-    categories = await store.by_category(db, program_id)
-    uncategorised = t["redeemed"] - sum(c["amount"] for c in categories)
-    if uncategorised:
-        # Redemptions with no eligible line on record (older data): kept visible, not lost.
-        categories.append({"category": "uncategorised", "redemptions": None,
-                           "amount": uncategorised})
+    categories = await _categories(db, program_id, t["redeemed"])
     refs = await store.unused_refs(db, program_id, UNUSED_LISTED)
     return {
         "program": program,
@@ -73,14 +78,14 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 async def report_csv(db: Executor, program_id: str, section: str, timezone: str) -> bytes:
-    """One section of the report as a CSV file."""
-    report = await program_report(db, program_id, timezone)
-    cur = report["currency"]
+    """One section of the report as a CSV file (reading only what that section needs)."""
+    cur = (await store.program_header(db, program_id))["currency"]
 
     def money(amount: int) -> tuple[str, int]:
         return format_major(amount, cur), amount
 
     if section == "summary":
+        report = await program_report(db, program_id, timezone)
         value, red = report["value"], report["redemptions"]
         rows: list[Sequence[Any]] = [
             ("vouchers_issued", report["vouchers"]["issued"], ""),
@@ -95,17 +100,19 @@ async def report_csv(db: Executor, program_id: str, section: str, timezone: str)
     if section == "categories":
         return _csv(("category", "redemptions", f"amount ({cur})", "amount_minor"),
                     ((c["category"], c["redemptions"] or "", *money(c["amount"]))
-                     for c in report["by_category"]))
+                     for c in await _categories(db, program_id,
+                                                (await store.totals(db, program_id))["redeemed"])))
     if section == "merchants":
         return _csv(("merchant_id", "merchant_name", "redemptions", f"redeemed ({cur})",
                      "redeemed_minor", "voids", f"voided ({cur})", "voided_minor"),
                     ((m["merchant_id"], m["merchant_name"], m["redemptions"],
                       *money(m["redeemed"]), m["voids"], *money(m["voided"]))
-                     for m in report["by_merchant"]))
+                     for m in await store.by_merchant(db, program_id)))
     if section == "months":
         return _csv(("month", "redemptions", f"redeemed ({cur})", "redeemed_minor", "voids",
                      f"voided ({cur})", "voided_minor"),
                     ((m["month"], m["redemptions"], *money(m["redeemed"]), m["voids"],
-                      *money(m["voided"])) for m in report["by_month"]))
+                      *money(m["voided"])) for m in await store.by_month(db, program_id,
+                                                                        timezone)))
     refs = await store.unused_refs(db, program_id, None)
     return _csv(("beneficiary_ref",), ((ref,) for ref in refs))

@@ -211,3 +211,18 @@ async def test_pos_report_command(world: World, known: dict[str, Any], config: C
     assert done.returncode == 0 and "stationery,2,93.33,9333" in done.stdout
     done = await pos_command(config, "report", "00000000-0000-0000-0000-000000000000")
     assert done.returncode == 1 and "No program was found" in done.stderr
+
+
+async def test_redeemed_value_without_lines_stays_visible(
+    world: World, known: dict[str, Any], db: asyncpg.Connection[Any]
+) -> None:
+    # Lines lost (say, from an import of older data): the category split cannot place the
+    # 30.00 of r3, so it shows as uncategorised instead of vanishing from the total.
+    await db.execute("DELETE FROM redemption_lines WHERE category = 'food'")
+    report = await _report(world, known["program"])
+    assert report["by_category"][-1] == {"category": "uncategorised", "redemptions": None,
+                                         "amount": 3000}
+    assert sum(c["amount"] for c in report["by_category"]) == report["value"]["redeemed"]
+    resp = await world.client.get(f"/v1/programs/{known['program']}/report/categories.csv",
+                                  headers=ADMIN)
+    assert "uncategorised,,30.00,3000" in (await resp.read()).decode("utf-8-sig")

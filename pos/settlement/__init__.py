@@ -4,4 +4,5 @@
     lifecycle.py     draft -> approved -> paid (or failed), and payouts through a channel
     exporting.py     streams a batch through an exporter plugin, recording its SHA-256
     exporter_api.py  the types an exporter plugin sees
+    schemas.py       request bodies of the settlement API
 """
