@@ -427,3 +427,24 @@ async def test_payouts_through_the_wallet(wallet: Any, world: World) -> None:
             channel="http_wallet", amount=1, currency="CNY", idempotency_key="batch-2"))
     assert (refused.state, refused.message) == ("declined", "no payee")
     assert fake(wallet).bad_signatures == 0
+
+
+async def test_concurrent_sales_on_one_voucher_never_half_done(wallet: Any,
+                                                               world: World) -> None:
+    """Six tills sell on one voucher at once: all six see 300 left and collect 30 each, but
+    only three visits of 100 fit. The other three are refused and their 30 given back."""
+    w = fake(wallet)
+    shop, voucher = await wish_voucher(world)
+    results = await asyncio.gather(*(redeem(world, shop, voucher) for _ in range(6)))
+    taken = [data for status, data in results if status == 201]
+    refused = [data for status, data in results if status != 201]
+    assert len(taken) == 3, results
+    for problem in refused:
+        assert problem["code"] in ("voucher_exhausted", "amount_exceeds_coverage",
+                                   "idempotency_in_progress"), problem
+        assert problem["redeemed"] is False
+        assert problem["payment"]["status"] == "reversed"
+    assert (await world.voucher(voucher["id"]))["balance"] == 0
+    assert w.net() == 3 * 3000  # exactly the remainders of the sales that stand
+    bound = await scalar(world, "SELECT count(*) FROM channel_payments WHERE status = 'bound'")
+    assert bound == 3

@@ -292,3 +292,25 @@ async def test_retry_delay_doubles_up_to_the_maximum(world: World) -> None:
     services = services_of(world)
     assert [outbox.retry_delay(services, n) for n in (1, 2, 3, 10)] == \
         [0.01, 0.02, 0.04, 0.05]
+
+
+class SlowListener(Listener):
+    async def _take(self, event: RedemptionEvent) -> None:
+        self.calls.append(event.event_id)
+        await asyncio.sleep(0.05)
+        self.taken.append(event)
+
+
+@pytest.mark.parametrize("listeners", [{"slow": SlowListener()}], indirect=True)
+async def test_several_workers_deliver_each_event_once(listeners: dict[str, Any],
+                                                       world: World) -> None:
+    """Several service processes share one outbox: events are leased, so two workers
+    running at once never hand the same event to a listener twice."""
+    shop, voucher = await sale(world, restrictions=["any"])
+    for _ in range(6):
+        assert (await redeem(world, shop, voucher, price=100))[0] == 201
+    services = services_of(world)
+    await asyncio.gather(*(outbox.deliver_due(services, limit=2) for _ in range(4)))
+    await drain(services)
+    calls = listeners["slow"].calls
+    assert len(calls) == len(set(calls)) == 6
