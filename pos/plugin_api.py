@@ -139,7 +139,8 @@ class ChannelUnavailable(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class WebhookRequest:
-    """An inbound call from a payment provider, as received (body unparsed)."""
+    """An inbound call from a payment provider, as received (body unparsed). `headers` is
+    case-insensitive, as HTTP headers are (proxies may lower-case them)."""
 
     channel: str
     headers: Mapping[str, str]

@@ -381,6 +381,10 @@ async def test_webhooks_verified_idempotent_and_never_replayed(wallet: Any,
     assert (status, problem["code"]) == (409, "webhook_replayed")
     assert await scalar(world, "SELECT count(*) FROM channel_webhook_events") == 1
 
+    # Header names are case-insensitive (a proxy may have lower-cased them).
+    body4, headers4 = webhook({**event, "id": "evt_4"})
+    assert (await post_webhook(world, body4, {k.lower(): v for k, v in headers4.items()})
+            )[1]["status"] == "processed"
     stale = webhook({**event, "id": "evt_2"}, now - 3600)
     status, problem = await post_webhook(world, *stale)
     assert (status, problem["code"]) == (400, "webhook_stale")
@@ -394,7 +398,7 @@ async def test_webhooks_verified_idempotent_and_never_replayed(wallet: Any,
     for channel in ("cash", "nope"):
         status, problem = await post_webhook(world, body, headers, channel=channel)
         assert (status, problem["code"]) == (404, "not_found")
-    assert await scalar(world, "SELECT count(*) FROM channel_webhook_events") == 1
+    assert await scalar(world, "SELECT count(*) FROM channel_webhook_events") == 2
 
 
 async def test_refund_confirmed_by_webhook(wallet: Any, world: World) -> None:

@@ -76,7 +76,7 @@ async def channel_webhook(request: web.Request) -> web.Response:
     body = await _read_limited(request, MAX_WEBHOOK_BYTES)
     try:
         event = adapter.verify_webhook(
-            WebhookRequest(channel=name, headers=dict(request.headers), body=body))
+            WebhookRequest(channel=name, headers=request.headers, body=body))
     except WebhookRejected as rejected:
         log.warning("webhook for %s refused: %s", name, rejected.code)
         raise InputProblem(rejected.code, rejected.detail,
