@@ -374,7 +374,7 @@ function renderLines() {
         textContent: outcome.eligible ? `✓ ${t("eligible")}` : `✗ ${t("not_eligible")}`,
       }) : null;
     const reason = outcome && !outcome.eligible
-      ? el("p", { className: "reason", textContent: `${t("why_not")}: ${outcome.reason}` }) : null;
+      ? el("p", { className: "reason", textContent: `${t("why_not")}${outcome.reason}` }) : null;
     const item = el("li", { className: `line ${outcome ? (outcome.eligible ? "eligible" : "ineligible") : ""}` },
       el("div", { className: "line-head" },
         el("span", { className: "line-name",
