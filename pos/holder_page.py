@@ -20,9 +20,10 @@ from pos import qr
 @dataclasses.dataclass(frozen=True)
 class HolderView:
     program_name: str
-    state: str  # active | suspended | revoked | expired | key_withdrawn
+    state: str  # active | suspended | revoked | expired | not_yet_valid | key_withdrawn
     left_zh: str  # e.g. "¥200.00" or "5 次"
     left_en: str
+    per_visit: tuple[str, str] | None  # the per-visit cap, in Chinese and English
     valid_from: str
     valid_until: str
     partners: list[str]
@@ -35,6 +36,8 @@ _STATE_TEXT = {
                   "This voucher is on hold. Please contact the program."),
     "revoked": ("此券已取消，不能使用。", "This voucher has been cancelled and cannot be used."),
     "expired": ("此券已过期。", "This voucher has expired."),
+    "not_yet_valid": ("此券尚未生效，请在有效期内使用。",
+                      "This voucher cannot be used yet. Use it within its dates."),
     "key_withdrawn": ("此券需要重新发放，请联系项目方。",
                       "This voucher needs to be issued again. Please contact the program."),
 }
@@ -75,6 +78,9 @@ def render(view: HolderView) -> str:
     parts.append(f'<p class="en">余额 · Left</p><p class="left">{escape(view.left_zh)}</p>')
     if view.left_en != view.left_zh:
         parts.append(f'<p class="en">{escape(view.left_en)}</p>')
+    if view.per_visit is not None:
+        parts.append(f'<p>{escape(view.per_visit[0])} · '
+                     f'<span class="en">{escape(view.per_visit[1])}</span></p>')
     partners = "".join(f"<li>{escape(p)}</li>" for p in view.partners) or \
         "<li>—</li>"
     parts.append(

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from pos import batch
 from pos.api.app import create_app
 from pos.config import Config
-from tests.conftest import World, make_config
+from tests.conftest import ADMIN, World, make_config
 from tests.test_issuance_support import connect, csv_bytes, exported, ledger_ok, quote, upload
 
 
@@ -59,7 +59,13 @@ async def test_csv_list_issues_every_row_once_and_the_tokens_work(
     assert listed[3]["holder_link"].endswith(f"/v/{listed[3]['code']}")
 
     voucher = await world.voucher(listed[1]["voucher_id"])
-    assert voucher["holder_ref"] == "vol-1"
+    assert (voucher["holder_ref"], voucher["note"]) == ("vol-1", "county 1")
+    assert (voucher["issuance_id"], voucher["issuance_line"]) == (first["id"], 3)
+    resp = await world.client.get(f"/v1/programs/{program}/issuances", headers=ADMIN)
+    (listed_batch,) = (await resp.json())["issuances"]
+    assert (listed_batch["id"], listed_batch["voucher_count"]) == (first["id"], 25)
+    resp = await world.client.get(f"/v1/issuances/{first['id']}", headers=ADMIN)
+    assert (await resp.json())["source"] == "api"
     await ledger_ok(config)
 
 

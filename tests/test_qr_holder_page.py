@@ -18,7 +18,8 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 async def test_holder_page_shows_the_voucher_and_no_personal_data(world: World) -> None:
     shop = await world.shop("Township Stationery 乡镇文具店")
     other = await world.shop("Not a partner")
-    program = await world.program(name="Wish voucher 心愿券", partners=[shop])
+    program = await world.program(name="Wish voucher 心愿券", partners=[shop],
+                                  per_visit_cap=10000)
     status, batch = await upload(world.client, program, csv_bytes(
         [{"ref": "child-4711", "holder_ref": "volunteer-42", "note": "hospital ward 3"}]))
     assert status == 201
@@ -34,7 +35,8 @@ async def test_holder_page_shows_the_voucher_and_no_personal_data(world: World) 
     page = await resp.text()
     assert 'name="viewport"' in page
     for shown in ("Wish voucher 心愿券", "余额", "Left", "¥254.50", "CNY 254.50 left",
-                  "有效期", "Valid", "可用商户", "Township Stationery 乡镇文具店", row["code"]):
+                  "有效期", "Valid", "可用商户", "每次最多 ¥100.00", "CNY 100.00 a visit",
+                  "Township Stationery 乡镇文具店", row["code"]):
         assert shown in page, shown
     for hidden in ("child-4711", "volunteer-42", "hospital", "Not a partner", other.merchant_id):
         assert hidden not in page, hidden
@@ -88,3 +90,16 @@ async def test_holder_pages_are_rate_limited(aiohttp_client: Any, database_url: 
     assert limited.content_type == "application/problem+json"
     assert (await limited.json())["code"] == "rate_limited"
     await client.close()
+
+
+async def test_holder_page_of_an_ended_program_before_expiry_has_run(
+        world: World, config: Any) -> None:
+    from tests.test_issuance_support import connect
+
+    program = await world.program()
+    (voucher,) = await world.issue(program)
+    async with connect(config) as conn:
+        await conn.execute("UPDATE programs SET valid_until = now() - interval '1 minute', "
+                           "valid_from = now() - interval '2 days'")
+    page = await (await world.client.get(f"/v/{voucher['code']}")).text()
+    assert "<svg" not in page and "此券已过期" in page and "expired" in page

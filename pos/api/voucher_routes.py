@@ -9,6 +9,7 @@ import csv
 import io
 import tempfile
 import weakref
+from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO, cast
 
 from aiohttp import web
@@ -133,6 +134,18 @@ async def create_issuance(request: web.Request) -> web.Response:
         spool.close()
     answer = result.as_dict() | {"links": _issuance_links(result.issuance_id)}
     return json_response(answer, status=201 if result.created else 200)
+
+
+@routes.get("/v1/programs/{id}/issuances", summary="A program's issuance batches",
+            auth="admin")
+async def list_issuances(request: web.Request) -> web.Response:
+    auth(request).require_admin(request)
+    svc = services(request)
+    program_id = path_id(request, "id", "program")
+    await setup_store.get_program(svc.pool, program_id)  # 404 for an unknown program
+    found = await issuance_store.list_issuances(svc.pool, program_id)
+    return json_response({"issuances": [
+        item | {"links": _issuance_links(item["id"])} for item in found]})
 
 
 @routes.get("/v1/issuances/{id}", summary="Read an issuance batch", auth="admin")
@@ -354,7 +367,12 @@ async def holder(request: web.Request) -> web.Response:
     program = await setup_store.get_program(svc.pool, voucher.program_id)
     partners = await issuance_store.partner_names(svc.pool, voucher.program_id)
     state = voucher.status
-    if state == "active" and await issuance_store.key_status(
+    now = datetime.now(UTC)
+    if state == "active" and now >= datetime.fromisoformat(program["valid_until"]):
+        state = "expired"  # before `pos expire` has run: the till refuses it already
+    elif state == "active" and now < datetime.fromisoformat(program["valid_from"]):
+        state = "not_yet_valid"
+    elif state == "active" and await issuance_store.key_status(
             svc.pool, voucher.token_kid) == "revoked":
         state = "key_withdrawn"
     item = issuance.carried(svc, voucher, issuance.nbf_of(program))
@@ -363,9 +381,18 @@ async def holder(request: web.Request) -> web.Response:
     left_zh, left_en = _left(voucher, program)
     view = HolderView(
         program_name=program["name"], state=state, left_zh=left_zh, left_en=left_en,
+        per_visit=_per_visit(program),
         valid_from=face.valid_from, valid_until=face.valid_until, partners=partners,
         code=item.code, token=item.token if state == "active" else None)
     return _html(render(view))
+
+
+def _per_visit(program: dict[str, Any]) -> tuple[str, str] | None:
+    cap, currency = program.get("per_visit_cap"), program["currency"]
+    if not cap:
+        return None
+    return (f"每次最多 {cards.money_text(cap, currency)}",
+            f"at most {currency} {format_major(cap, currency)} a visit")
 
 
 def _left(voucher: HeldVoucher, program: dict[str, Any]) -> tuple[str, str]:

@@ -29,6 +29,17 @@ async def get_issuance(conn: Executor, issuance_id: str) -> dict[str, Any] | Non
     return None if row is None else dict(row)
 
 
+async def list_issuances(conn: Executor, program_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT id::text, voucher_count, source, created_at FROM issuances
+         WHERE program_id = $1 ORDER BY created_at, id
+        """,
+        program_id,
+    )
+    return [dict(r) | {"created_at": r["created_at"].isoformat()} for r in rows]
+
+
 async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
                           content_hash: bytes, count: int, source: str) -> None:
     """Claim the batch id inside the caller's transaction. A concurrent run of the same

@@ -103,6 +103,7 @@ async def insert_vouchers(
 VOUCHER_VIEW = """
     SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
            v.uses_left, v.token_kid, v.token_iat, v.token_exp, v.created_at, v.updated_at,
+           v.issuance_id::text, v.issuance_line, v.note,
            p.currency, p.valid_from, p.valid_until, p.per_visit_cap, p.unit_price,
            (SELECT coalesce(sum(remaining), 0) FROM credits c
              WHERE c.voucher_id = v.id AND remaining > 0
