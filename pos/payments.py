@@ -141,8 +141,13 @@ async def reverse(services: Services, collected: Collected) -> str:
             log.error("channel %s could not give back %s %s", collected.channel,
                       collected.amount, collected.currency)
         return "reversed" if outcome.state == "ok" else "reversal_pending"
-    await store.mark(services.pool, payment.id, "refund_pending",
-                     expect=("collecting", "collected", "bound"))
+    if not await store.mark(services.pool, payment.id, "refund_pending",
+                            expect=("collecting", "collected")):
+        # Either the background task is already reversing it, or the redemption did
+        # commit after all (the request was cut off while the commit was acknowledged):
+        # a payment bound to a redemption stands with it and is never given back here.
+        current = await store.status(services.pool, payment.id)
+        return "collected" if current == "bound" else "reversal_pending"
     return await refund(services, payment)
 
 

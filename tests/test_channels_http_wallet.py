@@ -452,3 +452,24 @@ async def test_concurrent_sales_on_one_voucher_never_half_done(wallet: Any,
     assert w.net() == 3 * 3000  # exactly the remainders of the sales that stand
     bound = await scalar(world, "SELECT count(*) FROM channel_payments WHERE status = 'bound'")
     assert bound == 3
+
+
+async def test_a_payment_bound_to_a_redemption_is_never_reversed_as_a_failure(
+        wallet: Any, world: World) -> None:
+    """If the till's request is cut off while its commit is acknowledged, the engine sees an
+    error though the redemption stands: the reversal must then leave the payment alone."""
+    from pos.storage import payments as payment_store
+
+    w = fake(wallet)
+    shop, voucher = await wish_voucher(world)
+    _, data = await redeem(world, shop, voucher)
+    services = services_of(world)
+    payment = await payment_store.for_redemption(services.pool, data["id"])
+    assert payment is not None
+    request = ChannelRequest(channel="http_wallet", amount=3000, currency="CNY",
+                             idempotency_key=payment.provider_key)
+    outcome = await services.plugins.call_channel("http_wallet", "collect", request)
+    collected = payments.Collected("http_wallet", 3000, "CNY", outcome, payment, request)
+    assert await payments.reverse(services, collected) == "collected"
+    assert await scalar(world, "SELECT status FROM channel_payments") == "bound"
+    assert w.refunds == {} and w.net() == 3000

@@ -85,6 +85,12 @@ async def mark(pool: Executor, payment_id: str, status: str, *, expect: tuple[st
     return found is not None
 
 
+async def status(pool: Executor, payment_id: str) -> str | None:
+    found: str | None = await pool.fetchval(
+        "SELECT status FROM channel_payments WHERE id = $1", payment_id)
+    return found
+
+
 async def bind(conn: Executor, payment_id: str, redemption_id: str) -> bool:
     """In the redemption's transaction: the collected payment now belongs to it."""
     found = await conn.fetchval(
