@@ -196,3 +196,26 @@ def test_the_same_list_hashes_the_same_whatever_its_spelling() -> None:
     excel = b"\xef\xbb\xbfREF , Holder_Ref\r\n a-1 ,v\r\nb-2,\r\n\r\n"
     assert digest(plain) == digest(excel)
     assert digest(plain) != digest(b"ref,holder_ref\na-1,v\nb-3,\n")
+
+
+@pytest.mark.parametrize("data, content_type", [
+    (b'[{"ref": 123}, {"ref": "a", "holder_ref": 5}, {"ref": "b", "note": ["x"]}, 7, null]',
+     "application/json"),
+    (b'{"beneficiaries": [], "extra": 1}', "application/json"),
+    (b'{"beneficiaries": []}', "application/json"),
+    (b'"just a string"', "application/json"),
+    (b"ref\x00,note\na,b\n", "text/csv"),
+    (b'ref,note\n"unterminated,b\n', "text/csv"),
+    (b"ref,ref\na,b\n", "text/csv"),
+    (b"ref\na,extra,fields\n", "text/csv"),
+    (b"", "text/csv"),
+    ("ref\n" + "\u202e" * 10 + "\n", "text/csv"),
+])
+async def test_odd_lists_are_refused_as_problems(
+        world: World, config: Config, data: bytes | str, content_type: str) -> None:
+    program = await world.program()
+    raw = data.encode() if isinstance(data, str) else data
+    status, problem = await upload(world.client, program, raw, content_type=content_type)
+    assert status == 422, problem
+    assert problem["code"] in ("batch_invalid", "batch_unreadable")
+    assert await counts(config) == (0, 0)
