@@ -473,3 +473,28 @@ async def test_a_payment_bound_to_a_redemption_is_never_reversed_as_a_failure(
     assert await payments.reverse(services, collected) == "collected"
     assert await scalar(world, "SELECT status FROM channel_payments") == "bound"
     assert w.refunds == {} and w.net() == 3000
+
+
+async def test_a_collection_taken_over_before_it_was_bound(
+        wallet: Any, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The background task judged the collection abandoned between the provider's yes and
+    the redemption's commit: the redemption is not written, the till is told, and the
+    reversal finishes in the background."""
+    w = fake(wallet)
+    shop, voucher = await wish_voucher(world)
+    original = payments.collect
+
+    async def collect_then_lose_it(*args: Any, **kwargs: Any) -> payments.Collected:
+        collected = await original(*args, **kwargs)
+        await services_of(world).pool.execute(
+            "UPDATE channel_payments SET status = 'refund_pending', next_attempt_at = now()")
+        return collected
+
+    monkeypatch.setattr(payments, "collect", collect_then_lose_it)
+    status, problem = await redeem(world, shop, voucher)
+    assert (status, problem["code"]) == (502, "payment_failed")
+    assert problem["payment"]["status"] == "reversal_pending"
+    assert await scalar(world, "SELECT count(*) FROM redemptions") == 0
+    assert (await world.voucher(voucher["id"]))["balance"] == 30000
+    assert await payments.retry_due(services_of(world)) == 1
+    assert w.net() == 0

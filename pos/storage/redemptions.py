@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from pos.errors import IdempotencyProblem, StorageError, not_found
+from pos.errors import IdempotencyProblem, Problem, StorageError, not_found
 
 _LOAD_COLUMNS = """
     v.id::text AS voucher_id, v.status, v.token_kid, v.token_iat, v.uses_left,
@@ -235,12 +235,11 @@ async def _after_redeem(conn: Any, params: dict[str, Any]) -> None:
     payment_id = params.get("payment_id")
     if payment_id is not None and not await payments.bind(conn, payment_id,
                                                           params["redemption_id"]):
-        raise PaymentLost(payment_id)
-
-
-class PaymentLost(StorageError):
-    """The remainder's payment was taken over for reversal before the redemption could bind
-    it (the request outlived its lease): the redemption is not written."""
+        # It was taken over for reversal before we could bind it (the request outlived its
+        # lease): the redemption is not written, and the till is told so.
+        raise Problem(
+            "payment_failed", "The payment of the rest took too long and is being given "
+            "back. Nothing was taken from the voucher; start the sale again.", status=502)
 
 
 async def void(
