@@ -60,6 +60,15 @@ async def deliver_due(services: Services, limit: int = 100) -> int:
     return len(rows)
 
 
+# Delivered events are history the program's own systems now hold; a week covers any
+# investigation of a delivery without letting the table grow for ever.
+KEEP_DELIVERED_DAYS = 7
+
+
+async def prune(services: Services) -> int:
+    return await store.prune(services.pool, KEEP_DELIVERED_DAYS)
+
+
 async def _deliver(services: Services, row: OutboxEvent) -> None:
     hook = HOOKS.get(row.kind)
     if hook is None:

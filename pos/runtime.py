@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -22,13 +23,20 @@ async def run_once(services: Services) -> int:
     return await outbox.deliver_due(services) + await payments.retry_due(services)
 
 
+PRUNE_EVERY_SECONDS = 3600.0
+
+
 async def _loop(services: Services) -> None:
     pause = services.config.plugins.event_poll_seconds
+    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
     while True:
         await asyncio.sleep(pause)
         try:
             while await run_once(services):
                 pass  # a full batch may mean more is waiting
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                await outbox.prune(services)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -314,3 +314,18 @@ async def test_several_workers_deliver_each_event_once(listeners: dict[str, Any]
     await drain(services)
     calls = listeners["slow"].calls
     assert len(calls) == len(set(calls)) == 6
+
+
+async def test_delivered_events_are_pruned_after_a_week(listeners: dict[str, Any],
+                                                        world: World) -> None:
+    shop, voucher = await sale(world, restrictions=["any"])
+    for _ in range(2):
+        await redeem(world, shop, voucher, price=100)
+    services = services_of(world)
+    await drain(services)
+    pool = services.pool
+    await pool.execute("UPDATE outbox_events SET delivered_at = now() - interval '8 days' "
+                       "WHERE id = (SELECT id FROM outbox_events ORDER BY created_at LIMIT 1)")
+    assert await outbox.prune(services) == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox_events") == 1
+    assert await pool.fetchval("SELECT count(DISTINCT event_id) FROM outbox_deliveries") == 1

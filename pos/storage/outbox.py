@@ -89,3 +89,17 @@ async def retry_later(pool: Executor, event_id: str, delay_seconds: float, error
          WHERE id = $1
         """,
         event_id, float(delay_seconds), error[:2000], give_up)
+
+
+
+async def prune(pool: asyncpg.Pool[Any], keep_days: int) -> int:
+    """Forget delivered events (and their delivery records) older than `keep_days`;
+    parked (failed) events are kept for someone to look at."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "DELETE FROM outbox_deliveries d USING outbox_events e WHERE d.event_id = e.id "
+            "AND e.delivered_at < now() - make_interval(days => $1)", keep_days)
+        result: str = await conn.execute(
+            "DELETE FROM outbox_events "
+            "WHERE delivered_at < now() - make_interval(days => $1)", keep_days)
+    return int(result.split()[-1])
