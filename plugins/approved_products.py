@@ -4,6 +4,10 @@ eWIC retailers receive an approved product list from their agency.
 The list is uploaded as CSV through the admin API (`PUT /v1/programs/<id>/approved-products`)
 and versioned; each decision carries the version it was made against
 (`detail.list_version`), which is stored with the redemption line.
+
+Unlike an outside plugin, it reads tables the core keeps (the lists and their upload route
+are core features), through `pos.storage.approved_products`; the read is one statement, so
+one snapshot: a list replaced meanwhile is seen whole or not at all.
 """
 
 from __future__ import annotations
