@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
@@ -94,6 +95,19 @@ class ChannelOutcome:
     state: Literal["ok", "declined", "unavailable", "broken"]
     reference: str | None = None
     message: str = ""
+
+
+def _storable(detail: Any) -> bool:
+    """A decision's detail is stored as JSON with the redemption line."""
+    if detail is None:
+        return True
+    if not isinstance(detail, Mapping):
+        return False
+    try:
+        json.dumps(dict(detail))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _call(impl: Any, **available: Any) -> Any:
@@ -230,7 +244,8 @@ class Plugins:
         decisions = list(decisions) if isinstance(decisions, (list, tuple)) else []
         if len(decisions) != len(lines) or not all(
             isinstance(d, LineDecision) and isinstance(d.eligible, bool)
-            and isinstance(d.reason, str) and d.reason for d in decisions
+            and isinstance(d.reason, str) and d.reason and _storable(d.detail)
+            for d in decisions
         ):
             log.error("plugin %s: rule %s returned nonsense", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail)

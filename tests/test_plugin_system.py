@@ -239,6 +239,7 @@ def rule_plugin(rule: Any) -> object:
         (NonsenseRule("yes"), "not_a_list"), (NonsenseRule([LineDecision(True, "")]),
                                               "no_reason"),
         (NonsenseRule([{"eligible": True}]), "not_a_decision"),
+        (NonsenseRule([LineDecision(True, "fine", {"at": object()})]), "detail_not_json"),
         (NonsenseRule([LineDecision("yes", "fine")]), "not_a_bool")]  # type: ignore[arg-type]
 ], indirect=True)
 async def test_a_failing_rule_fails_closed(registered: Any, world: World) -> None:
