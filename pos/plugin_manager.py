@@ -293,7 +293,9 @@ class Plugins:
         except Exception:
             log.exception("plugin %s: channel %s %s raised", plugin, name, operation)
             return ChannelOutcome(plugin, "broken", message="raised")
-        if not isinstance(result, ChannelResult) or not isinstance(result.ok, bool):
+        if (not isinstance(result, ChannelResult) or not isinstance(result.ok, bool)
+                or not isinstance(result.reference, str | None)
+                or not isinstance(result.message, str)):
             log.error("plugin %s: channel %s %s returned nonsense", plugin, name, operation)
             return ChannelOutcome(plugin, "broken", message="returned nonsense")
         return ChannelOutcome(plugin, "ok" if result.ok else "declined",

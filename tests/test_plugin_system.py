@@ -283,9 +283,18 @@ def channel_plugin(channel: RecordingChannel) -> Any:
     return Plugin()
 
 
+class BadReferenceChannel(RecordingChannel):
+    name = "flaky_wallet"
+
+    async def collect(self, request: ChannelRequest) -> ChannelResult:
+        self.calls.append(("collect", request))
+        return ChannelResult(True, reference=12345)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("registered", [
     plugin_param("flaky_channel", channel_plugin(RaisingChannel()), "raises"),
     plugin_param("flaky_channel", channel_plugin(NonsenseChannel()), "nonsense"),
+    plugin_param("flaky_channel", channel_plugin(BadReferenceChannel()), "bad_reference"),
 ], indirect=True)
 async def test_a_failing_channel_fails_closed(registered: Any, world: World) -> None:
     channel = registered.channel
