@@ -5,6 +5,7 @@
     pos settle approve ID --by NAME | paid ID --by NAME [--reference REF]
     pos settle failed ID --by NAME --reason TEXT
     pos settle export ID FORMAT [--out FILE]     (prints the file's SHA-256)
+    pos settle export-run RUN_ID pain001 [--out FILE]
     pos report PROGRAM_ID [--json | --csv SECTION]
 """
 
@@ -53,6 +54,11 @@ def add_parsers(sub: Any) -> None:
     export.add_argument("batch")
     export.add_argument("format", help="csv, json, pain001, or another installed exporter")
     export.add_argument("--out", help="file to write (default: settlement-<id>.<ext>)")
+    export_run = actions.add_parser("export-run", help="write a whole run as one file "
+                                    "(pain001: one payment per merchant)")
+    export_run.add_argument("run")
+    export_run.add_argument("format")
+    export_run.add_argument("--out", help="file to write (default: settlement-run-<id>.<ext>)")
 
     report = sub.add_parser("report", help="a program's report: figures, categories, ...")
     report.add_argument("program")
@@ -116,7 +122,9 @@ async def _settle(svc: Services, args: argparse.Namespace) -> int:
                                      reference=getattr(args, "reference", None))
         print(_line(batch))
     else:
-        job = await exporting.prepare(svc, args.batch, args.format)
+        job = await (exporting.prepare_run(svc, args.run, args.format)
+                     if args.action == "export-run" else
+                     exporting.prepare(svc, args.batch, args.format))
         out = Path(args.out or job.filename)
         with out.open("wb") as handle:  # noqa: ASYNC230 - a command: nothing else waits
             async for chunk in job.chunks():

@@ -298,3 +298,76 @@ async def test_formats_are_listed(world: World) -> None:
     formats = {f["name"]: f for f in (await resp.json())["formats"]}
     assert {"csv", "json", "pain001"} <= set(formats)
     assert formats["pain001"]["plugin"] == "export_pain001"
+
+
+async def test_a_whole_run_as_one_pain001_file(
+    world: World, pain001_schema: xmlschema.XMLSchema
+) -> None:
+    from tests.settlement_support import now
+
+    shops = {}
+    for name, currency, prices in (("阳光文具店", "CNY", (10000, 7050)),
+                                   ("Bookshop", "CNY", (999,)),
+                                   ("東京書店", "JPY", (1200, 34)),
+                                   ("Not approved yet", "CNY", (500,))):
+        shop = await world.shop(name)
+        program = await world.program(partners=[shop], currency=currency)
+        for voucher, price in zip(await world.issue(program, len(prices)), prices,
+                                  strict=True):
+            await redeem(world, shop, voucher, ("stationery", 1, price), currency=currency)
+        shops[name] = shop
+    run = await settle(world, period_end=now())
+    batches = {b["merchant_name"]: b for b in run["batches"]}
+    for name in ("阳光文具店", "Bookshop", "東京書店"):
+        await act(world, batches[name]["id"], "approve")
+    await set_payee(world, shops["阳光文具店"], account_name="阳光文具店")
+    await set_payee(world, shops["Bookshop"], account_id="DE02120300000000202051",
+                    agent_bic="BYLADEM1001")
+
+    path = f"/v1/settlement-runs/{run['run_id']}/export/pain001"
+    resp = await world.client.get(path, headers=ADMIN)
+    refused = await resp.json()
+    assert (resp.status, refused["code"]) == (409, "export_refused")
+    assert "東京書店 has no payout account" in refused["detail"]
+    await set_payee(world, shops["東京書店"], account_id="1234567")
+
+    resp = await world.client.get(path, headers=ADMIN)
+    raw = await resp.read()
+    assert resp.status == 200, raw
+    assert resp.headers["Content-Disposition"] == (
+        f'attachment; filename="settlement-run-{run["run_id"]}.xml"')
+    pain001_schema.validate(raw.decode("utf-8"))
+    root = _parse(raw)
+    group = "p:CstmrCdtTrfInitn/p:GrpHdr"
+    assert (_text(root, f"{group}/p:NbOfTxs"), _text(root, f"{group}/p:CtrlSum")) == (
+        "3", "1414.49")  # 170.50 + 9.99 CNY and 1234 JPY: one payment per merchant
+    msg_id = _text(root, f"{group}/p:MsgId")
+    assert msg_id.startswith("R") and len(msg_id) == 35
+    blocks = root.findall("p:CstmrCdtTrfInitn/p:PmtInf", NS)
+    summary = []
+    for block in blocks:
+        amounts = block.findall("p:CdtTrfTxInf/p:Amt/p:InstdAmt", NS)
+        assert sum(Decimal(a.text or "") for a in amounts) == Decimal(
+            _text(block, "p:CtrlSum"))
+        assert _text(block, "p:NbOfTxs") == str(len(amounts))
+        summary.append(sorted((a.get("Ccy"), a.text) for a in amounts))
+    assert summary == [[("CNY", "170.50"), ("CNY", "9.99")], [("JPY", "1234")]]
+    names = [n.text for n in root.iterfind(".//p:CdtTrfTxInf/p:Cdtr/p:Nm", NS)]
+    assert sorted(n or "" for n in names) == sorted(["阳光文具店", "Shop account",
+                                                     "Shop account"])
+
+    sha = hashlib.sha256(raw).hexdigest()
+    for name in ("阳光文具店", "Bookshop", "東京書店"):
+        recorded = await _exports(world, batches[name]["id"])
+        assert [(e["format"], e["sha256"]) for e in recorded] == [("pain001:run", sha)]
+    assert await _exports(world, batches["Not approved yet"]["id"]) == []
+    again = await world.client.get(path, headers=ADMIN)
+    assert await again.read() == raw
+
+    resp = await world.client.get(f"/v1/settlement-runs/{run['run_id']}/export/csv",
+                                  headers=ADMIN)
+    assert (resp.status, (await resp.json())["code"]) == (409, "export_refused")
+    resp = await world.client.get(
+        "/v1/settlement-runs/00000000-0000-0000-0000-000000000000/export/pain001",
+        headers=ADMIN)
+    assert (resp.status, (await resp.json())["code"]) == (404, "not_found")

@@ -116,8 +116,21 @@ async def formats(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
-    fmt = request.match_info["format"]
-    job = await exporting.prepare(services(request), batch_id, fmt)
+    job = await exporting.prepare(services(request), batch_id, request.match_info["format"])
+    return await _stream(request, job)
+
+
+@routes.get("/v1/settlement-runs/{id}/export/{format}", summary="Download a whole run as one "
+            "file (pain001: one payment per merchant); its SHA-256 recorded on each batch",
+            auth="admin", content_type="application/octet-stream")
+async def export_run(request: web.Request) -> web.StreamResponse:
+    auth(request).require_admin(request)
+    run_id = path_id(request, "id", "settlement run")
+    job = await exporting.prepare_run(services(request), run_id, request.match_info["format"])
+    return await _stream(request, job)
+
+
+async def _stream(request: web.Request, job: exporting.Export) -> web.StreamResponse:
     response = web.StreamResponse(headers={
         "Content-Type": job.exporter.media_type,
         "Content-Disposition": f'attachment; filename="{job.filename}"',
@@ -132,7 +145,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         # The headers are gone, so no problem response is possible; cut the connection so
         # the client sees a broken transfer, never a short file that looks complete. The
         # digest is only recorded for a whole file.
-        log.exception("export of batch %s as %s stopped mid-stream", batch_id, fmt)
+        log.exception("export %s as %s stopped mid-stream", job.filename, job.format)
         if request.transport is not None:
             request.transport.abort()
         return response

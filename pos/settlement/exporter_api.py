@@ -84,6 +84,33 @@ class SettlementExporter(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True)
+class RunExportContext:
+    """A whole settlement run in one file: the run's batches an exporter agreed to take
+    (see `RunExporter`), ordered by merchant name."""
+
+    run_id: str
+    batches: Sequence[BatchHeader]
+    settings: Mapping[str, Any]
+
+
+@runtime_checkable
+class RunExporter(Protocol):
+    """An exporter that can also write a whole run as one file, e.g. one credit transfer
+    message paying every merchant of the run. Optional: exporters without these methods
+    export batch by batch only."""
+
+    def select(self, batches: Sequence[BatchHeader], settings: Mapping[str, Any]
+               ) -> tuple[list[BatchHeader], str | None]:
+        """The batches the run file will carry, and a sentence saying why it cannot be
+        made (or None)."""
+        ...
+
+    def export_run(self, ctx: RunExportContext) -> AsyncIterator[bytes]:
+        """The run's file, as chunks of bytes; deterministic, as `export` is."""
+        ...
+
+
 class ExporterRegistry(Protocol):
     def add(self, exporter: SettlementExporter) -> None: ...
 

@@ -262,6 +262,19 @@ async def batch_header(db: Executor, batch_id: str) -> BatchHeader:
     row = await db.fetchrow(_BATCH_VIEW + " WHERE b.id = $1", batch_id)
     if row is None:
         raise not_found("settlement batch")
+    return _header(row)
+
+
+async def run_headers(db: Executor, run_id: str) -> list[BatchHeader]:
+    """Every batch of a run, by merchant name."""
+    if not await db.fetchval("SELECT 1 FROM settlement_runs WHERE id = $1", run_id):
+        raise not_found("settlement run")
+    rows = await db.fetch(_BATCH_VIEW + " WHERE b.run_id = $1 ORDER BY m.name, b.currency, b.id",
+                          run_id)
+    return [_header(r) for r in rows]
+
+
+def _header(row: asyncpg.Record) -> BatchHeader:
     payee = None
     if row["account_id"] is not None:
         payee = Payee(row["account_name"], row["account_id"], row["agent_bic"], row["agent_id"])
