@@ -45,6 +45,10 @@ def event_body(event: RedemptionEvent) -> bytes:
 
 
 async def _post(url: str, event: RedemptionEvent, settings: Mapping[str, Any]) -> None:
+    if not settings["secret"]:
+        # Never post unsigned: the receiver could not tell us from anyone else. The event
+        # waits in the outbox (and is logged) until a secret is configured.
+        raise WebhookFailed("[plugins.webhooks] secret is not set; nothing was posted")
     body = event_body(event)
     headers = {
         "Content-Type": "application/json",

@@ -329,3 +329,23 @@ async def test_delivered_events_are_pruned_after_a_week(listeners: dict[str, Any
     assert await outbox.prune(services) == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox_events") == 1
     assert await pool.fetchval("SELECT count(DISTINCT event_id) FROM outbox_deliveries") == 1
+
+
+async def test_webhooks_are_never_posted_unsigned() -> None:
+    from plugins.webhooks import WebhookFailed, pos_redemption_committed
+    from pos.plugin_api import ProgramView
+
+    program = ProgramView(id="p", name="P", currency="CNY", restrictions=("any",),
+                          rule_settings={"webhooks": {"url": "http://127.0.0.1:9/x"}},
+                          require_identity=False)
+    event = RedemptionEvent(event_id="e", kind="redemption.committed", occurred_at="",
+                            redemption={}, program=program)
+    pending = pos_redemption_committed(event, {"secret": "", "timeout_seconds": 1.0})
+    assert pending is not None
+    with pytest.raises(WebhookFailed, match="secret is not set"):
+        await pending
+    no_url = RedemptionEvent(event_id="e", kind="redemption.committed", occurred_at="",
+                             redemption={}, program=ProgramView(
+                                 id="p", name="P", currency="CNY", restrictions=("any",),
+                                 rule_settings={}, require_identity=False))
+    assert pos_redemption_committed(no_url, {"secret": "s", "timeout_seconds": 1.0}) is None
