@@ -219,6 +219,7 @@ class _Bank:
 
     def __init__(self) -> None:
         self.ok = True
+        self.hang = False
         self.requests: list[ChannelRequest] = []
 
     async def collect(self, request: ChannelRequest) -> ChannelResult:
@@ -229,6 +230,8 @@ class _Bank:
 
     async def payout(self, request: ChannelRequest) -> ChannelResult:
         self.requests.append(request)
+        if self.hang:
+            raise RuntimeError("the bank's line went dead")
         if self.ok:
             return ChannelResult(True, reference=f"TB-{len(self.requests)}")
         return ChannelResult(False, message="The bank refused: account frozen.")
@@ -259,6 +262,13 @@ async def test_payout_through_a_channel(bank: _Bank, world: World) -> None:
     assert refused["code"] == "invalid_transition"
     await act(world, batch["id"], "approve")
 
+    bank.hang = True
+    unclear = await act(world, batch["id"], "payout", status=502, channel="test_bank")
+    assert (unclear["code"], unclear["plugin"]) == ("plugin_error", "test_bank")
+    resp = await world.client.get(f"/v1/settlements/{batch['id']}", headers=ADMIN)
+    assert (await resp.json())["status"] == "approved"
+    bank.hang = False
+
     bank.ok = False
     failed = await act(world, batch["id"], "payout", channel="test_bank")
     assert failed["status"] == "failed"
@@ -267,11 +277,14 @@ async def test_payout_through_a_channel(bank: _Bank, world: World) -> None:
     await act(world, batch["id"], "approve")
     bank.ok = True
     paid = await act(world, batch["id"], "payout", channel="test_bank")
-    assert (paid["status"], paid["payout_reference"]) == ("paid", "TB-2")
-    first, second = bank.requests
-    assert (second.amount, second.currency, second.merchant_id) == (
+    assert (paid["status"], paid["payout_reference"]) == ("paid", "TB-3")
+    unclear_call, declined, accepted = bank.requests
+    assert (accepted.amount, accepted.currency, accepted.merchant_id) == (
         17050, "CNY", shop_a.merchant_id)
-    assert first.idempotency_key != second.idempotency_key  # a new attempt after a failure
+    # The same attempt keeps its key (a provider that acted pays once); a new approval
+    # after a failure is a new attempt.
+    assert unclear_call.idempotency_key == declined.idempotency_key
+    assert declined.idempotency_key != accepted.idempotency_key
 
     again = await act(world, batch["id"], "payout", status=409, channel="test_bank")
     assert again["code"] == "invalid_transition"
