@@ -112,23 +112,38 @@ async def verify_settlements(db: Executor) -> list[Check]:
     ))
 
     runs = await db.fetchval("SELECT count(*) FROM settlement_runs")
+    # Start from what is not settled (few rows, normally only what came after the last
+    # run), then look for a run that should have taken it: never all redemptions x runs.
     rows = await db.fetch(
         """
-        SELECT r.id::text, r.status, r.created_at, r.voided_at, run.id::text AS run_id
-          FROM redemptions r
-          JOIN settlement_runs run
-            ON (run.merchant_id IS NULL OR run.merchant_id = r.merchant_id)
-           AND (run.program_id IS NULL OR run.program_id = r.program_id)
-         WHERE (r.status = 'captured' AND r.created_at <= run.period_end
-                AND NOT EXISTS (SELECT 1 FROM settlement_lines s
-                                 WHERE s.redemption_id = r.id AND s.kind = 'redemption'))
-            OR (r.status = 'voided' AND r.voided_at <= run.period_end
-                AND EXISTS (SELECT 1 FROM settlement_lines s
-                              JOIN settlement_batches sb ON sb.id = s.batch_id
-                             WHERE s.redemption_id = r.id AND s.kind = 'redemption'
-                               AND sb.created_at < run.created_at)
-                AND NOT EXISTS (SELECT 1 FROM settlement_lines a
-                                 WHERE a.redemption_id = r.id AND a.kind = 'adjustment'))
+        WITH open AS MATERIALIZED (
+            SELECT r.id, r.merchant_id, r.program_id, r.status,
+                   CASE WHEN r.status = 'captured' THEN r.created_at ELSE r.voided_at END
+                       AS due_at,
+                   (SELECT sb.created_at FROM settlement_lines s
+                      JOIN settlement_batches sb ON sb.id = s.batch_id
+                     WHERE s.redemption_id = r.id AND s.kind = 'redemption') AS settled_at
+              FROM redemptions r
+             WHERE (r.status = 'captured'
+                    AND NOT EXISTS (SELECT 1 FROM settlement_lines s
+                                     WHERE s.redemption_id = r.id AND s.kind = 'redemption'))
+                OR (r.status = 'voided'
+                    AND EXISTS (SELECT 1 FROM settlement_lines s
+                                 WHERE s.redemption_id = r.id AND s.kind = 'redemption')
+                    AND NOT EXISTS (SELECT 1 FROM settlement_lines a
+                                     WHERE a.redemption_id = r.id AND a.kind = 'adjustment'))
+        )
+        SELECT o.id::text, o.status, run.id::text AS run_id
+          FROM open o
+          JOIN LATERAL (
+                SELECT run.id FROM settlement_runs run
+                 WHERE (run.merchant_id IS NULL OR run.merchant_id = o.merchant_id)
+                   AND (run.program_id IS NULL OR run.program_id = o.program_id)
+                   AND o.due_at <= run.period_end
+                   -- a void is due in a run made after its redemption was settled
+                   AND (o.status = 'captured' OR o.settled_at < run.created_at)
+                 ORDER BY run.created_at LIMIT 1
+          ) run ON true
          LIMIT 50
         """
     )
