@@ -1,6 +1,6 @@
 """Vouchers issued per second by a batch issuance, signing and storage included.
 
-    .venv/bin/python bench/issue.py [--vouchers 100000] [--chunk 1000]
+    .venv/bin/python bench/issue.py [--vouchers 100000] [--chunk 1000] [--cards 500]
 
 Does what `pos issue --program ID list.csv` does, in process, against an embedded
 PostgreSQL in a temporary folder ($POS_DATABASE_URL instead, when set): writes a
@@ -11,7 +11,8 @@ beneficiary list of the given size, then times
   2. export: reading the batch back and signing every voucher's Ed25519 token, writing
              the list of codes, tokens and holder links (what the officer hands out);
 
-and prints vouchers per second for each and for the whole, the process's peak memory
+(with --cards N, also 3. drawing the first N cards as A4 PDF sheets), and prints
+vouchers per second for each and for the whole, the process's peak memory
 (which stays flat as the list grows: the list is streamed, never held), and the ledger
 check. A figure, not a pass/fail test: client and database share this machine's cores.
 """
@@ -40,7 +41,11 @@ from pos.config import load_config  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
 from pos.storage import setup as setup_store  # noqa: E402
 from pos.storage.ledger import verify_ledger  # noqa: E402
-from pos.voucher_commands import command_services, write_vouchers_csv  # noqa: E402
+from pos.voucher_commands import (  # noqa: E402
+    command_services,
+    write_cards,
+    write_vouchers_csv,
+)
 
 
 def peak_mb() -> float:
@@ -55,7 +60,7 @@ def write_list(path: Path, count: int) -> None:
             writer.writerow([f"county{i % 6}-child-{i:07d}", f"vol-{i % 997}", ""])
 
 
-async def main(count: int, chunk: int) -> None:
+async def main(count: int, chunk: int, cards: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="pos-bench-issue-"))
     server = os.environ.get("POS_DATABASE_URL") or await asyncio.to_thread(
         embedded_url, work / "server")
@@ -97,6 +102,13 @@ async def main(count: int, chunk: int) -> None:
         print(f"export (sign + write):   {export_s:7.2f} s  {count / export_s:9.0f} vouchers/s")
         print(f"total:                   {total_s:7.2f} s  {count / total_s:9.0f} vouchers/s")
         print(f"peak memory {peak_mb():.0f} MB (chunks of {chunk})")
+        if cards:
+            started = time.perf_counter()
+            printed = await write_cards(svc, result.issuance_id, work / "cards.pdf",
+                                        count=cards)
+            took = time.perf_counter() - started
+            print(f"cards  (A4 PDF sheets):  {took:7.2f} s  {printed / took:9.0f} cards/s "
+                  f"({printed} cards)")
         async with svc.pool.acquire() as conn:
             checks = await verify_ledger(conn)
         print("ledger: " + ("balanced" if all(c.ok for c in checks) else "NOT BALANCED"))
@@ -107,5 +119,7 @@ if __name__ == "__main__":
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vouchers", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=1000)
+    parser.add_argument("--cards", type=int, default=0,
+                        help="also time printing this many cards as PDF sheets")
     args = parser.parse_args()
-    asyncio.run(main(args.vouchers, args.chunk))
+    asyncio.run(main(args.vouchers, args.chunk, args.cards))

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import asyncpg
 
 from pos import batch, codes, tokens
+from pos.cards import CardFace, card_face
 from pos.credits import CreditPlan, plan_credits
 from pos.errors import InputProblem, validation_error
 from pos.services import Services
@@ -354,3 +355,24 @@ def export_row(services: Services, item: Carried) -> list[str]:
     v = item.voucher
     return [str(v.issuance_line or ""), v.beneficiary_ref, v.holder_ref or "", v.id, v.status,
             item.code, item.token, holder_link(services, item.code)]
+
+
+async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
+                      count: int | None = None) -> tuple[dict[str, Any], list[CardFace]]:
+    """The program and the cards to print of a batch: up to `count` live vouchers (active
+    or suspended; a revoked or expired voucher is not worth paper), starting at list line
+    `first`, in the order of the list."""
+    found = await issuance_store.get_issuance(services.pool, issuance_id)
+    if found is None:
+        raise InputProblem("not_found", "No issuance was found.", status=404)
+    program = await setup_store.get_program(services.pool, found["program_id"])
+    faces: list[CardFace] = []
+    async for chunk in export_batch(services, issuance_id):
+        for item in chunk:
+            if count is not None and len(faces) >= count:
+                return program, faces
+            if (item.voucher.issuance_line or 0) >= first and item.voucher.status in (
+                    "active", "suspended"):
+                faces.append(card_face(program, token=item.token, code=item.code,
+                                       timezone=services.config.redemption.timezone))
+    return program, faces

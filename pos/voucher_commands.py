@@ -144,26 +144,13 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
 
 async def write_cards(svc: Services, issuance_id: str, out: Path, *, first: int = 1,
                       count: int = 0) -> int:
-    from pos import cards, issuance, pdf_sheets
+    """Print `count` cards (0: all) of the batch from list line `first` as A4 sheets."""
+    from pos import issuance, pdf_sheets
     from pos.fonts import find_cjk_font
-    from pos.storage import issuances as issuance_store
-    from pos.storage import setup as setup_store
 
-    found = await issuance_store.get_issuance(svc.pool, issuance_id)
-    if found is None:
-        raise Problem("not_found", f"No issuance {issuance_id} was found.", status=404)
     font = find_cjk_font(svc.config.vouchers.font_path)
-    program = await setup_store.get_program(svc.pool, found["program_id"])
-    last = first + count if count else None
-    faces = []
-    async for chunk in issuance.export_batch(svc, issuance_id):
-        for item in chunk:
-            line = item.voucher.issuance_line or 0
-            if item.voucher.status in ("active", "suspended") and line >= first and (
-                    last is None or line < last):
-                faces.append(cards.card_face(
-                    program, token=item.token, code=item.code,
-                    timezone=svc.config.redemption.timezone))
+    program, faces = await issuance.batch_faces(svc, issuance_id, first=first,
+                                                count=count or None)
     with tqdm(total=len(faces), unit="card", desc="cards", file=sys.stderr) as bar:
         return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
                                        title=program["name"], progress=bar.update)

@@ -115,3 +115,31 @@ def test_the_documented_choice_fits_a_real_token() -> None:
     # Version 15 at level M (77 modules) or close: small enough for 0.5 mm modules on a card.
     assert len(modules) <= 81
     assert qr.runs([[True, True, False, True]]) == [(0, 0, 2), (3, 0, 1)]
+
+
+def test_the_fast_mask_choice_agrees_with_the_reference_encoder() -> None:
+    """pos.qr scores the eight masks with integer row operations instead of qrcode's
+    loops; the symbols must be the reference encoder's own for the chosen mask, decode,
+    and the choice must (almost always) be the reference's choice."""
+    import qrcode
+
+    agree = 0
+    for i in range(30):
+        token = f"eyJhbGciOiJFZERTQSJ9.{uuid.uuid4().hex * 6}.{i}"
+        reference = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+        reference.add_data(token)
+        reference.make(fit=True)
+        ours = qr._QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+        ours.add_data(token)
+        ours.make(fit=True)
+        chosen = ours.best_mask_pattern()
+        agree += chosen == reference.best_mask_pattern()
+        fixed = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0,
+                              mask_pattern=chosen)
+        fixed.add_data(token)
+        fixed.make(fit=True)
+        assert qr.matrix(token) == [list(map(bool, r)) for r in fixed.get_matrix()]
+        if i < 5:
+            (found,) = decode(qr.image(token, 2))
+            assert found.text == token
+    assert agree >= 25, agree

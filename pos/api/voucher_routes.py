@@ -201,14 +201,7 @@ async def issuance_pdf(request: web.Request) -> web.Response:
         raise not_found("issuance")
     first, count = _range(request, found["voucher_count"])
     font = await _font(svc)
-    program = await setup_store.get_program(svc.pool, found["program_id"])
-    faces = []
-    async for chunk in issuance.export_batch(svc, issuance_id):
-        for item in chunk:
-            line = item.voucher.issuance_line or 0
-            if item.voucher.status in ("active", "suspended") and first <= line < first + count:
-                faces.append(cards.card_face(program, token=item.token, code=item.code,
-                                             timezone=svc.config.redemption.timezone))
+    program, faces = await issuance.batch_faces(svc, issuance_id, first=first, count=count)
     out = io.BytesIO()
     await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
                             title=program["name"])
@@ -219,7 +212,7 @@ async def issuance_pdf(request: web.Request) -> web.Response:
 
 
 def _range(request: web.Request, total: int) -> tuple[int, int]:
-    """Which list lines to print: `from_line` (default the first) and `count`."""
+    """Which cards to print: `count` of them (default all), from list line `from_line`."""
     try:
         first = int(request.query.get("from_line", "1"))
         count = int(request.query.get("count", str(total)))
