@@ -59,8 +59,8 @@ def _card(pdf: FPDF, face: CardFace, x0: float, y0: float, measure: cards.Measur
 def render_sheets(faces: Iterable[CardFace], font: FontFace, out: Path | BinaryIO, *,
                   title: str = "Vouchers", progress: Callable[[int], None] | None = None,
                   ) -> int:
-    """Write the sheets; return the number of cards. About 30 ms a card, most of it the
-    QR encoder choosing the best of eight masks, so `progress` is told after each card."""
+    """Write the sheets; return the number of cards. Tens of milliseconds a card, most
+    of it encoding the QR, so `progress` is told after each card."""
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_title(title)

@@ -33,8 +33,8 @@ _FORMATS: dict[str, batch.Format] = {
     "text/csv": "csv", "application/csv": "csv", "text/plain": "csv",
     "application/json": "json",
 }
-# Cards per PDF request: 200 A4 pages, about a minute of drawing (the QR encoder's mask
-# choice costs ~30 ms a card); larger batches are printed in ranges, or by `pos cards`.
+# Cards per PDF request: 200 A4 pages, about a minute of drawing at ~30 cards/s (mostly
+# QR encoding); larger batches are printed in ranges, or whole by `pos cards`.
 MAX_PDF_CARDS = 2_000
 
 
