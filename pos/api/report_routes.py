@@ -16,7 +16,7 @@ import time
 
 from aiohttp import web
 
-from pos import report_charts, report_page, reports
+from pos import report_page, reports
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, auth, json_response, path_id, services
 from pos.errors import not_found, unauthorized, validation_error
@@ -130,6 +130,9 @@ async def report_html(request: web.Request) -> web.Response:
         raise unauthorized("Sign in with the admin token.")
     report = await reports.program_report(services(request).pool, program_id,
                                           _timezone(request))
+    # matplotlib is imported on the first report page, not by every till-serving process.
+    from pos import report_charts
+
     charts = await asyncio.to_thread(report_charts.render_charts, report)
     page = report_page.report_page(report, charts, f"/v1/programs/{program_id}/report")
     return web.Response(text=page, content_type="text/html", charset="utf-8",
