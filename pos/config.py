@@ -75,6 +75,11 @@ class PluginsConfig:
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     timeout_seconds: float = 2.0
+    event_timeout_seconds: float = 10.0
+    event_poll_seconds: float = 1.0
+    event_retry_seconds: float = 2.0
+    event_retry_max_seconds: float = 600.0
+    event_max_attempts: int = 20
     settings: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
@@ -82,11 +87,6 @@ class PluginsConfig:
 class Config:
     server: ServerConfig = dataclasses.field(default_factory=ServerConfig)
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
-    event_timeout_seconds: float = 10.0
-    event_poll_seconds: float = 1.0
-    event_retry_seconds: float = 2.0
-    event_retry_max_seconds: float = 600.0
-    event_max_attempts: int = 20
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     admin: AdminConfig = dataclasses.field(default_factory=AdminConfig)
     tokens: TokensConfig = dataclasses.field(default_factory=TokensConfig)
