@@ -151,6 +151,21 @@ async def test_two_uploads_of_the_same_list_at_once_issue_it_once(
     await ledger_ok(config)
 
 
+async def test_overlapping_lists_at_once_issue_one_and_refuse_the_other(
+        world: World, config: Config) -> None:
+    program = await world.program()
+    shared = rows(400)
+    first, second = csv_bytes(shared + rows(5, "a")), csv_bytes(shared[::-1] + rows(5, "b"))
+    results = await asyncio.gather(upload(world.client, program, first),
+                                   upload(world.client, program, second))
+    statuses = sorted(status for status, _ in results)
+    assert statuses[0] == 201 and statuses[1] in (409, 422), results
+    refused = next(body for status, body in results if status != 201)
+    assert refused["code"] in ("already_issued", "batch_invalid")
+    assert await counts(config) == (405, 1)
+    await ledger_ok(config)
+
+
 async def test_bad_requests_are_problems_not_errors(world: World) -> None:
     program = await world.program()
     status, problem = await upload(world.client, program, b"ref\na\n",
