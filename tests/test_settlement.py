@@ -406,3 +406,16 @@ async def test_voids_racing_runs_net_out_exactly(world: World,
     assert net == sum(r["covered"] for r in made if r not in voided)
     failed = [c for c in [*await verify_ledger(db), *await verify_settlements(db)] if not c.ok]
     assert failed == []
+
+
+async def test_one_batch_per_currency(world: World) -> None:
+    shop = await world.shop("Border shop")
+    yuan = await world.program(partners=[shop], currency="CNY")
+    yen = await world.program(partners=[shop], currency="JPY", name="Yen program")
+    (v1,) = await world.issue(yuan)
+    (v2,) = await world.issue(yen)
+    await redeem(world, shop, v1, ("food", 1, 1250))
+    await redeem(world, shop, v2, ("food", 1, 800), currency="JPY")
+    run = await settle(world)
+    assert sorted((b["currency"], b["total"], b["merchant_id"]) for b in run["batches"]) == [
+        ("CNY", 1250, shop.merchant_id), ("JPY", 800, shop.merchant_id)]
