@@ -44,10 +44,6 @@ async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
                           content_hash: bytes, count: int, source: str) -> None:
     """Claim the batch id inside the caller's transaction. A concurrent run of the same
     batch waits here for the first to commit, then gets `IssuanceExists`."""
-    # Batches of one program are written one at a time: two lists sharing beneficiaries
-    # in different orders would otherwise wait on each other's rows and deadlock.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 20))",
-                       program_id)
     try:
         await conn.execute(
             """
