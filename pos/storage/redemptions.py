@@ -194,23 +194,32 @@ def _lease_lost(exc: asyncpg.PostgresError) -> bool:
     return "pos_idempotency_lease_lost" in str(exc)
 
 
+_REDEEM = "SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+
+
 async def redeem(pool: asyncpg.Pool[Any], **params: Any) -> dict[str, Any]:
     """Call `pos_redeem`; returns its outcome document. In the same transaction: the rules'
     details on each line, and the remainder's channel payment (`payment_id`) bound to the
     redemption; if that payment is no longer there to bind, nothing is written."""
+    args = (
+        params["redemption_id"], params["voucher_id"], params["merchant_id"],
+        params["till_id"], params["idem_key"], params["idem_owner"], params["currency"],
+        params["basket_total"], params["eligible_total"], params["wanted"],
+        params["requested"], params["channel"], params["lines"], params["response"],
+    )
+    # The common sale (cash remainder, rules without details) is one statement, so one
+    # round trip and its own transaction; only extra writes need an explicit transaction.
+    needs_more = params.get("payment_id") is not None or any(
+        line.get("detail") for line in params["lines"])
+    result: dict[str, Any]
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            result: dict[str, Any] = await conn.fetchval(
-                "SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-                "$14)",
-                params["redemption_id"], params["voucher_id"], params["merchant_id"],
-                params["till_id"], params["idem_key"], params["idem_owner"],
-                params["currency"], params["basket_total"], params["eligible_total"],
-                params["wanted"], params["requested"], params["channel"], params["lines"],
-                params["response"],
-            )
-            if result["outcome"] == "ok":
-                await _after_redeem(conn, params)
+        if not needs_more:
+            result = await pool.fetchval(_REDEEM, *args)
+        else:
+            async with pool.acquire() as conn, conn.transaction():
+                result = await conn.fetchval(_REDEEM, *args)
+                if result["outcome"] == "ok":
+                    await _after_redeem(conn, params)
     except asyncpg.RaiseError as exc:
         if _lease_lost(exc):
             raise IdempotencyProblem(
