@@ -61,7 +61,7 @@ async def issue_vouchers(
     program = await setup_store.get_program(services.pool, program_id)
     terms = program_terms(program)
     plans, nbf, exp = terms.plans, terms.nbf, terms.exp
-    kid = await services.signing_kid()
+    kid = await signing_kid(services)
     iat = int(time.time())
     new, issued = [], []
     for b in beneficiaries:
