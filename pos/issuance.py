@@ -136,11 +136,13 @@ class IssuanceResult:
     issuance_id: str
     program_id: str
     count: int
-    created: bool  # False: this batch had been issued before; nothing was issued now
+    created: bool  # False: issued before (or only checked); nothing was issued now
+    checked_only: bool = False  # the list was checked and would be issued as this batch
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.issuance_id, "program_id": self.program_id,
-                "voucher_count": self.count, "created": self.created}
+                "voucher_count": self.count, "created": self.created,
+                "checked_only": self.checked_only}
 
 
 @dataclasses.dataclass
@@ -224,14 +226,15 @@ def _batch_id(program_id: str, digest: bytes, requested: str | None) -> str:
 async def issue_batch(
     services: Services, program_id: str, open_source: Opener, fmt: batch.Format, *,
     source: str, batch_id: str | None = None, progress: Progress | None = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int = CHUNK_SIZE, check_only: bool = False,
 ) -> IssuanceResult:
     """Issue one voucher per row of a beneficiary list, all or none, at most once.
 
     `open_source` is called twice (check, then issue), so the list is streamed rather than
     held. One bad row refuses the whole list with a report naming every bad row. The batch
     id (given, or derived from the list's content) makes a re-run return the first run's
-    batch instead of issuing again, even when two runs race.
+    batch instead of issuing again, even when two runs race. With `check_only`, the list
+    is checked (the same report) and nothing is written.
     """
     program = await setup_store.get_program(services.pool, program_id)
     terms = program_terms(program)
@@ -245,6 +248,8 @@ async def issue_batch(
                                   scan.bad_rows + scan.already_rows)
     if scan.count == 0:
         raise batch.file_problem("The list has no rows.")
+    if check_only:
+        return IssuanceResult(issuance_id, program_id, scan.count, False, checked_only=True)
 
     kid = await signing_kid(services)
     iat = int(time.time())

@@ -35,6 +35,8 @@ def add_parsers(sub: Any) -> None:
     issue.add_argument("--batch", help="a batch id (UUID); default: derived from the list")
     issue.add_argument("--out", help="output folder (default: ./issuance-<batch id>)")
     issue.add_argument("--cards", action="store_true", help="also write cards.pdf")
+    issue.add_argument("--check", action="store_true",
+                       help="only check the list and report bad rows; issue nothing")
     issue.add_argument("list", help="beneficiary list: .csv (ref,holder_ref,note) or .json")
     cards = sub.add_parser("cards", help="print a batch's cards as A4 PDF sheets")
     cards.add_argument("--issuance", required=True, help="the batch's id")
@@ -121,15 +123,21 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
     try:
         result = await issuance.issue_batch(
             svc, args.program, lambda: source.open("rb"), fmt, source="cli",
-            batch_id=args.batch, progress=progress)
+            batch_id=args.batch, progress=progress, check_only=args.check)
     finally:
         if bar is not None:
             bar.close()
+    if result.checked_only:
+        print(f"{source}: all {result.count} rows can be issued (as batch "
+              f"{result.issuance_id}); nothing was issued")
+        return 0
     if result.created:
         print(f"issued {result.count} vouchers in batch {result.issuance_id}")
     else:
         print(f"batch {result.issuance_id} was issued before ({result.count} vouchers); "
               "nothing was issued now")
+        if args.check:
+            return 0
     out = Path(args.out or f"issuance-{result.issuance_id}")
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     listing = out / "vouchers.csv"

@@ -166,6 +166,23 @@ async def test_overlapping_lists_at_once_issue_one_and_refuse_the_other(
     await ledger_ok(config)
 
 
+async def test_a_list_can_be_checked_without_issuing(world: World, config: Config) -> None:
+    program = await world.program()
+    data = csv_bytes(rows(7))
+    resp = await world.client.post(f"/v1/programs/{program}/issuances?check=1", data=data,
+                                   headers={**ADMIN, "Content-Type": "text/csv"})
+    checked = await resp.json()
+    assert resp.status == 200, checked
+    assert (checked["checked_only"], checked["voucher_count"]) == (True, 7)
+    assert await counts(config) == (0, 0)
+    status, issued = await upload(world.client, program, data)
+    assert (status, issued["id"]) == (201, checked["id"])  # the batch it said it would be
+    resp = await world.client.post(f"/v1/programs/{program}/issuances?check=1",
+                                   data=csv_bytes([{"ref": "bad ref"}]),
+                                   headers={**ADMIN, "Content-Type": "text/csv"})
+    assert (resp.status, (await resp.json())["code"]) == (422, "batch_invalid")
+
+
 async def test_bad_requests_are_problems_not_errors(world: World) -> None:
     program = await world.program()
     status, problem = await upload(world.client, program, b"ref\na\n",

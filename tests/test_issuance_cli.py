@@ -21,6 +21,13 @@ async def test_pos_issue_issues_once_and_says_where_it_wrote(
         [{"ref": f"county3-{i:04d}", "holder_ref": "caring-mum-7" if i % 2 else ""}
          for i in range(1500)]).replace(b"\n", b"\r\n"))
 
+    checked = await run_pos(config, "issue", "--program", program, "--check", str(listing),
+                            cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "all 1500 rows can be issued" in checked.stdout
+    async with connect(config) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0
+
     done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "issued 1500 vouchers in batch " in done.stdout

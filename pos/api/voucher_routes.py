@@ -106,7 +106,8 @@ _private = holder_routes.private
 
 
 @routes.post("/v1/programs/{id}/issuances",
-             summary="Issue vouchers to a beneficiary list (CSV or JSON), all or none, once",
+             summary="Issue vouchers to a beneficiary list (CSV or JSON), all or none, once "
+                     "(?check=1: only check it; ?batch_id=: name the batch)",
              auth="admin", status=201)
 async def create_issuance(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
@@ -122,9 +123,12 @@ async def create_issuance(request: web.Request) -> web.Response:
     try:
         result = await issuance.issue_batch(
             svc, program_id, lambda: _rewound(spool), fmt, source="api",
-            batch_id=request.query.get("batch_id"))
+            batch_id=request.query.get("batch_id"),
+            check_only=request.query.get("check") in ("1", "true"))
     finally:
         spool.close()
+    if result.checked_only:
+        return json_response(result.as_dict())
     answer = result.as_dict() | {"links": _issuance_links(result.issuance_id)}
     return json_response(answer, status=201 if result.created else 200)
 
