@@ -94,7 +94,9 @@ def _private_file(path: Path) -> Any:
     return os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
 
 
-async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path) -> int:
+async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path, *,
+                             progress: Callable[[int], object] | None = None) -> int:
+    """The batch's list of codes, tokens and holder links, readable by its owner only."""
     from pos import issuance
 
     count = 0
@@ -104,6 +106,8 @@ async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path) -> int
         async for chunk in issuance.export_batch(svc, issuance_id):
             writer.writerows(issuance.export_row(svc, item) for item in chunk)
             count += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
     return count
 
 
@@ -141,7 +145,8 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
     out = Path(args.out or f"issuance-{result.issuance_id}")
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     listing = out / "vouchers.csv"
-    await write_vouchers_csv(svc, result.issuance_id, listing)
+    with tqdm(total=result.count, unit="voucher", desc="signing", file=sys.stderr) as bar:
+        await write_vouchers_csv(svc, result.issuance_id, listing, progress=bar.update)
     print(f"wrote {listing} (codes, tokens and holder links: keep it private)")
     if args.cards:
         sheets = out / "cards.pdf"
