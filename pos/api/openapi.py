@@ -53,8 +53,10 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                 [{"till": []}] if spec.auth == "till" else [{"till": []}, {"admin": []}]
             )
         params = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "string", "format": "uuid"}}
-                  for name in re.findall(r"{(\w+)}", spec.path)]
+                   "schema": ({"type": "string", "format": "uuid"}
+                              if name == "id" or name.endswith("_id")
+                              else {"type": "string"})}
+                  for name in re.findall(r"{(\w+)[^}]*}", spec.path)]
         if spec.idempotent:
             params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                            "schema": {"type": "string", "maxLength": 200}})
