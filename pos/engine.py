@@ -25,6 +25,7 @@ from pos.errors import (
 from pos.plugin_api import BasketLine, ProgramView, RuleContext
 from pos.schemas import QuoteIn, RedemptionIn
 from pos.services import Services
+from pos.storage import issuances as issuance_store
 from pos.storage import redemptions as store
 from pos.storage.redemptions import VoucherState
 from pos.tokens import VoucherClaims
@@ -171,6 +172,13 @@ async def check_voucher(
                 "This voucher code has been replaced by a newer one and cannot be used.",
                 status=403)
     elif state is None:
+        body = codes.normalise(request.code or "")
+        if body is not None and await issuance_store.code_was_replaced(
+                services.pool, codes.code_hash(body)):
+            raise VoucherProblem(
+                "voucher_revoked",
+                "This voucher code has been replaced by a newer one and cannot be used.",
+                status=403)
         raise TokenProblem(
             "invalid_token", "No voucher has this code. Check it was typed correctly.")
 
@@ -382,6 +390,7 @@ async def redeem(
                 eligible_total=ev.eligible_total, wanted=ev.wanted,
                 requested=covered if journalled else request.amount,
                 channel=request.channel, lines=lines, response=response,
+                token_iat=ev.state.token_iat,
                 payment_id=collected.payment.id if collected and collected.payment else None,
             )
         except BaseException as exc:

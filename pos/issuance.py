@@ -17,8 +17,6 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, BinaryIO
 
-import asyncpg
-
 from pos import batch, codes, tokens
 from pos.cards import CardFace, card_face
 from pos.credits import CreditPlan, plan_credits
@@ -41,15 +39,6 @@ def voucher_token(services: Services, *, voucher_id: str, program_id: str, kid: 
     )
 
 
-async def signing_kid(services: Services) -> str:
-    """The active key. On a fresh database two first requests may both try to make the
-    first key; the loser of that race uses the winner's."""
-    try:
-        return await services.signing_kid()
-    except asyncpg.UniqueViolationError:
-        return await services.signing_kid()
-
-
 def voucher_code(services: Services, voucher_id: str, iat: int) -> str:
     return codes.derive_code(services.code_secret, voucher_id, iat)
 
@@ -61,7 +50,7 @@ async def issue_vouchers(
     program = await setup_store.get_program(services.pool, program_id)
     terms = program_terms(program)
     plans, nbf, exp = terms.plans, terms.nbf, terms.exp
-    kid = await signing_kid(services)
+    kid = await services.signing_kid()
     iat = int(time.time())
     new, issued = [], []
     for b in beneficiaries:
@@ -251,7 +240,7 @@ async def issue_batch(
     if check_only:
         return IssuanceResult(issuance_id, program_id, scan.count, False, checked_only=True)
 
-    kid = await signing_kid(services)
+    kid = await services.signing_kid()
     iat = int(time.time())
     try:
         async with services.pool.acquire() as conn, conn.transaction():

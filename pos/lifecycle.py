@@ -29,7 +29,7 @@ from pos.storage import lifecycle as store
 
 async def reissue(services: Services, voucher_id: str) -> dict[str, Any]:
     """Replace the voucher's token and code; return the new ones."""
-    kid = await issuance.signing_kid(services)
+    kid = await services.signing_kid()
     async with services.pool.acquire() as conn, conn.transaction():
         voucher = await store.lock_voucher(conn, voucher_id)
         store.require_live(voucher, "reissued")

@@ -54,8 +54,13 @@ class Services:
         """The active key's kid, making the first key if there is none."""
         kid = await keys.active_kid(self.pool)
         if kid is None:
-            async with self.pool.acquire() as conn:
-                kid = await keys.rotate(conn, self.data_dir)
+            try:
+                async with self.pool.acquire() as conn:
+                    kid = await keys.rotate(conn, self.data_dir)
+            except asyncpg.UniqueViolationError:
+                # Two first requests raced to make the first key; the winner's is active.
+                kid = await keys.active_kid(self.pool)
+                assert kid is not None
         return kid
 
 

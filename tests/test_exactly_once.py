@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from typing import Any
 
@@ -191,3 +192,22 @@ async def test_running_key_is_409_and_a_dead_holders_key_is_taken_over(
     resp = await world.client.post("/v1/redemptions", json=body, headers=shop.headers(key))
     assert resp.status == 201
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 1
+
+
+async def test_a_reissue_between_check_and_redemption_wins(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    """pos_redeem re-checks the token generation under the voucher's lock: a redemption
+    checked against the old token must not go through once the voucher was reissued."""
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    iat = await db.fetchval("SELECT token_iat FROM vouchers WHERE id = $1", voucher["id"])
+    await db.execute("UPDATE vouchers SET token_iat = token_iat + 1 WHERE id = $1",
+                     voucher["id"])
+    outcome = await db.fetchval(
+        "SELECT pos_redeem(gen_random_uuid(), $1, $2, $3, 'k', gen_random_uuid(), 'CNY', "
+        "1000, 1000, 1000, NULL, 'cash', '[]'::jsonb, '{}'::jsonb, $4)",
+        voucher["id"], shop.merchant_id, shop.till_id, iat)
+    assert json.loads(outcome) == {"outcome": "voucher_revoked"}
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 0

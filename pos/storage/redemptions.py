@@ -194,7 +194,8 @@ def _lease_lost(exc: asyncpg.PostgresError) -> bool:
     return "pos_idempotency_lease_lost" in str(exc)
 
 
-_REDEEM = "SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+_REDEEM = ("SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+           "$15)")
 
 
 async def redeem(pool: asyncpg.Pool[Any], **params: Any) -> dict[str, Any]:
@@ -206,6 +207,7 @@ async def redeem(pool: asyncpg.Pool[Any], **params: Any) -> dict[str, Any]:
         params["till_id"], params["idem_key"], params["idem_owner"], params["currency"],
         params["basket_total"], params["eligible_total"], params["wanted"],
         params["requested"], params["channel"], params["lines"], params["response"],
+        params["token_iat"],
     )
     # The common sale (cash remainder, rules without details) is one statement, so one
     # round trip and its own transaction; only extra writes need an explicit transaction.
