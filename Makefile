@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/redeem.py
+	$(BIN)/python bench/issue.py
 	$(BIN)/python bench/settlement_export.py
 
 clean:
