@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from pos.engine import Till
 from pos.errors import forbidden, unauthorized
 from pos.storage import setup as setup_store
+from pos.voucher_lookup import Till
 
 TILL_SECRET_PREFIX = "till_"  # noqa: S105 - a prefix, not a secret
 _CACHE_SECONDS = 30.0
