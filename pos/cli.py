@@ -57,6 +57,7 @@ async def _run(config: Config, demo: bool) -> int:
         voucher = data["vouchers"]["wish"][0]
         print(f"  demo voucher (wish, 100 per visit): code {voucher['code']}")
         print(f"  demo voucher token: {voucher['token']}")
+        print(f"  its holder page: {base}/v/{voucher['code']}")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
