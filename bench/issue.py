@@ -52,6 +52,38 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def bare_signing_rate(count: int) -> float:
+    """Reference: PyJWT Ed25519 signatures per second on this machine, nothing else."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from pos.tokens import sign
+
+    key = Ed25519PrivateKey.generate()
+    started = time.perf_counter()
+    for i in range(count):
+        sign(key, "kbench", issuer="pos-vouchers", audience="pos-till",
+             voucher_id=str(uuid.UUID(int=i)), program_id=str(uuid.UUID(int=1)),
+             iat=1, nbf=1, exp=2)
+    return count / (time.perf_counter() - started)
+
+
+async def bare_copy_rate(conn: asyncpg.Connection, count: int) -> float:  # type: ignore[type-arg]
+    """Reference: COPY of voucher-, credit- and ledger-shaped rows into unindexed temporary
+    tables: what the database alone takes to store a batch of this size."""
+    await conn.execute(
+        "CREATE TEMP TABLE ref_v (id uuid, ref text, code bytea, iat bigint);"
+        "CREATE TEMP TABLE ref_c (voucher uuid, amount bigint);"
+        "CREATE TEMP TABLE ref_l (txn uuid, account text, id uuid, amount bigint)")
+    started = time.perf_counter()
+    ids = [uuid.uuid4() for _ in range(count)]
+    await conn.copy_records_to_table("ref_v", records=(
+        (v, f"child-{i}", i.to_bytes(32, "big"), 1) for i, v in enumerate(ids)))
+    await conn.copy_records_to_table("ref_c", records=((v, 30000) for v in ids))
+    await conn.copy_records_to_table("ref_l", records=(
+        row for v in ids for row in ((v, "voucher", v, 30000), (v, "funding", v, -30000))))
+    return count / (time.perf_counter() - started)
+
+
 def write_list(path: Path, count: int) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -112,6 +144,16 @@ async def main(count: int, chunk: int, cards: int) -> None:
         async with svc.pool.acquire() as conn:
             checks = await verify_ledger(conn)
         print("ledger: " + ("balanced" if all(c.ok for c in checks) else "NOT BALANCED"))
+        # References measured in this run, on this machine, for the same number of vouchers.
+        signing = await asyncio.to_thread(bare_signing_rate, count)
+        copy_conn = await asyncpg.connect(url)
+        try:
+            copying = await bare_copy_rate(copy_conn, count)
+        finally:
+            await copy_conn.close()
+        print(f"reference: bare Ed25519 signing   {signing:9.0f} tokens/s")
+        print(f"reference: bare COPY of the rows  {copying:9.0f} vouchers/s")
+        print(f"ratio issued/s : min(references) = {count / total_s / min(signing, copying):.2f}")
 
 
 if __name__ == "__main__":
