@@ -179,6 +179,27 @@ async def bench(count: int, server: str, data_dir: Path) -> None:
                 rate = "-" if fmt == "pain001" else f"{batch['line_count'] / seconds:,.0f}"
                 print(f"{fmt:<8} {seconds:>8.1f} {size / 2**20:>9.1f} {rate:>10} {peak:>6.0f} MiB "
                       f"{peak - idle:>+4.0f} MiB  {same}")
+            # Reference, same run: PostgreSQL's own COPY of the batch's lines (with the
+            # redemption's time and amount) to CSV, streamed to this process and dropped.
+            conn = await asyncpg.connect(db_url)
+            try:
+                counted = [0]
+
+                async def sink(chunk: bytes) -> None:
+                    counted[0] += len(chunk)
+
+                started = time.perf_counter()
+                await conn.copy_from_query(
+                    "SELECT l.redemption_id, l.kind, l.amount, l.occurred_at, r.till_id "
+                    "FROM settlement_lines l JOIN redemptions r ON r.id = l.redemption_id "
+                    "WHERE l.batch_id = $1 ORDER BY l.occurred_at, l.redemption_id",
+                    batch["id"], output=sink, format="csv")
+                seconds = time.perf_counter() - started
+            finally:
+                await conn.close()
+            print(f"{'COPY csv':<8} {seconds:>8.1f} {counted[0] / 2**20:>9.1f} "
+                  f"{batch['line_count'] / seconds:>10,.0f}   (reference: the database's own "
+                  "CSV of the same lines)")
             print(f"service peak resident memory over its life (VmHWM): "
                   f"{rss_mib(service.pid, 'VmHWM'):.0f} MiB")
     finally:
