@@ -139,7 +139,8 @@ class HttpWalletChannel:
     def verify_webhook(self, request: WebhookRequest) -> WebhookEvent:
         timestamp = request.headers.get("X-Wallet-Timestamp", "")
         given = request.headers.get("X-Wallet-Signature", "")
-        if not self.webhook_secret or not timestamp.isdigit() or not given:
+        well_formed = timestamp.isascii() and timestamp.isdigit() and bool(given)
+        if not self.webhook_secret or not well_formed:
             raise WebhookRejected("webhook_signature_invalid",
                                   "The webhook is not signed.")
         expected = sign(self.webhook_secret, int(timestamp), request.body)

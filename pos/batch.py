@@ -119,7 +119,7 @@ def _json_rows(source: BinaryIO) -> Iterator[RawRow]:
     text = _text(source)
     try:
         data = json.load(text)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise file_problem("The list is not valid JSON (UTF-8).") from None
     finally:
         text.detach()

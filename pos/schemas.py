@@ -72,6 +72,9 @@ class ProgramIn(Strict):
         if (self.uses is None) != (self.unit_price is None):
             raise ValueError(
                 "uses and unit_price go together: a count of sessions and a price each")
+        for moment in (self.valid_from, self.valid_until):
+            if not 2000 <= moment.year <= 9000:
+                raise ValueError("program dates must fall between the years 2000 and 9000")
         if self.allowance is None and self.uses is None and self.face_value == 0:
             raise ValueError(
                 "a program needs a face_value, an allowance, or uses with a unit_price")

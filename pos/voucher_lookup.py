@@ -7,6 +7,7 @@ the idempotency claim); it is verified in full before anything is decided on it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 
 import jwt
@@ -78,6 +79,10 @@ def _not_genuine() -> Problem:
     return TokenProblem("invalid_token", "This voucher code is not genuine.")
 
 
+# What our own kids look like (see pos.keys.rotate); anything else never reaches SQL.
+_KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def _peek(token: str) -> tuple[str, str]:
     """(voucher id, kid) read from a token before its signature is checked: enough to find
     the row, never enough to trust it."""
@@ -86,7 +91,8 @@ def _peek(token: str) -> tuple[str, str]:
         jti = jwt.decode(token, options={"verify_signature": False}).get("jti")
     except jwt.PyJWTError:
         raise _not_genuine() from None
-    if not isinstance(kid, str) or not isinstance(jti, str) or not _is_uuid(jti):
+    if (not isinstance(kid, str) or not _KID.fullmatch(kid) or not isinstance(jti, str)
+            or not _is_uuid(jti)):
         raise _not_genuine()
     return jti, kid
 

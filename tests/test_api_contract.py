@@ -204,3 +204,67 @@ def test_environment_overrides_every_key(tmp_path: Path) -> None:
     assert config.admin.token == "secret"
     assert config.plugins.disabled == ("any", "cash")
     assert config.plugins.settings["categories"]["always_denied"] == "alcohol"
+
+
+def _unsigned_token(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    import base64
+
+    def b64(part: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+    return f"{b64(header)}.{b64(claims)}.AAAA"
+
+
+async def test_inputs_that_once_gave_500_get_a_clear_refusal(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    """Found by review: each of these reached the database or a parser unchecked."""
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    before = await _counts(db)
+
+    def problem_of(resp: Any) -> None:
+        assert 400 <= resp.status < 500, resp.status
+
+    for kid in ("\ud800", "a\x00b", "x" * 100):
+        token = _unsigned_token({"alg": "EdDSA", "kid": kid}, {"jti": voucher["id"]})
+        for path in ("/v1/quotes", "/v1/redemptions"):
+            resp = await world.client.post(
+                path, json={"token": token, "basket": basket(("food", 1, 100))},
+                headers=shop.headers(new_key()))
+            assert (resp.status, (await resp.json())["code"]) == (401, "invalid_token")
+
+    nul_line = {"sku": "a\x00", "category": "food", "description": "Rice", "quantity": 1,
+                "unit_price": 100}
+    resp = await world.client.post(
+        "/v1/redemptions", json={"token": voucher["token"],
+                                 "basket": {"currency": "CNY", "lines": [nul_line]}},
+        headers=shop.headers(new_key()))
+    assert (resp.status, (await resp.json())["code"]) == (422, "validation_error")
+    resp = await world.client.post("/v1/merchants", json={"name": "a\x00b"}, headers=ADMIN)
+    assert (resp.status, (await resp.json())["code"]) == (422, "validation_error")
+    resp = await world.client.post("/v1/settlements", json={
+        "period_end": "2026-01-01", "by": "me\x00"}, headers=ADMIN)
+    problem_of(resp)
+
+    base = {"name": "P", "restrictions": ["any"], "face_value": 100,
+            "valid_from": "2026-01-01", "valid_until": "2026-12-31"}
+    for dates in ({"valid_until": "9999-12-31"}, {"valid_from": "0001-01-01"}):
+        resp = await world.client.post("/v1/programs", json={**base, **dates}, headers=ADMIN)
+        assert (resp.status, (await resp.json())["code"]) == (422, "validation_error")
+
+    resp = await world.client.get(f"/v1/programs/{program}/report",
+                                  headers={"Cookie": "pos_reports=².abc"})
+    problem_of(resp)
+    resp = await world.client.get(f"/v1/vouchers/{voucher['id']}/qr.png?module=%C2%B2",
+                                  headers=ADMIN)
+    problem_of(resp)
+    resp = await world.client.post("/reports/login", data=b"token=\xff", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    problem_of(resp)
+    resp = await world.client.post(f"/v1/programs/{program}/issuances?check=1",
+                                   data=b"[" * 20000 + b"]" * 20000,
+                                   headers={**ADMIN, "Content-Type": "application/json"})
+    problem_of(resp)
+    assert await _counts(db) == before

@@ -44,6 +44,13 @@ def from_validation_error(exc: ValidationError) -> Problem:
     )
 
 
+def _route(request: web.Request) -> str:
+    """The route's template for logs, never the path itself: paths can carry a voucher's
+    manual code (the holder page) or other ids that do not belong in logs."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 @web.middleware
 async def problem_middleware(
     request: web.Request, handler: Any
@@ -53,7 +60,7 @@ async def problem_middleware(
         return response
     except Problem as problem:
         if problem.status >= 500:
-            log.warning("%s %s refused: %s", request.method, request.path, problem.code)
+            log.warning("%s %s refused: %s", request.method, _route(request), problem.code)
         return problem_response(problem)
     except ValidationError as exc:
         return problem_response(from_validation_error(exc))
@@ -64,7 +71,7 @@ async def problem_middleware(
         return problem_response(Problem(code, detail, status=exc.status))
     except Exception:
         # A bug: logged with its trace here, never shown to the client.
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, _route(request))
         return problem_response(Problem(
             "internal_error", "Something went wrong on our side. Try again: a repeated "
             "request is never charged twice.", status=500))

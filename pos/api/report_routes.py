@@ -40,7 +40,8 @@ def session_cookie(token: str, now: float | None = None) -> str:
 def _has_session(request: web.Request) -> bool:
     value = request.cookies.get(COOKIE, "")
     expires_text, _, mac = value.partition(".")
-    if not expires_text.isdigit() or int(expires_text) < time.time():
+    if (not (expires_text.isascii() and expires_text.isdigit())
+            or int(expires_text) < time.time()):
         return False
     expected = _session_mac(request.app[ADMIN_TOKEN], int(expires_text))
     return hmac.compare_digest(mac, expected)
@@ -107,7 +108,10 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     if request.content_type != "application/x-www-form-urlencoded":
         raise validation_error("Send the sign-in form.")
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise validation_error("Send the sign-in form.") from None
     token, next_path = form.get("token"), _safe_next(str(form.get("next", "")))
     admin = request.app[ADMIN_TOKEN]
     if not isinstance(token, str) or not hmac.compare_digest(

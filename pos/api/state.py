@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from pos.api.auth import Authenticator
-from pos.errors import InputProblem, not_found
+from pos.errors import InputProblem, not_found, validation_error
 from pos.services import Services
 
 SERVICES = web.AppKey("services", Services)
@@ -43,7 +43,21 @@ async def body(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     if not raw:
         raise InputProblem("validation_error", "The request has no body.", status=422)
-    return model.model_validate_json(raw)
+    parsed = model.model_validate_json(raw)
+    if _has_nul(parsed.model_dump()):
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        raise validation_error("The request contains a NUL character, which no field allows.")
+    return parsed
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def json_response(data: object, status: int = 200) -> web.Response:

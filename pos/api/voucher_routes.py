@@ -91,7 +91,8 @@ async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str
 
 def _module_px(request: web.Request) -> int:
     raw = request.query.get("module", str(qr.DEFAULT_MODULE_PX))
-    if not raw.isdigit() or not qr.MIN_MODULE_PX <= int(raw) <= qr.MAX_MODULE_PX:
+    if (not (raw.isascii() and raw.isdigit())
+            or not qr.MIN_MODULE_PX <= int(raw) <= qr.MAX_MODULE_PX):
         raise validation_error(
             f"module must be a whole number of pixels from {qr.MIN_MODULE_PX} to "
             f"{qr.MAX_MODULE_PX}.")

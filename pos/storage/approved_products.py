@@ -45,7 +45,8 @@ def parse_csv(text: str) -> list[ApprovedProduct]:
         gtin = row[0].strip()
         if row_no == 1 and gtin.lower() == "gtin":
             continue
-        if len(gtin) not in (8, 12, 13, 14) or not gtin.isdigit() or not _check_digit_ok(gtin):
+        if (len(gtin) not in (8, 12, 13, 14) or not (gtin.isascii() and gtin.isdigit())
+                or not _check_digit_ok(gtin)):
             raise validation_error(
                 f"Row {row_no}: {gtin!r} is not a valid GTIN (8, 12, 13 or 14 digits with a "
                 "right check digit). Nothing was changed.", row=row_no)
