@@ -122,31 +122,38 @@ async def claim_key(
     `idempotency_conflict`. Same key still running: `idempotency_in_progress`. A key whose
     holder died (lease ran out, nothing was written) is taken over.
     """
-    row = await pool.fetchrow(
-        """
-        WITH claim AS (
-            INSERT INTO idempotency_keys (till_id, key, request_hash, owner, status, lease_until)
-            VALUES ($1, $2, $3, $4, 'running', now() + make_interval(secs => $5))
-            ON CONFLICT (till_id, key) DO UPDATE
-               SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
-             WHERE idempotency_keys.status = 'running'
-               AND idempotency_keys.lease_until < now()
-               AND idempotency_keys.request_hash = EXCLUDED.request_hash
-            RETURNING owner
-        )
-        SELECT (SELECT owner FROM claim) AS claimed
-        """,
-        till_id, key, request_hash, owner, float(lease_seconds),
-    )
-    if row is not None and row["claimed"] is not None:
-        return Claim(True)
+    claim, _ = await claim_and_load(
+        pool, till_id=till_id, key=key, request_hash=request_hash, owner=owner,
+        lease_seconds=lease_seconds, merchant_id=None, voucher_id=None, code_hash=None,
+        kid="")
+    return claim
+
+
+async def claim_and_load(
+    pool: asyncpg.Pool[Any], *, till_id: str, key: str, request_hash: bytes, owner: str,
+    lease_seconds: int, merchant_id: str | None, voucher_id: str | None,
+    code_hash: bytes | None, kid: str,
+) -> tuple[Claim, VoucherState | None]:
+    """`claim_key` and `load_by_id`/`load_by_code` in one round trip. The voucher is loaded
+    only to be checked by the caller; when the key is not ours, it is ignored."""
+    query, where = (_CLAIM_BY_ID, voucher_id) if voucher_id is not None else (
+        _CLAIM_BY_CODE, code_hash)
+    row = await pool.fetchrow(query, where, kid, merchant_id, till_id, key, request_hash,
+                              owner, float(lease_seconds))
+    assert row is not None
+    if row["claimed"] is not None:
+        state = None if row["voucher_id"] is None else VoucherState.from_row(row)
+        return Claim(True), state
     existing = await pool.fetchrow(
         "SELECT request_hash, status, response_status, response_body FROM idempotency_keys "
         "WHERE till_id = $1 AND key = $2",
         till_id, key,
     )
     if existing is None:  # released between the two statements: try once more
-        return await claim_key(pool, till_id, key, request_hash, owner, lease_seconds)
+        return await claim_and_load(
+            pool, till_id=till_id, key=key, request_hash=request_hash, owner=owner,
+            lease_seconds=lease_seconds, merchant_id=merchant_id, voucher_id=voucher_id,
+            code_hash=code_hash, kid=kid)
     if bytes(existing["request_hash"]) != request_hash:
         raise IdempotencyProblem(
             "idempotency_conflict",
@@ -159,25 +166,7 @@ async def claim_key(
             "This payment is still being processed. Wait a moment and try again.",
             status=409,
         )
-    return Claim(False, existing["response_status"], existing["response_body"])
-
-
-async def claim_and_load(
-    pool: asyncpg.Pool[Any], *, till_id: str, key: str, request_hash: bytes, owner: str,
-    lease_seconds: int, merchant_id: str, voucher_id: str | None, code_hash: bytes | None,
-    kid: str,
-) -> tuple[Claim, VoucherState | None]:
-    """`claim_key` and `load_by_id`/`load_by_code` in one round trip. The voucher is loaded
-    only to be checked by the caller; when the key is not ours, it is ignored."""
-    query, where = (_CLAIM_BY_ID, voucher_id) if voucher_id is not None else (
-        _CLAIM_BY_CODE, code_hash)
-    row = await pool.fetchrow(query, where, kid, merchant_id, till_id, key, request_hash,
-                              owner, float(lease_seconds))
-    assert row is not None
-    if row["claimed"] is None:
-        return await claim_key(pool, till_id, key, request_hash, owner, lease_seconds), None
-    state = None if row["voucher_id"] is None else VoucherState.from_row(row)
-    return Claim(True), state
+    return Claim(False, existing["response_status"], existing["response_body"]), None
 
 
 async def release_key(pool: asyncpg.Pool[Any], till_id: str, key: str, owner: str) -> None:

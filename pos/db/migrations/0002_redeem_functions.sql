@@ -18,7 +18,8 @@ CREATE FUNCTION pos_redeem(
     p_requested     bigint,     -- an explicit amount asked by the till, or NULL
     p_channel       text,
     p_lines         jsonb,
-    p_response      jsonb       -- the answer, without the figures decided here
+    p_response      jsonb,      -- the answer, without the figures decided here
+    p_token_iat     bigint      -- the token generation the caller checked
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -38,6 +39,10 @@ BEGIN
     END IF;
     IF v.status <> 'active' THEN
         RETURN jsonb_build_object('outcome', 'voucher_' || v.status);
+    END IF;
+    IF v.token_iat <> p_token_iat THEN
+        -- Reissued after the caller checked the token or code: the old one is dead.
+        RETURN jsonb_build_object('outcome', 'voucher_revoked');
     END IF;
     IF v.uses_left IS NOT NULL AND v.uses_left = 0 THEN
         RETURN jsonb_build_object('outcome', 'voucher_exhausted');
