@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,21 +33,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.service import free_port, rss_mib, wait_healthy, with_database  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
 
 ADMIN = "adm_bench_" + uuid.uuid4().hex
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
 async def create_database(server: str, name: str) -> None:
@@ -58,18 +46,6 @@ async def create_database(server: str, name: str) -> None:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-
-
-async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(300):
-        try:
-            async with session.get(url + "/healthz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("the service did not start")
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: Any,
@@ -116,15 +92,6 @@ async def till_loop(session: aiohttp.ClientSession, url: str, secret: str, token
                 errors.append(resp.status)
                 continue
         latencies.append(time.perf_counter() - started)
-
-
-def peak_rss_mib(pid: int) -> float:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return float("nan")
-    match = re.search(r"VmHWM:\s+(\d+) kB", text)
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -187,7 +154,7 @@ async def main() -> None:
             await asyncio.gather(*(till_loop(session, url, s, t, until, latencies, errors)
                                    for s, t in pairs))
             elapsed = time.perf_counter() - started
-        rss = peak_rss_mib(service.pid)
+        rss = rss_mib(service.pid, "VmHWM")
     finally:
         service.terminate()
         service.wait(timeout=30)

@@ -17,8 +17,6 @@ import argparse
 import asyncio
 import hashlib
 import os
-import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.service import free_port, rss_mib, wait_healthy  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
 from tests.settlement_support import insert_synthetic_redemptions  # noqa: E402
 
@@ -48,19 +47,6 @@ class _Shop:
         self.merchant_id, self.till_id = merchant_id, till_id
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def rss_mib(pid: int, field: str = "VmRSS") -> float:
-    text = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(rf"{field}:\s+(\d+) kB", text)
-    return int(match.group(1)) / 1024 if match else float("nan")
-
-
 async def call(session: aiohttp.ClientSession, method: str, url: str,
                body: Any = None) -> Any:
     async with session.request(method, url, json=body, headers=HEADERS) as resp:
@@ -68,18 +54,6 @@ async def call(session: aiohttp.ClientSession, method: str, url: str,
         if resp.status >= 300:
             raise SystemExit(f"{method} {url} failed: {resp.status} {data}")
         return data
-
-
-async def wait_healthy(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(600):
-        try:
-            async with session.get(url + "/healthz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("the service did not start")
 
 
 async def download(session: aiohttp.ClientSession, url: str, pid: int
