@@ -6,7 +6,6 @@ Shared by every test module; plugin-specific fixtures live beside their tests.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -209,10 +208,6 @@ def basket(*lines: tuple[str, int, int] | dict[str, Any], currency: str = "CNY")
 
 def new_key() -> str:
     return uuid.uuid4().hex
-
-
-async def gather_limited(coros: list[Any]) -> list[Any]:
-    return list(await asyncio.gather(*coros))
 
 
 @pytest.fixture
