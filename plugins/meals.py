@@ -2,9 +2,9 @@
 
 Canteens are registered as the program's partner merchants; a program may name a subset
 in `rule_settings.meals.canteens` (merchant ids), e.g. when a partner also runs a shop.
-A program that requires the holder's identity (`require_identity`) is refused by the core
-with `identity_check_required` before any rule runs; this rule denies meal lines too if it
-is ever asked without the confirmation, so no path pays for an unchecked diner.
+A program that requires the diner's identity (`require_identity`) is refused by the core
+with `identity_check_required` before any rule runs, so this rule never sees an unchecked
+diner.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pos.plugin_api import (
 
 class MealsRule(CategoryRule):
     name = "meals"
-    description = "Meals at the program's registered canteens, for a checked diner."
+    description = "Meals at the program's registered canteens."
     purpose = "meal"
     covers = frozenset({"meals"})
 
@@ -37,10 +37,6 @@ class MealsRule(CategoryRule):
             return LineDecision(
                 False, f"{line.description}: this shop is not a registered canteen of the "
                 "program.")
-        if ctx.program.require_identity and not ctx.identity_confirmed:
-            return LineDecision(
-                False, f"{line.description}: check the diner's identity before serving "
-                "the meal on this voucher.")
         return decision
 
 

@@ -209,7 +209,7 @@ async def redeem(
     where = locate(services, till, request)
 
     async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
-        state = await check_voucher(services, request, loaded)
+        state = await check_voucher(services, request, where, loaded)
         ev = await evaluate(services, till, request, state)
         if request.amount is not None and request.amount > ev.covered:
             raise InputProblem(

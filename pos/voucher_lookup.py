@@ -68,8 +68,8 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-async def _verify_token(services: Services, token: str) -> VoucherClaims:
-    kid = _peek(token)[1]
+async def _verify_token(services: Services, token: str, kid: str) -> VoucherClaims:
+    """`kid` is the one `locate` already read from the token's header."""
     if not services.public_keys.knows(kid):
         await services.public_keys.look_up(services.pool, kid)
     return services.verifier.verify(token)
@@ -133,12 +133,12 @@ async def load(services: Services, till: Till, where: Locator) -> VoucherState |
 
 
 async def check_voucher(
-    services: Services, request: QuoteIn, state: VoucherState | None
+    services: Services, request: QuoteIn, where: Locator, state: VoucherState | None
 ) -> VoucherState:
     """Every check that does not depend on the basket: genuine, current, active, in its
     dates, at a partner shop."""
     if request.token is not None:
-        claims = await _verify_token(services, request.token)
+        claims = await _verify_token(services, request.token, where.kid)
         if state is None or state.program_id != claims.program_id:
             raise _not_genuine()
         if state.key_status not in ("active", "retired"):
@@ -178,4 +178,4 @@ async def check_voucher(
 async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
     """The voucher a token or manual code names, checked (one database round trip)."""
     where = locate(services, till, request)
-    return await check_voucher(services, request, await load(services, till, where))
+    return await check_voucher(services, request, where, await load(services, till, where))

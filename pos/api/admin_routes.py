@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from aiohttp import web
 
-from pos import issuance, keys
+from pos import issuance, keys, programs
 from pos.api.auth import new_till_secret, secret_hash
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
-from pos.errors import validation_error
 from pos.schemas import IssueIn, MerchantIn, PartnerIn, ProgramIn, TillIn
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
@@ -19,34 +15,12 @@ from pos.storage import vouchers as voucher_store
 routes = Routes("admin")
 
 
-def _moment(value: date | datetime, zone: ZoneInfo, *, end: bool) -> datetime:
-    """A date means local midnight; an end date is inclusive (up to the next midnight)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
-    day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time(0), tzinfo=zone)
-
-
 @routes.post("/v1/programs", summary="Create a program", auth="admin", body=ProgramIn,
              status=201)
 async def create_program(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     svc = services(request)
-    program = await body(request, ProgramIn)
-    unknown = svc.plugins.unknown_rules(program.restrictions)
-    if unknown:
-        raise validation_error(f"No voucher rule is installed with the name {unknown[0]!r}.")
-    missing = [c for c in program.channels if svc.plugins.channel(c) is None]
-    if missing:
-        raise validation_error(f"No payment channel is installed with the name {missing[0]!r}.")
-    zone = ZoneInfo(svc.config.redemption.timezone)
-    valid_from = _moment(program.valid_from, zone, end=False)
-    valid_until = _moment(program.valid_until, zone, end=True)
-    if valid_until <= valid_from:
-        raise validation_error("valid_until must come after valid_from.")
-    values = program.model_dump()
-    values.update(valid_from=valid_from, valid_until=valid_until)
-    program_id = await setup_store.create_program(svc.pool, values)
+    program_id = await programs.define_program(svc, await body(request, ProgramIn))
     return json_response(await setup_store.get_program(svc.pool, program_id), status=201)
 
 
