@@ -36,16 +36,16 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pos import issuance  # noqa: E402
-from pos.config import load_config  # noqa: E402
-from pos.db.embedded import embedded_url  # noqa: E402
-from pos.storage import setup as setup_store  # noqa: E402
-from pos.storage.ledger import verify_ledger  # noqa: E402
-from pos.voucher_commands import (  # noqa: E402
+from pos.cli.voucher_commands import (  # noqa: E402
     command_services,
     write_cards,
     write_vouchers_csv,
 )
+from pos.config import load_config  # noqa: E402
+from pos.db.embedded import embedded_url  # noqa: E402
+from pos.storage import setup as setup_store  # noqa: E402
+from pos.storage.ledger import verify_ledger  # noqa: E402
+from pos.vouchers import issuance  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -56,7 +56,7 @@ def bare_signing_rate(count: int) -> float:
     """Reference: PyJWT Ed25519 signatures per second on this machine, nothing else."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from pos.tokens import sign
+    from pos.signing.tokens import sign
 
     key = Ed25519PrivateKey.generate()
     started = time.perf_counter()
@@ -67,7 +67,7 @@ def bare_signing_rate(count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def bare_copy_rate(conn: asyncpg.Connection, count: int) -> float:  # type: ignore[type-arg]
+async def bare_copy_rate(conn: asyncpg.Connection, count: int) -> float:
     """Reference: COPY of voucher-, credit- and ledger-shaped rows into unindexed temporary
     tables: what the database alone takes to store a batch of this size."""
     await conn.execute(
@@ -94,8 +94,9 @@ def write_list(path: Path, count: int) -> None:
 
 async def main(count: int, chunk: int, cards: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="pos-bench-issue-"))
-    server = os.environ.get("POS_DATABASE_URL") or await asyncio.to_thread(
-        embedded_url, work / "server")
+    server = os.environ.get("POS_DATABASE_URL", "")
+    if not server:
+        server = await asyncio.to_thread(embedded_url, work / "server")
     name = f"bench_issue_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(server)
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -141,8 +142,8 @@ async def main(count: int, chunk: int, cards: int) -> None:
             took = time.perf_counter() - started
             print(f"cards  (A4 PDF sheets):  {took:7.2f} s  {printed / took:9.0f} cards/s "
                   f"({printed} cards)")
-        async with svc.pool.acquire() as conn:
-            checks = await verify_ledger(conn)
+        async with svc.pool.acquire() as pooled:
+            checks = await verify_ledger(pooled)
         print("ledger: " + ("balanced" if all(c.ok for c in checks) else "NOT BALANCED"))
         # References measured in this run, on this machine, for the same number of vouchers.
         signing = await asyncio.to_thread(bare_signing_rate, count)

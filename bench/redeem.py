@@ -136,7 +136,7 @@ async def main() -> None:
     env = {**os.environ, "POS_DATABASE_URL": with_database(server, "bench"),
            "POS_DATA_DIR": str(workdir / "data"), "POS_ADMIN_TOKEN": ADMIN,
            "POS_SERVER_PORT": str(port), "POS_DATABASE_POOL_MAX_SIZE": str(args.tills)}
-    service = subprocess.Popen([sys.executable, "-m", "pos.cli", "run"], env=env,
+    service = subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         connector = aiohttp.TCPConnector(limit=args.tills)
@@ -159,7 +159,7 @@ async def main() -> None:
         service.terminate()
         service.wait(timeout=30)
 
-    verify = subprocess.run([sys.executable, "-m", "pos.cli", "verify"], env=env,
+    verify = subprocess.run([sys.executable, "-m", "pos.cli.main", "verify"], env=env,
                             capture_output=True, text=True)
     tps, pg_latency = run_pgbench(server, args.tills, args.seconds)
     rps = len(latencies) / elapsed

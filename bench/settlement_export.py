@@ -95,7 +95,7 @@ async def bench(count: int, server: str, data_dir: Path) -> None:
     env = {**os.environ, "POS_DATABASE_URL": db_url, "POS_DATA_DIR": str(data_dir),
            "POS_ADMIN_TOKEN": ADMIN, "POS_SERVER_PORT": str(port),
            "POS_PLUGINS_EXPORT_PAIN001_DEBTOR_ACCOUNT": "DE89370400440532013000"}
-    service = subprocess.Popen([sys.executable, "-m", "pos.cli", "run"], env=env, cwd=ROOT,
+    service = subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3600)) as session:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -152,9 +152,9 @@ class World:
         assert resp.status == status, (resp.status, data)
         return data
 
-    async def program(self, *, partners: list[Shop] = (), **values: Any) -> str:  # type: ignore[assignment]
+    async def program(self, *, partners: Sequence[Shop] = (), **values: Any) -> str:
         today = date.today()
-        body = {
+        body: dict[str, Any] = {
             "name": "Test program", "currency": "CNY", "restrictions": ["any"],
             "valid_from": str(today - timedelta(days=1)),
             "valid_until": str(today + timedelta(days=60)),

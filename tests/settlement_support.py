@@ -65,7 +65,7 @@ async def set_payee(world: World, shop: Shop, **body: Any) -> dict[str, Any]:
 def run_pos(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
            "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
-    return subprocess.run([sys.executable, "-m", "pos.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

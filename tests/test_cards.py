@@ -13,11 +13,11 @@ import zxingcpp
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from pos import cards, fonts
 from pos.api.app import create_app
 from pos.config import Config
+from pos.printing import cards, fonts
 from tests.conftest import ADMIN, World, make_config
-from tests.test_issuance_support import csv_bytes, exported, quote, run_pos, upload
+from tests.issuance_support import csv_bytes, exported, quote, run_pos, upload
 
 
 def decoded(img: Image.Image) -> list[str]:

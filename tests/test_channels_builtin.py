@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pos.api.state import SERVICES
-from pos.plugin_api import ChannelRequest
+from pos.plugin.types import ChannelRequest
 from tests.conftest import World, basket, new_key
 
 

@@ -20,11 +20,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from pos import payments
 from pos.api.state import SERVICES
 from pos.config import Config
-from pos.plugin_api import ChannelRequest
-from pos.services import Services
+from pos.plugin.types import ChannelRequest
+from pos.service.services import Services
+from pos.till import channel_payments
 from tests.conftest import Shop, World, basket, make_config, new_key
 
 SECRET = "wallet_request_secret"
@@ -140,7 +140,8 @@ def fake(wallet: tuple[FakeWallet, str]) -> FakeWallet:
 
 
 def services_of(world: World) -> Services:
-    return world.client.app[SERVICES]
+    app: web.Application = world.client.app
+    return app[SERVICES]
 
 
 async def scalar(world: World, query: str, *args: Any) -> Any:
@@ -186,6 +187,7 @@ async def test_the_remainder_goes_through_the_wallet(wallet: Any, world: World) 
                                "reference": payment["id"], "message": ""}
     row = await services_of(world).pool.fetchrow(
         "SELECT status, redemption_id::text, reference FROM channel_payments")
+    assert row is not None
     assert (row["status"], row["redemption_id"], row["reference"]) == \
         ("bound", data["id"], payment["id"])
     assert w.bad_signatures == 0
@@ -276,10 +278,10 @@ async def test_reversal_finished_by_the_background_task(wallet: Any, world: Worl
     assert await scalar(world, "SELECT status FROM channel_payments") == "refund_pending"
 
     await asyncio.sleep(0.05)  # past the retry delay
-    assert await payments.retry_due(services_of(world)) == 1
+    assert await channel_payments.retry_due(services_of(world)) == 1
     assert await scalar(world, "SELECT status FROM channel_payments") == "refunded"
     await assert_nothing_stands(world, voucher, w)
-    assert await payments.retry_due(services_of(world)) == 0
+    assert await channel_payments.retry_due(services_of(world)) == 0
 
 
 async def test_void_refunds_the_remainder(wallet: Any, world: World) -> None:
@@ -304,7 +306,7 @@ async def test_void_refunds_the_remainder(wallet: Any, world: World) -> None:
     assert resp.status == 200 and voided["payment"]["status"] == "refund_pending"
     assert (await world.voucher(voucher["id"]))["balance"] == 30000  # the void stands
     await asyncio.sleep(0.05)
-    assert await payments.retry_due(services_of(world)) == 1
+    assert await channel_payments.retry_due(services_of(world)) == 1
     assert w.net() == 0
 
 
@@ -314,7 +316,7 @@ async def test_a_retry_after_a_crash_reuses_the_collection(wallet: Any, world: W
     w = fake(wallet)
     shop, voucher = await wish_voucher(world)
     key = new_key()
-    await payments.collect(services_of(world), till_id=shop.till_id,
+    await channel_payments.collect(services_of(world), till_id=shop.till_id,
                            merchant_id=shop.merchant_id, idem_key=key, channel="http_wallet",
                            amount=3000, currency="CNY")
     assert w.net() == 3000
@@ -327,13 +329,13 @@ async def test_a_retry_after_a_crash_reuses_the_collection(wallet: Any, world: W
 async def test_an_abandoned_collection_is_given_back(wallet: Any, world: World) -> None:
     w = fake(wallet)
     shop, _ = await wish_voucher(world)
-    await payments.collect(services_of(world), till_id=shop.till_id,
+    await channel_payments.collect(services_of(world), till_id=shop.till_id,
                            merchant_id=shop.merchant_id, idem_key=new_key(),
                            channel="http_wallet", amount=3000, currency="CNY")
-    assert await payments.retry_due(services_of(world)) == 0  # too recent to judge
+    assert await channel_payments.retry_due(services_of(world)) == 0  # too recent to judge
     await services_of(world).pool.execute(
         "UPDATE channel_payments SET updated_at = now() - interval '1 hour'")
-    assert await payments.retry_due(services_of(world)) == 1
+    assert await channel_payments.retry_due(services_of(world)) == 1
     assert await scalar(world, "SELECT status FROM channel_payments") == "refunded"
     assert w.net() == 0
 
@@ -393,7 +395,7 @@ async def test_webhooks_verified_idempotent_and_never_replayed(wallet: Any,
     assert (status, problem["code"]) == (401, "webhook_signature_invalid")
     status, problem = await post_webhook(world, b"{}", {"Content-Type": "application/json"})
     assert (status, problem["code"]) == (401, "webhook_signature_invalid")
-    status, problem = await post_webhook(world, *webhook({"no": "id"}))  # type: ignore[arg-type]
+    status, problem = await post_webhook(world, *webhook({"no": "id"}))
     assert (status, problem["code"]) == (422, "webhook_invalid")
     for channel in ("cash", "nope"):
         status, problem = await post_webhook(world, body, headers, channel=channel)
@@ -417,7 +419,7 @@ async def test_refund_confirmed_by_webhook(wallet: Any, world: World) -> None:
         status, _ = await post_webhook(world, *webhook(event, now + delay))
         assert status == 200
     assert await scalar(world, "SELECT status FROM channel_payments") == "refunded"
-    assert await payments.retry_due(services_of(world)) == 0  # nothing left to chase
+    assert await channel_payments.retry_due(services_of(world)) == 0  # nothing left to chase
 
 
 async def test_payouts_through_the_wallet(wallet: Any, world: World) -> None:
@@ -458,7 +460,7 @@ async def test_a_payment_bound_to_a_redemption_is_never_reversed_as_a_failure(
         wallet: Any, world: World) -> None:
     """If the till's request is cut off while its commit is acknowledged, the engine sees an
     error though the redemption stands: the reversal must then leave the payment alone."""
-    from pos.storage import payments as payment_store
+    from pos.storage import payment_journal as payment_store
 
     w = fake(wallet)
     shop, voucher = await wish_voucher(world)
@@ -469,8 +471,8 @@ async def test_a_payment_bound_to_a_redemption_is_never_reversed_as_a_failure(
     request = ChannelRequest(channel="http_wallet", amount=3000, currency="CNY",
                              idempotency_key=payment.provider_key)
     outcome = await services.plugins.call_channel("http_wallet", "collect", request)
-    collected = payments.Collected("http_wallet", 3000, "CNY", outcome, payment, request)
-    assert await payments.reverse(services, collected) == "collected"
+    collected = channel_payments.Collected("http_wallet", 3000, "CNY", outcome, payment, request)
+    assert await channel_payments.reverse(services, collected) == "collected"
     assert await scalar(world, "SELECT status FROM channel_payments") == "bound"
     assert w.refunds == {} and w.net() == 3000
 
@@ -482,19 +484,19 @@ async def test_a_collection_taken_over_before_it_was_bound(
     reversal finishes in the background."""
     w = fake(wallet)
     shop, voucher = await wish_voucher(world)
-    original = payments.collect
+    original = channel_payments.collect
 
-    async def collect_then_lose_it(*args: Any, **kwargs: Any) -> payments.Collected:
+    async def collect_then_lose_it(*args: Any, **kwargs: Any) -> channel_payments.Collected:
         collected = await original(*args, **kwargs)
         await services_of(world).pool.execute(
             "UPDATE channel_payments SET status = 'refund_pending', next_attempt_at = now()")
         return collected
 
-    monkeypatch.setattr(payments, "collect", collect_then_lose_it)
+    monkeypatch.setattr(channel_payments, "collect", collect_then_lose_it)
     status, problem = await redeem(world, shop, voucher)
     assert (status, problem["code"]) == (502, "payment_failed")
     assert problem["payment"]["status"] == "reversal_pending"
     assert await scalar(world, "SELECT count(*) FROM redemptions") == 0
     assert (await world.voucher(voucher["id"]))["balance"] == 30000
-    assert await payments.retry_due(services_of(world)) == 1
+    assert await channel_payments.retry_due(services_of(world)) == 1
     assert w.net() == 0

@@ -21,7 +21,7 @@ from tests.conftest import ADMIN_TOKEN, World, basket, new_key
 def _pos(config: Config, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
            "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
-    return subprocess.run([sys.executable, "-m", "pos.cli", *args], env=env, check=check,
+    return subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env, check=check,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -69,7 +69,7 @@ async def _wait_healthy(url: str) -> None:
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "pos.cli", "run"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -132,7 +132,7 @@ async def test_commands_share_the_services_embedded_database(tmp_path: Path) -> 
         await _wait_healthy(f"http://127.0.0.1:{port}")
         postmaster = (data / "pg" / "postmaster.pid").read_text().split()[0]
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "pos.cli", "verify"], env=env,
+            subprocess.run, [sys.executable, "-m", "pos.cli.main", "verify"], env=env,
             capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "ok   the whole ledger sums to zero" in done.stdout
@@ -144,8 +144,8 @@ async def test_commands_share_the_services_embedded_database(tmp_path: Path) -> 
 
 
 def test_admin_token_is_generated_once_into_the_data_folder(tmp_path: Path) -> None:
-    from pos import admin_token
     from pos.config import load_config
+    from pos.service import admin_token
 
     config = load_config(env={"POS_DATA_DIR": str(tmp_path), "POS_CONFIG": "/nonexistent"})
     token = admin_token.resolve(config)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pos import hookspecs
+from pos.plugin import hookspecs
 from pos.taxonomy import CATEGORIES
 
 ROOT = Path(__file__).parent.parent

@@ -167,8 +167,8 @@ async def test_a_till_sees_only_its_merchants_redemptions(world: World) -> None:
 async def test_running_key_is_409_and_a_dead_holders_key_is_taken_over(
     world: World, db: asyncpg.Connection[Any]
 ) -> None:
-    from pos.engine import request_hash
-    from pos.schemas import RedemptionIn
+    from pos.api.requests import RedemptionIn
+    from pos.till.engine import request_hash
 
     shop = await world.shop()
     program = await world.program(partners=[shop])

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from pos import batch
 from pos.api.app import create_app
 from pos.config import Config
+from pos.vouchers import beneficiary_list
 from tests.conftest import ADMIN, World, make_config
-from tests.test_issuance_support import connect, csv_bytes, exported, ledger_ok, quote, upload
+from tests.issuance_support import connect, csv_bytes, exported, ledger_ok, quote, upload
 
 
 def rows(n: int, prefix: str = "child") -> list[dict[str, str]]:
@@ -217,9 +217,9 @@ async def test_an_upload_over_the_limit_is_refused(
 
 def test_the_same_list_hashes_the_same_whatever_its_spelling() -> None:
     def digest(data: bytes) -> bytes:
-        content = batch.ContentHash("p")
-        for raw in batch.read_rows(io.BytesIO(data), "csv"):
-            row, problems = batch.check_row(raw)
+        content = beneficiary_list.ContentHash("p")
+        for raw in beneficiary_list.read_rows(io.BytesIO(data), "csv"):
+            row, problems = beneficiary_list.check_row(raw)
             assert row is not None, problems
             content.add(row)
         return content.digest()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pos.config import Config
 from tests.conftest import World
-from tests.test_issuance_support import connect, csv_bytes, ledger_ok, quote, run_pos
+from tests.issuance_support import connect, csv_bytes, ledger_ok, quote, run_pos
 
 
 async def test_pos_issue_issues_once_and_says_where_it_wrote(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import jwt
 
-from pos import keys
 from pos.config import Config
+from pos.signing import keys
 from tests.conftest import ADMIN, World
-from tests.test_issuance_support import connect, csv_bytes, exported, quote, run_pos, upload
+from tests.issuance_support import connect, csv_bytes, exported, quote, run_pos, upload
 
 
 def kid_of(token: str) -> str:

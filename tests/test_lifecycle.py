@@ -6,10 +6,10 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from pos import lifecycle
 from pos.config import Config
+from pos.vouchers import lifecycle
 from tests.conftest import ADMIN, World, new_key
-from tests.test_issuance_support import connect, ledger_ok, quote, redeem, run_pos
+from tests.issuance_support import connect, ledger_ok, quote, redeem, run_pos
 
 
 async def top_up(world: World, voucher_id: str, body: dict[str, Any], key: str | None

@@ -17,12 +17,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from pos import hookimpl, outbox
+from pos import hookimpl
 from pos.api.state import SERVICES
 from pos.config import Config
-from pos.plugin_api import RedemptionEvent
-from pos.runtime import run_once
-from pos.services import Services
+from pos.events import delivery
+from pos.events.background import run_once
+from pos.plugin.types import RedemptionEvent
+from pos.service.services import Services
 from tests.conftest import Shop, World, basket, make_config, new_key
 
 WEBHOOK_SECRET = "whsec_test"
@@ -87,7 +88,8 @@ def listeners(request: pytest.FixtureRequest, temporary_plugin: Any) -> dict[str
 
 
 def services_of(world: World) -> Services:
-    return world.client.app[SERVICES]
+    app: web.Application = world.client.app
+    return app[SERVICES]
 
 
 async def fetch(world: World, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -290,7 +292,7 @@ async def test_webhooks_plugin_posts_signed_json(
 
 async def test_retry_delay_doubles_up_to_the_maximum(world: World) -> None:
     services = services_of(world)
-    assert [outbox.retry_delay(services, n) for n in (1, 2, 3, 10)] == \
+    assert [delivery.retry_delay(services, n) for n in (1, 2, 3, 10)] == \
         [0.01, 0.02, 0.04, 0.05]
 
 
@@ -310,7 +312,7 @@ async def test_several_workers_deliver_each_event_once(listeners: dict[str, Any]
     for _ in range(6):
         assert (await redeem(world, shop, voucher, price=100))[0] == 201
     services = services_of(world)
-    await asyncio.gather(*(outbox.deliver_due(services, limit=2) for _ in range(4)))
+    await asyncio.gather(*(delivery.deliver_due(services, limit=2) for _ in range(4)))
     await drain(services)
     calls = listeners["slow"].calls
     assert len(calls) == len(set(calls)) == 6
@@ -326,14 +328,15 @@ async def test_delivered_events_are_pruned_after_a_week(listeners: dict[str, Any
     pool = services.pool
     await pool.execute("UPDATE outbox_events SET delivered_at = now() - interval '8 days' "
                        "WHERE id = (SELECT id FROM outbox_events ORDER BY created_at LIMIT 1)")
-    assert await outbox.prune(services) == 1
+    assert await delivery.prune(services) == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox_events") == 1
     assert await pool.fetchval("SELECT count(DISTINCT event_id) FROM outbox_deliveries") == 1
 
 
 async def test_webhooks_are_never_posted_unsigned() -> None:
-    from plugins.webhooks import WebhookFailed, pos_redemption_committed
-    from pos.plugin_api import ProgramView
+    from pos_plugins.webhooks import WebhookFailed, pos_redemption_committed
+
+    from pos.plugin.types import ProgramView
 
     program = ProgramView(id="p", name="P", currency="CNY", restrictions=("any",),
                           rule_settings={"webhooks": {"url": "http://127.0.0.1:9/x"}},

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pos.config import PluginsConfig
-from pos.plugin_manager import build_plugins
+from pos.plugin.manager import build_plugins
 from tests.conftest import ADMIN, World, basket
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "fresh-produce"

@@ -19,7 +19,8 @@ from pos import hookimpl
 from pos.api.state import SERVICES
 from pos.config import Config, PluginsConfig
 from pos.errors import ConfigError
-from pos.plugin_api import (
+from pos.plugin.manager import build_plugins
+from pos.plugin.types import (
     BasketLine,
     ChannelRegistry,
     ChannelRequest,
@@ -29,7 +30,6 @@ from pos.plugin_api import (
     RuleContext,
     Setting,
 )
-from pos.plugin_manager import build_plugins
 from tests.conftest import ADMIN, Shop, World, basket, make_config, new_key
 
 
@@ -347,7 +347,7 @@ async def test_plugins_listed_with_hooks_and_settings(registered: Any, world: Wo
 
 
 def test_pos_plugins_command(capsys: pytest.CaptureFixture[str]) -> None:
-    from pos.cli import main
+    from pos.cli.main import main
 
     root = Path(__file__).parent.parent
     assert main(["--config", str(root / "config.toml"), "plugins"]) == 0
@@ -408,12 +408,12 @@ def test_a_malformed_plugin_stops_the_start_up(plugins: dict[str, object],
 async def test_a_failing_plugin_is_logged_by_name(registered: Any, world: World,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     shop, _, voucher = await _sale(world, ["broken"])
-    with caplog.at_level(logging.ERROR, logger="pos.plugin_manager"):
+    with caplog.at_level(logging.ERROR, logger="pos.plugin.manager"):
         resp = await world.client.post(
             "/v1/quotes", json={"token": voucher["token"],
                                 "basket": basket(("household", 1, 500))},
             headers=shop.headers())
     assert resp.status == 502
-    (record,) = [r for r in caplog.records if r.name == "pos.plugin_manager"]
+    (record,) = [r for r in caplog.records if r.name == "pos.plugin.manager"]
     assert "plugin flaky_rules: rule broken raised" in record.getMessage()
     assert "database of products unreachable" in (record.exc_text or "")

@@ -6,9 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pos import codes
-from pos.credits import plan_credits
-from pos.eligibility import combine, covered_amount, wanted_amount
-from pos.plugin_api import BasketLine, LineDecision
+from pos.plugin.types import BasketLine, LineDecision
+from pos.till.eligibility import combine, covered_amount, wanted_amount
+from pos.vouchers.credits import plan_credits
 
 
 def test_every_single_symbol_mistake_is_caught() -> None:

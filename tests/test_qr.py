@@ -11,9 +11,9 @@ import jwt
 import zxingcpp
 from PIL import Image
 
-from pos import qr
+from pos.printing import qr
 from tests.conftest import ADMIN, Shop, World
-from tests.test_issuance_support import quote
+from tests.issuance_support import quote
 
 
 def decode(img: Image.Image) -> list[zxingcpp.Barcode]:
@@ -118,7 +118,7 @@ def test_the_documented_choice_fits_a_real_token() -> None:
 
 
 def test_the_fast_mask_choice_agrees_with_the_reference_encoder() -> None:
-    """pos.qr scores the eight masks with integer row operations instead of qrcode's
+    """pos.printing.qr scores the eight masks with integer row operations instead of qrcode's
     loops; the symbols must be the reference encoder's own for the chosen mask, decode,
     and the choice must (almost always) be the reference's choice."""
     import qrcode

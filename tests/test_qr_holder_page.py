@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from pos.api.app import create_app
 from tests.conftest import ADMIN, World, make_config, new_key
-from tests.test_issuance_support import csv_bytes, exported, quote, redeem, upload
+from tests.issuance_support import csv_bytes, exported, quote, redeem, upload
 from tests.test_qr import decode, svg_to_image
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -94,7 +94,7 @@ async def test_holder_pages_are_rate_limited(aiohttp_client: Any, database_url: 
 
 async def test_holder_page_of_an_ended_program_before_expiry_has_run(
         world: World, config: Any) -> None:
-    from tests.test_issuance_support import connect
+    from tests.issuance_support import connect
 
     program = await world.program()
     (voucher,) = await world.issue(program)

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from pos.config import Config
-from pos.lifecycle import expire
+from pos.vouchers.lifecycle import expire
 from tests.conftest import ADMIN, ADMIN_TOKEN, World
 from tests.settlement_support import pos_command, redeem, void
 

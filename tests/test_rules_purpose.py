@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pos_plugins.books import is_isbn13
 
-from plugins.books import is_isbn13
 from tests.conftest import Shop, World, basket, new_key
 
 VALID_ISBN = "9780306406157"

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from pos import hookimpl
-from pos.plugin_api import ChannelRegistry, ChannelRequest, ChannelResult
+from pos.plugin.types import ChannelRegistry, ChannelRequest, ChannelResult
 from tests.conftest import ADMIN, World
 from tests.settlement_support import act, redeem, settle, void
 

@@ -14,9 +14,9 @@ import pytest
 from pos import hookimpl
 from pos.config import Config, PluginsConfig, load_config
 from pos.errors import ConfigError
-from pos.plugin_api import Setting
-from pos.plugin_manager import build_plugins
-from pos.settlement.exporter_api import BatchHeader, ExportContext, ExporterRegistry
+from pos.plugin.exporter_types import BatchHeader, ExportContext, ExporterRegistry
+from pos.plugin.manager import build_plugins
+from pos.plugin.types import Setting
 from tests.conftest import ADMIN, ADMIN_TOKEN, World
 from tests.settlement_support import redeem, settle
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pos_terminals import TABLET_DIR
 
-from pos import pairing, taxonomy
+from pos import taxonomy
 from pos.api.till_app_routes import content_type
-from terminals import TABLET_DIR
+from pos.till import pairing_code
 from tests.conftest import ADMIN, Shop, World, basket
 
 
@@ -48,7 +49,7 @@ async def test_a_pairing_code_gives_the_tablet_its_own_till_secret(world: World)
     shop, voucher = await shop_with_voucher(world)
     made = await new_code(world, shop.till_id)
     assert made["till_id"] == shop.till_id
-    assert pairing.normalise(made["code"]) is not None and len(made["code"]) == 9
+    assert pairing_code.normalise(made["code"]) is not None and len(made["code"]) == 9
 
     paired = await pair(world, made["code"])
     assert paired["till_id"] == shop.till_id
@@ -154,13 +155,13 @@ async def test_a_till_reads_who_it_is(world: World) -> None:
 
 def test_pairing_codes_normalise() -> None:
     for _ in range(20):
-        code = pairing.new_code()
-        symbols = pairing.normalise(code)
+        code = pairing_code.new_code()
+        symbols = pairing_code.normalise(code)
         assert symbols is not None and len(symbols) == 8 and "-" not in symbols
-    assert pairing.normalise("abcd-efgh") == "ABCDEFGH"
-    assert pairing.normalise("ILOU-0000") == "110V0000"
-    assert pairing.normalise("ABCD-EFG") is None
-    assert pairing.code_hash("ABCDEFGH") != pairing.code_hash("ABCDEFGJ")
+    assert pairing_code.normalise("abcd-efgh") == "ABCDEFGH"
+    assert pairing_code.normalise("ILOU-0000") == "110V0000"
+    assert pairing_code.normalise("ABCD-EFG") is None
+    assert pairing_code.code_hash("ABCDEFGH") != pairing_code.code_hash("ABCDEFGJ")
 
 
 # ------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pos_terminals.client import OutcomeUnknown, Refused, TerminalClient
 
-from terminals.client import OutcomeUnknown, Refused, TerminalClient
 from tests.conftest import ADMIN, World, basket
 
 

@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pos import tokens
 from pos.config import Config
-from pos.keys import load_private_key
+from pos.signing import tokens
+from pos.signing.keys import load_private_key
 from tests.conftest import ADMIN, World, basket
 
 
@@ -26,7 +26,10 @@ def _b64(data: dict[str, Any]) -> str:
 
 def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     head, body, sig = token.split(".")
-    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+
+    def pad(s: str) -> str:
+        return s + "=" * (-len(s) % 4)
+
     return (json.loads(base64.urlsafe_b64decode(pad(head))),
             json.loads(base64.urlsafe_b64decode(pad(body))), sig)
 
@@ -106,7 +109,7 @@ async def test_expired_and_wrong_audience(world: World, issued: Any, config: Con
 def _pos(config: Config, *args: str) -> str:
     env = {"POS_DATABASE_URL": config.database.url, "POS_DATA_DIR": str(config.data_dir),
            "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "pos.cli", *args], env=env,
+    done = subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=60, check=True)
     return done.stdout
 

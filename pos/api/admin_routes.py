@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pos import issuance, keys, programs
 from pos.api.auth import new_till_secret, secret_hash
+from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, TillIn
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
-from pos.schemas import IssueIn, MerchantIn, PartnerIn, ProgramIn, TillIn
+from pos.signing import keys
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
+from pos.vouchers import issuance, programs
 
 routes = Routes("admin")
 

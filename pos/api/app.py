@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
-from pos import admin_token
 from pos.api import (
     admin_routes,
     pairing_routes,
@@ -29,9 +28,10 @@ from pos.config import Config
 from pos.db.embedded import resolve_database_url
 from pos.db.migrate import migrate
 from pos.db.pool import create_pool
-from pos.plugin_manager import build_plugins
-from pos.runtime import background
-from pos.services import build_services
+from pos.events.background import background
+from pos.plugin.manager import build_plugins
+from pos.service import admin_token
+from pos.service.services import build_services
 
 log = logging.getLogger(__name__)
 

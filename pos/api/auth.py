@@ -14,7 +14,7 @@ from aiohttp import web
 
 from pos.errors import forbidden, unauthorized
 from pos.storage import setup as setup_store
-from pos.voucher_lookup import Till
+from pos.till.voucher_lookup import Till
 
 TILL_SECRET_PREFIX = "till_"  # noqa: S105 - a prefix, not a secret
 _CACHE_SECONDS = 30.0

@@ -10,17 +10,19 @@ from typing import Any
 
 from aiohttp import web
 
-from pos import cards, codes, issuance
+from pos import codes
 from pos.api.routing import Routes
 from pos.api.state import services
 from pos.errors import InputProblem, not_found
-from pos.holder_page import HolderView, render, render_missing
 from pos.money import format_major
+from pos.printing import cards
+from pos.printing.holder_page import HolderView, render, render_missing
 from pos.ratelimit import RateLimiter
-from pos.services import Services
+from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
+from pos.vouchers import issuance
 
 routes = Routes("holder")
 

@@ -8,26 +8,19 @@ still be accepted for the authenticator's cache time, half a minute.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aiohttp import web
-from pydantic import StringConstraints
 
-from pos import pairing
 from pos.api.auth import new_till_secret, secret_hash
+from pos.api.requests import PairingIn
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
 from pos.errors import InputProblem
 from pos.ratelimit import RateLimiter
-from pos.schemas import Strict
-from pos.storage import pairing as store
+from pos.storage import till_pairing as store
+from pos.till import pairing_code
 
 PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
 ATTEMPTS_PER_MINUTE = 10
-
-
-class PairingIn(Strict):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class _PairingRoutes(Routes):
@@ -53,11 +46,11 @@ def _invalid() -> InputProblem:
 async def create_pairing_code(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     till_id = path_id(request, "id", "till")
-    code = pairing.new_code()
-    symbols = pairing.normalise(code)
+    code = pairing_code.new_code()
+    symbols = pairing_code.normalise(code)
     assert symbols is not None
     expires_at = await store.create_code(
-        services(request).pool, till_id, pairing.code_hash(symbols), pairing.TTL_SECONDS)
+        services(request).pool, till_id, pairing_code.code_hash(symbols), pairing_code.TTL_SECONDS)
     response = json_response({"till_id": till_id, "code": code,
                               "expires_at": expires_at.isoformat()}, status=201)
     response.headers["Cache-Control"] = "no-store"
@@ -74,11 +67,11 @@ async def pair(request: web.Request) -> web.Response:
             "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
             status=429)
     payload = await body(request, PairingIn)
-    symbols = pairing.normalise(payload.code)
+    symbols = pairing_code.normalise(payload.code)
     if symbols is None:
         raise _invalid()
     secret = new_till_secret()
-    till = await store.spend_code(services(request).pool, pairing.code_hash(symbols),
+    till = await store.spend_code(services(request).pool, pairing_code.code_hash(symbols),
                                   secret_hash(secret))
     if till is None:
         raise _invalid()

@@ -11,9 +11,9 @@ from aiohttp import web
 from pos.api.routing import Routes
 from pos.api.state import auth, json_response, path_id, services
 from pos.errors import InputProblem, PluginProblem, not_found, validation_error
-from pos.plugin_api import WebhookChannel, WebhookRejected, WebhookRequest
+from pos.plugin.types import WebhookChannel, WebhookRejected, WebhookRequest
 from pos.storage import approved_products as approved_store
-from pos.storage import payments as payment_store
+from pos.storage import payment_journal as payment_store
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pos import keys
 from pos.api.routing import Routes
 from pos.api.state import json_response, services
+from pos.signing import keys
 
 routes = Routes("public")
 

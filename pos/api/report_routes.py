@@ -16,10 +16,10 @@ import time
 
 from aiohttp import web
 
-from pos import report_page, reports
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, auth, json_response, path_id, services
 from pos.errors import not_found, unauthorized, validation_error
+from pos.reports import figures, html_page
 
 routes = Routes("reports")
 
@@ -64,7 +64,7 @@ def _timezone(request: web.Request) -> str:
 async def program_report(request: web.Request) -> web.Response:
     _require_reader(request)
     program_id = path_id(request, "id", "program")
-    report = await reports.program_report(services(request).pool, program_id,
+    report = await figures.program_report(services(request).pool, program_id,
                                           _timezone(request))
     return json_response(report)
 
@@ -76,9 +76,9 @@ async def program_report_csv(request: web.Request) -> web.Response:
     _require_reader(request)
     program_id = path_id(request, "id", "program")
     section = request.match_info["section"]
-    if section not in reports.SECTIONS:
+    if section not in figures.SECTIONS:
         raise not_found("report section")
-    data = await reports.report_csv(services(request).pool, program_id, section,
+    data = await figures.report_csv(services(request).pool, program_id, section,
                                     _timezone(request))
     return web.Response(body=data, headers={
         "Content-Type": "text/csv; charset=utf-8",
@@ -99,7 +99,7 @@ def _safe_next(value: str) -> str:
 @routes.get("/reports/login", summary="Sign-in form of the report pages", auth="none",
             content_type="text/html")
 async def login_form(request: web.Request) -> web.Response:
-    page = report_page.login_page(_safe_next(request.query.get("next", "")), failed=False)
+    page = html_page.login_page(_safe_next(request.query.get("next", "")), failed=False)
     return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
@@ -116,7 +116,7 @@ async def login(request: web.Request) -> web.Response:
     admin = request.app[ADMIN_TOKEN]
     if not isinstance(token, str) or not hmac.compare_digest(
             hashlib.sha256(token.encode()).digest(), hashlib.sha256(admin.encode()).digest()):
-        return web.Response(text=report_page.login_page(next_path, failed=True), status=401,
+        return web.Response(text=html_page.login_page(next_path, failed=True), status=401,
                             content_type="text/html", charset="utf-8")
     response = web.HTTPSeeOther(next_path)
     response.set_cookie(COOKIE, session_cookie(admin), max_age=SESSION_SECONDS, httponly=True,
@@ -132,12 +132,12 @@ async def report_html(request: web.Request) -> web.Response:
         if _wants_html(request):
             raise web.HTTPSeeOther(f"/reports/login?next=/reports/{program_id}")
         raise unauthorized("Sign in with the admin token.")
-    report = await reports.program_report(services(request).pool, program_id,
+    report = await figures.program_report(services(request).pool, program_id,
                                           _timezone(request))
     # matplotlib is imported on the first report page, not by every till-serving process.
-    from pos import report_charts
+    from pos.reports import svg_charts
 
-    charts = await asyncio.to_thread(report_charts.render_charts, report)
-    page = report_page.report_page(report, charts, f"/v1/programs/{program_id}/report")
+    charts = await asyncio.to_thread(svg_charts.render_charts, report)
+    page = html_page.report_page(report, charts, f"/v1/programs/{program_id}/report")
     return web.Response(text=page, content_type="text/html", charset="utf-8",
                         headers={"Cache-Control": "no-store"})

@@ -7,12 +7,19 @@ import uuid
 
 from aiohttp import web
 
+from pos.api.requests import (
+    ApproveIn,
+    FailedIn,
+    PaidIn,
+    PayeeIn,
+    PayoutIn,
+    SettlementIn,
+)
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
 from pos.errors import validation_error
-from pos.settlement import exporting, lifecycle, runs
-from pos.settlement.exporter_api import Payee
-from pos.settlement.schemas import ApproveIn, FailedIn, PaidIn, PayeeIn, PayoutIn, SettlementIn
+from pos.plugin.exporter_types import Payee
+from pos.settlement import batch_status, exporting, runs
 from pos.storage import settlements as store
 
 log = logging.getLogger(__name__)
@@ -69,7 +76,7 @@ async def approve(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, ApproveIn)
-    return json_response(await lifecycle.move(services(request), batch_id, "approve",
+    return json_response(await batch_status.move(services(request), batch_id, "approve",
                                               payload.by))
 
 
@@ -79,7 +86,7 @@ async def mark_paid(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PaidIn)
-    return json_response(await lifecycle.move(services(request), batch_id, "paid", payload.by,
+    return json_response(await batch_status.move(services(request), batch_id, "paid", payload.by,
                                               reference=payload.reference))
 
 
@@ -89,7 +96,7 @@ async def mark_failed(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, FailedIn)
-    return json_response(await lifecycle.move(services(request), batch_id, "failed",
+    return json_response(await batch_status.move(services(request), batch_id, "failed",
                                               payload.by, note=payload.reason))
 
 
@@ -99,7 +106,7 @@ async def payout(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PayoutIn)
-    return json_response(await lifecycle.payout(services(request), batch_id, payload.channel,
+    return json_response(await batch_status.payout(services(request), batch_id, payload.channel,
                                                 payload.by))
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from pos.api.auth import Authenticator
 from pos.errors import InputProblem, not_found, validation_error
-from pos.services import Services
+from pos.service.services import Services
 
 SERVICES = web.AppKey("services", Services)
 AUTH = web.AppKey("auth", Authenticator)

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 
 from aiohttp import web
+from pos_terminals import TABLET_DIR
 
 from pos import taxonomy
 from pos.api.routing import Handler, Routes
-from terminals import TABLET_DIR
 
 routes = Routes("till app")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pos import engine
+from pos.api.requests import QuoteIn, RedemptionIn
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
-from pos.schemas import QuoteIn, RedemptionIn
 from pos.storage import redemptions as store
+from pos.till import engine
 
 routes = Routes("till")
 

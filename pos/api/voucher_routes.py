@@ -12,20 +12,22 @@ from typing import IO, Any, BinaryIO, cast
 
 from aiohttp import web
 
-from pos import batch, cards, issuance, lifecycle, pdf_sheets, qr
 from pos.api import holder_routes
+from pos.api.requests import TopUpIn
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
 from pos.errors import InputProblem, Problem, VoucherProblem, not_found, validation_error
-from pos.fonts import FontFace, FontNotFound, find_cjk_font
-from pos.services import Services
+from pos.printing import cards, pdf_sheets, qr
+from pos.printing.fonts import FontFace, FontNotFound, find_cjk_font
+from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
+from pos.vouchers import beneficiary_list, issuance, lifecycle
 
 routes = Routes("vouchers")
 
-_FORMATS: dict[str, batch.Format] = {
+_FORMATS: dict[str, beneficiary_list.Format] = {
     "text/csv": "csv", "application/csv": "csv", "text/plain": "csv",
     "application/json": "json",
 }
@@ -218,7 +220,7 @@ def _range(request: web.Request, total: int) -> tuple[int, int]:
     if first < 1 or not 1 <= count <= MAX_PDF_CARDS:
         raise validation_error(
             f"Print 1 to {MAX_PDF_CARDS} cards at a time (this batch has {total}): choose "
-            "them with from_line and count, or use `pos cards` for the whole batch.")
+            "them with from_line and count, or use `pos cards` for the whole beneficiary_list.")
     return first, count
 
 
@@ -288,7 +290,7 @@ async def reissue(request: web.Request) -> web.Response:
 
 @routes.post("/v1/vouchers/{id}/credits",
              summary="Grant a top-up credit (recorded in the ledger), once per key",
-             auth="admin", body=lifecycle.TopUpIn, status=201, idempotent=True)
+             auth="admin", body=TopUpIn, status=201, idempotent=True)
 async def top_up(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     key = request.headers.get("Idempotency-Key")
@@ -301,7 +303,7 @@ async def top_up(request: web.Request) -> web.Response:
         raise validation_error("The Idempotency-Key header must be 1 to 200 printable "
                                "characters.")
     voucher_id = path_id(request, "id", "voucher")
-    payload = await body(request, lifecycle.TopUpIn)
+    payload = await body(request, TopUpIn)
     outcome = await lifecycle.top_up(services(request), voucher_id, payload, key)
     return json_response(outcome.answer, status=201 if outcome.created else 200)
 

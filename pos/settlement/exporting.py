@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pos.errors import InputProblem, PluginProblem
-from pos.services import Services
-from pos.settlement.exporter_api import (
+from pos.plugin.exporter_types import (
     BatchHeader,
     ExportContext,
     ExportLine,
@@ -20,6 +19,7 @@ from pos.settlement.exporter_api import (
     RunExporter,
     SettlementExporter,
 )
+from pos.service.services import Services
 from pos.storage import settlements as store
 
 log = logging.getLogger(__name__)

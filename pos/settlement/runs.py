@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pos.errors import InputProblem, not_found, validation_error
-from pos.services import Services
+from pos.service.services import Services
 from pos.storage import settlements as store
 
 

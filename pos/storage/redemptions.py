@@ -222,7 +222,7 @@ async def redeem(pool: asyncpg.Pool[Any], **params: Any) -> dict[str, Any]:
 
 
 async def _after_redeem(conn: Any, params: dict[str, Any]) -> None:
-    from pos.storage import payments  # the channel journal (migration 0011)
+    from pos.storage import payment_journal  # the channel journal (migration 0011)
 
     details = [{"line_no": line["line_no"], "detail": line["detail"]}
                for line in params["lines"] if line.get("detail")]
@@ -233,7 +233,7 @@ async def _after_redeem(conn: Any, params: dict[str, Any]) -> None:
             "WHERE l.redemption_id = $1 AND l.line_no = d.line_no",
             params["redemption_id"], details)
     payment_id = params.get("payment_id")
-    if payment_id is not None and not await payments.bind(conn, payment_id,
+    if payment_id is not None and not await payment_journal.bind(conn, payment_id,
                                                           params["redemption_id"]):
         # It was taken over for reversal before we could bind it (the request outlived its
         # lease): the redemption is not written, and the till is told so.
@@ -249,7 +249,7 @@ async def void(
     """Call `pos_void`; in the same transaction, a channel payment of the remainder is
     marked to be refunded (returned as `payment`), and the remainder's channel and amount
     are returned for channels that keep no journal."""
-    from pos.storage import payments  # the channel journal (migration 0011)
+    from pos.storage import payment_journal  # the channel journal (migration 0011)
 
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -258,7 +258,7 @@ async def void(
                 redemption_id, merchant_id, till_id, window_minutes, idem_key, idem_owner,
             )
             if result["outcome"] == "ok":
-                result["payment"] = await payments.refund_on_void(conn, redemption_id)
+                result["payment"] = await payment_journal.refund_on_void(conn, redemption_id)
                 row = await conn.fetchrow(
                     "SELECT channel, remainder FROM redemptions WHERE id = $1", redemption_id)
                 assert row is not None  # pos_void just updated it

@@ -17,7 +17,7 @@ import asyncpg
 
 from pos.db.pool import Connection, Executor
 from pos.errors import InputProblem, not_found
-from pos.settlement.exporter_api import BatchHeader, ExportLine, Payee
+from pos.plugin.exporter_types import BatchHeader, ExportLine, Payee
 
 # Settlement runs take this transaction-level advisory lock, so two runs never interleave;
 # the (redemption_id, kind) key of settlement_lines is the guarantee behind it.

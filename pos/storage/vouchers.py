@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from pos.credits import CreditPlan
 from pos.db.pool import Connection, Executor
 from pos.errors import InputProblem, not_found
+from pos.vouchers.credits import CreditPlan
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 An example of a complete plugin: it declares its settings, registers one restriction rule,
 and gives every line a reason a cashier can read aloud. It imports nothing of the service
-but `pos.hookimpl` and `pos.plugin_api`.
+but `pos.hookimpl` and `pos.plugin.types`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
-from pos.plugin_api import (
-    BasketLine,
-    LineDecision,
-    RestrictionRegistry,
-    RuleContext,
-    Setting,
-)
+from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext, Setting
 
 FRESH = "fruit_vegetables"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pos_fresh_produce import FreshProduceRule
 
-from pos.plugin_api import BasketLine, ProgramView, RuleContext
+from pos.plugin.types import BasketLine, ProgramView, RuleContext
 
 
 def context(**settings: object) -> RuleContext:

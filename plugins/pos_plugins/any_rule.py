@@ -1,0 +1,22 @@
+"""`any`: the voucher may pay for every line (programs with no purpose restriction)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pos import hookimpl
+from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
+
+
+class AnyRule:
+    name = "any"
+    description = "Every line is eligible."
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        return [LineDecision(True, "Any goods are allowed by this voucher.") for _ in lines]
+
+
+@hookimpl
+def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
+    register.add(AnyRule())

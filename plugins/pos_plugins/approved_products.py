@@ -1,0 +1,54 @@
+"""`approved_products`: only products on the program's approved product list (by GTIN), as
+eWIC retailers receive an approved product list from their agency.
+
+The list is uploaded as CSV through the admin API (`PUT /v1/programs/<id>/approved-products`)
+and versioned; each decision carries the version it was made against
+(`detail.list_version`), which is stored with the redemption line.
+
+Unlike an outside plugin, it reads tables the core keeps (the lists and their upload route
+are core features), through `pos.storage.approved_products`; the read is one statement, so
+one snapshot: a list replaced meanwhile is seen whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pos import hookimpl
+from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
+from pos.storage.approved_products import lookup
+
+
+class ApprovedProductsRule:
+    name = "approved_products"
+    description = "Only products on the program's approved product list (GTINs)."
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        gtins = sorted({line.gtin for line in lines if line.gtin})
+        version, listed = await lookup(ctx.db, ctx.program.id, gtins)
+        detail = {"list_version": version}
+        decisions = []
+        for line in lines:
+            if version is None:
+                decisions.append(LineDecision(
+                    False, f"{line.description}: this program has no approved product list "
+                    "yet.", detail))
+            elif not line.gtin:
+                decisions.append(LineDecision(
+                    False, f"{line.description}: scan the barcode; only listed products are "
+                    "paid for.", detail))
+            elif line.gtin in listed:
+                decisions.append(LineDecision(
+                    True, f"{line.description}: on the approved product list "
+                    f"(version {version}).", detail))
+            else:
+                decisions.append(LineDecision(
+                    False, f"{line.description}: not on the approved product list "
+                    f"(version {version}).", detail))
+        return decisions
+
+
+@hookimpl
+def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
+    register.add(ApprovedProductsRule())

@@ -1,0 +1,31 @@
+"""`baby`: infant formula, diapers, baby clothing, shoes and hats (the baby voucher given
+to families of newborns). A program may `exclude` or allow `only` some of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pos import hookimpl
+from pos.plugin.types import CategoryRule, RestrictionRegistry, Setting
+
+BABY_GOODS = frozenset(
+    {"infant_formula", "diapers", "baby_clothing", "baby_shoes", "baby_hats"})
+
+
+class BabyRule(CategoryRule):
+    name = "baby"
+    description = "Infant formula, diapers, baby clothing, shoes and hats."
+    purpose = "baby goods"
+    covers = BABY_GOODS
+
+
+@hookimpl
+def pos_declare_settings() -> list[Setting]:
+    return [Setting("categories", tuple, tuple(sorted(BABY_GOODS)),
+                    "Category codes the baby rule covers (add baby_food, baby_care, ...).")]
+
+
+@hookimpl
+def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
+    register.add(BabyRule())

@@ -1,0 +1,49 @@
+"""`categories`: only lines whose category code the program allows.
+
+The program lists its allowed codes (see docs/categories.md) in
+`rule_settings.categories.allowed`, and may deny some explicitly in `denied`; the plugin's
+own `always_denied` setting names codes no program may pay for (alcohol, tobacco, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pos import hookimpl
+from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext, Setting
+
+NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
+
+
+class CategoriesRule:
+    name = "categories"
+    description = "Lines whose category the program allows; never alcohol, tobacco or gift cards."
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        program = ctx.program.settings_for(self.name)
+        allowed = {str(c) for c in program.get("allowed", [])}
+        denied = {str(c) for c in program.get("denied", [])} | set(ctx.settings["always_denied"])
+        decisions = []
+        for line in lines:
+            if line.category in denied:
+                decisions.append(LineDecision(
+                    False, f"{line.description}: this voucher never pays for {line.category}."))
+            elif line.category in allowed:
+                decisions.append(LineDecision(
+                    True, f"{line.description}: {line.category} is covered by this voucher."))
+            else:
+                decisions.append(LineDecision(
+                    False, f"{line.description}: {line.category} is not covered by this voucher."))
+        return decisions
+
+
+@hookimpl
+def pos_declare_settings() -> list[Setting]:
+    return [Setting("always_denied", tuple, NEVER,
+                    "Category codes no program may pay for, whatever it allows.")]
+
+
+@hookimpl
+def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
+    register.add(CategoriesRule())

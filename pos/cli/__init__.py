@@ -1,0 +1,1 @@
+"""The `pos` command and its sub-commands; `pos run --demo` loads the demo data."""

@@ -1,0 +1,171 @@
+"""The `pos settle` and `pos report` commands.
+
+    pos settle run --period-end 2026-01-31 --by "Officer Li" [--merchant ID] [--program ID]
+    pos settle list [--status draft] | show ID
+    pos settle approve ID --by NAME | paid ID --by NAME [--reference REF]
+    pos settle failed ID --by NAME --reason TEXT
+    pos settle export ID FORMAT [--out FILE]     (prints the file's SHA-256)
+    pos settle export-run RUN_ID pain001 [--out FILE]
+    pos report PROGRAM_ID [--json | --csv SECTION]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pos.config import Config
+from pos.errors import Problem
+from pos.money import format_major
+from pos.service.services import Services
+
+COMMANDS = ("settle", "report")
+
+
+def add_parsers(sub: Any) -> None:
+    settle = sub.add_parser("settle", help="settlement batches: run, list, approve, export")
+    actions = settle.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", help="cut batches of what is due up to a period end")
+    run.add_argument("--period-end", required=True,
+                     help="a date (the whole day, local time) or an ISO date-time")
+    run.add_argument("--by", required=True, help="who runs the settlement")
+    run.add_argument("--merchant", help="only this merchant's id")
+    run.add_argument("--program", help="only this program's id")
+    listing = actions.add_parser("list", help="batches, newest first")
+    listing.add_argument("--status", choices=["draft", "approved", "paid", "failed"])
+    show = actions.add_parser("show", help="one batch with its history and exports")
+    show.add_argument("batch")
+    for name, text in (("approve", "approve a batch for payment"),
+                       ("paid", "record that an approved batch was paid"),
+                       ("failed", "record that paying a batch failed")):
+        step = actions.add_parser(name, help=text)
+        step.add_argument("batch")
+        step.add_argument("--by", required=True)
+        if name == "paid":
+            step.add_argument("--reference", help="the bank's reference")
+        if name == "failed":
+            step.add_argument("--reason", required=True)
+    export = actions.add_parser("export", help="write a batch in a format; prints its SHA-256")
+    export.add_argument("batch")
+    export.add_argument("format", help="csv, json, pain001, or another installed exporter")
+    export.add_argument("--out", help="file to write (default: settlement-<id>.<ext>)")
+    export_run = actions.add_parser("export-run", help="write a whole run as one file "
+                                    "(pain001: one payment per merchant)")
+    export_run.add_argument("run")
+    export_run.add_argument("format")
+    export_run.add_argument("--out", help="file to write (default: settlement-run-<id>.<ext>)")
+
+    report = sub.add_parser("report", help="a program's report: figures, categories, ...")
+    report.add_argument("program")
+    shape = report.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="the report as JSON")
+    shape.add_argument("--csv", choices=["summary", "categories", "merchants", "months",
+                                         "unused"], help="one section as CSV")
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    from pos.cli.voucher_commands import command_services
+
+    async def work() -> int:
+        async with command_services(config) as svc:
+            if args.command == "report":
+                return await _report(svc, args)
+            return await _settle(svc, args)
+
+    try:
+        return asyncio.run(work())
+    except Problem as problem:
+        print(f"error: {problem.detail}", file=sys.stderr)
+        return 1
+
+
+def _period_end(text: str) -> date | datetime:
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise Problem("validation_error", f"{text!r} is not a date or an ISO date-time.",
+                      status=422) from None
+
+
+def _line(batch: dict[str, Any]) -> str:
+    total = format_major(batch["total"], batch["currency"])
+    return (f"{batch['id']}  {batch['status']:8}  {batch['currency']} {total:>14}  "
+            f"{batch['line_count']:>8} lines  {batch['merchant_name']}")
+
+
+async def _settle(svc: Services, args: argparse.Namespace) -> int:
+    from pos.settlement import batch_status, exporting, runs
+    from pos.storage import settlements as store
+
+    if args.action == "run":
+        result = await runs.settle(svc, period_end=_period_end(args.period_end),
+                                   merchant_id=args.merchant, program_id=args.program,
+                                   actor=args.by)
+        print(f"run {result['run_id']} up to {result['period_end']}: "
+              f"{len(result['batches'])} batch(es)")
+        for batch in result["batches"]:
+            print(_line(batch))
+    elif args.action == "list":
+        for batch in await store.list_batches(svc.pool, status=args.status):
+            print(_line(batch))
+    elif args.action == "show":
+        print(json.dumps(await store.get_batch(svc.pool, args.batch), indent=2,
+                         ensure_ascii=False))
+    elif args.action in ("approve", "paid", "failed"):
+        batch = await batch_status.move(svc, args.batch, args.action, args.by,
+                                     note=getattr(args, "reason", None),
+                                     reference=getattr(args, "reference", None))
+        print(_line(batch))
+    else:
+        job = await (exporting.prepare_run(svc, args.run, args.format)
+                     if args.action == "export-run" else
+                     exporting.prepare(svc, args.batch, args.format))
+        out = Path(args.out or job.filename)
+        with out.open("wb") as handle:  # noqa: ASYNC230 - a command: nothing else waits
+            async for chunk in job.chunks():
+                handle.write(chunk)
+        print(f"{out}  {job.size} bytes  sha256 {job.sha256}")
+    return 0
+
+
+async def _report(svc: Services, args: argparse.Namespace) -> int:
+    from pos.reports import figures
+
+    zone = svc.config.redemption.timezone
+    if args.csv:
+        data = await figures.report_csv(svc.pool, args.program, args.csv, zone)
+        sys.stdout.buffer.write(data)
+        return 0
+    report = await figures.program_report(svc.pool, args.program, zone)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    cur = report["currency"]
+
+    def money(amount: int) -> str:
+        return f"{format_major(amount, cur):>16} {cur}"
+
+    value, red = report["value"], report["redemptions"]
+    print(f"{report['program']['name']}  ({report['program']['id']})")
+    print(f"  vouchers issued   {report['vouchers']['issued']:>16}")
+    print(f"  not yet used      {report['vouchers']['unused']:>16}")
+    for key in ("issued", "redeemed", "voided", "expired", "remaining", "unaccounted"):
+        print(f"  value {key:<11} {money(value[key])}")
+    print(f"  redemptions       {red['count']:>16}   voided {red['voided']}")
+    print(f"  average basket    {money(red['average_basket'])}")
+    print(f"  average covered   {money(red['average_covered'])}")
+    print("  by category")
+    for c in report["by_category"]:
+        print(f"    {c['category']:<24} {money(c['amount'])}")
+    print("  by merchant")
+    for m in report["by_merchant"]:
+        print(f"    {m['merchant_name']:<24} {money(m['redeemed'])}  ({m['redemptions']})")
+    print("  by month")
+    for m in report["by_month"]:
+        print(f"    {m['month']:<24} {money(m['redeemed'])}  ({m['redemptions']})")
+    return 0

@@ -1,0 +1,197 @@
+"""The `pos issue`, `pos cards` and `pos expire` commands.
+
+`pos issue --program ID list.csv` checks every row, issues the batch once (a re-run finds
+the batch and issues nothing), shows a progress bar, and writes the list of vouchers with
+their codes, tokens and holder links (and with `--cards`, the printable sheets) into an
+output folder it names at the end. Those files hold bearer credentials, so they are
+readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
+
+from pos.config import Config
+from pos.errors import Problem
+from pos.service.services import Services
+from pos.vouchers.beneficiary_list import Format
+
+COMMANDS = ("issue", "cards", "expire")
+
+
+def add_parsers(sub: Any) -> None:
+    issue = sub.add_parser("issue", help="issue vouchers to a beneficiary list (CSV or JSON)")
+    issue.add_argument("--program", required=True, help="the program's id")
+    issue.add_argument("--batch", help="a batch id (UUID); default: derived from the list")
+    issue.add_argument("--out", help="output folder (default: ./issuance-<batch id>)")
+    issue.add_argument("--cards", action="store_true", help="also write cards.pdf")
+    issue.add_argument("--check", action="store_true",
+                       help="only check the list and report bad rows; issue nothing")
+    issue.add_argument("list", help="beneficiary list: .csv (ref,holder_ref,note) or .json")
+    cards = sub.add_parser("cards", help="print a batch's cards as A4 PDF sheets")
+    cards.add_argument("--issuance", required=True, help="the batch's id")
+    cards.add_argument("--from-line", type=int, default=1, help="first list line to print")
+    cards.add_argument("--count", type=int, default=0, help="cards to print (default all)")
+    cards.add_argument("out", help="the PDF file to write")
+    sub.add_parser("expire", help="expire value left after its end date into the ledger")
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    work: dict[str, Callable[[Services], Awaitable[int]]] = {
+        "issue": lambda svc: _issue(svc, args),
+        "cards": lambda svc: _cards(svc, args),
+        "expire": _expire,
+    }
+    if args.command == "issue" and not Path(args.list).is_file():
+        print(f"error: {args.list} is not a file", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_with_services(config, work[args.command]))
+    except Problem as problem:
+        print(f"error: {problem.detail}", file=sys.stderr)
+        for row in problem.extra.get("rows", []):
+            ref = f" (ref {row['ref']})" if row.get("ref") else ""
+            print(f"  line {row['line']}{ref}: {'; '.join(row['problems'])}", file=sys.stderr)
+        return 1
+
+
+@contextlib.asynccontextmanager
+async def command_services(config: Config) -> AsyncIterator[Services]:
+    """What the service holds, for a command: pool, migrated schema, plugins, keys."""
+    from pos.db.embedded import resolve_database_url
+    from pos.db.migrate import migrate
+    from pos.db.pool import create_pool
+    from pos.plugin.manager import build_plugins
+    from pos.service.services import build_services
+
+    url = await asyncio.to_thread(resolve_database_url, config.database.url, config.data_dir)
+    pool = await create_pool(url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        yield await build_services(config, pool, build_plugins(config.plugins))
+    finally:
+        await pool.close()
+
+
+async def _with_services(config: Config, work: Callable[[Services], Awaitable[int]]) -> int:
+    async with command_services(config) as svc:
+        return await work(svc)
+
+
+def _private_file(path: Path) -> Any:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
+
+
+async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path, *,
+                             progress: Callable[[int], object] | None = None) -> int:
+    """The batch's list of codes, tokens and holder links, readable by its owner only."""
+    from pos.vouchers import issuance
+
+    count = 0
+    with _private_file(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(issuance.EXPORT_COLUMNS)
+        async for chunk in issuance.export_batch(svc, issuance_id):
+            writer.writerows(issuance.export_row(svc, item) for item in chunk)
+            count += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return count
+
+
+async def _issue(svc: Services, args: argparse.Namespace) -> int:
+    from pos.vouchers import issuance
+
+    source = Path(args.list)
+    fmt: Format = "json" if source.suffix.lower() == ".json" else "csv"
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="voucher", desc="issuing", file=sys.stderr)
+        bar.update(done)
+
+    try:
+        result = await issuance.issue_batch(
+            svc, args.program, lambda: source.open("rb"), fmt, source="cli",
+            batch_id=args.batch, progress=progress, check_only=args.check)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.checked_only:
+        print(f"{source}: all {result.count} rows can be issued (as batch "
+              f"{result.issuance_id}); nothing was issued")
+        return 0
+    if result.created:
+        print(f"issued {result.count} vouchers in batch {result.issuance_id}")
+    else:
+        print(f"batch {result.issuance_id} was issued before ({result.count} vouchers); "
+              "nothing was issued now")
+        if args.check:
+            return 0
+    out = Path(args.out or f"issuance-{result.issuance_id}")
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    listing = out / "vouchers.csv"
+    with tqdm(total=result.count, unit="voucher", desc="signing", file=sys.stderr) as bar:
+        await write_vouchers_csv(svc, result.issuance_id, listing, progress=bar.update)
+    print(f"wrote {listing} (codes, tokens and holder links: keep it private)")
+    if args.cards:
+        sheets = out / "cards.pdf"
+        printed = await write_cards(svc, result.issuance_id, sheets)
+        print(f"wrote {sheets} ({printed} cards)")
+    return 0
+
+
+async def write_cards(svc: Services, issuance_id: str, out: Path, *, first: int = 1,
+                      count: int = 0) -> int:
+    """Print `count` cards (0: all) of the batch from list line `first` as A4 sheets."""
+    from pos.printing import pdf_sheets
+    from pos.printing.fonts import find_cjk_font
+    from pos.vouchers import issuance
+
+    font = find_cjk_font(svc.config.vouchers.font_path)
+    program, faces = await issuance.batch_faces(svc, issuance_id, first=first,
+                                                count=count or None)
+    with tqdm(total=len(faces), unit="card", desc="cards", file=sys.stderr) as bar:
+        return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
+                                       title=program["name"], progress=bar.update)
+
+
+async def _cards(svc: Services, args: argparse.Namespace) -> int:
+    import uuid
+
+    try:
+        issuance_id = str(uuid.UUID(args.issuance))
+    except ValueError:
+        print("error: --issuance needs the batch's id (a UUID)", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    printed = await write_cards(svc, issuance_id, out, first=args.from_line, count=args.count)
+    print(f"wrote {out} ({printed} cards)")
+    return 0
+
+
+async def _expire(svc: Services) -> int:
+    from pos.money import format_major
+    from pos.vouchers import lifecycle
+
+    async with svc.pool.acquire() as conn:
+        report = await lifecycle.expire(conn)
+    amounts = ", ".join(f"{format_major(a, c)} {c}" for c, a in sorted(report.amounts.items()))
+    print(f"expired {amounts or 'nothing'} from {report.credits} credit(s) of "
+          f"{report.vouchers} voucher(s) into program_expired")
+    print(f"{report.vouchers_ended} voucher(s) of ended programs marked expired")
+    return 0

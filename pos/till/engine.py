@@ -1,0 +1,296 @@
+"""The redemption engine: what a voucher covers in a basket (quote), taking it (redeem),
+giving it back (void). Checks that can change under concurrency are re-done under the
+voucher's lock in the database; everything else is decided here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from pos.api.requests import QuoteIn, RedemptionIn
+from pos.errors import (
+    IdempotencyProblem,
+    InputProblem,
+    Problem,
+    VoucherProblem,
+    not_found,
+)
+from pos.plugin.types import BasketLine, ProgramView, RuleContext
+from pos.service.services import Services
+from pos.storage import redemptions as store
+from pos.storage.redemptions import VoucherState
+from pos.till import channel_payments, eligibility
+from pos.till.voucher_lookup import (
+    Locator,
+    Till,
+    check_voucher,
+    exhausted,
+    expired,
+    find_voucher,
+    locate,
+    revoked,
+    suspended,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    state: VoucherState
+    lines: list[eligibility.LineOutcome]
+    basket_total: int
+    eligible_total: int
+    wanted: int
+    covered: int
+    # Per line, what each rule added to its decision ({"<rule>": detail}), e.g. the
+    # approved product list's version; stored with the redemption line.
+    details: tuple[dict[str, Any] | None, ...] = ()
+
+    def line_dicts(self) -> list[dict[str, Any]]:
+        return [{**o.as_dict(), "detail": d}
+                for o, d in zip(self.lines, self.details or [None] * len(self.lines),
+                                strict=True)]
+
+
+# ------------------------------------------------------------------------------------------
+# quote
+
+
+async def evaluate(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
+) -> Evaluation:
+    """What the voucher covers in this basket; `state` when the caller already checked it."""
+    if state is None:
+        state = await find_voucher(services, till, request)
+    basket = request.basket
+    if basket.currency != state.currency:
+        raise InputProblem(
+            "currency_mismatch",
+            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.",
+            status=422)
+    if state.require_identity and not request.identity_confirmed:
+        raise InputProblem(
+            "identity_check_required",
+            "Check the holder's identity, then confirm it before taking this voucher.",
+            status=422)
+    if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
+        raise InputProblem(
+            "channel_not_allowed",
+            f"The rest of this basket cannot be paid by {request.channel} for this voucher.",
+            status=422)
+    if state.uses_left == 0 or state.available <= 0:
+        raise exhausted()
+
+    lines = [
+        BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
+                   description=line.description, quantity=line.quantity,
+                   unit_price=line.unit_price)
+        for i, line in enumerate(basket.lines)
+    ]
+    ctx = RuleContext(
+        program=ProgramView(
+            id=state.program_id, name=state.program_name, currency=state.currency,
+            restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
+            require_identity=state.require_identity),
+        merchant_id=till.merchant_id, till_id=till.till_id,
+        identity_confirmed=request.identity_confirmed, settings={}, db=services.pool,
+    )
+    results = await asyncio.gather(
+        *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
+    )
+    outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
+                                                                strict=True)), lines)
+    eligible = eligibility.eligible_total(outcomes)
+    basket_total = sum(line.total for line in lines)
+    if eligible == 0:
+        raise InputProblem(
+            "no_eligible_lines", "Nothing in this basket can be paid with this voucher.",
+            status=422, lines=[o.as_dict() for o in outcomes])
+    wanted = eligibility.wanted_amount(
+        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
+    covered = eligibility.covered_amount(wanted, state.available)
+    details = tuple(
+        {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
+                                                zip(state.restrictions, results, strict=True))
+         if d.detail} or None
+        for i in range(len(lines)))
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
+
+
+def _voucher_view(state: VoucherState) -> dict[str, Any]:
+    return {
+        "id": state.voucher_id, "program_id": state.program_id,
+        "program_name": state.program_name, "currency": state.currency,
+        "balance": state.available, "uses_left": state.uses_left,
+        "per_visit_cap": state.per_visit_cap,
+    }
+
+
+async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, Any]:
+    ev = await evaluate(services, till, request)
+    return {
+        "voucher": _voucher_view(ev.state),
+        "currency": ev.state.currency,
+        "lines": ev.line_dicts(),
+        "basket_total": ev.basket_total,
+        "eligible_total": ev.eligible_total,
+        "covered": ev.covered,
+        "remainder": ev.basket_total - ev.covered,
+        "channel": request.channel,
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# redeem and void
+
+
+def request_hash(path: str, body: dict[str, Any] | None) -> bytes:
+    canonical = json.dumps([path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if not key:
+        raise IdempotencyProblem(
+            "idempotency_key_required",
+            "This request needs an Idempotency-Key header so it is never taken twice.",
+            status=400)
+    if len(key) > 200 or not key.isprintable():
+        raise InputProblem(
+            "validation_error", "The Idempotency-Key header must be 1 to 200 printable "
+            "characters.", status=422)
+    return key
+
+
+_REDEEM_OUTCOMES = {
+    "voucher_suspended": suspended,
+    "voucher_revoked": revoked,
+    "voucher_expired": expired,
+    "voucher_exhausted": exhausted,
+}
+
+
+async def _with_claim(
+    services: Services, till: Till, key: str, digest: bytes, work: Any,
+    where: Locator | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Run `work(owner, state)` under an idempotency claim, `state` being the voucher at
+    `where` loaded with the claim; replay a finished request's answer."""
+    owner = str(uuid.uuid4())
+    lease = services.config.redemption.idempotency_lease_seconds
+    state = None
+    if where is None:
+        claim = await store.claim_key(services.pool, till.till_id, key, digest, owner, lease)
+    else:
+        claim, state = await store.claim_and_load(
+            services.pool, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
+            lease_seconds=lease, merchant_id=till.merchant_id, voucher_id=where.voucher_id,
+            code_hash=where.code_hash, kid=where.kid)
+    if not claim.owned:
+        assert claim.response_status is not None and claim.response_body is not None
+        return claim.response_status, claim.response_body
+    try:
+        result: tuple[int, dict[str, Any]] = await work(owner, state)
+    except BaseException:
+        # Nothing was written (pos_redeem/pos_void commit the answer with the change), so
+        # the key is freed for a retry. Shielded: a cancelled request still cleans up.
+        await asyncio.shield(store.release_key(services.pool, till.till_id, key, owner))
+        raise
+    return result
+
+
+async def redeem(
+    services: Services, till: Till, request: RedemptionIn, key: str, path: str
+) -> tuple[int, dict[str, Any]]:
+    digest = request_hash(path, request.model_dump(mode="json"))
+    where = locate(services, till, request)
+
+    async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        state = await check_voucher(services, request, where, loaded)
+        ev = await evaluate(services, till, request, state)
+        if request.amount is not None and request.amount > ev.covered:
+            raise InputProblem(
+                "amount_exceeds_coverage",
+                f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
+                status=422, covered=ev.covered)
+        redemption_id = str(uuid.uuid4())
+        lines = ev.line_dicts()
+        # The remainder is taken through the channel first; the voucher part only if that
+        # stood, and at exactly the figure the remainder was worked out from.
+        covered = request.amount if request.amount is not None else ev.covered
+        collected = None
+        if ev.basket_total > covered:
+            collected = await channel_payments.collect(
+                services, till_id=till.till_id, merchant_id=till.merchant_id, idem_key=key,
+                channel=request.channel, amount=ev.basket_total - covered,
+                currency=ev.state.currency)
+        response = {
+            "id": redemption_id, "voucher_id": ev.state.voucher_id,
+            "program_id": ev.state.program_id, "merchant_id": till.merchant_id,
+            "till_id": till.till_id, "currency": ev.state.currency, "status": "captured",
+            "channel": request.channel, "basket_total": ev.basket_total,
+            "eligible_total": ev.eligible_total, "lines": lines,
+            "payment": None if collected is None else collected.as_dict(),
+        }
+        journalled = collected is not None and collected.payment is not None
+        try:
+            outcome = await store.redeem(
+                services.pool, redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
+                merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
+                idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
+                eligible_total=ev.eligible_total, wanted=ev.wanted,
+                requested=covered if journalled else request.amount,
+                channel=request.channel, lines=lines, response=response,
+                token_iat=ev.state.token_iat,
+                payment_id=collected.payment.id if collected and collected.payment else None,
+            )
+        except BaseException as exc:
+            if collected is not None:
+                status = await asyncio.shield(channel_payments.reverse(services, collected))
+                if isinstance(exc, Problem):
+                    channel_payments.tell(exc, request.channel, status)
+            raise
+        kind = outcome["outcome"]
+        if kind == "ok":
+            return 201, outcome["answer"]
+        if kind == "amount_exceeds_coverage":
+            problem: Problem = InputProblem(
+                "amount_exceeds_coverage",
+                f"This voucher can pay at most {outcome['covered']} now.", status=422,
+                covered=outcome["covered"])
+        elif kind in _REDEEM_OUTCOMES:
+            problem = _REDEEM_OUTCOMES[kind]()
+        else:
+            problem = not_found("voucher")
+        if collected is not None:
+            channel_payments.tell(problem, request.channel,
+                          await channel_payments.reverse(services, collected))
+        raise problem
+
+    return await _with_claim(services, till, key, digest, work, where)
+
+
+async def void(
+    services: Services, till: Till, redemption_id: str, key: str, path: str
+) -> tuple[int, dict[str, Any]]:
+    digest = request_hash(path, None)
+
+    async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        outcome = await store.void(
+            services.pool, redemption_id, till.merchant_id, till.till_id,
+            services.config.redemption.void_window_minutes, key, owner)
+        kind = outcome["outcome"]
+        if kind == "ok":
+            return 200, await channel_payments.after_void(services, till.merchant_id, outcome)
+        if kind == "already_voided":
+            raise VoucherProblem("already_voided", "This sale was already cancelled.")
+        if kind == "void_window_closed":
+            raise VoucherProblem(
+                "void_window_closed",
+                "This sale is too old to cancel at the till. Contact the program.")
+        raise not_found("redemption")
+
+    return await _with_claim(services, till, key, digest, work)

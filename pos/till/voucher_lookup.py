@@ -1,0 +1,181 @@
+"""Finding and checking the voucher a till names, by token or manual code.
+
+A token is read unverified only to find the row (so the load can share a round trip with
+the idempotency claim); it is verified in full before anything is decided on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+
+import jwt
+
+from pos import codes
+from pos.api.requests import QuoteIn
+from pos.errors import InputProblem, Problem, TokenProblem, VoucherProblem
+from pos.service.services import Services
+from pos.signing.tokens import VoucherClaims
+from pos.storage import issuances as issuance_store
+from pos.storage import redemptions as store
+from pos.storage.redemptions import VoucherState
+
+
+@dataclasses.dataclass(frozen=True)
+class Till:
+    """The till making a request, and its merchant."""
+
+    till_id: str
+    merchant_id: str
+
+
+# ------------------------------------------------------------------------------------------
+# refusals
+
+
+def expired() -> Problem:
+    return TokenProblem("token_expired", "This voucher has expired and can no longer be used.")
+
+
+def revoked() -> Problem:
+    return VoucherProblem(
+        "voucher_revoked", "This voucher has been cancelled and cannot be used.", status=403)
+
+
+def suspended() -> Problem:
+    return VoucherProblem(
+        "voucher_suspended", "This voucher is on hold. Ask the holder to contact the program.",
+        status=403)
+
+
+def exhausted() -> Problem:
+    return VoucherProblem("voucher_exhausted", "This voucher has nothing left to spend today.")
+
+
+_STATUS_PROBLEMS = {"suspended": suspended, "revoked": revoked, "expired": expired}
+
+
+# ------------------------------------------------------------------------------------------
+# finding the voucher
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def _verify_token(services: Services, token: str, kid: str) -> VoucherClaims:
+    """`kid` is the one `locate` already read from the token's header."""
+    if not services.public_keys.knows(kid):
+        await services.public_keys.look_up(services.pool, kid)
+    return services.verifier.verify(token)
+
+
+def _not_genuine() -> Problem:
+    return TokenProblem("invalid_token", "This voucher code is not genuine.")
+
+
+# What our own kids look like (see pos.signing.keys.rotate); anything else never reaches SQL.
+_KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _peek(token: str) -> tuple[str, str]:
+    """(voucher id, kid) read from a token before its signature is checked: enough to find
+    the row, never enough to trust it."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        jti = jwt.decode(token, options={"verify_signature": False}).get("jti")
+    except jwt.PyJWTError:
+        raise _not_genuine() from None
+    if (not isinstance(kid, str) or not _KID.fullmatch(kid) or not isinstance(jti, str)
+            or not _is_uuid(jti)):
+        raise _not_genuine()
+    return jti, kid
+
+
+@dataclasses.dataclass(frozen=True)
+class Locator:
+    """Where a voucher's row is, from the token (unverified) or the manual code."""
+
+    voucher_id: str | None
+    kid: str
+    code_hash: bytes | None
+
+
+def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
+    """Find where to look, without the database; manual codes are rate-limited here."""
+    if request.token is not None:
+        voucher_id, kid = _peek(request.token)
+        return Locator(voucher_id, kid, None)
+    assert request.code is not None
+    if not services.code_limiter.allow(till.till_id):
+        raise InputProblem(
+            "rate_limited",
+            "Too many codes were typed in a short time. Wait a minute and try again.",
+            status=429)
+    body = codes.normalise(request.code)
+    if body is None:
+        raise TokenProblem(
+            "invalid_token", "This code is not valid. Check it was typed correctly.")
+    return Locator(None, "", codes.code_hash(body))
+
+
+async def load(services: Services, till: Till, where: Locator) -> VoucherState | None:
+    if where.voucher_id is not None:
+        return await store.load_by_id(services.pool, where.voucher_id, where.kid,
+                                      till.merchant_id)
+    assert where.code_hash is not None
+    return await store.load_by_code(services.pool, where.code_hash, till.merchant_id)
+
+
+async def check_voucher(
+    services: Services, request: QuoteIn, where: Locator, state: VoucherState | None
+) -> VoucherState:
+    """Every check that does not depend on the basket: genuine, current, active, in its
+    dates, at a partner shop."""
+    if request.token is not None:
+        claims = await _verify_token(services, request.token, where.kid)
+        if state is None or state.program_id != claims.program_id:
+            raise _not_genuine()
+        if state.key_status not in ("active", "retired"):
+            raise TokenProblem(
+                "invalid_token",
+                "This voucher code was signed with a key that has been withdrawn. "
+                "The holder needs a new voucher.")
+        if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
+            raise VoucherProblem(
+                "voucher_revoked",
+                "This voucher code has been replaced by a newer one and cannot be used.",
+                status=403)
+    elif state is None:
+        body = codes.normalise(request.code or "")
+        if body is not None and await issuance_store.code_was_replaced(
+                services.pool, codes.code_hash(body)):
+            raise VoucherProblem(
+                "voucher_revoked",
+                "This voucher code has been replaced by a newer one and cannot be used.",
+                status=403)
+        raise TokenProblem(
+            "invalid_token", "No voucher has this code. Check it was typed correctly.")
+
+    if state.status in _STATUS_PROBLEMS:
+        raise _STATUS_PROBLEMS[state.status]()
+    if state.db_now < state.valid_from:
+        raise TokenProblem(
+            "token_not_yet_valid", "This voucher cannot be used yet. Check its start date.")
+    if state.db_now >= state.valid_until:
+        raise expired()
+    if not state.partner:
+        raise VoucherProblem(
+            "merchant_not_accepted", "This voucher cannot be used in this shop.", status=403)
+    return state
+
+
+async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
+    """The voucher a token or manual code names, checked (one database round trip)."""
+    where = locate(services, till, request)
+    return await check_voucher(services, request, where, await load(services, till, where))
