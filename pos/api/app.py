@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 
@@ -25,13 +24,9 @@ from pos.api.problems import problem_middleware
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
 from pos.config import Config
-from pos.db.embedded import resolve_database_url
-from pos.db.migrate import migrate
-from pos.db.pool import create_pool
 from pos.events.background import background
-from pos.plugin.manager import build_plugins
 from pos.service import admin_token
-from pos.service.services import build_services
+from pos.service.startup import running_services
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +60,12 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
     setup_routes(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        url = await asyncio.to_thread(
-            resolve_database_url, config.database.url, config.data_dir)
-        pool = await create_pool(url, min_size=config.database.pool_min_size,
-                                 max_size=config.database.pool_max_size)
-        try:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-            plugins = build_plugins(config.plugins, extra_plugins)
-            services = await build_services(config, pool, plugins)
+        async with running_services(config, extra_plugins=extra_plugins) as services:
             token = admin_token.resolve(config)
             app[SERVICES] = services
             app[ADMIN_TOKEN] = token
-            app[AUTH] = Authenticator(token, pool)
+            app[AUTH] = Authenticator(token, services.pool)
             yield
-        finally:
-            await pool.close()
 
     app.cleanup_ctx.append(resources)
     # After `resources`, so it starts once the services exist and stops before they go.

@@ -7,13 +7,14 @@ from aiohttp import web
 from pos.api.routing import Routes
 from pos.api.state import json_response, services
 from pos.signing import keys
+from pos.storage import signing_keys
 
 routes = Routes("public")
 
 
 @routes.get("/healthz", summary="Is the service up and its database reachable", auth="none")
 async def healthz(request: web.Request) -> web.Response:
-    await services(request).pool.fetchval("SELECT 1")
+    await signing_keys.ping(services(request).pool)
     return json_response({"status": "ok"})
 
 

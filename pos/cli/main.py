@@ -15,10 +15,8 @@ from aiohttp import web
 
 from pos.cli import settlement_commands, voucher_commands
 from pos.config import Config, load_config
-from pos.db.embedded import resolve_database_url
-from pos.db.migrate import migrate
-from pos.db.pool import connect
 from pos.errors import PosError, Problem
+from pos.service.startup import running_plugins, running_services
 from pos.signing import keys
 from pos.storage.ledger import verify_ledger
 from pos.storage.reconciliation import verify_settlements
@@ -27,13 +25,10 @@ log = logging.getLogger("pos")
 
 
 async def _with_connection(config: Config, work: Callable[[Any], Awaitable[int]]) -> int:
-    url = await asyncio.to_thread(resolve_database_url, config.database.url, config.data_dir)
-    conn = await connect(url)
-    try:
-        await migrate(conn)
+    """Run `work` on one connection of the started service (schema migrated on the way)."""
+    async with running_services(config, pool_size=(1, 1)) as svc, \
+            svc.pool.acquire() as conn:
         return await work(conn)
-    finally:
-        await conn.close()
 
 
 async def _run(config: Config, demo: bool) -> int:
@@ -110,10 +105,9 @@ def _keys_command(config: Config, action: str, kid: str | None) -> Callable[[Any
     return work
 
 
-def _plugins(config: Config) -> int:
-    from pos.plugin.manager import build_plugins
-
-    print(json.dumps(build_plugins(config.plugins).describe(), indent=2, default=str))
+async def _plugins(config: Config) -> int:
+    async with running_plugins(config) as plugins:
+        print(json.dumps(plugins.describe(), indent=2, default=str))
     return 0
 
 
@@ -153,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_with_connection(config, _keys_command(config, args.action,
                                                                        args.kid)))
         if args.command == "plugins":
-            return _plugins(config)
+            return asyncio.run(_plugins(config))
         if args.command in voucher_commands.COMMANDS:
             return voucher_commands.run(config, args)
         if args.command in settlement_commands.COMMANDS:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
 from pos.config import Config
 from pos.errors import Problem
 from pos.service.services import Services
+from pos.service.startup import running_services
 from pos.vouchers.beneficiary_list import Format
 
 COMMANDS = ("issue", "cards", "expire")
@@ -65,23 +66,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return 1
 
 
-@contextlib.asynccontextmanager
-async def command_services(config: Config) -> AsyncIterator[Services]:
-    """What the service holds, for a command: pool, migrated schema, plugins, keys."""
-    from pos.db.embedded import resolve_database_url
-    from pos.db.migrate import migrate
-    from pos.db.pool import create_pool
-    from pos.plugin.manager import build_plugins
-    from pos.service.services import build_services
-
-    url = await asyncio.to_thread(resolve_database_url, config.database.url, config.data_dir)
-    pool = await create_pool(url, min_size=1, max_size=2)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        yield await build_services(config, pool, build_plugins(config.plugins))
-    finally:
-        await pool.close()
+def command_services(config: Config) -> AbstractAsyncContextManager[Services]:
+    """What the service holds, for a command: the start-up routine with a small pool."""
+    return running_services(config, pool_size=(1, 2))
 
 
 async def _with_services(config: Config, work: Callable[[Services], Awaitable[int]]) -> int:

@@ -47,8 +47,8 @@ async def _loop(services: Services) -> None:
 
 def background(get_services: Callable[[web.Application], Services]
                ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context: starts the loop once the services exist, stops it before they go,
-    then lets plugins release what they hold (HTTP sessions)."""
+    """A cleanup context: starts the loop once the services exist, stops it before they go
+    (the start-up routine then closes the plugins and the pool)."""
     async def context(app: web.Application) -> AsyncIterator[None]:
         services = get_services(app)
         task = asyncio.create_task(_loop(services), name="pos-background")
@@ -58,5 +58,4 @@ def background(get_services: Callable[[web.Application], Services]
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await services.plugins.aclose()
     return context

@@ -9,7 +9,6 @@ service, and every till request, sees a revocation immediately.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 import secrets
 import time
@@ -21,7 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from pos.db.pool import Connection, Executor
-from pos.errors import ConfigError, not_found, validation_error
+from pos.errors import ConfigError, validation_error
+from pos.storage import signing_keys as store
+from pos.storage.signing_keys import KeyInfo, active_kid, list_keys
+
+__all__ = ["KeyInfo", "PublicKeyCache", "active_kid", "jwks", "list_keys", "rotate", "set_status"]
 
 
 def _b64url(raw: bytes) -> str:
@@ -60,21 +63,6 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(_unb64url(text))
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyInfo:
-    kid: str
-    status: str
-    created_at: datetime
-    public_key: str
-
-
-async def list_keys(conn: Executor) -> list[KeyInfo]:
-    rows = await conn.fetch(
-        "SELECT kid, status, created_at, public_key FROM signing_keys ORDER BY created_at"
-    )
-    return [KeyInfo(**dict(r)) for r in rows]
-
-
 async def rotate(conn: Connection, data_dir: Path) -> str:
     """Make a new active key; the previous active key becomes retired."""
     private = Ed25519PrivateKey.generate()
@@ -87,43 +75,15 @@ async def rotate(conn: Connection, data_dir: Path) -> str:
     public = private.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
-    async with conn.transaction():
-        await conn.execute(
-            "UPDATE signing_keys SET status = 'retired', retired_at = now() "
-            "WHERE status = 'active'"
-        )
-        await conn.execute(
-            "INSERT INTO signing_keys (kid, public_key, status) VALUES ($1, $2, 'active')",
-            kid, _b64url(public),
-        )
+    await store.make_active(conn, kid, _b64url(public))
     return kid
 
 
 async def set_status(conn: Connection, kid: str, status: str) -> None:
     """Retire or revoke a key. Revoking is final; retiring a revoked key changes nothing."""
-    column = {"retired": "retired_at", "revoked": "revoked_at"}.get(status)
-    if column is None:
+    if status not in ("retired", "revoked"):
         raise validation_error(f"a key can be retired or revoked, not {status!r}")
-    row = await conn.fetchrow("SELECT status FROM signing_keys WHERE kid = $1", kid)
-    if row is None:
-        raise not_found(f"signing key {kid}")
-    if row["status"] == "revoked":
-        return
-    if status == "retired":
-        await conn.execute(
-            "UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE kid = $1", kid
-        )
-    else:
-        await conn.execute(
-            "UPDATE signing_keys SET status = 'revoked', revoked_at = now() WHERE kid = $1", kid
-        )
-
-
-async def active_kid(conn: Executor) -> str | None:
-    kid: str | None = await conn.fetchval(
-        "SELECT kid FROM signing_keys WHERE status = 'active'"
-    )
-    return kid
+    await store.set_status(conn, kid, status)
 
 
 def jwks(keys: list[KeyInfo]) -> dict[str, Any]:
@@ -155,14 +115,14 @@ class PublicKeyCache:
         return kid in self._keys
 
     async def load_all(self, pool: Executor) -> None:
-        rows = await pool.fetch("SELECT kid, public_key FROM signing_keys")
-        self._keys.update({r["kid"]: public_key_from_text(r["public_key"]) for r in rows})
+        found = await store.public_keys(pool)
+        self._keys.update({kid: public_key_from_text(text) for kid, text in found.items()})
 
     async def look_up(self, pool: Executor, kid: str) -> None:
         now = time.monotonic()
         if kid in self._keys or self._unknown.get(kid, 0.0) > now or len(kid) > 64:
             return
-        text = await pool.fetchval("SELECT public_key FROM signing_keys WHERE kid = $1", kid)
+        text = await store.public_key(pool, kid)
         if text is None:
             if len(self._unknown) > 10_000:
                 self._unknown.clear()
