@@ -9,6 +9,7 @@ from aiohttp import web
 
 from pos.api import (
     admin_routes,
+    observability,
     pairing_routes,
     public_routes,
     report_routes,
@@ -40,6 +41,9 @@ ROUTE_TABLES += (voucher_routes.routes,)
 # Calls of built-in plugins: approved product lists, payment providers' webhooks.
 ROUTE_TABLES += (plugin_routes,)
 
+# What an operator watches: /metrics and /readyz.
+ROUTE_TABLES += (observability.routes,)
+
 
 def setup_routes(app: web.Application) -> None:
     specs = []
@@ -51,6 +55,7 @@ def setup_routes(app: web.Application) -> None:
 
 def setup_middlewares(app: web.Application) -> None:
     app.middlewares.append(problem_middleware)
+    observability.setup(app)  # request id, metrics and access log, outside the problems
 
 
 def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = None
