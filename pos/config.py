@@ -24,11 +24,14 @@ class ServerConfig:
     port: int = 8080
     max_body_bytes: int = 64 * 1024
     public_url: str = ""
+    workers: int = 0  # 0: one per CPU core
+    log_format: str = "json"
 
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseConfig:
     url: str = ""
+    replica_url: str = ""
     pool_min_size: int = 2
     pool_max_size: int = 10
 

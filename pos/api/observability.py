@@ -69,9 +69,12 @@ async def request_middleware(request: web.Request, handler: Any) -> web.StreamRe
     try:
         response = await handler(request)
         status = response.status
+        if not response.prepared:  # a streamed one got it when it was prepared
+            response.headers[REQUEST_ID_HEADER] = rid
         return response
     except web.HTTPException as exc:  # redirects pass through the problem middleware
         status = exc.status
+        exc.headers[REQUEST_ID_HEADER] = rid
         raise
     finally:
         elapsed = time.perf_counter() - started
@@ -91,7 +94,7 @@ async def request_middleware(request: web.Request, handler: Any) -> web.StreamRe
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """On every response, streamed ones too (their headers go out before the handler ends)."""
+    """On streamed responses, whose headers go out while the handler runs."""
     rid = logs.request_id.get()
     if rid is not None:
         response.headers[REQUEST_ID_HEADER] = rid

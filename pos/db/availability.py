@@ -33,11 +33,14 @@ class DatabaseUnavailable(StorageError):
 
 
 def is_database_away(exc: BaseException) -> bool:
-    if isinstance(exc, DatabaseUnavailable | _AWAY):
+    if isinstance(exc, (DatabaseUnavailable, *_AWAY)):
         return True
     if isinstance(exc, FileNotFoundError) and exc.filename is None:
         # The server's Unix socket is gone (a named file would carry its name).
         return True
+    if isinstance(exc, asyncpg.InternalClientError):
+        # Releasing a connection that broke mid-query ("another operation is in progress").
+        return "another operation" in str(exc)
     if isinstance(exc, asyncpg.InterfaceError):
         # A pooled connection found closed, or the pool closing: the server went away.
         text = str(exc)
