@@ -27,6 +27,7 @@ from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
 from pos.config import Config
 from pos.events.background import background
 from pos.service import admin_token
+from pos.service.change_listener import listening
 from pos.service.startup import running_services
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,12 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
     setup_routes(app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with running_services(config, extra_plugins=extra_plugins) as services:
+        async with running_services(config, extra_plugins=extra_plugins) as services, \
+                listening(services.pool) as changes:
             token = admin_token.resolve(config)
             app[SERVICES] = services
             app[ADMIN_TOKEN] = token
-            app[AUTH] = Authenticator(token, services.pool)
+            app[AUTH] = Authenticator(token, services.pool, changes)
             yield
 
     app.cleanup_ctx.append(resources)

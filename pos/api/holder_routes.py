@@ -1,26 +1,25 @@
 """The holder's page, `GET /v/{code}`: what the holder (or the volunteer carrying the
 voucher) opens from the link printed with their code. Public, so it shows nothing about the
-person, is never cached and is rate-limited per address."""
+person, is never cached and is rate-limited per client address (in PostgreSQL, across processes)."""
 
 from __future__ import annotations
 
-import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from pos import codes
+from pos.api.client_address import client_address
 from pos.api.routing import Routes
 from pos.api.state import services
 from pos.errors import InputProblem, not_found
 from pos.money import format_major
 from pos.printing import cards
 from pos.printing.holder_page import HolderView, render, render_missing
-from pos.ratelimit import RateLimiter
-from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
+from pos.storage import throttles
 from pos.storage.issuances import HeldVoucher
 from pos.vouchers import issuance
 
@@ -32,18 +31,6 @@ def private(response: web.StreamResponse) -> web.StreamResponse:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-_holder_limiters: weakref.WeakKeyDictionary[web.Application, RateLimiter] = (
-    weakref.WeakKeyDictionary())
-
-
-def _holder_limiter(request: web.Request, svc: Services) -> RateLimiter:
-    limiter = _holder_limiters.get(request.app)
-    if limiter is None:
-        limiter = RateLimiter(svc.config.vouchers.holder_views_per_minute)
-        _holder_limiters[request.app] = limiter
-    return limiter
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -70,7 +57,9 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
             auth="none", content_type="text/html")
 async def holder(request: web.Request) -> web.Response:
     svc = services(request)
-    if not _holder_limiter(request, svc).allow(request.remote or "?"):
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"holder:{address}",
+                                svc.config.vouchers.holder_views_per_minute):
         raise InputProblem("rate_limited", "Too many pages were opened. Wait a minute.",
                            status=429)
     body_ = codes.normalise(request.match_info["code"][:40])

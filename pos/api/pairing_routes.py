@@ -2,8 +2,8 @@
 
 An administrator asks for a pairing code for a till; the tablet sends the code once and
 receives a fresh till secret, which it keeps. The new secret replaces the till's previous
-one (a till is one device; pairing another tablet moves the till to it). The old secret may
-still be accepted for the authenticator's cache time, half a minute.
+one (a till is one device; pairing another tablet moves the till to it). Every process
+hears of the change at once (migration 0401) and stops accepting the old secret.
 """
 
 from __future__ import annotations
@@ -11,27 +11,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from pos.api.auth import new_till_secret, secret_hash
+from pos.api.client_address import client_address
 from pos.api.requests import PairingIn
 from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
 from pos.errors import InputProblem
-from pos.ratelimit import RateLimiter
+from pos.storage import throttles
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
 
-PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
-ATTEMPTS_PER_MINUTE = 10
-
-
-class _PairingRoutes(Routes):
-    """The table brings its own state: the per-address limiter of pairing attempts."""
-
-    def install(self, app: web.Application) -> None:
-        super().install(app)
-        app[PAIRING_LIMITER] = RateLimiter(ATTEMPTS_PER_MINUTE)
-
-
-routes = _PairingRoutes("pairing")
+routes = Routes("pairing")
 
 
 def _invalid() -> InputProblem:
@@ -61,8 +50,11 @@ async def create_pairing_code(request: web.Request) -> web.Response:
              auth="none", body=PairingIn, status=201)
 async def pair(request: web.Request) -> web.Response:
     # Rate-limited before anything else, so guessing costs the same whatever is sent. Per
-    # address as the service sees it: behind a proxy, the tills behind it share the limit.
-    if not request.app[PAIRING_LIMITER].allow(request.remote or "unknown"):
+    # client address (read through trusted proxies), in PostgreSQL across every process.
+    svc = services(request)
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"pairing:{address}",
+                                svc.config.limits.pairing_attempts_per_minute):
         raise InputProblem(
             "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
             status=429)

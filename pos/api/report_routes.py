@@ -16,10 +16,12 @@ import time
 
 from aiohttp import web
 
+from pos.api.client_address import client_address
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, auth, json_response, path_id, services
-from pos.errors import not_found, unauthorized, validation_error
+from pos.errors import InputProblem, not_found, unauthorized, validation_error
 from pos.reports import figures, html_page
+from pos.storage import throttles
 
 routes = Routes("reports")
 
@@ -40,7 +42,8 @@ def session_cookie(token: str, now: float | None = None) -> str:
 def _has_session(request: web.Request) -> bool:
     value = request.cookies.get(COOKIE, "")
     expires_text, _, mac = value.partition(".")
-    if (not (expires_text.isascii() and expires_text.isdigit())
+    # Bounded before int(): a cookie of thousands of digits is simply not a session.
+    if (not (expires_text.isascii() and expires_text.isdigit()) or len(expires_text) > 12
             or int(expires_text) < time.time()):
         return False
     expected = _session_mac(request.app[ADMIN_TOKEN], int(expires_text))
@@ -106,6 +109,12 @@ async def login_form(request: web.Request) -> web.Response:
 @routes.post("/reports/login", summary="Sign in to the report pages with the admin token",
              auth="none", content_type="text/html")
 async def login(request: web.Request) -> web.Response:
+    svc = services(request)
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"sign-in:{address}",
+                                svc.config.limits.sign_ins_per_minute):
+        raise InputProblem("rate_limited", "Too many sign-in attempts. Wait a minute and "
+                           "try again.", status=429)
     if request.content_type != "application/x-www-form-urlencoded":
         raise validation_error("Send the sign-in form.")
     try:

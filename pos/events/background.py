@@ -15,6 +15,7 @@ from aiohttp import web
 from pos.db.availability import is_database_away
 from pos.events import delivery
 from pos.service.services import Services
+from pos.storage import throttles
 from pos.till import channel_payments
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ async def _loop(services: Services) -> None:
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 await delivery.prune(services)
+                await throttles.prune(services.pool)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

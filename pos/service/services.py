@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pos.config import Config
 from pos.plugin.manager import Plugins
-from pos.ratelimit import RateLimiter
 from pos.signing import keys
 from pos.signing.tokens import TokenVerifier
 
@@ -36,7 +35,6 @@ class Services:
     public_keys: keys.PublicKeyCache
     verifier: TokenVerifier
     code_secret: bytes
-    code_limiter: RateLimiter
     _private_keys: dict[str, Ed25519PrivateKey] = dataclasses.field(default_factory=dict)
 
     @property
@@ -76,5 +74,4 @@ async def build_services(config: Config, pool: asyncpg.Pool[Any], plugins: Plugi
         config=config, pool=pool, plugins=plugins, public_keys=public_keys,
         verifier=verifier,
         code_secret=read_or_create_secret(config.data_dir / "code_secret"),
-        code_limiter=RateLimiter(config.limits.code_lookups_per_minute),
     )
