@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from tests import log_guard
 from tests.conftest import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -47,14 +48,14 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
-async def start_service(data_dir: Path, *, workers: int = 1, port: int | None = None,
-                        **env_overrides: str) -> ServiceProcess:
+async def start_service(data_dir: Path, *, workers: int = 1,
+                        env_overrides: dict[str, str] | None = None) -> ServiceProcess:
     """`pos run --workers N` with only the given configuration (no other POS_ variable)."""
-    port = port or free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
     env.update({"POS_DATA_DIR": str(data_dir), "POS_SERVER_PORT": str(port),
                 "POS_ADMIN_TOKEN": ADMIN_TOKEN, "POS_CONFIG": "/nonexistent"})
-    env.update(env_overrides)
+    env.update(env_overrides or {})
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test set-up
     log_path = data_dir.parent / f"service-{port}.log"
     with log_path.open("ab") as log:
@@ -62,6 +63,7 @@ async def start_service(data_dir: Path, *, workers: int = 1, port: int | None = 
             [sys.executable, "-m", "pos.cli.main", "run", "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
+    log_guard.watch_file(log_path)
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
             if process.poll() is not None:

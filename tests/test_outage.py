@@ -33,7 +33,7 @@ async def test_database_killed_under_load_gives_503s_and_heals(tmp_path: Path) -
     # A short idempotency lease: a key claimed by a request the kill cut off is free for
     # its retry after 3 s instead of 30 s, which keeps the test short.
     service = await start_service(tmp_path / "data", workers=2,
-                                  POS_REDEMPTION_IDEMPOTENCY_LEASE_SECONDS="3")
+                                  env_overrides={"POS_REDEMPTION_IDEMPOTENCY_LEASE_SECONDS": "3"})
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=40)) as session:
             base = service.url

@@ -25,8 +25,8 @@ async def test_throttles_and_till_changes_hold_across_processes(
         database_url: str, tmp_path: Path) -> None:
     env = {"POS_DATABASE_URL": database_url,
            "POS_LIMITS_CODE_LOOKUPS_PER_MINUTE": str(LOOKUPS_PER_MINUTE)}
-    first = await start_service(tmp_path / "data", workers=2, **env)
-    second = await start_service(tmp_path / "data", workers=1, **env)
+    first = await start_service(tmp_path / "data", workers=2, env_overrides=env)
+    second = await start_service(tmp_path / "data", workers=1, env_overrides=env)
     try:
         async with aiohttp.ClientSession() as session:
             shop = await set_up_shop(session, first.url)
