@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -101,8 +102,7 @@ def test_json_lines_keep_the_trace_of_an_error() -> None:
         raise RuntimeError("boom")
     except RuntimeError:
         record = logging.getLogger("pos.test").makeRecord(
-            "pos.test", logging.ERROR, __file__, 1, "failed %s", ("once",), exc_info=True)
-        import sys
-        record.exc_info = sys.exc_info()
+            "pos.test", logging.ERROR, __file__, 1, "failed %s", ("once",),
+            exc_info=sys.exc_info())
     line = json.loads(logs.JsonLineFormatter().format(record))
     assert line["msg"] == "failed once" and "RuntimeError: boom" in line["exc"]

@@ -67,7 +67,7 @@ def _timezone(request: web.Request) -> str:
 async def program_report(request: web.Request) -> web.Response:
     _require_reader(request)
     program_id = path_id(request, "id", "program")
-    report = await figures.program_report(services(request).pool, program_id,
+    report = await figures.program_report(await services(request).reader(), program_id,
                                           _timezone(request))
     return json_response(report)
 
@@ -81,7 +81,7 @@ async def program_report_csv(request: web.Request) -> web.Response:
     section = request.match_info["section"]
     if section not in figures.SECTIONS:
         raise not_found("report section")
-    data = await figures.report_csv(services(request).pool, program_id, section,
+    data = await figures.report_csv(await services(request).reader(), program_id, section,
                                     _timezone(request))
     return web.Response(body=data, headers={
         "Content-Type": "text/csv; charset=utf-8",
@@ -141,7 +141,7 @@ async def report_html(request: web.Request) -> web.Response:
         if _wants_html(request):
             raise web.HTTPSeeOther(f"/reports/login?next=/reports/{program_id}")
         raise unauthorized("Sign in with the admin token.")
-    report = await figures.program_report(services(request).pool, program_id,
+    report = await figures.program_report(await services(request).reader(), program_id,
                                           _timezone(request))
     # matplotlib is imported on the first report page, not by every till-serving process.
     from pos.reports import svg_charts

@@ -50,7 +50,8 @@ async def list_settlements(request: web.Request) -> web.Response:
     run_id = _query_id(query["run_id"], "run_id") if "run_id" in query else None
     merchant_id = (_query_id(query["merchant_id"], "merchant_id")
                    if "merchant_id" in query else None)
-    batches = await store.list_batches(services(request).pool, status=status, run_id=run_id,
+    batches = await store.list_batches(await services(request).reader(), status=status,
+                                       run_id=run_id,
                                        merchant_id=merchant_id)
     return json_response({"batches": batches})
 
@@ -67,7 +68,7 @@ def _query_id(value: str, name: str) -> str:
 async def get_settlement(request: web.Request) -> web.Response:
     auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
-    return json_response(await store.get_batch(services(request).pool, batch_id))
+    return json_response(await store.get_batch(await services(request).reader(), batch_id))
 
 
 @routes.post("/v1/settlements/{id}/approve", summary="Approve a batch for payment",

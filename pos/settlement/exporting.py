@@ -41,6 +41,7 @@ class Export:
     run_id: str | None = None
     sha256: str | None = None  # set once the whole file has been produced
     size: int = 0
+    read_pool: Any = None  # where the lines are read, chosen when the file is produced
 
     @property
     def filename(self) -> str:
@@ -60,13 +61,16 @@ class Export:
         batch = self.batches[0]
 
         def lines() -> AsyncIterator[Sequence[ExportLine]]:
-            return store.stream_lines(self.services.pool, batch.id)
+            return store.stream_lines(self.read_pool or self.services.pool, batch.id)
 
         return self.exporter.export(ExportContext(batch=batch, settings=self.settings,
                                                   lines=lines))
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The file, in pieces; records its digest on its batches when it is complete."""
+        # The lines come from the replica once it has caught up (the digest is written to
+        # the primary, below).
+        self.read_pool = await self.services.reader()
         digest = hashlib.sha256()
         pending: list[bytes] = []
         pending_size = 0
