@@ -141,3 +141,23 @@ async def test_database_killed_under_load_gives_503s_and_heals(tmp_path: Path) -
         service.stop()
     # Stopped with the service: no postmaster is left running in the data folder.
     assert postmaster_pid(tmp_path / "data") is None
+
+
+async def test_embedded_server_is_stopped_even_after_the_service_died_by_kill_9(
+        tmp_path: Path) -> None:
+    """`kill -9` of the service leaves its PostgreSQL running (nothing can stop it from a
+    dead process); the next service adopts that server and stops it when it exits."""
+    data = tmp_path / "data"
+    service = await start_service(data, workers=2)
+    postmaster = postmaster_pid(data)
+    assert postmaster is not None
+    service.process.send_signal(signal.SIGKILL)
+    service.process.wait(timeout=10)
+    assert postmaster_pid(data) == postmaster  # orphaned, still running
+
+    service = await start_service(data, workers=1)
+    try:
+        assert postmaster_pid(data) == postmaster  # adopted, not started again
+    finally:
+        service.stop()
+    assert postmaster_pid(data) is None
