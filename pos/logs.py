@@ -45,14 +45,26 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler `configure` installs, so a second call replaces only its own."""
+
+
 def configure(level: int = logging.INFO, *, json_lines: bool = True) -> None:
-    """Send the process's logs to stderr, as JSON lines (or plain text for a terminal)."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send the process's logs to stderr, as JSON lines (or plain text for a terminal).
+
+    Like `logging.basicConfig`, it leaves logging alone when someone else set it up (a test
+    runner calling `pos.cli.main.main` in process, say)."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, _OurHandler)]
+    if len(ours) != len(root.handlers):
+        return
+    for old in ours:
+        root.removeHandler(old)
+    handler = _OurHandler(sys.stderr)
     if json_lines:
         handler.setFormatter(JsonLineFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -87,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure(json_lines=False)
     try:
         config = load_config(args.config)
+        # The service logs JSON lines; a command, plain text for the person running it.
+        logs.configure(json_lines=args.command == "run" and config.server.log_format != "text")
         if args.command == "run":
-            logs.configure(json_lines=config.server.log_format != "text")
             return serve.run(config, demo=args.demo, workers=args.workers)
         if args.command == "migrate":
             return asyncio.run(_with_connection(config, _migrate))

@@ -37,6 +37,7 @@ from pos.service import admin_token
 log = logging.getLogger("pos.serve")
 
 PARENT_CHECK_SECONDS = 1.0
+RESTART_PAUSE_SECONDS = 1.0
 
 
 def worker_count(config: Config, requested: int | None) -> int:
@@ -169,7 +170,8 @@ def _supervise_workers(config: Config, count: int) -> int:
                 if not process.is_alive() and not stopping:
                     log.warning("worker exited (code %s); starting another", process.exitcode)
                     _mark_dead(process.pid)
-                    workers[index] = start()
+                    time.sleep(RESTART_PAUSE_SECONDS)  # a worker that cannot start (no
+                    workers[index] = start()           # database yet) is not spun hot
     finally:
         for process in workers:
             if process.is_alive():
