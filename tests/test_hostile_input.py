@@ -31,6 +31,13 @@ async def test_huge_numbers_from_outside_are_refused_not_crashed(world: World) -
     assert resp.status == 401, await resp.text()
     assert (await resp.json())["code"] == "unauthorized"
     (voucher,) = await world.issue(program)
+    shop = await world.shop()
+    raw = ('{"token": "%s", "basket": {"currency": "CNY", "lines": [{"sku": "S", '
+           '"category": "food", "description": "rice", "quantity": %s, "unit_price": %s}]}}')
+    for quantity, price in ((HUGE, "100"), ("1", HUGE), ("1", "-" + HUGE), ("1", "1e400")):
+        resp = await client.post("/v1/quotes", data=raw % (voucher["token"], quantity, price),
+                                 headers={**shop.headers(), "Content-Type": "application/json"})
+        assert resp.status == 422, (quantity[:5], price[:5], await resp.text())
     for query in (f"module={HUGE}", "module=-1", "module=1e3"):
         resp = await client.get(f"/v1/vouchers/{voucher['id']}/qr.png?{query}", headers=ADMIN)
         assert resp.status == 422, (query, resp.status)
