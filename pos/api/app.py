@@ -23,13 +23,14 @@ from pos.api.openapi import ROUTE_SPECS
 from pos.api.plugin_routes import routes as plugin_routes
 from pos.api.problems import problem_middleware
 from pos.api.routing import Routes
-from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
+from pos.api.state import ADMIN_TOKEN, AUTH, HOLDER_PAGE_LIMITER, PAIRING_LIMITER, SERVICES
 from pos.config import Config
 from pos.db.embedded import resolve_database_url
 from pos.db.migrate import migrate
 from pos.db.pool import create_pool
 from pos.events.background import background
 from pos.plugin.manager import build_plugins
+from pos.ratelimit import RateLimiter
 from pos.service import admin_token
 from pos.service.services import build_services
 
@@ -54,6 +55,12 @@ def setup_routes(app: web.Application) -> None:
     app[ROUTE_SPECS] = specs
 
 
+def setup_limiters(app: web.Application, config: Config) -> None:
+    """Per-address limits of the public calls, one set per app (tests build many apps)."""
+    app[PAIRING_LIMITER] = RateLimiter(pairing_routes.ATTEMPTS_PER_MINUTE)
+    app[HOLDER_PAGE_LIMITER] = RateLimiter(config.vouchers.holder_views_per_minute)
+
+
 def setup_middlewares(app: web.Application) -> None:
     app.middlewares.append(problem_middleware)
 
@@ -63,6 +70,7 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
     app = web.Application(client_max_size=config.server.max_body_bytes)
     setup_middlewares(app)
     setup_routes(app)
+    setup_limiters(app, config)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         url = await asyncio.to_thread(
