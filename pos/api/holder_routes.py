@@ -4,7 +4,6 @@ person, is never cached and is rate-limited per address."""
 
 from __future__ import annotations
 
-import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,13 +11,11 @@ from aiohttp import web
 
 from pos import codes
 from pos.api.routing import Routes
-from pos.api.state import services
+from pos.api.state import HOLDER_PAGE_LIMITER, services
 from pos.errors import InputProblem, not_found
 from pos.money import format_major
 from pos.printing import cards
 from pos.printing.holder_page import HolderView, render, render_missing
-from pos.ratelimit import RateLimiter
-from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
@@ -32,18 +29,6 @@ def private(response: web.StreamResponse) -> web.StreamResponse:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-_holder_limiters: weakref.WeakKeyDictionary[web.Application, RateLimiter] = (
-    weakref.WeakKeyDictionary())
-
-
-def _holder_limiter(request: web.Request, svc: Services) -> RateLimiter:
-    limiter = _holder_limiters.get(request.app)
-    if limiter is None:
-        limiter = RateLimiter(svc.config.vouchers.holder_views_per_minute)
-        _holder_limiters[request.app] = limiter
-    return limiter
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -70,7 +55,7 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
             auth="none", content_type="text/html")
 async def holder(request: web.Request) -> web.Response:
     svc = services(request)
-    if not _holder_limiter(request, svc).allow(request.remote or "?"):
+    if not request.app[HOLDER_PAGE_LIMITER].allow(request.remote or "?"):
         raise InputProblem("rate_limited", "Too many pages were opened. Wait a minute.",
                            status=429)
     body_ = codes.normalise(request.match_info["code"][:40])

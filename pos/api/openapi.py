@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from pos import __version__
-from pos.api.routing import RouteSpec
+from pos.api.auth import REPORT_COOKIE
+from pos.api.routing import SECURITY, RouteSpec
 
 ROUTE_SPECS = web.AppKey("route_specs", list[RouteSpec])
 
@@ -47,11 +48,8 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                                 "schema": {"$ref": "#/components/schemas/Problem"}}}},
             },
         }
-        if spec.auth != "none":
-            op["security"] = (
-                [{"admin": []}] if spec.auth == "admin" else
-                [{"till": []}] if spec.auth == "till" else [{"till": []}, {"admin": []}]
-            )
+        if SECURITY[spec.auth]:
+            op["security"] = [{scheme: []} for scheme in SECURITY[spec.auth]]
         params = [{"name": name, "in": "path", "required": True,
                    "schema": ({"type": "string", "format": "uuid"}
                               if name == "id" or name.endswith("_id")
@@ -77,6 +75,9 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                           "description": "The admin token."},
                 "till": {"type": "http", "scheme": "bearer",
                          "description": "A till's secret."},
+                "report_session": {"type": "apiKey", "in": "cookie", "name": REPORT_COOKIE,
+                                   "description": "Signed in at /reports/login; "
+                                                  "reports only."},
             },
         },
     }

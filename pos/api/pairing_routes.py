@@ -13,25 +13,14 @@ from aiohttp import web
 from pos.api.auth import new_till_secret, secret_hash
 from pos.api.requests import PairingIn
 from pos.api.routing import Routes
-from pos.api.state import auth, body, json_response, path_id, services
+from pos.api.state import PAIRING_LIMITER, body, calling_till, json_response, path_id, services
 from pos.errors import InputProblem
-from pos.ratelimit import RateLimiter
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
 
-PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
-ATTEMPTS_PER_MINUTE = 10
+ATTEMPTS_PER_MINUTE = 10  # per address; the app's PAIRING_LIMITER is built with it
 
-
-class _PairingRoutes(Routes):
-    """The table brings its own state: the per-address limiter of pairing attempts."""
-
-    def install(self, app: web.Application) -> None:
-        super().install(app)
-        app[PAIRING_LIMITER] = RateLimiter(ATTEMPTS_PER_MINUTE)
-
-
-routes = _PairingRoutes("pairing")
+routes = Routes("pairing")
 
 
 def _invalid() -> InputProblem:
@@ -44,7 +33,6 @@ def _invalid() -> InputProblem:
              summary="A one-time code (ten minutes) that pairs a tablet with this till",
              auth="admin", status=201)
 async def create_pairing_code(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     till_id = path_id(request, "id", "till")
     code = pairing_code.new_code()
     symbols = pairing_code.normalise(code)
@@ -83,5 +71,5 @@ async def pair(request: web.Request) -> web.Response:
 @routes.get("/v1/till", summary="The calling till: its id, its shop and their names",
             auth="till")
 async def whoami(request: web.Request) -> web.Response:
-    till = await auth(request).require_till(request)
+    till = calling_till(request)
     return json_response(await store.till_profile(services(request).pool, till.till_id))

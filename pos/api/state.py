@@ -1,4 +1,5 @@
-"""Typed keys of the app's state, and small helpers every route module uses."""
+"""Typed keys of the app's and the request's state, and small helpers every route module
+uses."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from pos.api.auth import Authenticator
+from pos.api.auth import Authenticator, Principal
 from pos.errors import InputProblem, not_found, validation_error
+from pos.ratelimit import RateLimiter
 from pos.service.services import Services
+from pos.till.voucher_lookup import Till
 
 SERVICES = web.AppKey("services", Services)
 AUTH = web.AppKey("auth", Authenticator)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
+# Per address: pairing attempts, and views of the public holder page.
+PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
+HOLDER_PAGE_LIMITER = web.AppKey("holder_page_limiter", RateLimiter)
+
+# Set by the router once a route's guard has let the caller in (see `pos.api.routing`).
+PRINCIPAL = web.RequestKey[Principal]("principal")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,6 +34,19 @@ def services(request: web.Request) -> Services:
 
 def auth(request: web.Request) -> Authenticator:
     return request.app[AUTH]
+
+
+def principal(request: web.Request) -> Principal:
+    """Who the route's guard let in; only for routes whose `auth` is not "none"."""
+    return request[PRINCIPAL]
+
+
+def calling_till(request: web.Request) -> Till:
+    """The till a till-only route serves (its guard refused anyone else)."""
+    caller = request[PRINCIPAL]
+    if not isinstance(caller, Till):
+        raise TypeError(f"a till route was let in with {caller!r}; check its auth=")
+    return caller
 
 
 def path_id(request: web.Request, name: str, what: str) -> str:

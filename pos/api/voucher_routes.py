@@ -15,7 +15,7 @@ from aiohttp import web
 from pos.api import holder_routes
 from pos.api.requests import TopUpIn
 from pos.api.routing import Routes
-from pos.api.state import auth, body, json_response, path_id, services
+from pos.api.state import body, json_response, path_id, services
 from pos.errors import InputProblem, Problem, VoucherProblem, not_found, validation_error
 from pos.printing import cards, pdf_sheets, qr
 from pos.printing.fonts import FontFace, FontNotFound, find_cjk_font
@@ -113,7 +113,6 @@ _private = holder_routes.private
                      "(?check=1: only check it; ?batch_id=: name the batch)",
              auth="admin", status=201)
 async def create_issuance(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     program_id = path_id(request, "id", "program")
     fmt = _FORMATS.get(request.content_type)
@@ -139,7 +138,6 @@ async def create_issuance(request: web.Request) -> web.Response:
 @routes.get("/v1/programs/{id}/issuances", summary="A program's issuance batches",
             auth="admin")
 async def list_issuances(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     program_id = path_id(request, "id", "program")
     await setup_store.get_program(svc.pool, program_id)  # 404 for an unknown program
@@ -150,7 +148,6 @@ async def list_issuances(request: web.Request) -> web.Response:
 
 @routes.get("/v1/issuances/{id}", summary="Read an issuance batch", auth="admin")
 async def get_issuance(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     issuance_id = path_id(request, "id", "issuance")
     found = await issuance_store.get_issuance(services(request).pool, issuance_id)
     if found is None:
@@ -164,7 +161,6 @@ async def get_issuance(request: web.Request) -> web.Response:
             summary="The batch's vouchers with their current codes, tokens and holder links",
             auth="admin", content_type="text/csv")
 async def issuance_csv(request: web.Request) -> web.StreamResponse:
-    auth(request).require_admin(request)
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
     chunks = issuance.export_batch(svc, issuance_id)
@@ -192,7 +188,6 @@ async def issuance_csv(request: web.Request) -> web.StreamResponse:
             summary="Printable A4 sheets of the batch's cards with cut marks",
             auth="admin", content_type="application/pdf")
 async def issuance_pdf(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
     found = await issuance_store.get_issuance(svc.pool, issuance_id)
@@ -231,7 +226,6 @@ def _range(request: web.Request, total: int) -> tuple[int, int]:
 @routes.get("/v1/vouchers/{id}/qr.png", summary="The voucher's QR code as PNG (?module=px)",
             auth="admin", content_type="image/png")
 async def voucher_qr_png(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     module_px = _module_px(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
@@ -245,7 +239,6 @@ async def voucher_qr_png(request: web.Request) -> web.Response:
 @routes.get("/v1/vouchers/{id}/qr.svg", summary="The voucher's QR code as SVG",
             auth="admin", content_type="image/svg+xml")
 async def voucher_qr_svg(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     module_px = _module_px(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
@@ -259,7 +252,6 @@ async def voucher_qr_svg(request: web.Request) -> web.Response:
             summary="The voucher's card (85.6 x 54 mm at 300 dpi), Chinese and English",
             auth="admin", content_type="image/png")
 async def voucher_card(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
     font = await _font(svc)
@@ -280,7 +272,6 @@ async def voucher_card(request: web.Request) -> web.Response:
              summary="Replace a lost voucher's token and code; the old ones stop at once",
              auth="admin")
 async def reissue(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     answer = await lifecycle.reissue(svc, path_id(request, "id", "voucher"))
     response = json_response(answer)
@@ -292,7 +283,6 @@ async def reissue(request: web.Request) -> web.Response:
              summary="Grant a top-up credit (recorded in the ledger), once per key",
              auth="admin", body=TopUpIn, status=201, idempotent=True)
 async def top_up(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     key = request.headers.get("Idempotency-Key")
     if not key:
         raise InputProblem(
