@@ -7,7 +7,7 @@ Everything here is plain data or a Protocol, so a plugin depends on this module 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -178,8 +178,12 @@ class WebhookChannel(Protocol):
 
     name: str
 
-    def verify_webhook(self, request: WebhookRequest) -> WebhookEvent:
-        """Check signature and freshness; return the event or raise `WebhookRejected`."""
+    def verify_webhook(
+        self, request: WebhookRequest
+    ) -> WebhookEvent | Awaitable[WebhookEvent]:
+        """Check signature and freshness; return the event or raise `WebhookRejected`.
+        May be `async def` when checking needs I/O (fetching the provider's keys); it then
+        has `plugins.timeout_seconds`, as every other plugin call."""
         ...
 
 
