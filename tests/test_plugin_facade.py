@@ -1,6 +1,6 @@
 """The plugin facade reaches every kind of adapter the same way: settlement exporters and
 providers' webhook checks fail closed with the plugin's name, as rules and channels do;
-exports stay streams; `aclose` closes exporters too."""
+exports stay streams; `aclose` closes exporters too; rules read through `RuleReads`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pos_plugins.approved_products import ApprovedProductsRule
 
 from pos import hookimpl
 from pos.config import Config, PluginsConfig
@@ -18,9 +19,13 @@ from pos.errors import PluginProblem
 from pos.plugin.exporter_types import BatchHeader, ExportContext, ExporterRegistry, ExportLine
 from pos.plugin.manager import build_plugins
 from pos.plugin.types import (
+    ApprovedProducts,
+    BasketLine,
     ChannelRegistry,
     ChannelRequest,
     ChannelResult,
+    ProgramView,
+    RuleContext,
     WebhookEvent,
     WebhookRejected,
     WebhookRequest,
@@ -234,3 +239,43 @@ async def test_aclose_closes_exporters_and_survives_a_hanging_close() -> None:
          "scripted_export": exporter_plugin(exporter)})
     await plugins.aclose()  # the channel's close is cut off; the exporter's still runs
     assert exporter.closed
+
+
+# ------------------------------------------------------------------------------------------
+# what a rule may read
+
+
+class FakeReads:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, list[str]]] = []
+
+    async def approved_products(self, program_id: str, gtins: Sequence[str]
+                                ) -> ApprovedProducts:
+        self.asked.append((program_id, list(gtins)))
+        return ApprovedProducts(version=3, listed=frozenset({"4006381333931"}))
+
+
+def _context(reads: Any) -> RuleContext:
+    program = ProgramView(id="p1", name="Food", currency="CNY",
+                          restrictions=("approved_products",), rule_settings={},
+                          require_identity=False)
+    return RuleContext(program=program, merchant_id="m", till_id="t",
+                       identity_confirmed=False, settings={}, reads=reads)
+
+
+async def test_a_rule_reads_through_rule_reads_only() -> None:
+    reads = FakeReads()
+    lines = [BasketLine(1, "a", "grains", "Listed", 1, 100, gtin="4006381333931"),
+             BasketLine(2, "b", "grains", "Other", 1, 100, gtin="4006381333948")]
+    decisions = await ApprovedProductsRule().decide(_context(reads), lines)
+    assert [d.eligible for d in decisions] == [True, False]
+    assert decisions[0].detail == {"list_version": 3}
+    assert reads.asked == [("p1", ["4006381333931", "4006381333948"])]
+
+
+async def test_a_rule_without_reads_fails_closed() -> None:
+    plugins = build_plugins(PluginsConfig(enabled=("approved_products",)))
+    with pytest.raises(PluginProblem) as failed:
+        await plugins.decide("approved_products", _context(None),
+                             [BasketLine(1, "a", "grains", "Milk", 1, 100)])
+    assert failed.value.plugin == "approved_products"
