@@ -24,6 +24,7 @@ from pos.service.services import Services
 from pos.storage import redemptions as store
 from pos.storage.redemptions import VoucherState
 from pos.till import channel_payments, eligibility
+from pos.till.rule_reads import DatabaseRuleReads
 from pos.till.voucher_lookup import (
     Locator,
     Till,
@@ -96,7 +97,8 @@ async def evaluate(
             restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
             require_identity=state.require_identity),
         merchant_id=till.merchant_id, till_id=till.till_id,
-        identity_confirmed=request.identity_confirmed, settings={}, db=services.pool,
+        identity_confirmed=request.identity_confirmed, settings={},
+        reads=DatabaseRuleReads(services.pool),
     )
     results = await asyncio.gather(
         *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
