@@ -12,7 +12,7 @@ from aiohttp import web
 from pos import codes
 from pos.api.routing import Routes
 from pos.api.state import HOLDER_PAGE_LIMITER, services
-from pos.errors import InputProblem, not_found
+from pos.errors import RATE_LIMITED, VOUCHER_REPLACED, not_found
 from pos.money import format_major
 from pos.printing import cards
 from pos.printing.holder_page import HolderView, render, render_missing
@@ -46,8 +46,8 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
     if "text/html" in request.headers.get("Accept", ""):
         return _html(render_missing(replaced), status=status)
     if replaced:
-        raise InputProblem("voucher_replaced", "This voucher was replaced by a new one; "
-                           "use the new voucher's code.", status=410)
+        raise VOUCHER_REPLACED("This voucher was replaced by a new one; "
+                           "use the new voucher's code.")
     raise not_found("voucher")
 
 
@@ -56,8 +56,7 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
 async def holder(request: web.Request) -> web.Response:
     svc = services(request)
     if not request.app[HOLDER_PAGE_LIMITER].allow(request.remote or "?"):
-        raise InputProblem("rate_limited", "Too many pages were opened. Wait a minute.",
-                           status=429)
+        raise RATE_LIMITED("Too many pages were opened. Wait a minute.")
     body_ = codes.normalise(request.match_info["code"][:40])
     if body_ is None:
         return _missing(request, replaced=False)

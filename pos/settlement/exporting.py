@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 
-from pos.errors import InputProblem
+from pos.errors import EXPORT_REFUSED, UNKNOWN_FORMAT
 from pos.plugin.exporter_calls import ExporterInfo
 from pos.plugin.exporter_types import BatchHeader, ExportLine
 from pos.service.services import Services
@@ -91,9 +91,7 @@ async def _close(iterator: AsyncIterator[object]) -> None:
 def _exporter(services: Services, fmt: str) -> ExporterInfo:
     info = services.plugins.exports.info(fmt)
     if info is None:
-        raise InputProblem("unknown_format",
-                           f"No settlement exporter is installed with the name {fmt!r}.",
-                           status=404,
+        raise UNKNOWN_FORMAT(f"No settlement exporter is installed with the name {fmt!r}.",
                            formats=[i.name for i in services.plugins.exports.infos()])
     return info
 
@@ -103,7 +101,7 @@ async def prepare(services: Services, batch_id: str, fmt: str) -> Export:
     batch = await store.batch_header(services.pool, batch_id)
     refusal = services.plugins.exports.refuse(fmt, batch)
     if refusal:
-        raise InputProblem("export_refused", refusal, status=409, format=fmt)
+        raise EXPORT_REFUSED(refusal, format=fmt)
     return Export(batches=[batch], format=fmt, exporter=info, services=services)
 
 
@@ -111,13 +109,12 @@ async def prepare_run(services: Services, run_id: str, fmt: str) -> Export:
     """A whole run in one file, for exporters that can write one (pain.001 does)."""
     info = _exporter(services, fmt)
     if not info.whole_runs:
-        raise InputProblem("export_refused", f"The {fmt} format is made batch by batch; "
-                           "export each batch of the run.", status=409, format=fmt)
+        raise EXPORT_REFUSED(f"The {fmt} format is made batch by batch; "
+                           "export each batch of the run.", format=fmt)
     batches = await store.run_headers(services.pool, run_id)
     chosen, refusal = services.plugins.exports.select_for_run(fmt, batches)
     if refusal or not chosen:
-        raise InputProblem("export_refused", refusal or "Nothing in this run to export.",
-                           status=409, format=fmt)
+        raise EXPORT_REFUSED(refusal or "Nothing in this run to export.", format=fmt)
     return Export(batches=chosen, format=fmt, exporter=info, services=services,
                   run_id=run_id)
 
