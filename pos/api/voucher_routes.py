@@ -8,7 +8,7 @@ import contextlib
 import csv
 import io
 import tempfile
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from aiohttp import web
 
@@ -32,6 +32,7 @@ from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
+from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list, issuance, lifecycle
 
 routes = Routes("vouchers")
@@ -83,7 +84,7 @@ def _issuance_links(issuance_id: str) -> dict[str, str]:
             "cards_pdf": f"{base}/cards.pdf"}
 
 
-async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str, Any]]:
+async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, Program]:
     """A voucher whose QR is worth printing: live, its key not withdrawn."""
     voucher = await issuance_store.held_voucher(svc.pool, voucher_id)
     if voucher is None:
@@ -203,7 +204,7 @@ async def issuance_pdf(request: web.Request) -> web.Response:
     program, faces = await issuance.batch_faces(svc, issuance_id, first=first, count=count)
     out = io.BytesIO()
     await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
-                            title=program["name"])
+                            title=program.name)
     response = web.Response(body=out.getvalue(), content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="cards-{issuance_id}.pdf"'})
     _private(response)
