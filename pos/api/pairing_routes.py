@@ -14,8 +14,8 @@ from pos.api.auth import new_till_secret, secret_hash
 from pos.api.client_address import client_address
 from pos.api.requests import PairingIn
 from pos.api.routing import Routes
-from pos.api.state import auth, body, json_response, path_id, services
-from pos.errors import InputProblem
+from pos.api.state import body, calling_till, json_response, path_id, services
+from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
 from pos.storage import throttles
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
@@ -23,17 +23,15 @@ from pos.till import pairing_code
 routes = Routes("pairing")
 
 
-def _invalid() -> InputProblem:
-    return InputProblem(
-        "invalid_pairing_code",
-        "This pairing code is not valid or has expired. Ask for a new one.", status=400)
+def _invalid() -> Problem:
+    return INVALID_PAIRING_CODE(
+        "This pairing code is not valid or has expired. Ask for a new one.")
 
 
 @routes.post("/v1/tills/{id}/pairing-codes",
              summary="A one-time code (ten minutes) that pairs a tablet with this till",
              auth="admin", status=201)
 async def create_pairing_code(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     till_id = path_id(request, "id", "till")
     code = pairing_code.new_code()
     symbols = pairing_code.normalise(code)
@@ -55,9 +53,7 @@ async def pair(request: web.Request) -> web.Response:
     address = client_address(request, svc.config.server.trusted_proxies)
     if not await throttles.take(svc.pool, f"pairing:{address}",
                                 svc.config.limits.pairing_attempts_per_minute):
-        raise InputProblem(
-            "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
-            status=429)
+        raise RATE_LIMITED("Too many pairing attempts. Wait a minute and try again.")
     payload = await body(request, PairingIn)
     symbols = pairing_code.normalise(payload.code)
     if symbols is None:
@@ -75,5 +71,5 @@ async def pair(request: web.Request) -> web.Response:
 @routes.get("/v1/till", summary="The calling till: its id, its shop and their names",
             auth="till")
 async def whoami(request: web.Request) -> web.Response:
-    till = await auth(request).require_till(request)
+    till = calling_till(request)
     return json_response(await store.till_profile(services(request).pool, till.till_id))
