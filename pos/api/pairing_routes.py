@@ -16,6 +16,8 @@ from pos.api.routing import Routes
 from pos.api.state import auth, body, json_response, path_id, services
 from pos.errors import InputProblem
 from pos.ratelimit import RateLimiter
+from pos.signing import kit_signing
+from pos.storage import offline_kits
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
 
@@ -75,7 +77,10 @@ async def pair(request: web.Request) -> web.Response:
                                   secret_hash(secret))
     if till is None:
         raise _invalid()
-    response = json_response({**till, "secret": secret}, status=201)
+    if payload.device_key is not None:
+        await offline_kits.set_device_key(services(request).pool, till["till_id"],
+                                          payload.device_key)
+    response = json_response({**till, "secret": secret, **_kit_key(request)}, status=201)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -84,4 +89,11 @@ async def pair(request: web.Request) -> web.Response:
             auth="till")
 async def whoami(request: web.Request) -> web.Response:
     till = await auth(request).require_till(request)
-    return json_response(await store.till_profile(services(request).pool, till.till_id))
+    profile = await store.till_profile(services(request).pool, till.till_id)
+    return json_response({**profile, **_kit_key(request)})
+
+
+def _kit_key(request: web.Request) -> dict[str, str]:
+    """The public key offline kits are signed with: the tablet pins it (docs/offline.md)."""
+    return {"kit_public_key": kit_signing.public_text(
+        kit_signing.kit_key(services(request).data_dir))}

@@ -21,6 +21,7 @@ from pos.errors import (
 )
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
+from pos.storage import offline_sales
 from pos.storage import redemptions as store
 from pos.storage.redemptions import VoucherState
 from pos.till import channel_payments, eligibility
@@ -279,6 +280,11 @@ async def void(
     digest = request_hash(path, None)
 
     async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        if await offline_sales.shortfall_of(services.pool, redemption_id):
+            # Part of it was paid by the program's offline-risk account, not the voucher.
+            raise VoucherProblem(
+                "offline_sale_not_voidable",
+                "This offline sale was partly paid by the program. Contact the program.")
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
