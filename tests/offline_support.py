@@ -45,11 +45,10 @@ class OfflineTill:
 
     async def fetch_kit(self) -> dict[str, Any]:
         """Fetch the kit and check its signature against the key the till pins."""
-        resp = await self.client.get("/v1/till", headers=self.shop.headers())
-        pinned = (await resp.json())["kit_public_key"]
         resp = await self.client.get("/v1/till/offline-kit", headers=self.shop.headers())
         assert resp.status == 200, await resp.text()
-        signed = (await resp.json())["kit"]
+        answer = await resp.json()
+        signed, pinned = answer["kit"], answer["public_key"]
         public = Ed25519PublicKey.from_public_bytes(unb64url(pinned))
         self.kit = jwt.decode(signed, public, algorithms=["EdDSA"])
         return self.kit

@@ -19,6 +19,7 @@ from pos.storage.offline_sales import verify_offline
 from pos.till import offline_basket
 from tests.conftest import ADMIN, World, basket, new_key
 from tests.offline_support import OfflineTill
+from tests.settlement_support import settle
 
 
 async def _setup(world: World, *, face_value: int = 30000, tills: int = 1,
@@ -97,6 +98,14 @@ async def test_one_voucher_spent_offline_at_two_tills_beyond_its_balance(
     resp = await world.client.post(f"/v1/redemptions/{second['id']}/void",
                                    headers=tills[1].shop.headers(new_key()))
     assert resp.status == 409 and (await resp.json())["code"] == "offline_sale_not_voidable"
+    # Settlement pays both merchants in full and shows the offline part of each batch.
+    run = await settle(world)
+    offline_parts = []
+    for batch in run["batches"]:
+        resp = await world.client.get(f"/v1/settlements/{batch['id']}", headers=ADMIN)
+        offline_parts.append((await resp.json())["offline"])
+    assert sorted((p["sales"], p["covered"], p["shortfall"]) for p in offline_parts) == [
+        (1, 5000, 0), (1, 5000, 2000)]
     worst = offline_basket.worst_case_shortfall(
         max_per_sale=5000, max_till_total=20000, max_offline_seconds=86400, tills=2)
     assert 2000 <= worst == 20000

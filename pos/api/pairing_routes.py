@@ -89,8 +89,7 @@ async def pair(request: web.Request) -> web.Response:
             auth="till")
 async def whoami(request: web.Request) -> web.Response:
     till = await auth(request).require_till(request)
-    profile = await store.till_profile(services(request).pool, till.till_id)
-    return json_response({**profile, **_kit_key(request)})
+    return json_response(await store.till_profile(services(request).pool, till.till_id))
 
 
 def _kit_key(request: web.Request) -> dict[str, str]:

@@ -93,6 +93,19 @@ async def summary(conn: Executor, program_id: str | None = None) -> list[dict[st
     return [{**dict(r), "currency": r["currency"].strip()} for r in rows]
 
 
+async def in_batch(conn: Executor, batch_id: str) -> dict[str, int]:
+    """A settlement batch's offline sales: how many, their value, their shortfall."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS sales, coalesce(sum(r.covered), 0)::bigint AS covered,
+               coalesce(sum(r.shortfall), 0)::bigint AS shortfall
+          FROM settlement_lines s JOIN redemptions r ON r.id = s.redemption_id
+         WHERE s.batch_id = $1 AND s.kind = 'redemption' AND r.offline
+        """, batch_id)
+    assert row is not None
+    return dict(row)
+
+
 async def verify_offline(conn: Executor) -> list[Check]:
     """`pos verify`: each offline sale's shortfall is exactly what its program's
     offline-risk account was charged for it, and no voucher balance is negative."""

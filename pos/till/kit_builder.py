@@ -91,6 +91,9 @@ async def build_kit(services: Services, till: Till) -> dict[str, Any]:
         "one_sale_per_voucher_per_day": True,
         "programs": entries,
     }
-    signed = kit_signing.sign_kit(kit_signing.kit_key(services.data_dir), kit)
-    return {"kit": signed, "version": issued.version,
-            "expires_at": issued.expires_at.isoformat()}
+    key = kit_signing.kit_key(services.data_dir)
+    # The public key is repeated for tablets paired before they learnt it at pairing; a
+    # tablet that holds a key already checks against the one it holds.
+    return {"kit": kit_signing.sign_kit(key, kit), "version": issued.version,
+            "expires_at": issued.expires_at.isoformat(),
+            "public_key": kit_signing.public_text(key)}

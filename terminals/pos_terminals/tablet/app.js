@@ -854,6 +854,7 @@ async function backgroundSync() {
     const every = (kit.kit?.refresh_seconds || 300) * 1000;
     if (kit.problem || Date.now() - lastKitFetch > every) {
       if (await offline.refreshKit()) lastKitFetch = Date.now();
+      save(TILL, state.till);
     }
     setNet("online");
   } catch (err) {

@@ -58,6 +58,8 @@ export class OfflineTill {
     const till = this.getTill();
     const answer = await call("GET", "/v1/till/offline-kit", { secret: till.secret });
     if (answer.status !== 200) return false;
+    // Pinned at pairing; a tablet paired with a pasted secret pins it on its first kit.
+    if (!till.kit_public_key) till.kit_public_key = answer.body.public_key;
     if (!(await verifyJws(answer.body.kit, till.kit_public_key))) return false;
     localStorage.setItem(KIT, answer.body.kit);
     return true;
