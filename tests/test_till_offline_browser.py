@@ -48,8 +48,14 @@ async def offline_sale(world: World, vouchers: int = 2, **limits: int) -> tuple[
 
 async def ready_for_offline(page: Page) -> None:
     """Paired: the service worker controls the page and a checked kit is kept."""
-    await page.wait_for_function("navigator.serviceWorker.controller !== null")
-    await page.wait_for_function("localStorage.getItem('pos.offline-kit') !== null")
+    # Polled from here: the page's Content-Security-Policy forbids the eval that
+    # wait_for_function would use.
+    for _ in range(100):
+        if await page.evaluate("() => navigator.serviceWorker.controller !== null "
+                               "&& localStorage.getItem('pos.offline-kit') !== null"):
+            return
+        await page.wait_for_timeout(100)
+    raise AssertionError("the till did not get ready for offline use")
 
 
 async def read_voucher(page: Page, token: str) -> None:

@@ -825,7 +825,7 @@ async function countWaiting() {
 
 /** Send kept offline sales; a fresh kit afterwards (it resets the till's offline total). */
 async function forwardNow() {
-  if (!state.till) return;
+  if (!state.till) return null;
   const result = await offline.forward((progress) => {
     net.forwarding = true;
     net.waiting = progress.left;
@@ -833,6 +833,7 @@ async function forwardNow() {
   });
   net.forwarding = false;
   if (result.forwarded || result.refused) setNet("online");
+  if (result.network) setNet("offline");
   await countWaiting();
   if (result.forwarded) {
     try {
@@ -841,6 +842,7 @@ async function forwardNow() {
       if (!(err instanceof NetworkError)) throw err;
     }
   }
+  return result;
 }
 
 let lastKitFetch = 0;
@@ -850,6 +852,9 @@ async function backgroundSync() {
   if (!state.till) return;
   try {
     if (await offline.ensureDeviceKey()) save(TILL, state.till);
+    // Sales kept from an offline stretch go first, before a new kit starts another.
+    await forwardNow();
+    if ((await offline.waiting()).length) return;
     const kit = await offline.kit();
     const every = (kit.kit?.refresh_seconds || 300) * 1000;
     if (kit.problem || Date.now() - lastKitFetch > every) {
@@ -861,7 +866,6 @@ async function backgroundSync() {
     if (!(err instanceof NetworkError)) throw err;
     setNet("offline");
   }
-  await forwardNow();
 }
 
 window.addEventListener("online", backgroundSync);

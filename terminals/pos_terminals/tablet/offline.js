@@ -136,7 +136,10 @@ export class OfflineTill {
     if (live.some((s) => s.voucher_id === claims.jti && s.day === day)) {
       return problem("offline_once_a_day", "This voucher was already used offline at this till today. It can be used again once the till is online.", { lines: quote.outcomes });
     }
-    const taken = live.filter((s) => s.kit_version === kit.version && s.program_id === program.id)
+    // Everything not yet sent counts, whatever kit it was made with, so a kit fetched
+    // between two offline stretches never adds to what is still unknown to the service.
+    const taken = live.filter((s) => s.program_id === program.id
+      && (s.status === "waiting" || s.kit_version === kit.version))
       .reduce((sum, s) => sum + s.covered, 0);
     if (taken + quote.covered > program.max_till_total) {
       return problem("offline_till_limit", "This till has taken as much as it may offline for this program. Connect to the network to sell again.", { lines: quote.outcomes });
@@ -176,7 +179,7 @@ export class OfflineTill {
   /**
    * Send every waiting sale, oldest first, each with its own key (a repeat gets the first
    * answer). Stops at the first sale without a definite answer, to keep the order.
-   * Resolves {forwarded, refused, left, unauthorized}.
+   * Resolves {forwarded, refused, left, unauthorized, network}.
    */
   forward(onProgress = () => {}) {
     if (!this.forwarding) {
@@ -186,7 +189,7 @@ export class OfflineTill {
   }
 
   async _forward(onProgress) {
-    const result = { forwarded: 0, refused: 0, left: 0, unauthorized: false };
+    const result = { forwarded: 0, refused: 0, left: 0, unauthorized: false, network: false };
     const till = this.getTill();
     const waiting = await this.waiting();
     for (const [i, sale] of waiting.entries()) {
@@ -198,6 +201,7 @@ export class OfflineTill {
       } catch (err) {
         if (!(err instanceof NetworkError)) throw err;
         result.left = waiting.length - i;
+        result.network = true;
         return result;
       }
       if (answer.status === 401) {
