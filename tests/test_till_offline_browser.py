@@ -82,7 +82,7 @@ async def test_two_sales_offline_a_reload_then_each_forwarded_once(
 ) -> None:
     sale, vouchers = await offline_sale(world)
     words = STATUS[lang]
-    async with open_till(browser, world.client, lang) as till:
+    async with open_till(browser, world.client, lang, offline_app=True) as till:
         page = till.page
         await pair(page, await pairing_code(world.client, sale.shop.till_id))
         await ready_for_offline(page)
@@ -152,7 +152,7 @@ async def test_the_tablet_refuses_offline_what_its_kit_does_not_allow(
     revoked = vouchers[2]
     resp = await world.client.post(f"/v1/vouchers/{revoked['id']}/revoke", headers=ADMIN)
     assert resp.status == 200
-    async with open_till(browser, world.client, lang) as till:
+    async with open_till(browser, world.client, lang, offline_app=True) as till:
         page = till.page
         await pair(page, await pairing_code(world.client, sale.shop.till_id))
         await ready_for_offline(page)
