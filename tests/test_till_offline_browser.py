@@ -89,10 +89,13 @@ async def test_two_sales_offline_a_reload_then_each_forwarded_once(
         status = page.locator("#net-status")
         await expect(status).to_contain_text(words["online"])
 
-        await till.context.set_offline(True)
-        # Sale 1: 45 of stationery, all on the voucher.
+        # Sale 1: 45 of stationery, quoted online; then the network drops before the
+        # cashier confirms, and the open basket is quoted again offline by itself.
         await read_voucher(page, vouchers[0]["token"])
         await add_line(page, "stationery", "45", 1, "Notebook 笔记本")
+        await expect(page.locator("#voucher-card")).to_contain_text("¥300.00")  # online balance
+        await till.context.set_offline(True)
+        await expect(page.locator("#voucher-card .offline-banner")).to_be_visible()
         await expect(page.locator("#summary dd.covered")).to_have_text("¥45.00")
         await expect(status).to_contain_text(words["offline"])
         await expect(page.locator("#voucher-card .offline-banner")).to_be_visible()

@@ -868,8 +868,20 @@ async function backgroundSync() {
   }
 }
 
-window.addEventListener("online", backgroundSync);
-window.addEventListener("offline", () => setNet("offline"));
+// A basket on screen is quoted again when the connection comes or goes, so what the
+// cashier confirms is already an online or an offline sale.
+function requoteOpenBasket() {
+  if (state.screen === "basket" && state.lines.length) basketChanged();
+}
+
+window.addEventListener("online", () => {
+  backgroundSync();
+  requoteOpenBasket();
+});
+window.addEventListener("offline", () => {
+  setNet("offline");
+  requoteOpenBasket();
+});
 setInterval(backgroundSync, 15000);
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("sw.js").catch(() => {
