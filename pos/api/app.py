@@ -23,9 +23,10 @@ from pos.api.openapi import ROUTE_SPECS
 from pos.api.plugin_routes import routes as plugin_routes
 from pos.api.problems import problem_middleware
 from pos.api.routing import Routes
-from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
+from pos.api.state import ADMIN_TOKEN, AUTH, HOLDER_PAGE_LIMITER, PAIRING_LIMITER, SERVICES
 from pos.config import Config
 from pos.events.background import background
+from pos.ratelimit import RateLimiter
 from pos.service import admin_token
 from pos.service.startup import running_services
 
@@ -53,6 +54,12 @@ def setup_routes(app: web.Application) -> None:
     app[ROUTE_SPECS] = specs
 
 
+def setup_limiters(app: web.Application, config: Config) -> None:
+    """Per-address limits of the public calls, one set per app (tests build many apps)."""
+    app[PAIRING_LIMITER] = RateLimiter(pairing_routes.ATTEMPTS_PER_MINUTE)
+    app[HOLDER_PAGE_LIMITER] = RateLimiter(config.vouchers.holder_views_per_minute)
+
+
 def setup_middlewares(app: web.Application) -> None:
     app.middlewares.append(problem_middleware)
 
@@ -62,6 +69,7 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
     app = web.Application(client_max_size=config.server.max_body_bytes)
     setup_middlewares(app)
     setup_routes(app)
+    setup_limiters(app, config)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with running_services(config, extra_plugins=extra_plugins) as services:

@@ -1,13 +1,16 @@
-"""Who is calling: the admin (a bearer token from the configuration or the data folder)
-or a till (a bearer secret whose SHA-256 is stored). Secrets are never logged."""
+"""Who is calling: the admin (a bearer token from the configuration or the data folder,
+or a report session cookie made from it) or a till (a bearer secret whose SHA-256 is
+stored). Secrets are never logged. The router (`pos.api.routing`) decides which of these a
+route needs; this module only answers who the caller is."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
 import time
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from aiohttp import web
@@ -19,6 +22,20 @@ from pos.till.voucher_lookup import Till
 TILL_SECRET_PREFIX = "till_"  # noqa: S105 - a prefix, not a secret
 _CACHE_SECONDS = 30.0
 
+REPORT_COOKIE = "pos_reports"
+REPORT_SESSION_SECONDS = 8 * 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class Admin:
+    """The program administrator, and how they proved it."""
+
+    via: Literal["token", "report_session"]
+
+
+# Who a guarded route's handler is serving; the router puts it on the request.
+Principal = Till | Admin
+
 
 def new_till_secret() -> str:
     return TILL_SECRET_PREFIX + secrets.token_urlsafe(32)
@@ -26,6 +43,17 @@ def new_till_secret() -> str:
 
 def secret_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def _report_session_mac(admin_hash: bytes, expires: int) -> str:
+    return hmac.new(admin_hash, f"reports:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def report_session_cookie(admin_token: str, now: float | None = None) -> str:
+    """An expiring HMAC keyed by the admin token: nothing is stored, and changing the
+    token signs everyone out."""
+    expires = int(now if now is not None else time.time()) + REPORT_SESSION_SECONDS
+    return f"{expires}.{_report_session_mac(secret_hash(admin_token), expires)}"
 
 
 def bearer(request: web.Request) -> str | None:
@@ -49,6 +77,16 @@ class Authenticator:
     def is_admin(self, request: web.Request) -> bool:
         token = bearer(request)
         return token is not None and hmac.compare_digest(secret_hash(token), self._admin_hash)
+
+    def has_report_session(self, request: web.Request) -> bool:
+        value = request.cookies.get(REPORT_COOKIE, "")
+        expires_text, _, mac = value.partition(".")
+        if (not (expires_text.isascii() and expires_text.isdigit())
+                or int(expires_text) < time.time()):
+            return False
+        expected = _report_session_mac(self._admin_hash, int(expires_text))
+        # As bytes: comparing str raises on non-ASCII, and a cookie is whatever was sent.
+        return hmac.compare_digest(mac.encode(), expected.encode())
 
     def require_admin(self, request: web.Request) -> None:
         token = bearer(request)

@@ -9,7 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from pos import __version__
-from pos.api.routing import RouteSpec
+from pos.api.auth import REPORT_COOKIE
+from pos.api.routing import SECURITY, RouteSpec
+from pos.errors import CATALOGUE
 
 ROUTE_SPECS = web.AppKey("route_specs", list[RouteSpec])
 
@@ -19,8 +21,13 @@ _PROBLEM = {
     "properties": {
         "type": {"type": "string"}, "title": {"type": "string"},
         "status": {"type": "integer"}, "detail": {"type": "string"},
-        "code": {"type": "string"},
+        # Every code the service may answer, from the one catalogue in pos.errors.
+        "code": {"type": "string", "enum": sorted(CATALOGUE),
+                 "description": "The stable machine code:\n\n" + "\n".join(
+                     f"- `{e.code}` ({e.status}): {e.title}" for e in CATALOGUE.values())},
     },
+    "x-problem-codes": [{"code": e.code, "status": e.status, "title": e.title}
+                        for e in CATALOGUE.values()],
 }
 
 
@@ -47,11 +54,8 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                                 "schema": {"$ref": "#/components/schemas/Problem"}}}},
             },
         }
-        if spec.auth != "none":
-            op["security"] = (
-                [{"admin": []}] if spec.auth == "admin" else
-                [{"till": []}] if spec.auth == "till" else [{"till": []}, {"admin": []}]
-            )
+        if SECURITY[spec.auth]:
+            op["security"] = [{scheme: []} for scheme in SECURITY[spec.auth]]
         params = [{"name": name, "in": "path", "required": True,
                    "schema": ({"type": "string", "format": "uuid"}
                               if name == "id" or name.endswith("_id")
@@ -77,6 +81,9 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                           "description": "The admin token."},
                 "till": {"type": "http", "scheme": "bearer",
                          "description": "A till's secret."},
+                "report_session": {"type": "apiKey", "in": "cookie", "name": REPORT_COOKIE,
+                                   "description": "Signed in at /reports/login; "
+                                                  "reports only."},
             },
         },
     }

@@ -13,40 +13,27 @@ from aiohttp import web
 from pos.api.auth import new_till_secret, secret_hash
 from pos.api.requests import PairingIn
 from pos.api.routing import Routes
-from pos.api.state import auth, body, json_response, path_id, services
-from pos.errors import InputProblem
-from pos.ratelimit import RateLimiter
+from pos.api.state import PAIRING_LIMITER, body, calling_till, json_response, path_id, services
+from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
 from pos.signing import kit_signing
 from pos.storage import offline_kits
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
 
-PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
-ATTEMPTS_PER_MINUTE = 10
+ATTEMPTS_PER_MINUTE = 10  # per address; the app's PAIRING_LIMITER is built with it
+
+routes = Routes("pairing")
 
 
-class _PairingRoutes(Routes):
-    """The table brings its own state: the per-address limiter of pairing attempts."""
-
-    def install(self, app: web.Application) -> None:
-        super().install(app)
-        app[PAIRING_LIMITER] = RateLimiter(ATTEMPTS_PER_MINUTE)
-
-
-routes = _PairingRoutes("pairing")
-
-
-def _invalid() -> InputProblem:
-    return InputProblem(
-        "invalid_pairing_code",
-        "This pairing code is not valid or has expired. Ask for a new one.", status=400)
+def _invalid() -> Problem:
+    return INVALID_PAIRING_CODE(
+        "This pairing code is not valid or has expired. Ask for a new one.")
 
 
 @routes.post("/v1/tills/{id}/pairing-codes",
              summary="A one-time code (ten minutes) that pairs a tablet with this till",
              auth="admin", status=201)
 async def create_pairing_code(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     till_id = path_id(request, "id", "till")
     code = pairing_code.new_code()
     symbols = pairing_code.normalise(code)
@@ -65,9 +52,7 @@ async def pair(request: web.Request) -> web.Response:
     # Rate-limited before anything else, so guessing costs the same whatever is sent. Per
     # address as the service sees it: behind a proxy, the tills behind it share the limit.
     if not request.app[PAIRING_LIMITER].allow(request.remote or "unknown"):
-        raise InputProblem(
-            "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
-            status=429)
+        raise RATE_LIMITED("Too many pairing attempts. Wait a minute and try again.")
     payload = await body(request, PairingIn)
     symbols = pairing_code.normalise(payload.code)
     if symbols is None:
@@ -88,7 +73,7 @@ async def pair(request: web.Request) -> web.Response:
 @routes.get("/v1/till", summary="The calling till: its id, its shop and their names",
             auth="till")
 async def whoami(request: web.Request) -> web.Response:
-    till = await auth(request).require_till(request)
+    till = calling_till(request)
     return json_response(await store.till_profile(services(request).pool, till.till_id))
 
 

@@ -2,9 +2,9 @@
 `/reports/{program}`.
 
 People sign in once with the admin token on a small form; they then hold a cookie that
-proves it (an expiring HMAC keyed by the token, so nothing is stored and changing the
-token signs everyone out). The cookie is good for reports only; the JSON and CSV routes
-take the admin bearer token as well.
+proves it (`pos.api.auth.report_session_cookie`). The cookie is good for reports only
+(guards "report_reader" and "report_page"); the JSON and CSV routes take the admin bearer
+token as well.
 """
 
 from __future__ import annotations
@@ -12,47 +12,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import time
 
 from aiohttp import web
 
+from pos.api.auth import REPORT_COOKIE, REPORT_SESSION_SECONDS, report_session_cookie
 from pos.api.routing import Routes
-from pos.api.state import ADMIN_TOKEN, auth, json_response, path_id, services
-from pos.errors import not_found, unauthorized, validation_error
+from pos.api.state import ADMIN_TOKEN, json_response, path_id, services
+from pos.errors import not_found, validation_error
 from pos.reports import figures, html_page
 
 routes = Routes("reports")
-
-COOKIE = "pos_reports"
-SESSION_SECONDS = 8 * 3600
-
-
-def _session_mac(token: str, expires: int) -> str:
-    key = hashlib.sha256(token.encode()).digest()
-    return hmac.new(key, f"reports:{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def session_cookie(token: str, now: float | None = None) -> str:
-    expires = int(now if now is not None else time.time()) + SESSION_SECONDS
-    return f"{expires}.{_session_mac(token, expires)}"
-
-
-def _has_session(request: web.Request) -> bool:
-    value = request.cookies.get(COOKIE, "")
-    expires_text, _, mac = value.partition(".")
-    if (not (expires_text.isascii() and expires_text.isdigit())
-            or int(expires_text) < time.time()):
-        return False
-    expected = _session_mac(request.app[ADMIN_TOKEN], int(expires_text))
-    return hmac.compare_digest(mac, expected)
-
-
-def _require_reader(request: web.Request) -> None:
-    """The admin bearer token, or a report session cookie."""
-    if _has_session(request):
-        return
-    auth(request).require_admin(request)
-
 
 def _timezone(request: web.Request) -> str:
     return services(request).config.redemption.timezone
@@ -60,9 +29,8 @@ def _timezone(request: web.Request) -> str:
 
 @routes.get("/v1/programs/{id}/report", summary="A program's report: value issued, "
             "redeemed, voided, expired and remaining; by category, merchant and month",
-            auth="admin")
+            auth="report_reader")
 async def program_report(request: web.Request) -> web.Response:
-    _require_reader(request)
     program_id = path_id(request, "id", "program")
     report = await figures.program_report(services(request).pool, program_id,
                                           _timezone(request))
@@ -70,10 +38,9 @@ async def program_report(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/programs/{id}/report/{section}.csv", summary="One section of a program's "
-            "report as CSV (summary, categories, merchants, months, unused)", auth="admin",
-            content_type="text/csv")
+            "report as CSV (summary, categories, merchants, months, unused)",
+            auth="report_reader", content_type="text/csv")
 async def program_report_csv(request: web.Request) -> web.Response:
-    _require_reader(request)
     program_id = path_id(request, "id", "program")
     section = request.match_info["section"]
     if section not in figures.SECTIONS:
@@ -85,10 +52,6 @@ async def program_report_csv(request: web.Request) -> web.Response:
         "Content-Disposition": f'attachment; filename="report-{program_id}-{section}.csv"',
         "Cache-Control": "no-store",
     })
-
-
-def _wants_html(request: web.Request) -> bool:
-    return "text/html" in request.headers.get("Accept", "")
 
 
 def _safe_next(value: str) -> str:
@@ -119,19 +82,16 @@ async def login(request: web.Request) -> web.Response:
         return web.Response(text=html_page.login_page(next_path, failed=True), status=401,
                             content_type="text/html", charset="utf-8")
     response = web.HTTPSeeOther(next_path)
-    response.set_cookie(COOKIE, session_cookie(admin), max_age=SESSION_SECONDS, httponly=True,
-                        samesite="Strict", secure=request.secure, path="/")
+    response.set_cookie(REPORT_COOKIE, report_session_cookie(admin),
+                        max_age=REPORT_SESSION_SECONDS, httponly=True, samesite="Strict",
+                        secure=request.secure, path="/")
     raise response
 
 
 @routes.get("/reports/{program}", summary="A program's report as a page, with charts",
-            auth="admin", content_type="text/html")
+            auth="report_page", content_type="text/html")
 async def report_html(request: web.Request) -> web.Response:
     program_id = path_id(request, "program", "program")
-    if not _has_session(request) and not auth(request).is_admin(request):
-        if _wants_html(request):
-            raise web.HTTPSeeOther(f"/reports/login?next=/reports/{program_id}")
-        raise unauthorized("Sign in with the admin token.")
     report = await figures.program_report(services(request).pool, program_id,
                                           _timezone(request))
     # matplotlib is imported on the first report page, not by every till-serving process.

@@ -16,7 +16,7 @@ from pos.api.requests import (
     SettlementIn,
 )
 from pos.api.routing import Routes
-from pos.api.state import auth, body, json_response, path_id, services
+from pos.api.state import body, json_response, path_id, services
 from pos.errors import validation_error
 from pos.plugin.exporter_types import Payee
 from pos.settlement import batch_status, exporting, runs
@@ -33,7 +33,6 @@ STATUSES = ("draft", "approved", "paid", "failed")
 @routes.post("/v1/settlements", summary="Settle what is due up to a period end: one batch "
              "per merchant and currency", auth="admin", body=SettlementIn, status=201)
 async def create_settlement(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     payload = await body(request, SettlementIn)
     run = await runs.settle(services(request), period_end=payload.period_end,
                             merchant_id=payload.merchant_id, program_id=payload.program_id,
@@ -43,7 +42,6 @@ async def create_settlement(request: web.Request) -> web.Response:
 
 @routes.get("/v1/settlements", summary="Settlement batches, newest first", auth="admin")
 async def list_settlements(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     query = request.query
     status = query.get("status")
     if status is not None and status not in STATUSES:
@@ -66,7 +64,6 @@ def _query_id(value: str, name: str) -> str:
 @routes.get("/v1/settlements/{id}", summary="A settlement batch, its history and exports",
             auth="admin")
 async def get_settlement(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     pool = services(request).pool
     batch = await store.get_batch(pool, batch_id)
@@ -77,7 +74,6 @@ async def get_settlement(request: web.Request) -> web.Response:
 @routes.post("/v1/settlements/{id}/approve", summary="Approve a batch for payment",
              auth="admin", body=ApproveIn)
 async def approve(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, ApproveIn)
     return json_response(await batch_status.move(services(request), batch_id, "approve",
@@ -87,7 +83,6 @@ async def approve(request: web.Request) -> web.Response:
 @routes.post("/v1/settlements/{id}/paid", summary="Record that an approved batch was paid",
              auth="admin", body=PaidIn)
 async def mark_paid(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PaidIn)
     return json_response(await batch_status.move(services(request), batch_id, "paid", payload.by,
@@ -97,7 +92,6 @@ async def mark_paid(request: web.Request) -> web.Response:
 @routes.post("/v1/settlements/{id}/failed", summary="Record that paying a batch failed",
              auth="admin", body=FailedIn)
 async def mark_failed(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, FailedIn)
     return json_response(await batch_status.move(services(request), batch_id, "failed",
@@ -107,7 +101,6 @@ async def mark_failed(request: web.Request) -> web.Response:
 @routes.post("/v1/settlements/{id}/payout", summary="Pay an approved batch through a "
              "payment channel", auth="admin", body=PayoutIn)
 async def payout(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PayoutIn)
     return json_response(await batch_status.payout(services(request), batch_id, payload.channel,
@@ -117,7 +110,6 @@ async def payout(request: web.Request) -> web.Response:
 @routes.get("/v1/settlement-formats", summary="Installed settlement export formats",
             auth="admin")
 async def formats(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     return json_response({"formats": exporting.describe_exporters(services(request))})
 
 
@@ -125,7 +117,6 @@ async def formats(request: web.Request) -> web.Response:
             "streamed, its SHA-256 recorded on the batch", auth="admin",
             content_type="application/octet-stream")
 async def export(request: web.Request) -> web.StreamResponse:
-    auth(request).require_admin(request)
     batch_id = path_id(request, "id", "settlement batch")
     job = await exporting.prepare(services(request), batch_id, request.match_info["format"])
     return await _stream(request, job)
@@ -135,7 +126,6 @@ async def export(request: web.Request) -> web.StreamResponse:
             "file (pain001: one payment per merchant); its SHA-256 recorded on each batch",
             auth="admin", content_type="application/octet-stream")
 async def export_run(request: web.Request) -> web.StreamResponse:
-    auth(request).require_admin(request)
     run_id = path_id(request, "id", "settlement run")
     job = await exporting.prepare_run(services(request), run_id, request.match_info["format"])
     return await _stream(request, job)
@@ -167,7 +157,6 @@ async def _stream(request: web.Request, job: exporting.Export) -> web.StreamResp
 @routes.add("PUT", "/v1/merchants/{id}/payout-account", summary="Set the account a merchant "
             "is paid to", auth="admin", body=PayeeIn)
 async def set_payee(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     merchant_id = path_id(request, "id", "merchant")
     payload = await body(request, PayeeIn)
     payee = Payee(payload.account_name, payload.account_id, payload.agent_bic,

@@ -1,4 +1,5 @@
-"""Typed keys of the app's state, and small helpers every route module uses."""
+"""Typed keys of the app's and the request's state, and small helpers every route module
+uses."""
 
 from __future__ import annotations
 
@@ -8,13 +9,26 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from pos.api.auth import Authenticator
-from pos.errors import InputProblem, not_found, validation_error
+from pos.api.auth import Authenticator, Principal
+from pos.errors import (
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    not_found,
+    validation_error,
+)
+from pos.ratelimit import RateLimiter
 from pos.service.services import Services
+from pos.till.voucher_lookup import Till
 
 SERVICES = web.AppKey("services", Services)
 AUTH = web.AppKey("auth", Authenticator)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
+# Per address: pairing attempts, and views of the public holder page.
+PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
+HOLDER_PAGE_LIMITER = web.AppKey("holder_page_limiter", RateLimiter)
+
+# Set by the router once a route's guard has let the caller in (see `pos.api.routing`).
+PRINCIPAL = web.RequestKey[Principal]("principal")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,6 +39,19 @@ def services(request: web.Request) -> Services:
 
 def auth(request: web.Request) -> Authenticator:
     return request.app[AUTH]
+
+
+def principal(request: web.Request) -> Principal:
+    """Who the route's guard let in; only for routes whose `auth` is not "none"."""
+    return request[PRINCIPAL]
+
+
+def calling_till(request: web.Request) -> Till:
+    """The till a till-only route serves (its guard refused anyone else)."""
+    caller = request[PRINCIPAL]
+    if not isinstance(caller, Till):
+        raise TypeError(f"a till route was let in with {caller!r}; check its auth=")
+    return caller
 
 
 def path_id(request: web.Request, name: str, what: str) -> str:
@@ -39,10 +66,10 @@ def path_id(request: web.Request, name: str, what: str) -> str:
 async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body validated against `model` (problems on any mismatch)."""
     if request.content_type not in ("application/json", "application/problem+json", ""):
-        raise InputProblem("validation_error", "Send the request as JSON.", status=415)
+        raise UNSUPPORTED_MEDIA_TYPE("Send the request as JSON.")
     raw = await request.read()
     if not raw:
-        raise InputProblem("validation_error", "The request has no body.", status=422)
+        raise VALIDATION_ERROR("The request has no body.")
     parsed = model.model_validate_json(raw)
     if _has_nul(parsed.model_dump()):
         # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.

@@ -8,21 +8,31 @@ import contextlib
 import csv
 import io
 import tempfile
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from aiohttp import web
 
 from pos.api import holder_routes
 from pos.api.requests import TopUpIn
 from pos.api.routing import Routes
-from pos.api.state import auth, body, json_response, path_id, services
-from pos.errors import InputProblem, Problem, VoucherProblem, not_found, validation_error
+from pos.api.state import body, json_response, path_id, services
+from pos.errors import (
+    FONT_UNAVAILABLE,
+    IDEMPOTENCY_KEY_REQUIRED,
+    PAYLOAD_TOO_LARGE,
+    REISSUE_REQUIRED,
+    UNSUPPORTED_MEDIA_TYPE,
+    VoucherProblem,
+    not_found,
+    validation_error,
+)
 from pos.printing import cards, pdf_sheets, qr
 from pos.printing.fonts import FontFace, FontNotFound, find_cjk_font
 from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
+from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list, issuance, lifecycle
 
 routes = Routes("vouchers")
@@ -44,7 +54,7 @@ async def _font(svc: Services) -> FontFace:
     try:
         return await asyncio.to_thread(find_cjk_font, svc.config.vouchers.font_path)
     except FontNotFound as exc:
-        raise Problem("font_unavailable", f"Cards cannot be drawn: {exc}.", status=503
+        raise FONT_UNAVAILABLE(f"Cards cannot be drawn: {exc}."
                       ) from None
 
 
@@ -57,9 +67,8 @@ async def _spool(request: web.Request, limit: int) -> IO[bytes]:
         total += len(piece)
         if total > limit:
             spool.close()
-            raise InputProblem("payload_too_large",
-                               f"The list is larger than {limit} bytes; split it into batches.",
-                               status=413)
+            raise PAYLOAD_TOO_LARGE(
+                f"The list is larger than {limit} bytes; split it into batches.")
         spool.write(piece)
     return cast(IO[bytes], spool)
 
@@ -75,7 +84,7 @@ def _issuance_links(issuance_id: str) -> dict[str, str]:
             "cards_pdf": f"{base}/cards.pdf"}
 
 
-async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str, Any]]:
+async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, Program]:
     """A voucher whose QR is worth printing: live, its key not withdrawn."""
     voucher = await issuance_store.held_voucher(svc.pool, voucher_id)
     if voucher is None:
@@ -84,8 +93,7 @@ async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str
         raise VoucherProblem(f"voucher_{voucher.status}",
                              f"This voucher is {voucher.status}; there is nothing to print.")
     if await issuance_store.key_status(svc.pool, voucher.token_kid) == "revoked":
-        raise VoucherProblem(
-            "reissue_required",
+        raise REISSUE_REQUIRED(
             "This voucher's signing key was withdrawn. Reissue it to print a new code.")
     program = await setup_store.get_program(svc.pool, voucher.program_id)
     return voucher, program
@@ -113,15 +121,12 @@ _private = holder_routes.private
                      "(?check=1: only check it; ?batch_id=: name the batch)",
              auth="admin", status=201)
 async def create_issuance(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     program_id = path_id(request, "id", "program")
     fmt = _FORMATS.get(request.content_type)
     if fmt is None:
-        raise InputProblem(
-            "unsupported_media_type",
-            "Send the list as text/csv (columns ref, holder_ref, note) or application/json.",
-            status=415)
+        raise UNSUPPORTED_MEDIA_TYPE(
+            "Send the list as text/csv (columns ref, holder_ref, note) or application/json.")
     spool = await _spool(request, svc.config.vouchers.max_upload_bytes)
     try:
         result = await issuance.issue_batch(
@@ -139,7 +144,6 @@ async def create_issuance(request: web.Request) -> web.Response:
 @routes.get("/v1/programs/{id}/issuances", summary="A program's issuance batches",
             auth="admin")
 async def list_issuances(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     program_id = path_id(request, "id", "program")
     await setup_store.get_program(svc.pool, program_id)  # 404 for an unknown program
@@ -150,7 +154,6 @@ async def list_issuances(request: web.Request) -> web.Response:
 
 @routes.get("/v1/issuances/{id}", summary="Read an issuance batch", auth="admin")
 async def get_issuance(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     issuance_id = path_id(request, "id", "issuance")
     found = await issuance_store.get_issuance(services(request).pool, issuance_id)
     if found is None:
@@ -164,7 +167,6 @@ async def get_issuance(request: web.Request) -> web.Response:
             summary="The batch's vouchers with their current codes, tokens and holder links",
             auth="admin", content_type="text/csv")
 async def issuance_csv(request: web.Request) -> web.StreamResponse:
-    auth(request).require_admin(request)
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
     chunks = issuance.export_batch(svc, issuance_id)
@@ -192,7 +194,6 @@ async def issuance_csv(request: web.Request) -> web.StreamResponse:
             summary="Printable A4 sheets of the batch's cards with cut marks",
             auth="admin", content_type="application/pdf")
 async def issuance_pdf(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
     found = await issuance_store.get_issuance(svc.pool, issuance_id)
@@ -203,7 +204,7 @@ async def issuance_pdf(request: web.Request) -> web.Response:
     program, faces = await issuance.batch_faces(svc, issuance_id, first=first, count=count)
     out = io.BytesIO()
     await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
-                            title=program["name"])
+                            title=program.name)
     response = web.Response(body=out.getvalue(), content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="cards-{issuance_id}.pdf"'})
     _private(response)
@@ -231,7 +232,6 @@ def _range(request: web.Request, total: int) -> tuple[int, int]:
 @routes.get("/v1/vouchers/{id}/qr.png", summary="The voucher's QR code as PNG (?module=px)",
             auth="admin", content_type="image/png")
 async def voucher_qr_png(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     module_px = _module_px(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
@@ -245,7 +245,6 @@ async def voucher_qr_png(request: web.Request) -> web.Response:
 @routes.get("/v1/vouchers/{id}/qr.svg", summary="The voucher's QR code as SVG",
             auth="admin", content_type="image/svg+xml")
 async def voucher_qr_svg(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     module_px = _module_px(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
@@ -259,7 +258,6 @@ async def voucher_qr_svg(request: web.Request) -> web.Response:
             summary="The voucher's card (85.6 x 54 mm at 300 dpi), Chinese and English",
             auth="admin", content_type="image/png")
 async def voucher_card(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
     font = await _font(svc)
@@ -280,7 +278,6 @@ async def voucher_card(request: web.Request) -> web.Response:
              summary="Replace a lost voucher's token and code; the old ones stop at once",
              auth="admin")
 async def reissue(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     svc = services(request)
     answer = await lifecycle.reissue(svc, path_id(request, "id", "voucher"))
     response = json_response(answer)
@@ -292,13 +289,10 @@ async def reissue(request: web.Request) -> web.Response:
              summary="Grant a top-up credit (recorded in the ledger), once per key",
              auth="admin", body=TopUpIn, status=201, idempotent=True)
 async def top_up(request: web.Request) -> web.Response:
-    auth(request).require_admin(request)
     key = request.headers.get("Idempotency-Key")
     if not key:
-        raise InputProblem(
-            "idempotency_key_required",
-            "A top-up needs an Idempotency-Key header so a retry never grants twice.",
-            status=400)
+        raise IDEMPOTENCY_KEY_REQUIRED(
+            "A top-up needs an Idempotency-Key header so a retry never grants twice.")
     if len(key) > 200 or not key.isprintable():
         raise validation_error("The Idempotency-Key header must be 1 to 200 printable "
                                "characters.")

@@ -28,6 +28,7 @@ from pos.plugin.types import ChannelRequest
 from pos.service.services import Services
 from pos.storage import payment_journal as store
 from pos.storage.payment_journal import Payment
+from pos.storage.redemptions import Voided
 
 log = logging.getLogger(__name__)
 
@@ -194,20 +195,19 @@ async def retry_due(services: Services, limit: int = 50) -> int:
     return len(due)
 
 
-async def after_void(services: Services, merchant_id: str, outcome: dict[str, Any]
-                     ) -> dict[str, Any]:
+async def after_void(services: Services, merchant_id: str, voided: Voided) -> dict[str, Any]:
     """Give back the remainder of a voided redemption; the void's answer says how it went
     (`refunded`, or `refund_pending`: the background task keeps trying). A repeated void
     request gets the first answer as stored, without this part."""
-    answer = dict(outcome["answer"])
-    payment: Payment | None = outcome.get("payment")
+    answer = dict(voided.answer)
+    payment = voided.payment
     if payment is not None:
         status = await refund(services, payment)
         answer["payment"] = {"channel": payment.channel, "amount": payment.amount,
                              "status": "refunded" if status == "reversed" else "refund_pending"}
-    elif outcome.get("remainder") and not journalled(services, outcome["channel"]):
-        status = await refund_untracked(services, outcome["channel"], outcome["remainder"],
+    elif voided.remainder and not journalled(services, voided.channel):
+        status = await refund_untracked(services, voided.channel, voided.remainder,
                                         answer["currency"], answer["id"], merchant_id)
-        answer["payment"] = {"channel": outcome["channel"], "amount": outcome["remainder"],
+        answer["payment"] = {"channel": voided.channel, "amount": voided.remainder,
                              "status": "refunded" if status == "reversed" else "refund_pending"}
     return answer

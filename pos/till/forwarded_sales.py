@@ -20,13 +20,25 @@ import jwt
 from pydantic import ValidationError
 
 from pos.api.requests import OfflineSaleIn, OfflineSaleRecord
-from pos.errors import InputProblem, not_found
+from pos.errors import (
+    IDENTITY_CHECK_REQUIRED,
+    OFFLINE_KEY_MISMATCH,
+    OFFLINE_KIT_EXPIRED,
+    OFFLINE_KIT_UNKNOWN,
+    OFFLINE_LIMIT_EXCEEDED,
+    OFFLINE_NOT_ALLOWED,
+    OFFLINE_SALE_SIGNATURE_INVALID,
+    OFFLINE_SALE_UNREADABLE,
+    OFFLINE_VOUCHER_INVALID,
+    Problem,
+    not_found,
+)
 from pos.plugin.types import BasketLine
 from pos.service.services import Services
 from pos.signing import kit_signing
 from pos.signing.tokens import ALGORITHM
 from pos.storage import offline_kits, offline_sales
-from pos.storage import redemptions as store
+from pos.storage import till_lookup as store
 from pos.till import offline_basket
 from pos.till.engine import request_hash
 from pos.till.voucher_lookup import Till
@@ -34,18 +46,14 @@ from pos.till.voucher_lookup import Till
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _refused(code: str, detail: str) -> InputProblem:
-    return InputProblem(code, detail, status=422)
+def _not_signed() -> Problem:
+    return OFFLINE_SALE_SIGNATURE_INVALID(
+        "This offline sale is not signed by this till's tablet, so it is not accepted. "
+        "Nothing was booked.")
 
 
-def _not_signed() -> InputProblem:
-    return _refused("offline_sale_signature_invalid",
-                    "This offline sale is not signed by this till's tablet, so it is not "
-                    "accepted. Nothing was booked.")
-
-
-def _over_limit(detail: str) -> InputProblem:
-    return _refused("offline_limit_exceeded", detail)
+def _over_limit(detail: str) -> Problem:
+    return OFFLINE_LIMIT_EXCEEDED(detail)
 
 
 async def _signed_sale(services: Services, till: Till, payload: OfflineSaleIn
@@ -57,7 +65,7 @@ async def _signed_sale(services: Services, till: Till, payload: OfflineSaleIn
     try:
         sale = OfflineSaleRecord.model_validate_json(payload.sale)
     except ValidationError:
-        raise _refused("validation_error", "This offline sale is not readable.") from None
+        raise OFFLINE_SALE_UNREADABLE("This offline sale is not readable.") from None
     if str(sale.till_id) != till.till_id:
         raise _not_signed()
     return sale
@@ -65,7 +73,7 @@ async def _signed_sale(services: Services, till: Till, payload: OfflineSaleIn
 
 def _check_token(services: Services, sale: OfflineSaleRecord, at: datetime) -> None:
     """The voucher token was genuine and valid when the sale happened."""
-    bad = _refused("invalid_token", "The voucher of this offline sale is not genuine.")
+    bad = OFFLINE_VOUCHER_INVALID("The voucher of this offline sale is not genuine.")
     try:
         kid = jwt.get_unverified_header(sale.token).get("kid")
         key = services.public_keys.get(kid) if isinstance(kid, str) else None
@@ -80,7 +88,7 @@ def _check_token(services: Services, sale: OfflineSaleRecord, at: datetime) -> N
     moment = at.timestamp()
     if not (claims.get("nbf", 0) - tokens.leeway_seconds <= moment
             <= claims.get("exp", 0) + tokens.leeway_seconds):
-        raise _refused("token_expired", "The voucher was not valid when this sale was made.")
+        raise OFFLINE_VOUCHER_INVALID("The voucher was not valid when this sale was made.")
     if claims.get("jti") != str(sale.voucher_id) or claims.get("prg") != str(sale.program_id):
         raise bad
 
@@ -89,19 +97,17 @@ async def _book(services: Services, till: Till, sale: OfflineSaleRecord, key: st
                 owner: str) -> tuple[int, dict[str, Any]]:
     kit = await offline_kits.load_kit(services.pool, sale.kit_version, till.till_id)
     if kit is None:
-        raise _refused("offline_kit_unknown", "This offline sale names a kit this till was "
-                       "never given.")
+        raise OFFLINE_KIT_UNKNOWN("This offline sale names a kit this till was never given.")
     at = datetime.fromtimestamp(sale.occurred_at_ms / 1000, UTC)
     if not (kit.issued_at - CLOCK_SKEW <= at <= kit.expires_at
             and at <= datetime.now(UTC) + CLOCK_SKEW):
-        raise _refused("offline_kit_expired",
-                       "This sale was made outside the life of the till's offline kit.")
+        raise OFFLINE_KIT_EXPIRED(
+            "This sale was made outside the life of the till's offline kit.")
     program = kit.programs.get(str(sale.program_id))
     if program is None:
-        raise _refused("offline_not_allowed",
-                       "This program cannot be used offline at this shop.")
+        raise OFFLINE_NOT_ALLOWED("This program cannot be used offline at this shop.")
     if program.get("require_identity") and not sale.identity_confirmed:
-        raise _refused("identity_check_required", "The holder's identity was not confirmed.")
+        raise IDENTITY_CHECK_REQUIRED("The holder's identity was not confirmed.")
     await services.public_keys.load_all(services.pool)
     _check_token(services, sale, at)
     lines = [BasketLine(line_no=i + 1, sku=ln.sku, gtin=ln.gtin, category=ln.category,
@@ -145,8 +151,8 @@ async def forward(services: Services, till: Till, payload: OfflineSaleIn, key: s
     """Book a forwarded sale once; the same key again gets the first answer."""
     sale = await _signed_sale(services, till, payload)
     if sale.key != key:
-        raise _refused("idempotency_key_mismatch",
-                       "The Idempotency-Key must be the key the tablet signed with the sale.")
+        raise OFFLINE_KEY_MISMATCH(
+            "The Idempotency-Key must be the key the tablet signed with the sale.")
     owner = str(uuid.uuid4())
     claim = await store.claim_key(
         services.pool, till.till_id, key, request_hash(path, payload.model_dump(mode="json")),

@@ -16,6 +16,7 @@ from pos.service.services import Services
 from pos.signing import keys, kit_signing
 from pos.storage import offline_kits as store
 from pos.storage.offline_kits import KitProgram, OfflineLimits
+from pos.till.rule_reads import DatabaseRuleReads
 from pos.till.voucher_lookup import Till
 
 
@@ -54,7 +55,7 @@ async def _program_entry(services: Services, till: Till, program: KitProgram
                             rule_settings=program.rule_settings,
                             require_identity=program.require_identity),
         merchant_id=till.merchant_id, till_id=till.till_id, identity_confirmed=False,
-        settings={}, db=services.pool)
+        settings={}, reads=DatabaseRuleReads(services.pool))
     rules = []
     for name in program.restrictions:
         described = await services.plugins.describe_offline(name, ctx)

@@ -18,8 +18,8 @@ from pos.errors import InputProblem, Problem, TokenProblem, VoucherProblem
 from pos.service.services import Services
 from pos.signing.tokens import VoucherClaims
 from pos.storage import issuances as issuance_store
-from pos.storage import redemptions as store
-from pos.storage.redemptions import VoucherState
+from pos.storage import till_lookup as store
+from pos.storage.till_lookup import VoucherState
 
 
 @dataclasses.dataclass(frozen=True)

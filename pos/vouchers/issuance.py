@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from pos import codes
@@ -26,6 +25,7 @@ from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
 from pos.storage.issuances import HeldVoucher
+from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list
 from pos.vouchers.credits import CreditPlan, plan_credits
 
@@ -63,7 +63,7 @@ async def issue_vouchers(
         new.append(voucher_store.NewVoucher(
             id=voucher_id, beneficiary_ref=b["ref"], holder_ref=b.get("holder_ref"),
             token_kid=kid, token_iat=iat, token_exp=exp, code_hash=codes.code_hash(body),
-            uses_left=program["uses"], credits=plans,
+            uses_left=program.uses, credits=plans,
         ))
         issued.append({
             "id": voucher_id, "beneficiary_ref": b["ref"], "code": code,
@@ -75,7 +75,7 @@ async def issue_vouchers(
         raise InputProblem("validation_error", "A beneficiary appears twice in this list.",
                            status=422)
     async with services.pool.acquire() as conn, conn.transaction():
-        await voucher_store.insert_vouchers(conn, program_id, program["currency"], new)
+        await voucher_store.insert_vouchers(conn, program_id, program.currency, new)
     return issued
 
 
@@ -103,22 +103,21 @@ class ProgramTerms:
     exp: int
 
 
-def program_terms(program: dict[str, Any]) -> ProgramTerms:
-    valid_from = datetime.fromisoformat(program["valid_from"])
-    valid_until = datetime.fromisoformat(program["valid_until"])
+def program_terms(program: Program) -> ProgramTerms:
+    valid_from, valid_until = program.valid_from, program.valid_until
     if valid_until.timestamp() <= time.time():
         raise InputProblem("program_ended", "This program has ended; no vouchers can be issued.",
                            status=409)
-    allowance = program["allowance"] or {}
-    face_value = program["face_value"]
-    if program["uses"] is not None and face_value == 0:
-        face_value = program["uses"] * program["unit_price"]
+    allowance = program.allowance or {}
+    face_value = program.face_value
+    if program.uses is not None and program.unit_price is not None and face_value == 0:
+        face_value = program.uses * program.unit_price
     plans = plan_credits(
         face_value=face_value, valid_from=valid_from, valid_until=valid_until,
         allowance_amount=allowance.get("amount"), allowance_count=allowance.get("count", 0),
         allowance_rollover=bool(allowance.get("rollover", False)),
     )
-    return ProgramTerms(program["id"], program["currency"], program["uses"], plans,
+    return ProgramTerms(program.id, program.currency, program.uses, plans,
                         int(valid_from.timestamp()), int(valid_until.timestamp()))
 
 
@@ -309,8 +308,8 @@ class Carried:
     code: str
 
 
-def nbf_of(program: dict[str, Any]) -> int:
-    return int(datetime.fromisoformat(program["valid_from"]).timestamp())
+def nbf_of(program: Program) -> int:
+    return int(program.valid_from.timestamp())
 
 
 def carried(services: Services, voucher: HeldVoucher, nbf: int) -> Carried:
@@ -355,7 +354,7 @@ def export_row(services: Services, item: Carried) -> list[str]:
 
 
 async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
-                      count: int | None = None) -> tuple[dict[str, Any], list[CardFace]]:
+                      count: int | None = None) -> tuple[Program, list[CardFace]]:
     """The program and the cards to print of a batch: up to `count` live vouchers (active
     or suspended; a revoked or expired voucher is not worth paper), starting at list line
     `first`, in the order of the list."""

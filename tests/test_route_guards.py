@@ -1,0 +1,142 @@
+"""Every route's guard, walked from the app's own route table: a guarded route refuses a
+caller with no credential, a wrong one, or one of the other kind, before its handler runs
+and without changing anything; and the open routes are exactly the ones listed here."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import asyncpg
+from pos_terminals import TABLET_DIR
+
+from pos.api.openapi import ROUTE_SPECS
+from pos.api.routing import RouteSpec
+from tests.conftest import ADMIN, World, basket, new_key, till_headers
+
+# Adding an open route means adding it here, on purpose.
+OPEN_ROUTES = {
+    ("GET", "/healthz"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/v1/openapi.json"),
+    ("POST", "/v1/pairings"),  # the pairing code is the credential
+    ("POST", "/v1/channels/{name}/webhooks"),  # the channel verifies the provider's signature
+    ("GET", "/v/{code}"),  # the holder's page: the code is the credential
+    ("GET", "/reports/login"),
+    ("POST", "/reports/login"),
+    ("GET", "/till"),
+    ("GET", "/till/"),
+    ("GET", "/till/categories.json"),
+}
+# The tablet app's files are public by nature: shipping a file in it publishes it.
+TABLET_FILES = {
+    ("GET", f"/till/{path.relative_to(TABLET_DIR).as_posix()}")
+    for path in TABLET_DIR.rglob("*")
+    if path.is_file() and path.name != "README.md" and not path.name.startswith(".")
+} - {("GET", "/till/index.html")}
+
+# Written by the background task while the test runs, whatever the requests do.
+BACKGROUND_TABLES = {"outbox_events", "outbox_deliveries", "channel_payments"}
+
+ADMIN_KINDS = {"admin", "report_reader", "report_page"}
+FORGED_TILL = till_headers("till_" + "f" * 43)
+WRONG_ADMIN = {"Authorization": "Bearer adm_wrong_" + "y" * 32}
+
+
+def _specs(world: World) -> list[RouteSpec]:
+    return list(world.client.app[ROUTE_SPECS])
+
+
+_DIGEST = "md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+
+
+async def _fingerprint(db: asyncpg.Connection[Any]) -> dict[str, str]:
+    """Every row of every table the requests could touch, as one digest per table."""
+    tables = await db.fetch(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")
+    found = {}
+    for row in tables:
+        name = row["table_name"]
+        if name in BACKGROUND_TABLES:
+            continue
+        query = f'SELECT {_DIGEST} FROM "{name}" t'  # noqa: S608 - a name from the catalogue
+        found[name] = await db.fetchval(query)
+    return found
+
+
+async def _real_ids(world: World) -> tuple[dict[str, str], str]:
+    """Ids of things that exist (by the path before them), so a guard that let a call
+    through would change them; and a real till's secret."""
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    resp = await world.client.post(
+        "/v1/redemptions", json={"token": voucher["token"], "basket": basket(("food", 1, 100))},
+        headers=shop.headers(new_key()))
+    assert resp.status == 201, await resp.text()
+    redemption = (await resp.json())["id"]
+    return {"/v1/programs/": program, "/v1/merchants/": shop.merchant_id,
+            "/v1/vouchers/": voucher["id"], "/v1/tills/": shop.till_id,
+            "/v1/redemptions/": redemption, "/reports/": program}, shop.secret
+
+
+def _url(spec: RouteSpec, ids: dict[str, str]) -> str:
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in ("id", "program"):
+            prefix = spec.path[:match.start()]
+            return ids.get(prefix, str(uuid.uuid4()))
+        return {"section": "summary", "format": "csv", "name": "cash",
+                "code": "ABCD-EFGH"}.get(name, "x")
+    return re.sub(r"{(\w+)[^}]*}", fill, spec.path)
+
+
+async def _refused(world: World, spec: RouteSpec, url: str, headers: dict[str, str],
+                   expected: tuple[int, str]) -> None:
+    headers = {**headers, "Idempotency-Key": new_key()}
+    body: dict[str, Any] | None = {} if spec.method in ("POST", "PUT") else None
+    resp = await world.client.request(spec.method, url, json=body, headers=headers,
+                                      allow_redirects=False)
+    assert resp.content_type == "application/problem+json", (spec.method, url, resp.status)
+    problem = await resp.json()
+    assert (resp.status, problem["code"]) == expected, (spec.method, url, problem)
+
+
+async def test_every_guarded_route_refuses_the_wrong_caller(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    ids, till_secret = await _real_ids(world)
+    real_till = till_headers(till_secret)
+    guarded = [spec for spec in _specs(world) if spec.auth != "none"]
+    assert len(guarded) > 40
+    before = await _fingerprint(db)
+    for spec in guarded:
+        url = _url(spec, ids)
+        unauthorized = (401, "unauthorized")
+        await _refused(world, spec, url, {}, unauthorized)
+        if spec.auth in ADMIN_KINDS:
+            await _refused(world, spec, url, WRONG_ADMIN, unauthorized)
+            await _refused(world, spec, url, real_till, (403, "forbidden"))
+        elif spec.auth == "till":
+            await _refused(world, spec, url, FORGED_TILL, unauthorized)
+            await _refused(world, spec, url, ADMIN, (403, "forbidden"))
+        else:
+            assert spec.auth == "till_or_admin", spec.auth
+            await _refused(world, spec, url, FORGED_TILL, unauthorized)
+            await _refused(world, spec, url, WRONG_ADMIN, unauthorized)
+    assert await _fingerprint(db) == before
+
+
+async def test_a_forged_report_session_opens_nothing(world: World) -> None:
+    ids, _ = await _real_ids(world)
+    for spec in _specs(world):
+        if spec.auth in ("report_reader", "report_page"):
+            cookie = {"Cookie": "pos_reports=99999999999.0123abcd"}
+            await _refused(world, spec, _url(spec, ids), cookie, (401, "unauthorized"))
+
+
+async def test_the_open_routes_are_the_listed_ones(world: World) -> None:
+    open_routes = {(spec.method, spec.path) for spec in _specs(world) if spec.auth == "none"}
+    assert open_routes == OPEN_ROUTES | TABLET_FILES
