@@ -178,7 +178,7 @@ PAYMENT_FAILED = _declare("payment_failed", 502, "Payment failed", Problem)
 # -- repeated requests -----------------------------------------------------------------------
 IDEMPOTENCY_KEY_REQUIRED = _declare("idempotency_key_required", 400,
                                     "Idempotency-Key needed", IdempotencyProblem)
-IDEMPOTENCY_CONFLICT = _declare("idempotency_conflict", 409, "Key used for another request",
+IDEMPOTENCY_CONFLICT = _declare("idempotency_conflict", 422, "Key used for another request",
                                 IdempotencyProblem)
 IDEMPOTENCY_IN_PROGRESS = _declare("idempotency_in_progress", 409, "Still being processed",
                                    IdempotencyProblem)
@@ -228,6 +228,7 @@ OFFLINE_SALE_NOT_VOIDABLE = _declare("offline_sale_not_voidable", 409,
                                      "Offline sale cannot be cancelled", VoucherProblem)
 
 # -- our side --------------------------------------------------------------------------------
+TRY_AGAIN = _declare("try_again", 503, "Busy, try again", Problem)
 # Raised as `PluginProblem(plugin, detail)`, which carries the plugin's name.
 PLUGIN_ERROR = _declare("plugin_error", 502, "A plugin failed", Problem)
 INTERNAL_ERROR = _declare("internal_error", 500, "Something went wrong", Problem)

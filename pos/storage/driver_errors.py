@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 import asyncpg
 
-from pos.errors import Problem, StorageError
+from pos.errors import TRY_AGAIN, Problem, StorageError
 
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
@@ -65,9 +65,8 @@ class LeaseLost(DriverError):
 
 
 def try_again() -> Problem:
-    return Problem(
-        "try_again", "The database was busy with another change to the same records. "
-        "Nothing was changed; try again.", status=503)
+    return TRY_AGAIN("The database was busy with another change to the same records. "
+        "Nothing was changed; try again.")
 
 
 def translate(exc: asyncpg.PostgresError | asyncpg.InterfaceError) -> StorageError | Problem:

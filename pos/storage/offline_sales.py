@@ -12,32 +12,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from pos.db.pool import Executor
-from pos.errors import IdempotencyProblem, StorageError
+from pos.errors import IDEMPOTENCY_IN_PROGRESS
+from pos.storage.driver_errors import LeaseLost, translated
 from pos.storage.ledger import Check
 
 
 async def book(conn: Executor, **params: Any) -> dict[str, Any]:
     """Call `pos_redeem_offline`; returns its outcome document."""
     try:
-        outcome = await conn.fetchval(
-            """
-            SELECT pos_redeem_offline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                                      $13, $14, $15)
-            """,
-            params["redemption_id"], params["voucher_id"], params["merchant_id"],
-            params["till_id"], params["idem_key"], params["idem_owner"], params["currency"],
-            params["basket_total"], params["eligible_total"], params["covered"],
-            params["channel"], params["lines"], params["response"],
-            params["occurred_at"], params["kit_version"])
-    except asyncpg.RaiseError as exc:
-        if "pos_idempotency_lease_lost" in str(exc):
-            raise IdempotencyProblem(
-                "idempotency_in_progress",
-                "This sale is still being booked. Wait a moment and try again.") from None
-        raise StorageError(str(exc)) from exc
+        with translated():
+            outcome = await conn.fetchval(
+                """
+                SELECT pos_redeem_offline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                                          $13, $14, $15)
+                """,
+                params["redemption_id"], params["voucher_id"], params["merchant_id"],
+                params["till_id"], params["idem_key"], params["idem_owner"], params["currency"],
+                params["basket_total"], params["eligible_total"], params["covered"],
+                params["channel"], params["lines"], params["response"],
+                params["occurred_at"], params["kit_version"])
+    except LeaseLost:
+        raise IDEMPOTENCY_IN_PROGRESS(
+            "This sale is still being booked. Wait a moment and try again.") from None
     result: dict[str, Any] = outcome
     return result
 

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from pos.db.pool import Connection
-from pos.errors import IdempotencyProblem, Problem, StorageError, not_found
+from pos.errors import IDEMPOTENCY_IN_PROGRESS, PAYMENT_FAILED, Problem, StorageError, not_found
 from pos.storage import payment_journal  # the channel journal (migration 0011)
 from pos.storage.driver_errors import LeaseLost, translated
 from pos.storage.payment_journal import Payment
@@ -123,9 +123,8 @@ def _void_refusal(kind: str) -> VoidRefusal:
         raise StorageError(f"pos_void answered an unknown outcome {kind!r}") from None
 
 
-def _still_running(what: str) -> IdempotencyProblem:
-    return IdempotencyProblem(
-        "idempotency_in_progress",
+def _still_running(what: str) -> Problem:
+    return IDEMPOTENCY_IN_PROGRESS(
         f"This {what} is still being processed. Wait a moment and try again.")
 
 
@@ -175,9 +174,8 @@ async def _after_redeem(conn: Connection, new: NewRedemption) -> None:
             conn, new.payment_id, new.redemption_id):
         # It was taken over for reversal before we could bind it (the request outlived its
         # lease): the redemption is not written, and the till is told so.
-        raise Problem(
-            "payment_failed", "The payment of the rest took too long and is being given "
-            "back. Nothing was taken from the voucher; start the sale again.", status=502)
+        raise PAYMENT_FAILED("The payment of the rest took too long and is being given "
+            "back. Nothing was taken from the voucher; start the sale again.")
 
 
 async def void(

@@ -16,7 +16,12 @@ from typing import Any
 import asyncpg
 
 from pos.db.pool import Connection, Executor
-from pos.errors import InputProblem, not_found
+from pos.errors import (
+    INVALID_TRANSITION,
+    SETTLEMENT_CONFLICT,
+    SETTLEMENT_TIMEOUT,
+    not_found,
+)
 from pos.plugin.exporter_types import BatchHeader, ExportLine, Payee
 from pos.storage.driver_errors import DuplicateRow, MissingReference, translated
 
@@ -118,16 +123,13 @@ async def cut_batches(
                         [(i, actor) for i in ids],
                     )
     except TimeoutError:
-        raise InputProblem(
-            "settlement_timeout", "The settlement run took too long and was rolled back; "
-            "nothing was settled. Settle one merchant or program at a time.", status=503,
+        raise SETTLEMENT_TIMEOUT("The settlement run took too long and was rolled back; "
+            "nothing was settled. Settle one merchant or program at a time.",
         ) from None
     except DuplicateRow:
         # Only possible if the lock above were bypassed; the key still refuses it.
-        raise InputProblem(
-            "settlement_conflict",
+        raise SETTLEMENT_CONFLICT(
             "Another settlement run settled some of these redemptions; run it again.",
-            status=409,
         ) from None
     return ids
 
@@ -242,11 +244,9 @@ async def transition(
     allowed, target = _TRANSITIONS[action]
     current = await lock_batch(conn, batch_id)
     if current not in allowed:
-        raise InputProblem(
-            "invalid_transition",
+        raise INVALID_TRANSITION(
             f"A settlement batch that is {current} cannot be marked {target}.",
-            status=409, batch_status=current,
-        )
+            batch_status=current)
     await conn.execute(
         "UPDATE settlement_batches SET status = $2, updated_at = now(), "
         "payout_reference = coalesce($3, payout_reference) WHERE id = $1",

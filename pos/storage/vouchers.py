@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from pos.db.pool import Connection, Executor
-from pos.errors import InputProblem, not_found
+from pos.errors import ALREADY_ISSUED, INVALID_TRANSITION, not_found
 from pos.storage.driver_errors import DuplicateRow, translated
 from pos.vouchers.credits import CreditPlan
 
@@ -67,10 +67,8 @@ async def insert_vouchers(
             )
     except DuplicateRow as exc:
         if "beneficiary" in (exc.constraint or ""):
-            raise InputProblem(
-                "already_issued",
+            raise ALREADY_ISSUED(
                 "One of these beneficiaries already holds a voucher of this program.",
-                status=409,
             ) from None
         raise
     voucher_ids, kinds, amounts, starts, ends = [], [], [], [], []
@@ -167,8 +165,7 @@ async def change_status(pool: asyncpg.Pool[Any], voucher_id: str, action: str) -
         raise not_found("voucher")
     if current == target:
         return str(current)
-    raise InputProblem(
-        "invalid_transition", f"A voucher that is {current} cannot be {target}.", status=409
+    raise INVALID_TRANSITION(f"A voucher that is {current} cannot be {target}."
     )
 
 

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from pos.errors import InputProblem, PluginProblem, Problem
+from pos.errors import PAYMENT_DECLINED, PAYMENT_FAILED, PluginProblem, Problem
 from pos.plugin.manager import ChannelOutcome
 from pos.plugin.types import ChannelRequest
 from pos.service.services import Services
@@ -97,11 +97,9 @@ async def collect(
         if payment is not None:
             await store.mark(services.pool, payment.id, "declined", expect=("collecting",),
                              error=outcome.message)
-        raise tell(InputProblem(
-            "payment_declined",
-            f"The {channel} payment of the rest was refused: "
+        raise tell(PAYMENT_DECLINED(f"The {channel} payment of the rest was refused: "
             f"{outcome.message or 'no reason given'}. Nothing was taken from the voucher; "
-            "take another payment.", status=402), channel, "not_taken")
+            "take another payment."), channel, "not_taken")
     # Nobody knows whether money moved: reverse by the same key, then refuse.
     status = await reverse(services, Collected(channel, amount, currency, outcome, payment,
                                                request))
@@ -115,10 +113,8 @@ async def collect(
 
 
 def _unavailable(channel: str) -> Problem:
-    return Problem(
-        "payment_failed", f"The {channel} payment could not be completed. Nothing was taken "
-        "from the voucher; any amount held is being given back. Take another payment.",
-        status=502)
+    return PAYMENT_FAILED(f"The {channel} payment could not be completed. Nothing was taken "
+        "from the voucher; any amount held is being given back. Take another payment.")
 
 
 def _refund_request(payment: Payment, redemption_id: str | None = None) -> ChannelRequest:

@@ -20,11 +20,17 @@ from typing import Any
 
 from pos.api.requests import QuoteIn, RedemptionIn
 from pos.errors import (
+    ALREADY_VOIDED,
+    AMOUNT_EXCEEDS_COVERAGE,
+    CHANNEL_NOT_ALLOWED,
+    CURRENCY_MISMATCH,
+    IDEMPOTENCY_KEY_REQUIRED,
+    IDENTITY_CHECK_REQUIRED,
+    NO_ELIGIBLE_LINES,
     OFFLINE_SALE_NOT_VOIDABLE,
-    IdempotencyProblem,
-    InputProblem,
+    VALIDATION_ERROR,
+    VOID_WINDOW_CLOSED,
     Problem,
-    VoucherProblem,
     not_found,
 )
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
@@ -85,20 +91,14 @@ async def evaluate(
         state = await find_voucher(services, till, request)
     basket = request.basket
     if basket.currency != state.currency:
-        raise InputProblem(
-            "currency_mismatch",
-            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.",
-            status=422)
+        raise CURRENCY_MISMATCH(
+            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.")
     if state.require_identity and not request.identity_confirmed:
-        raise InputProblem(
-            "identity_check_required",
-            "Check the holder's identity, then confirm it before taking this voucher.",
-            status=422)
+        raise IDENTITY_CHECK_REQUIRED(
+            "Check the holder's identity, then confirm it before taking this voucher.")
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
-        raise InputProblem(
-            "channel_not_allowed",
-            f"The rest of this basket cannot be paid by {request.channel} for this voucher.",
-            status=422)
+        raise CHANNEL_NOT_ALLOWED(
+            f"The rest of this basket cannot be paid by {request.channel} for this voucher.")
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
 
@@ -125,9 +125,9 @@ async def evaluate(
     eligible = eligibility.eligible_total(outcomes)
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
-        raise InputProblem(
-            "no_eligible_lines", "Nothing in this basket can be paid with this voucher.",
-            status=422, lines=[o.as_dict() for o in outcomes])
+        raise NO_ELIGIBLE_LINES(
+            "Nothing in this basket can be paid with this voucher.",
+            lines=[o.as_dict() for o in outcomes])
     wanted = eligibility.wanted_amount(
         eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
     covered = eligibility.covered_amount(wanted, state.available)
@@ -173,14 +173,11 @@ def request_hash(path: str, body: dict[str, Any] | None) -> bytes:
 
 def check_idempotency_key(key: str | None) -> str:
     if not key:
-        raise IdempotencyProblem(
-            "idempotency_key_required",
-            "This request needs an Idempotency-Key header so it is never taken twice.",
-            status=400)
+        raise IDEMPOTENCY_KEY_REQUIRED(
+            "This request needs an Idempotency-Key header so it is never taken twice.")
     if len(key) > 200 or not key.isprintable():
-        raise InputProblem(
-            "validation_error", "The Idempotency-Key header must be 1 to 200 printable "
-            "characters.", status=422)
+        raise VALIDATION_ERROR("The Idempotency-Key header must be 1 to 200 printable "
+            "characters.")
     return key
 
 
@@ -232,10 +229,9 @@ async def redeem(
         state = await check_voucher(services, request, where, loaded)
         ev = await evaluate(services, till, request, state)
         if request.amount is not None and request.amount > ev.covered:
-            raise InputProblem(
-                "amount_exceeds_coverage",
+            raise AMOUNT_EXCEEDS_COVERAGE(
                 f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
-                status=422, covered=ev.covered)
+                covered=ev.covered)
         redemption_id = str(uuid.uuid4())
         lines = ev.line_dicts()
         # The remainder is taken through the channel first; the voucher part only if that
@@ -278,9 +274,8 @@ async def redeem(
             case Redeemed(answer=answer):
                 return 201, answer
             case CoverageShort(covered=now_covered):
-                problem = InputProblem(
-                    "amount_exceeds_coverage",
-                    f"This voucher can pay at most {now_covered} now.", status=422,
+                problem = AMOUNT_EXCEEDS_COVERAGE(
+                    f"This voucher can pay at most {now_covered} now.",
                     covered=now_covered)
             case RedeemRefusal():
                 problem = _REFUSED_REDEMPTIONS[outcome]()
@@ -310,10 +305,9 @@ async def void(
                 return 200, await channel_payments.after_void(services, till.merchant_id,
                                                               outcome)
             case VoidRefusal.ALREADY_VOIDED:
-                raise VoucherProblem("already_voided", "This sale was already cancelled.")
+                raise ALREADY_VOIDED("This sale was already cancelled.")
             case VoidRefusal.VOID_WINDOW_CLOSED:
-                raise VoucherProblem(
-                    "void_window_closed",
+                raise VOID_WINDOW_CLOSED(
                     "This sale is too old to cancel at the till. Contact the program.")
             case VoidRefusal.NOT_FOUND:
                 raise not_found("redemption")

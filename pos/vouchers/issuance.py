@@ -17,7 +17,15 @@ from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
 
 from pos import codes
-from pos.errors import InputProblem, validation_error
+from pos.errors import (
+    BATCH_CHANGED,
+    ISSUANCE_CONFLICT,
+    NOT_FOUND,
+    PROGRAM_ENDED,
+    VALIDATION_ERROR,
+    Problem,
+    validation_error,
+)
 from pos.printing.cards import CardFace, card_face
 from pos.service.services import Services
 from pos.signing import tokens
@@ -72,8 +80,7 @@ async def issue_vouchers(
         })
     refs = [b["ref"] for b in beneficiaries]
     if len(set(refs)) != len(refs):
-        raise InputProblem("validation_error", "A beneficiary appears twice in this list.",
-                           status=422)
+        raise VALIDATION_ERROR("A beneficiary appears twice in this list.")
     async with services.pool.acquire() as conn, conn.transaction():
         await voucher_store.insert_vouchers(conn, program_id, program.currency, new)
     return issued
@@ -106,8 +113,7 @@ class ProgramTerms:
 def program_terms(program: Program) -> ProgramTerms:
     valid_from, valid_until = program.valid_from, program.valid_until
     if valid_until.timestamp() <= time.time():
-        raise InputProblem("program_ended", "This program has ended; no vouchers can be issued.",
-                           status=409)
+        raise PROGRAM_ENDED("This program has ended; no vouchers can be issued.")
     allowance = program.allowance or {}
     face_value = program.face_value
     if program.uses is not None and program.unit_price is not None and face_value == 0:
@@ -198,10 +204,9 @@ async def _scan(services: Services, program_id: str, open_source: Opener,
 
 def _replay(existing: dict[str, Any], program_id: str, digest: bytes) -> IssuanceResult:
     if existing["program_id"] != program_id or bytes(existing["content_hash"]) != digest:
-        raise InputProblem(
-            "issuance_conflict",
+        raise ISSUANCE_CONFLICT(
             "This batch id was already used for a different list; nothing was issued.",
-            status=409, issuance_id=existing["id"])
+            issuance_id=existing["id"])
     return IssuanceResult(existing["id"], program_id, existing["voucher_count"], False)
 
 
@@ -277,9 +282,9 @@ async def issue_batch(
     return IssuanceResult(issuance_id, program_id, scan.count, True)
 
 
-def _list_changed() -> InputProblem:
-    return InputProblem("batch_changed", "The list changed while it was being issued; "
-                        "nothing was issued. Send it again.", status=409)
+def _list_changed() -> Problem:
+    return BATCH_CHANGED("The list changed while it was being issued; "
+                        "nothing was issued. Send it again.")
 
 
 def _new_voucher(services: Services, terms: ProgramTerms, row: beneficiary_list.BeneficiaryRow,
@@ -331,7 +336,7 @@ async def export_batch(services: Services, issuance_id: str,
     at a time."""
     found = await issuance_store.get_issuance(services.pool, issuance_id)
     if found is None:
-        raise InputProblem("not_found", "No issuance was found.", status=404)
+        raise NOT_FOUND("No issuance was found.")
     program = await setup_store.get_program(services.pool, found["program_id"])
     nbf = nbf_of(program)
     after = 0
@@ -360,7 +365,7 @@ async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
     `first`, in the order of the list."""
     found = await issuance_store.get_issuance(services.pool, issuance_id)
     if found is None:
-        raise InputProblem("not_found", "No issuance was found.", status=404)
+        raise NOT_FOUND("No issuance was found.")
     program = await setup_store.get_program(services.pool, found["program_id"])
     faces: list[CardFace] = []
     async for chunk in export_batch(services, issuance_id):

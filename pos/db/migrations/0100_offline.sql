@@ -154,7 +154,7 @@ BEGIN
        SET status = 'done', response_status = 201, response_body = v_answer
      WHERE till_id = p_till_id AND key = p_idem_key AND owner = p_idem_owner;
     IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'pos_idempotency_lease_lost';
+        RAISE EXCEPTION USING ERRCODE = 'PV001', MESSAGE = 'pos_idempotency_lease_lost';
     END IF;
 
     RETURN jsonb_build_object('outcome', 'ok', 'answer', v_answer);
