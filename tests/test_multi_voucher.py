@@ -8,8 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from pos.config import Config
 from pos.storage.ledger import verify_ledger
 from tests.conftest import ADMIN, Shop, World, basket, new_key
+from tests.settlement_support import pos_command, settle
 
 STATIONERY_250 = basket(("stationery", 1, 15000), ("stationery", 2, 5000))
 
@@ -83,7 +85,8 @@ async def test_three_children_pay_exactly_the_basket(world: World,
     assert (await resp.json())["vouchers"] == r["vouchers"]
 
 
-async def test_nutrition_and_book_voucher_pay_their_own_lines(world: World) -> None:
+async def test_nutrition_and_book_voucher_pay_their_own_lines(
+        world: World, db: asyncpg.Connection[Any]) -> None:
     shop = await world.shop("Supermarket with a book corner")
     nutrition = await world.program(
         name="Nutrition growth voucher", restrictions=["categories"], face_value=15000,
@@ -116,6 +119,13 @@ async def test_nutrition_and_book_voucher_pay_their_own_lines(world: World) -> N
         assert report["value"]["redeemed"] == amount
         assert report["by_category"] == [{"category": category, "redemptions": 1,
                                           "amount": amount}]
+    # Settlement pays the shop the whole voucher part, booked line by line per program.
+    (batch,) = (await settle(world))["batches"]
+    assert batch["total"] == 12800
+    rows = await db.fetch("SELECT program_id::text, sum(amount)::bigint AS amount "
+                          "FROM settlement_lines GROUP BY program_id")
+    assert sorted((r["program_id"], r["amount"]) for r in rows) == sorted(
+        [(nutrition, 9000), (books, 3800)])
 
 
 async def test_a_refused_voucher_refuses_the_whole_sale_and_says_which(
@@ -231,7 +241,7 @@ async def test_remainder_is_collected_once_and_booked_on_one_part(
 
 
 async def test_fifty_sales_sharing_vouchers_never_overspend(
-        world: World, db: asyncpg.Connection[Any]) -> None:
+        world: World, db: asyncpg.Connection[Any], config: Config) -> None:
     shop = await world.shop("Busy market")
     program = await world.program(name="Autism-friendly voucher", face_value=10000,
                                   partners=[shop])
@@ -262,3 +272,5 @@ async def test_fifty_sales_sharing_vouchers_never_overspend(
     assert paid == 60000 - sum(left)
     assert all(check.ok for check in await verify_ledger(db)), [
         c for c in await verify_ledger(db) if not c.ok]
+    done = await pos_command(config, "verify")
+    assert done.returncode == 0, done.stdout + done.stderr
