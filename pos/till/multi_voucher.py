@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pos.api.requests import RedemptionIn
@@ -35,7 +36,15 @@ from pos.till import channel_payments, engine, sale_plan
 from pos.till.allocation import Allocation
 from pos.till.channel_payments import Collected
 from pos.till.sale_plan import Plan
-from pos.till.voucher_lookup import Till
+from pos.till.voucher_lookup import Till, exhausted, expired, revoked, suspended
+
+_REFUSED: dict[RedeemRefusal, Callable[[], Problem]] = {
+    RedeemRefusal.VOUCHER_SUSPENDED: suspended,
+    RedeemRefusal.VOUCHER_REVOKED: revoked,
+    RedeemRefusal.VOUCHER_EXPIRED: expired,
+    RedeemRefusal.VOUCHER_EXHAUSTED: exhausted,
+    RedeemRefusal.NOT_FOUND: lambda: not_found("voucher"),
+}
 
 
 async def redeem(
@@ -94,7 +103,9 @@ async def _write(
                     answer["vouchers"][k].update(
                         balance_after=part_answer["balance_after"],
                         uses_left=part_answer["uses_left"])
-                case CoverageShort() | RedeemRefusal():  # cannot happen under our lock
+                case RedeemRefusal():  # a check pos_redeem makes under the lock
+                    raise sale_plan.naming(_REFUSED[done](), k + 1, ids[k])
+                case CoverageShort():  # cannot happen under our lock
                     raise sale_plan.naming(VOUCHERS_CHANGED(
                         "This voucher changed meanwhile. Nothing was taken; check the "
                         "basket again."), k + 1, ids[k])
