@@ -172,6 +172,10 @@ IDENTITY_CHECK_REQUIRED = _declare("identity_check_required", 422, "Identity che
                                    InputProblem)
 CHANNEL_NOT_ALLOWED = _declare("channel_not_allowed", 422, "Payment channel not allowed",
                                InputProblem)
+VOUCHER_LISTED_TWICE = _declare("voucher_listed_twice", 422, "Voucher scanned twice",
+                                InputProblem)
+VOUCHERS_CHANGED = _declare("vouchers_changed", 409, "Vouchers changed meanwhile",
+                            VoucherProblem)
 PAYMENT_DECLINED = _declare("payment_declined", 402, "Payment declined", InputProblem)
 PAYMENT_FAILED = _declare("payment_failed", 502, "Payment failed", Problem)
 

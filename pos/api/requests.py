@@ -119,22 +119,55 @@ class BasketIn(Strict):
     lines: Annotated[list[BasketLineIn], Field(min_length=1, max_length=200)]
 
 
+Token = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+ManualCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MAX_VOUCHERS = 10  # vouchers paying one basket
+
+
+class VoucherRefIn(Strict):
+    """One voucher of a sale paid by several: its token or its manual code."""
+
+    token: Token | None = None
+    code: ManualCode | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> VoucherRefIn:
+        if (self.token is None) == (self.code is None):
+            raise ValueError("send either the voucher's token or its manual code, not both")
+        return self
+
+
 class QuoteIn(Strict):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-    code: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    """One voucher (`token` or `code`), or several paying one basket (`vouchers`, in the
+    order they were scanned)."""
+
+    token: Token | None = None
+    code: ManualCode | None = None
+    vouchers: Annotated[list[VoucherRefIn], Field(min_length=1, max_length=MAX_VOUCHERS)
+                        ] | None = None
     basket: BasketIn
     identity_confirmed: bool = False
     channel: RuleName = "cash"
 
     @model_validator(mode="after")
     def _one_credential(self) -> QuoteIn:
-        if (self.token is None) == (self.code is None):
+        if self.vouchers is not None:
+            if self.token is not None or self.code is not None:
+                raise ValueError("send either a list of vouchers or one token or code")
+        elif (self.token is None) == (self.code is None):
             raise ValueError("send either the voucher's token or its manual code, not both")
         return self
 
 
 class RedemptionIn(QuoteIn):
     amount: PositiveAmount | None = None
+
+    @model_validator(mode="after")
+    def _amount_for_one(self) -> RedemptionIn:
+        if self.vouchers is not None and self.amount is not None:
+            raise ValueError("an exact amount can be asked of one voucher only; with a list "
+                             "of vouchers the split is worked out")
+        return self
 
 
 # Vouchers after issue

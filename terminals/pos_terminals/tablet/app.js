@@ -8,6 +8,9 @@ import { formatMoney, parseMoney, sumMinor } from "./money.js";
 import { OfflineTill } from "./offline.js";
 import "./offline_i18n.js";
 import { Scanner } from "./scanner.js";
+import {
+  answeredVouchers, credentials, MAX_VOUCHERS, programNames, sameVoucher,
+} from "./voucher_list.js";
 import qrcode from "./vendor/qrcode-generator/qrcode.mjs";
 
 const TILL = "pos.till";
@@ -29,7 +32,7 @@ const state = {
   t: translator(pickLanguage(localStorage.getItem(LANG), navigator.languages)),
   till: load(TILL),
   screen: null,
-  voucher: null,        // {token} or {code}, as read
+  vouchers: [],         // [{token} or {code}, source], in scan order
   lines: [],            // {key, gtin, category, description, quantity, unit_price}
   quote: null,          // the last quote answer
   lineOutcomes: null,   // per-line decisions from a quote or a no_eligible_lines problem
@@ -61,6 +64,7 @@ function applyLanguage() {
   select.value = current;
   renderHeader();
   if (state.screen === "basket") renderBasket();
+  if (state.screen === "scan" && state.vouchers.length) $("#scan-title").textContent = state.t("scan_next_title");
   if (state.screen === "receipt") renderReceipt();
   if (state.screen === "pending" && state.write) renderPending(null);
 }
@@ -190,14 +194,22 @@ function resumePendingWrite() {
 
 function startSale() {
   Object.assign(state, {
-    voucher: null, lines: [], quote: null, lineOutcomes: null, problem: null,
+    vouchers: [], lines: [], quote: null, lineOutcomes: null, problem: null,
     identityConfirmed: false,
   });
   $("#identity-check").checked = false;
+  showScan();
+}
+
+/** The scan screen, for the first voucher of a sale or one more. */
+function showScan() {
   show("scan");
+  const more = state.vouchers.length > 0;
+  $("#scan-title").textContent = state.t(more ? "scan_next_title" : "scan_title");
+  $("#back-to-basket").hidden = !more;
   showProblem($("#screen-scan"), null);
   $("#voucher-input").value = "";
-  $("#show-last-receipt").hidden = !load(LAST);
+  $("#show-last-receipt").hidden = more || !load(LAST);
   $("#voucher-input").focus();
   startCamera();
 }
@@ -218,10 +230,36 @@ async function startCamera() {
 function takeVoucher(text, source) {
   const credential = voucherCredential(text);
   if (!credential) return;
-  state.voucher = { ...credential, source };
+  if (state.vouchers.some((v) => sameVoucher(v, credential))) {
+    notice(state.t("already_scanned"));
+  } else if (state.vouchers.length >= MAX_VOUCHERS) {
+    notice(state.t("too_many_vouchers"));
+  } else {
+    notice("");
+    state.vouchers.push({ ...credential, source });
+  }
+  backToBasket();
+}
+
+function backToBasket() {
   show("basket");
-  renderBasket();
+  vouchersChanged();
   $("#line-gtin").focus();
+}
+
+function removeVoucher(index) {
+  state.vouchers.splice(index, 1);
+  if (!state.vouchers.length) {
+    startSale();
+    return;
+  }
+  vouchersChanged();
+}
+
+function vouchersChanged() {
+  state.quote = null;
+  state.problem = null;
+  renderBasket();
   if (state.lines.length) requestQuote();
 }
 
@@ -243,9 +281,8 @@ function basketBody() {
 }
 
 function requestBody() {
-  const { token, code } = state.voucher;
   return {
-    ...(token ? { token } : { code }),
+    ...credentials(state.vouchers),
     basket: basketBody(),
     channel: "cash",
     ...(state.identityConfirmed ? { identity_confirmed: true } : {}),
@@ -365,30 +402,54 @@ async function runQuote() {
   renderBasket();
 }
 
+/** The vouchers above the basket, each with what it pays in this sale and a remove button. */
 function renderVoucherCard() {
-  const { t, voucher, quote } = state;
-  const card = $("#voucher-card");
-  const what = voucher.token ? t("voucher_qr") : t("voucher_code", { code: voucher.code });
-  const rows = [el("strong", { textContent: `✓ ${t("voucher_scanned")}` }),
-    el("span", { className: "muted", textContent: what })];
-  if (quote) {
-    const v = quote.voucher;
-    rows.push(el("span", { className: "program", textContent: v.program_name }));
-    rows.push(el("span", { textContent: v.balance === null ? t("balance_offline")
-      : `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
-    if (quote.offline) {
-      rows.push(el("span", { className: "offline-banner",
-        textContent: t(quote.capped_offline ? "offline_capped" : "offline_banner",
-          { amount: formatMoney(v.max_per_sale, v.currency) }) }));
+  const { t, vouchers } = state;
+  const quoted = answeredVouchers(state.quote);
+  const several = vouchers.length > 1;
+  const heading = el("strong", { className: "voucher-heading", textContent: several
+    ? `✓ ${t("vouchers_scanned", { count: vouchers.length })}` : `✓ ${t("voucher_scanned")}` });
+  const items = vouchers.map((voucher, i) => {
+    const what = voucher.token ? t("voucher_qr") : t("voucher_code", { code: voucher.code });
+    const rows = [];
+    if (several) rows.push(el("span", { className: "voucher-n", textContent: t("voucher_n", { n: i + 1 }) }));
+    rows.push(el("span", { className: "muted", textContent: what }));
+    const v = quoted[i];
+    if (v) {
+      rows.push(el("span", { className: "program", textContent: v.program_name }));
+      rows.push(el("span", { textContent: v.balance === null ? t("balance_offline")
+        : `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+      if (state.quote.offline) {
+        rows.push(el("span", { className: "offline-banner",
+          textContent: t(state.quote.capped_offline ? "offline_capped" : "offline_banner",
+            { amount: formatMoney(v.max_per_sale, v.currency) }) }));
+      }
+      if (v.per_visit_cap !== null) {
+        rows.push(el("span", {
+          textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
+        }));
+      }
+      if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+      if (several) {
+        rows.push(el("span", { className: "voucher-part",
+          textContent: `${t("voucher_part")} ${formatMoney(v.part, v.currency)}` }));
+      }
     }
-    if (v.per_visit_cap !== null) {
-      rows.push(el("span", {
-        textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
-      }));
-    }
-    if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
-  }
-  card.replaceChildren(...rows);
+    rows.push(el("button", { type: "button", className: "remove-btn remove-voucher",
+      textContent: t("remove"), onclick: () => removeVoucher(i) }));
+    const item = el("li", { className: "voucher-item" }, ...rows);
+    item.dataset.voucher = String(i + 1);
+    return item;
+  });
+  $("#voucher-card").replaceChildren(heading, el("ul", { className: "voucher-list" }, ...items));
+  $("#add-voucher").hidden = vouchers.length >= MAX_VOUCHERS;
+}
+
+/** Who pays how much of a line, when several vouchers share the basket. */
+function linePartsText(outcome) {
+  if (state.vouchers.length < 2 || !outcome?.parts?.length) return null;
+  return outcome.parts.map((p) => `${state.t("voucher_n", { n: p.position })} ${
+    formatMoney(p.amount)}`).join(" · ");
 }
 
 function renderLines() {
@@ -410,6 +471,8 @@ function renderLines() {
     const reason = outcome && !outcome.eligible
       ? el("p", { className: "reason", textContent: `${t("why_not")}${outcome.why
         ? `${line.description || t.category(line.category)}: ${t(`why_${outcome.why}`)}` : outcome.reason}` }) : null;
+    const split = linePartsText(outcome);
+    const parts = split ? el("p", { className: "line-parts", textContent: split }) : null;
     const item = el("li", { className: `line ${outcome ? (outcome.eligible ? "eligible" : "ineligible") : ""}` },
       el("div", { className: "line-head" },
         el("span", { className: "line-name",
@@ -427,7 +490,7 @@ function renderLines() {
             ariaLabel: "+", onclick: () => changeQuantity(line, 1) }),
           el("button", { type: "button", className: "remove-btn", textContent: t("remove"),
             onclick: () => removeLine(line) }))),
-      reason);
+      parts, reason);
     item.dataset.line = String(i + 1);
     return item;
   }));
@@ -456,7 +519,7 @@ function channelName(channel) {
 }
 
 function renderBasket() {
-  if (!state.voucher) return;
+  if (!state.vouchers.length) return;
   renderVoucherCard();
   renderLines();
   renderSummary();
@@ -476,7 +539,7 @@ async function confirmRedemption() {
     return;
   }
   const context = {
-    program_name: state.quote.voucher.program_name,
+    program_name: programNames(state.quote),
     merchant_name: state.till.merchant_name, till_name: state.till.till_name,
     lines: basketBody().lines, at: new Date().toISOString(), till_id: state.till.till_id,
     covered: state.quote.covered, currency: state.quote.currency,
@@ -504,7 +567,7 @@ async function runWrite(write) {
       renderReceipt();
     } else {
       // A definite refusal: nothing was taken. Back to the basket with the reason.
-      if (!state.voucher) {
+      if (!state.vouchers.length) {
         startSale();
         showProblem($("#screen-scan"), answer.body);
         return;
@@ -597,6 +660,21 @@ function qrCanvas(text) {
   return canvas;
 }
 
+/** A sale paid by several vouchers: each voucher's part and what it holds after. */
+function receiptParts(r, voided) {
+  if (!r.vouchers) return [];
+  const { t } = state;
+  return r.vouchers.map((v, i) => {
+    const after = voided?.vouchers?.find((x) => x.voucher_id === v.id)?.balance_after;
+    const row = el("div", { className: "receipt-row voucher-part" },
+      el("span", { textContent: `${t("voucher_n", { n: v.position })} ${v.program_name}` }),
+      el("span", { textContent: `${formatMoney(v.part, r.currency)} · ${t("balance")} ${
+        formatMoney(after ?? v.balance_after, r.currency)}` }));
+    row.dataset.voucher = String(i + 1);
+    return row;
+  });
+}
+
 function renderReceipt() {
   const { t } = state;
   const { redemption: r, context, voided } = state.receipt;
@@ -624,9 +702,10 @@ function renderReceipt() {
     el("hr"),
     receiptRow(t("basket_total"), formatMoney(r.basket_total, cur), "total"),
     receiptRow(t("receipt_voucher_paid"), formatMoney(r.covered, cur), "covered"),
+    ...receiptParts(r, voided),
     receiptRow(t("receipt_remainder", { channel: channelName(r.channel) }),
       formatMoney(r.remainder, cur), "remainder"),
-    receiptRow(t("receipt_balance_after"), r.offline ? t("receipt_balance_later")
+    r.vouchers ? null : receiptRow(t("receipt_balance_after"), r.offline ? t("receipt_balance_later")
       : formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
     r.offline ? el("p", { className: "offline-banner", textContent: t("receipt_offline") }) : null,
     r.uses_left !== null && r.uses_left !== undefined
@@ -698,6 +777,8 @@ function wire() {
     renderReceipt();
   });
   $("#line-form").addEventListener("submit", addLine);
+  $("#add-voucher").addEventListener("click", showScan);
+  $("#back-to-basket").addEventListener("click", backToBasket);
   $("#line-gtin").addEventListener("keydown", scannedBarcode);
   $("#identity-check").addEventListener("change", (event) => {
     state.identityConfirmed = event.target.checked;
@@ -762,10 +843,19 @@ function offlineLines(outcomes) {
 }
 
 /** The basket decided on the tablet from the signed kit; same shape as a service quote. */
+/** Offline a sale takes one voucher: the kit's limits are per voucher and per sale. */
+function offlineCheck(lines) {
+  if (state.vouchers.length !== 1) {
+    return { problem: { code: "offline_one_voucher",
+      detail: "Offline, a sale takes one voucher. Keep one voucher, or combine them once the till is online." } };
+  }
+  return offline.check(state.vouchers[0], lines, state.identityConfirmed);
+}
+
 async function offlineQuote() {
   setNet("offline");
   const body = basketBody();
-  const checked = await offline.check(state.voucher, body.lines, state.identityConfirmed);
+  const checked = await offlineCheck(body.lines);
   if (checked.problem) {
     state.quote = null;
     state.problem = checked.problem;
@@ -788,14 +878,14 @@ async function offlineQuote() {
 /** Checked again at the moment of confirming, signed, kept, and a receipt at once. */
 async function confirmOffline() {
   const body = basketBody();
-  const checked = await offline.check(state.voucher, body.lines, state.identityConfirmed);
+  const checked = await offlineCheck(body.lines);
   if (checked.problem) {
     state.quote = null;
     state.problem = checked.problem;
     renderBasket();
     return;
   }
-  const record = await offline.record(checked, state.voucher, body, state.identityConfirmed);
+  const record = await offline.record(checked, state.vouchers[0], body, state.identityConfirmed);
   const q = checked.quote;
   const total = sumMinor(body.lines.map((l) => l.unit_price * l.quantity));
   state.receipt = {

@@ -25,6 +25,7 @@ addStrings("zh-CN", {
     offline_kit_invalid: "平板上的离线资料包不是真实的，离线时无法收券。请联网。",
     offline_kit_expired: "收银台离线时间过长，请联网后再收券。",
     offline_code_needs_network: "离线时无法核对手输券码，请扫描二维码。",
+    offline_one_voucher: "离线时每笔只能用一张券。请只留一张券，或联网后再合并付款。",
     offline_not_allowed: "此券只能在联网时使用。请持券人稍后再来，或改用其他方式付款。",
     offline_once_a_day: "此券今天已在本收银台离线使用过，联网后才能再用。",
     offline_till_limit: "本收银台离线收券已达上限，请联网后再收。",
