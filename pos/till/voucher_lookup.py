@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
+from typing import Protocol
 
 import jwt
 
 from pos import codes
-from pos.api.requests import QuoteIn
 from pos.errors import (
     INVALID_TOKEN,
     MERCHANT_NOT_ACCEPTED,
@@ -31,6 +31,16 @@ from pos.storage import issuances as issuance_store
 from pos.storage import throttles
 from pos.storage import till_lookup as store
 from pos.storage.till_lookup import VoucherState
+
+
+class Credential(Protocol):
+    """What names one voucher: a quote's own token or code, or one entry of its list."""
+
+    @property
+    def token(self) -> str | None: ...
+
+    @property
+    def code(self) -> str | None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +129,7 @@ def _too_many_codes() -> Problem:
         "Too many codes were typed in a short time. Wait a minute and try again.")
 
 
-async def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
+async def locate(services: Services, till: Till, request: Credential) -> Locator:
     """Find where to look; a manual code is throttled first, per till and per code, in
     PostgreSQL so the limits hold across every process of the service."""
     if request.token is not None:
@@ -149,7 +159,7 @@ async def load(services: Services, till: Till, where: Locator) -> VoucherState |
 
 
 async def check_voucher(
-    services: Services, request: QuoteIn, where: Locator, state: VoucherState | None
+    services: Services, request: Credential, where: Locator, state: VoucherState | None
 ) -> VoucherState:
     """Every check that does not depend on the basket: genuine, current, active, in its
     dates, at a partner shop."""
@@ -185,7 +195,7 @@ async def check_voucher(
     return state
 
 
-async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
+async def find_voucher(services: Services, till: Till, request: Credential) -> VoucherState:
     """The voucher a token or manual code names, checked (one database round trip)."""
     where = await locate(services, till, request)
     return await check_voucher(services, request, where, await load(services, till, where))
