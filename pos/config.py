@@ -71,6 +71,15 @@ class VouchersConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ConsoleConfig:
+    session_hours: int = 8
+    sign_in_attempts: int = 5
+    lock_minutes: int = 15
+    sign_ins_per_minute: int = 20
+    second_confirmation_above: int = 100000
+
+
+@dataclasses.dataclass(frozen=True)
 class PluginsConfig:
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
@@ -94,6 +103,7 @@ class Config:
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     vouchers: VouchersConfig = dataclasses.field(default_factory=VouchersConfig)
     plugins: PluginsConfig = dataclasses.field(default_factory=PluginsConfig)
+    console: ConsoleConfig = dataclasses.field(default_factory=ConsoleConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -110,6 +120,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "vouchers": VouchersConfig,
     "plugins": PluginsConfig,
+    "console": ConsoleConfig,
 }
 
 
