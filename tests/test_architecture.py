@@ -18,7 +18,7 @@ POS = ROOT / "pos"
 # plan of a new voucher (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.ratelimit",
-     "pos.api.requests", "pos.vouchers.credits"),
+     "pos.roles", "pos.api.requests", "pos.vouchers.credits"),
     ("pos.db",),
     ("pos.plugin",),
     ("pos.storage",),
@@ -30,6 +30,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.events",),
     ("pos.reports",),
     ("pos.settlement",),
+    ("pos.accounts",),
+    ("pos.console",),
     ("pos.api",),
     ("pos.cli",),
 )

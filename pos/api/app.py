@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from pos.api import (
+    account_routes,
     admin_routes,
+    console_routes,
+    directory_routes,
     pairing_routes,
     public_routes,
     report_routes,
@@ -22,7 +25,14 @@ from pos.api.openapi import ROUTE_SPECS
 from pos.api.plugin_routes import routes as plugin_routes
 from pos.api.problems import problem_middleware
 from pos.api.routing import Routes
-from pos.api.state import ADMIN_TOKEN, AUTH, HOLDER_PAGE_LIMITER, PAIRING_LIMITER, SERVICES
+from pos.api.state import (
+    ADMIN_TOKEN,
+    AUTH,
+    HOLDER_PAGE_LIMITER,
+    PAIRING_LIMITER,
+    SERVICES,
+    SIGN_IN_LIMITER,
+)
 from pos.config import Config
 from pos.events.background import background
 from pos.ratelimit import RateLimiter
@@ -37,6 +47,9 @@ ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
                                     report_routes.routes)
 # Vouchers as people hold them: issuance batches, QR codes, cards, lifecycle, holder page.
 ROUTE_TABLES += (voucher_routes.routes,)
+
+# Named accounts, the audit log, and the program officer's console at /admin/.
+ROUTE_TABLES += (account_routes.routes, directory_routes.routes, console_routes.routes)
 
 # Calls of built-in plugins: approved product lists, payment providers' webhooks.
 ROUTE_TABLES += (plugin_routes,)
@@ -54,6 +67,7 @@ def setup_limiters(app: web.Application, config: Config) -> None:
     """Per-address limits of the public calls, one set per app (tests build many apps)."""
     app[PAIRING_LIMITER] = RateLimiter(pairing_routes.ATTEMPTS_PER_MINUTE)
     app[HOLDER_PAGE_LIMITER] = RateLimiter(config.vouchers.holder_views_per_minute)
+    app[SIGN_IN_LIMITER] = RateLimiter(config.console.sign_ins_per_minute)
 
 
 def setup_middlewares(app: web.Application) -> None:

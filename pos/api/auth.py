@@ -115,6 +115,10 @@ class Authenticator:
                 raise unauthorized("Your session has ended. Sign in again.")
             if request.method not in _SAFE_METHODS:
                 sent = request.headers.get(CSRF_HEADER, "")
+                if not sent and request.content_type == "application/x-www-form-urlencoded":
+                    # A plain form (signing out works without script) sends it as a field.
+                    field = (await request.post()).get("csrf")
+                    sent = field if isinstance(field, str) else ""
                 assert found.csrf_token is not None
                 if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
                     raise AuthProblem(

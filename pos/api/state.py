@@ -22,6 +22,8 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 # Per address: pairing attempts, and views of the public holder page.
 PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
 HOLDER_PAGE_LIMITER = web.AppKey("holder_page_limiter", RateLimiter)
+# Per address: console sign-in attempts, whatever the login.
+SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", RateLimiter)
 
 # Set by the router once a route's guard has let the caller in (see `pos.api.routing`).
 PRINCIPAL = web.RequestKey[Principal]("principal")
