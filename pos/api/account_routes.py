@@ -83,7 +83,7 @@ async def sign_in_from_form(request: web.Request) -> tuple[web.HTTPSeeOther | No
 
 @routes.post("/admin/sign-out", summary="Sign this browser out of the console", auth="staff",
              content_type="text/html", status=303)
-async def sign_out(request: web.Request) -> web.StreamResponse:
+async def console_sign_out(request: web.Request) -> web.StreamResponse:
     session = request.cookies.get(SESSION_COOKIE)
     if session:
         await signing_in.sign_out(services(request).pool, session)

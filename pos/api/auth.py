@@ -16,7 +16,7 @@ import asyncpg
 from aiohttp import web
 
 from pos.accounts import signing_in
-from pos.accounts.staff import BOOTSTRAP, REPORT_SESSION, Staff
+from pos.accounts.staff import BOOTSTRAP, Staff
 from pos.errors import AuthProblem, forbidden, unauthorized
 from pos.storage import setup as setup_store
 from pos.till.voucher_lookup import Till
@@ -125,8 +125,6 @@ class Authenticator:
                         "csrf_failed", "This request did not come from the console page. "
                         "Reload the page and try again.", status=403)
             return found
-        if self.has_report_session(request):
-            return REPORT_SESSION
         return None
 
     async def till(self, request: web.Request) -> Till | None:

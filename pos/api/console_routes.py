@@ -93,7 +93,7 @@ def _staff_page(path: str, summary: str, auth: Auth = "staff"
 
 @routes.get("/admin/login", summary="Console: the sign-in form", auth="none",
             content_type="text/html")
-async def login_form(request: web.Request) -> web.Response:
+async def console_login_form(request: web.Request) -> web.Response:
     return _login_page(request, failed="")
 
 
@@ -108,7 +108,7 @@ def _login_page(request: web.Request, failed: str, status: int = 200) -> web.Res
 
 @routes.post("/admin/login", summary="Console: sign in with a login and password (a form)",
              auth="none", content_type="text/html", status=303)
-async def login(request: web.Request) -> web.StreamResponse:
+async def console_login(request: web.Request) -> web.StreamResponse:
     response, failed = await account_routes.sign_in_from_form(request)
     if response is not None:
         raise response
@@ -228,7 +228,7 @@ async def reports_page(request: web.Request) -> web.Response:
 
 
 @_staff_page("/admin/reports/{id}", "a program's report with charts and unused vouchers")
-async def report_page(request: web.Request) -> web.Response:
+async def console_report_page(request: web.Request) -> web.Response:
     svc = services(request)
     lang = language(request)
     report = await figures.program_report(svc.pool, path_id(request, "id", "program"),

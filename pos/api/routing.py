@@ -19,7 +19,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel
 
-from pos.accounts.staff import Staff
+from pos.accounts.staff import REPORT_SESSION, Staff
 from pos.api.auth import TILL_SECRET_PREFIX as _TILL_PREFIX
 from pos.api.auth import Principal, bearer
 from pos.api.state import PRINCIPAL, auth
@@ -64,12 +64,16 @@ def _no_staff(request: web.Request, kind: StaffKind) -> Problem:
     return unauthorized("Sign in first: this needs " + NEEDS[kind] + ".")
 
 
-def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login") -> Guard:
+def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
+                reports: bool = False) -> Guard:
     """Let in staff whose role the kind admits; a browser asking for a page is sent to
-    sign in instead of reading a 401."""
+    sign in instead of reading a 401. With `reports`, the report session cookie (made from
+    the admin token at /reports/login) also opens the route, and nothing else does."""
     admitted = ADMITS[kind]
 
     async def check(request: web.Request) -> Principal:
+        if reports and auth(request).has_report_session(request):
+            return REPORT_SESSION
         try:
             staff = await auth(request).staff(request)
         except AuthProblem as problem:
@@ -126,8 +130,8 @@ def guard_for(kind: Auth, *, html: bool = False) -> Guard | None:
     if kind == "till_or_admin":
         return _till_or_admin()
     if kind == "report_page":
-        return staff_guard("staff", html=True, sign_in="/reports/login")
-    return staff_guard(STAFF_KINDS[kind], html=html)
+        return staff_guard("staff", html=True, sign_in="/reports/login", reports=True)
+    return staff_guard(STAFF_KINDS[kind], html=html, reports=kind == "report_reader")
 
 
 def guarded(handler: Handler, guard: Guard, action: str) -> Handler:

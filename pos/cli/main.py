@@ -168,16 +168,16 @@ def _command(config: Config, args: argparse.Namespace) -> int:
         if args.action in ("retire", "revoke") and not args.kid:
             print(f"pos keys {args.action} needs the key's kid", file=sys.stderr)
             return 2
-            return asyncio.run(_with_connection(config, _keys_command(config, args.action,
-                                                                       args.kid)))
-        if args.command == "plugins":
-            return asyncio.run(_plugins(config))
-        if args.command in voucher_commands.COMMANDS:
-            return voucher_commands.run(config, args)
-        if args.command in settlement_commands.COMMANDS:
-            return settlement_commands.run(config, args)
-        if args.command in user_commands.COMMANDS:
-            return user_commands.run(config, args)
+        return asyncio.run(_with_connection(config, _keys_command(config, args.action,
+                                                                   args.kid)))
+    if args.command == "plugins":
+        return asyncio.run(_plugins(config))
+    if args.command in voucher_commands.COMMANDS:
+        return voucher_commands.run(config, args)
+    if args.command in settlement_commands.COMMANDS:
+        return settlement_commands.run(config, args)
+    if args.command in user_commands.COMMANDS:
+        return user_commands.run(config, args)
     return 2
 
 
