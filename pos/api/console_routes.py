@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -252,7 +252,8 @@ async def settlement_page(request: web.Request) -> web.Response:
     return page(request, "settlement.html", "settlement_title", "/admin/settlement",
                 batches=await settlements.list_batches(svc.pool),
                 formats=[f["name"] for f in exporting.describe_exporters(svc)],
-                today=datetime.now(zone).date().isoformat())
+                # A period can only end in the past: yesterday is the latest whole day.
+                today=(datetime.now(zone).date() - timedelta(days=1)).isoformat())
 
 
 @_staff_page("/admin/audit", "the audit log, filterable, and its chain check")
