@@ -161,14 +161,14 @@ function issuance(form) {
     issueButton.disabled = true;
     const { ok, data } = await upload(true);
     report.innerHTML = ok
-      ? `<p class="ok">${escapeHtml(texts.ok)}${data.count}</p>` : problems(data);
+      ? `<p class="ok">${escapeHtml(texts.ok)}${data.voucher_count}</p>` : problems(data);
     issueButton.disabled = !ok;
   });
   issueButton.addEventListener("click", async () => {
     issueButton.disabled = true;
     const { ok, data } = await upload(false);
     if (ok) {
-      report.innerHTML = `<p class="ok">${escapeHtml(texts.issued)}${data.count}</p>`;
+      report.innerHTML = `<p class="ok">${escapeHtml(texts.issued)}${data.voucher_count}</p>`;
       setTimeout(() => location.reload(), 600);
     } else report.innerHTML = problems(data);
   });
