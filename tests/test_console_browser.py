@@ -9,7 +9,7 @@ Each console page is saved in both languages under test-artifacts/console/<langu
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from tests.accounts_support import NEW_PASSWORD, Person, person
 from tests.browser.fixtures import browser, playwright  # noqa: F401 - fixtures
 from tests.browser.harness import console_errors
-from tests.conftest import World
+from tests.conftest import World, basket, new_key
 from tests.settlement_support import insert_synthetic_redemptions
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
@@ -216,7 +216,20 @@ async def test_every_console_page_in_both_languages(
     resp = await client.post(f"/v1/programs/{program}/vouchers", json={"beneficiaries": [
         {"ref": f"ben-{i}"} for i in range(1, 4)]}, headers={
             "Authorization": "Bearer adm_test_" + "x" * 32})
-    voucher = (await resp.json())["vouchers"][0]["id"]
+    issued = (await resp.json())["vouchers"]
+    voucher = issued[0]["id"]
+    # Something to show: a sale (for the charts), a settled batch, a large top-up waiting.
+    sale = await client.post("/v1/redemptions", json={
+        "token": issued[1]["token"], "basket": basket(("diapers", 2, 6000),
+                                                      ("infant_formula", 1, 18000))},
+        headers=shop.headers(new_key()))
+    assert sale.status == 201
+    await world.post("/v1/settlements", {"period_end": datetime.now(UTC).isoformat(),
+                                         "by": "finance"})
+    officer = await person(world, "li.officer", "officer")
+    held = await client.post(f"/v1/vouchers/{voucher}/credits", json={"amount": 150000},
+                             headers={**officer.token_headers, "Idempotency-Key": "t1"})
+    assert held.status == 202
     admin = await person(world, "chen.admin", "admin")
     base = str(client.make_url("")).rstrip("/")
     ids = {"program": program, "till": shop.till_id, "voucher": voucher}
