@@ -59,6 +59,7 @@ async def test_a_new_officer_signs_in_changes_the_password_and_works(
 
     stored = await db.fetchrow("SELECT password_hash, must_change_password FROM accounts "
                                "WHERE login = 'li.officer'")
+    assert stored is not None
     assert stored["password_hash"].startswith("$argon2id$")
     assert stored["must_change_password"] is False
     sessions = await db.fetch("SELECT id_hash FROM account_sessions")

@@ -14,8 +14,6 @@ from tests.conftest import World, basket, new_key
 from tests.settlement_support import pos_command
 
 
-
-
 async def _verify(world: World, headers: dict[str, str]) -> dict[str, Any]:
     resp = await world.client.get("/v1/audit-log/verify", headers=headers)
     assert resp.status == 200
@@ -98,8 +96,10 @@ async def test_an_altered_or_deleted_row_breaks_the_chain(
         pass
     # ...so someone who can switch its guard off does, and edits a row: the chain shows it.
     await db.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-    seq, after = await db.fetchrow(
+    edited = await db.fetchrow(
         "SELECT seq, after::text FROM audit_log WHERE after::text LIKE '%二号店%'")
+    assert edited is not None
+    seq, after = edited
     await db.execute("UPDATE audit_log SET after = replace($2, '二号店', '假店')::jsonb "
                      "WHERE seq = $1", seq, after)
     broken = await _verify(world, auditor.token_headers)
