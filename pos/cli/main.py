@@ -47,6 +47,7 @@ async def _run(config: Config, demo: bool) -> int:
     base = config.server.public_url or f"http://{config.server.host}:{config.server.port}"
     print(f"Voucher service listening on {base}")
     print(f"  till:       {base}/till/")
+    print(f"  console:    {base}/admin/  (accounts: pos users add LOGIN --role ROLE)")
     print(f"  API:        {base}/v1/openapi.json")
     print(f"  admin token: {app[ADMIN_TOKEN]}")
     if demo:
