@@ -12,11 +12,15 @@
         └── PluginProblem         plugin_error: a plugin raised, hung or returned nonsense;
                                   carries the plugin's name
 
-A `Problem` is turned into an HTTP response in exactly one place, `pos.api.problems`.
+Every problem code is declared once, below, in the catalogue: its HTTP status, its title
+and its family. Code raises a problem by the entry's name (`raise VOUCHER_REVOKED("...")`);
+the OpenAPI document lists the catalogue. A `Problem` is turned into an HTTP response in
+exactly one place, `pos.api.problems`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 
@@ -38,12 +42,16 @@ class Problem(PosError):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Request refused"
 
-    def __init__(self, code: str, detail: str, *, status: int | None = None,
+    def __init__(self, code: ErrorCode | str, detail: str, *, status: int | None = None,
                  **extra: Any) -> None:
         super().__init__(detail)
-        self.code = code
+        entry = code if isinstance(code, ErrorCode) else CATALOGUE.get(code)
+        self.code = entry.code if entry is not None else str(code)
         self.detail = detail
         self.extra = extra
+        if entry is not None:
+            self.status = entry.status  # type: ignore[misc]
+            self.title = entry.title  # type: ignore[misc]
         if status is not None:
             self.status = status  # type: ignore[misc]
 
@@ -89,21 +97,150 @@ class PluginProblem(Problem):
     title = "A plugin failed"
 
     def __init__(self, plugin: str, detail: str) -> None:
-        super().__init__("plugin_error", detail, plugin=plugin)
+        super().__init__(PLUGIN_ERROR, detail, plugin=plugin)
         self.plugin = plugin
 
 
+@dataclasses.dataclass(frozen=True)
+class ErrorCode:
+    """One entry of the catalogue: a stable machine code, its HTTP status, its title, and
+    the family of problem it raises. Calling it makes the problem: `NOT_FOUND("...")`."""
+
+    code: str
+    status: int
+    title: str
+    family: type[Problem] = Problem
+
+    def __call__(self, detail: str, **extra: Any) -> Problem:
+        return self.family(self, detail, **extra)
+
+
+CATALOGUE: dict[str, ErrorCode] = {}
+
+
+def _declare(code: str, status: int, title: str, family: type[Problem]) -> ErrorCode:
+    if code in CATALOGUE:
+        raise ValueError(f"problem code {code} declared twice")
+    entry = ErrorCode(code, status, title, family)
+    CATALOGUE[code] = entry
+    return entry
+
+
+# -- the caller's own credential ----------------------------------------------------------
+UNAUTHORIZED = _declare("unauthorized", 401, "Not signed in", AuthProblem)
+FORBIDDEN = _declare("forbidden", 403, "Not allowed", AuthProblem)
+
+# -- the request itself ---------------------------------------------------------------------
+VALIDATION_ERROR = _declare("validation_error", 422, "Invalid request", InputProblem)
+UNSUPPORTED_MEDIA_TYPE = _declare("unsupported_media_type", 415, "Wrong kind of content",
+                                  InputProblem)
+PAYLOAD_TOO_LARGE = _declare("payload_too_large", 413, "Request too large", InputProblem)
+NOT_FOUND = _declare("not_found", 404, "Not found", InputProblem)
+METHOD_NOT_ALLOWED = _declare("method_not_allowed", 405, "Method not allowed", InputProblem)
+HTTP_ERROR = _declare("http_error", 400, "Request refused", InputProblem)
+RATE_LIMITED = _declare("rate_limited", 429, "Too many attempts", InputProblem)
+INVALID_PAIRING_CODE = _declare("invalid_pairing_code", 400, "Pairing code not accepted",
+                                InputProblem)
+UNKNOWN_FORMAT = _declare("unknown_format", 404, "Unknown export format", InputProblem)
+
+# -- the voucher's token or code ------------------------------------------------------------
+INVALID_TOKEN = _declare("invalid_token", 401, "Voucher code not accepted", TokenProblem)
+TOKEN_EXPIRED = _declare("token_expired", 401, "Voucher expired", TokenProblem)
+TOKEN_NOT_YET_VALID = _declare("token_not_yet_valid", 401, "Voucher not valid yet",
+                               TokenProblem)
+
+# -- the voucher cannot pay -----------------------------------------------------------------
+VOUCHER_SUSPENDED = _declare("voucher_suspended", 403, "Voucher suspended", VoucherProblem)
+VOUCHER_REVOKED = _declare("voucher_revoked", 403, "Voucher revoked", VoucherProblem)
+VOUCHER_EXHAUSTED = _declare("voucher_exhausted", 409, "Voucher used up", VoucherProblem)
+VOUCHER_EXPIRED = _declare("voucher_expired", 409, "Voucher expired", VoucherProblem)
+VOUCHER_REPLACED = _declare("voucher_replaced", 410, "Voucher replaced", InputProblem)
+REISSUE_REQUIRED = _declare("reissue_required", 409, "Voucher must be reissued",
+                            VoucherProblem)
+MERCHANT_NOT_ACCEPTED = _declare("merchant_not_accepted", 403, "Shop not in this program",
+                                 VoucherProblem)
+ALREADY_VOIDED = _declare("already_voided", 409, "Already cancelled", VoucherProblem)
+VOID_WINDOW_CLOSED = _declare("void_window_closed", 409, "Too late to cancel", VoucherProblem)
+
+# -- the sale --------------------------------------------------------------------------------
+CURRENCY_MISMATCH = _declare("currency_mismatch", 422, "Wrong currency", InputProblem)
+NO_ELIGIBLE_LINES = _declare("no_eligible_lines", 422, "Nothing the voucher may pay for",
+                             InputProblem)
+AMOUNT_EXCEEDS_COVERAGE = _declare("amount_exceeds_coverage", 422, "Amount too high",
+                                   InputProblem)
+IDENTITY_CHECK_REQUIRED = _declare("identity_check_required", 422, "Identity check needed",
+                                   InputProblem)
+CHANNEL_NOT_ALLOWED = _declare("channel_not_allowed", 422, "Payment channel not allowed",
+                               InputProblem)
+PAYMENT_DECLINED = _declare("payment_declined", 402, "Payment declined", InputProblem)
+PAYMENT_FAILED = _declare("payment_failed", 502, "Payment failed", Problem)
+
+# -- repeated requests -----------------------------------------------------------------------
+IDEMPOTENCY_KEY_REQUIRED = _declare("idempotency_key_required", 400,
+                                    "Idempotency-Key needed", IdempotencyProblem)
+IDEMPOTENCY_CONFLICT = _declare("idempotency_conflict", 422, "Key used for another request",
+                                IdempotencyProblem)
+IDEMPOTENCY_IN_PROGRESS = _declare("idempotency_in_progress", 409, "Still being processed",
+                                   IdempotencyProblem)
+
+# -- issuing and looking after vouchers ------------------------------------------------------
+ALREADY_ISSUED = _declare("already_issued", 409, "Already issued", InputProblem)
+ISSUANCE_CONFLICT = _declare("issuance_conflict", 409, "Issuance conflict", InputProblem)
+PROGRAM_ENDED = _declare("program_ended", 409, "Program ended", InputProblem)
+BATCH_INVALID = _declare("batch_invalid", 422, "List has errors", InputProblem)
+BATCH_UNREADABLE = _declare("batch_unreadable", 422, "List cannot be read", InputProblem)
+BATCH_CHANGED = _declare("batch_changed", 409, "List changed", InputProblem)
+FONT_UNAVAILABLE = _declare("font_unavailable", 503, "No font for cards", Problem)
+
+# -- settlement ------------------------------------------------------------------------------
+PERIOD_NOT_OVER = _declare("period_not_over", 422, "Period not over", InputProblem)
+SETTLEMENT_CONFLICT = _declare("settlement_conflict", 409, "Settlement conflict", InputProblem)
+SETTLEMENT_TIMEOUT = _declare("settlement_timeout", 503, "Settlement took too long",
+                              InputProblem)
+INVALID_TRANSITION = _declare("invalid_transition", 409, "Not possible in this state",
+                              InputProblem)
+NOTHING_TO_PAY = _declare("nothing_to_pay", 409, "Nothing to pay", InputProblem)
+EXPORT_REFUSED = _declare("export_refused", 409, "Export refused", InputProblem)
+
+# -- named accounts and four eyes -----------------------------------------------------------
+SIGN_IN_FAILED = _declare("sign_in_failed", 401, "Sign-in failed", AuthProblem)
+SIGN_IN_THROTTLED = _declare("sign_in_throttled", 429, "Too many wrong passwords",
+                             InputProblem)
+CSRF_FAILED = _declare("csrf_failed", 403, "Not sent by the console page", AuthProblem)
+PASSWORD_CHANGE_REQUIRED = _declare("password_change_required", 403, "Password must change",
+                                    AuthProblem)
+WRONG_PASSWORD = _declare("wrong_password", 422, "Current password not right", InputProblem)
+LOGIN_TAKEN = _declare("login_taken", 409, "Login taken", InputProblem)
+NOT_AN_ACCOUNT = _declare("not_an_account", 409, "Needs a named account", InputProblem)
+SECOND_PERSON_REQUIRED = _declare("second_person_required", 409, "Another person must do this",
+                                  InputProblem)
+ALREADY_DECIDED = _declare("already_decided", 409, "Already decided", InputProblem)
+
+# -- payment providers' webhooks -------------------------------------------------------------
+WEBHOOK_SIGNATURE_INVALID = _declare("webhook_signature_invalid", 401, "Signature not valid",
+                                     InputProblem)
+WEBHOOK_STALE = _declare("webhook_stale", 400, "Webhook too old", InputProblem)
+WEBHOOK_INVALID = _declare("webhook_invalid", 422, "Webhook not understood", InputProblem)
+WEBHOOK_REPLAYED = _declare("webhook_replayed", 409, "Webhook already taken", InputProblem)
+
+# -- our side --------------------------------------------------------------------------------
+TRY_AGAIN = _declare("try_again", 503, "Busy, try again", Problem)
+# Raised as `PluginProblem(plugin, detail)`, which carries the plugin's name.
+PLUGIN_ERROR = _declare("plugin_error", 502, "A plugin failed", Problem)
+INTERNAL_ERROR = _declare("internal_error", 500, "Something went wrong", Problem)
+
+
 def unauthorized(detail: str = "This device is not signed in. Pair the till again.") -> Problem:
-    return AuthProblem("unauthorized", detail)
+    return UNAUTHORIZED(detail)
 
 
 def forbidden(detail: str) -> Problem:
-    return AuthProblem("forbidden", detail, status=403)
+    return FORBIDDEN(detail)
 
 
 def not_found(what: str) -> Problem:
-    return InputProblem("not_found", f"No {what} was found.", status=404)
+    return NOT_FOUND(f"No {what} was found.")
 
 
 def validation_error(detail: str, **extra: Any) -> Problem:
-    return InputProblem("validation_error", detail, status=422, **extra)
+    return VALIDATION_ERROR(detail, **extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import tomllib
@@ -10,8 +11,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 
 from pos.config import Config
+from pos.errors import CATALOGUE
 from tests.conftest import ADMIN, World, basket, new_key
 
 ROOT = Path(__file__).parent.parent
@@ -268,3 +271,35 @@ async def test_inputs_that_once_gave_500_get_a_clear_refusal(
                                    headers={**ADMIN, "Content-Type": "application/json"})
     problem_of(resp)
     assert await _counts(db) == before
+
+
+def _problem_codes_in_source() -> set[str]:
+    """Every problem code the source names: catalogue entries used by name, and codes
+    given as strings to a problem class."""
+    root = Path(__file__).resolve().parent.parent
+    names = {entry.code.upper(): entry.code for entry in CATALOGUE.values()}
+    found: set[str] = set()
+    for path in [*root.joinpath("pos").rglob("*.py"), *root.joinpath("plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Name) \
+                    and node.func.id.endswith("Problem") and node.func.id != "PluginProblem":
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.add(first.value)
+            if isinstance(node, ast.Name) and node.id in names:
+                found.add(names[node.id])
+    return found
+
+
+def test_every_problem_code_is_declared_once_in_the_catalogue() -> None:
+    undeclared = _problem_codes_in_source() - set(CATALOGUE)
+    assert undeclared == set()
+    assert all(100 <= entry.status < 600 and entry.title for entry in CATALOGUE.values())
+
+
+async def test_openapi_lists_every_problem_code(client: TestClient[Any, Any]) -> None:
+    document = await (await client.get("/v1/openapi.json")).json()
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["properties"]["code"]["enum"]) == set(CATALOGUE)
+    listed = {row["code"]: row["status"] for row in problem["x-problem-codes"]}
+    assert listed == {code: entry.status for code, entry in CATALOGUE.items()}

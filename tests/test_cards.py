@@ -3,7 +3,9 @@ rendered PDF page (pypdfium2), at print sizes; Chinese and English on the card."
 
 from __future__ import annotations
 
+import dataclasses
 import io
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from PIL import Image
 from pos.api.app import create_app
 from pos.config import Config
 from pos.printing import cards, fonts
+from pos.storage.setup import Program
 from tests.conftest import ADMIN, World, make_config
 from tests.issuance_support import csv_bytes, exported, quote, run_pos, upload
 
@@ -44,11 +47,15 @@ async def test_card_png_scans_at_card_and_small_print_sizes(world: World) -> Non
 
 
 def test_card_text_is_bilingual_and_names_no_person() -> None:
-    program = {"name": "Nutrition care voucher 营养关爱券", "currency": "CNY",
-               "face_value": 0, "uses": None,
-               "allowance": {"amount": 30000, "count": 12, "rollover": False},
-               "valid_from": "2026-01-01T00:00:00+08:00",
-               "valid_until": "2027-01-01T00:00:00+08:00"}
+    program = Program(
+        id="00000000-0000-0000-0000-000000000001", name="Nutrition care voucher 营养关爱券",
+        currency="CNY", restrictions=("any",), rule_settings={}, face_value=0,
+        per_visit_cap=None, uses=None, unit_price=None,
+        valid_from=datetime.fromisoformat("2026-01-01T00:00:00+08:00"),
+        valid_until=datetime.fromisoformat("2027-01-01T00:00:00+08:00"),
+        allowance={"amount": 30000, "count": 12, "rollover": False},
+        require_identity=False, channels=("cash",),
+        created_at=datetime.fromisoformat("2025-12-01T00:00:00+08:00"), merchant_ids=())
     face = cards.card_face(program, token="t", code="ABCD-EFGH-JKMN-P",
                            timezone="Asia/Shanghai")
     assert (face.value_zh, face.value_en) == ("¥300.00/月 \u00d712",
@@ -58,7 +65,8 @@ def test_card_text_is_bilingual_and_names_no_person() -> None:
     texts = [t.text for t in cards.layout(face, cards.measurer(font)).texts]
     for label in ("面值 Value", "有效期 Valid", "手动码 Manual code", "ABCD-EFGH-JKMN-P"):
         assert label in texts
-    uses = cards.describe_value({"currency": "CNY", "uses": 8, "face_value": 0})
+    uses = cards.describe_value(dataclasses.replace(program, uses=8, unit_price=1000,
+                                                    allowance=None))
     assert uses == ("8 次", "8 uses")
 
 

@@ -101,7 +101,7 @@ async def test_a_bad_file_changes_nothing(world: World) -> None:
     assert "not UTF-8" in problem["detail"]
     problem = await upload(world, program, f"{MILK}\n", status=415,
                            content_type="application/json")
-    assert problem["code"] == "validation_error"
+    assert problem["code"] == "unsupported_media_type"
     current = await (await world.client.get(f"/v1/programs/{program}/approved-products",
                                             headers=ADMIN)).json()
     assert current["version"] == 1

@@ -5,9 +5,9 @@ The list is uploaded as CSV through the admin API (`PUT /v1/programs/<id>/approv
 and versioned; each decision carries the version it was made against
 (`detail.list_version`), which is stored with the redemption line.
 
-Unlike an outside plugin, it reads tables the core keeps (the lists and their upload route
-are core features), through `pos.storage.approved_products`; the read is one statement, so
-one snapshot: a list replaced meanwhile is seen whole or not at all.
+The lists and their upload route are core features; the rule reads them as any plugin may,
+through `ctx.reads.approved_products` (one statement, so one snapshot: a list replaced
+meanwhile is seen whole or not at all).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 from pos import hookimpl
 from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
-from pos.storage.approved_products import lookup
 
 
 class ApprovedProductsRule:
@@ -25,8 +24,11 @@ class ApprovedProductsRule:
     description = "Only products on the program's approved product list (GTINs)."
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        if ctx.reads is None:
+            raise RuntimeError("approved_products needs ctx.reads to look the list up")
         gtins = sorted({line.gtin for line in lines if line.gtin})
-        version, listed = await lookup(ctx.db, ctx.program.id, gtins)
+        found = await ctx.reads.approved_products(ctx.program.id, gtins)
+        version, listed = found.version, found.listed
         detail = {"list_version": version}
         decisions = []
         for line in lines:

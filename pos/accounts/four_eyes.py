@@ -15,7 +15,7 @@ from typing import Any
 
 from pos.accounts.staff import Staff
 from pos.api.requests import TopUpIn
-from pos.errors import InputProblem, not_found
+from pos.errors import ALREADY_DECIDED, SECOND_PERSON_REQUIRED, Problem, not_found
 from pos.service.services import Services
 from pos.storage import confirmations as store
 from pos.storage import console_lists
@@ -23,8 +23,8 @@ from pos.storage import vouchers as voucher_store
 from pos.vouchers import lifecycle
 
 
-def _second_person(detail: str) -> InputProblem:
-    return InputProblem("second_person_required", detail, status=409)
+def _second_person(detail: str) -> Problem:
+    return SECOND_PERSON_REQUIRED(detail)
 
 
 async def check_approver(services: Services, batch_id: str, staff: Staff) -> None:
@@ -96,13 +96,11 @@ async def confirm(services: Services, staff: Staff, pending_id: str) -> dict[str
     if pending is None:
         raise not_found("change awaiting confirmation")
     if pending.status != "pending":
-        raise InputProblem("already_decided", f"This change was already {pending.status}.",
-                           status=409)
+        raise ALREADY_DECIDED(f"This change was already {pending.status}.")
     if staff.is_person and staff.account_id == pending.requested_by_id:
         raise _second_person("You asked for this change; another account must confirm it.")
     if not await store.decide(services.pool, pending_id, "confirmed", staff.login):
-        raise InputProblem("already_decided", "This change was just decided by someone else.",
-                           status=409)
+        raise ALREADY_DECIDED("This change was just decided by someone else.")
     try:
         outcome = await _carry_out(services, pending)
     except Exception:
@@ -121,7 +119,7 @@ async def cancel(services: Services, staff: Staff, pending_id: str) -> None:
     if await store.get(services.pool, pending_id) is None:
         raise not_found("change awaiting confirmation")
     if not await store.decide(services.pool, pending_id, "cancelled", staff.login):
-        raise InputProblem("already_decided", "This change was already decided.", status=409)
+        raise ALREADY_DECIDED("This change was already decided.")
 
 
 async def _carry_out(services: Services, pending: store.PendingChange) -> dict[str, Any]:

@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from pos.accounts import passwords
 from pos.accounts.staff import Staff
 from pos.db.pool import Executor
-from pos.errors import AuthProblem, InputProblem, not_found
+from pos.errors import (
+    LOGIN_TAKEN,
+    SIGN_IN_FAILED,
+    SIGN_IN_THROTTLED,
+    WRONG_PASSWORD,
+    not_found,
+    validation_error,
+)
 from pos.roles import Role
 from pos.storage import accounts as store
 
@@ -56,17 +63,16 @@ async def sign_in(pool: Executor, login: str, password: str, *,
     if found is not None and found.locked_until is not None \
             and found.locked_until > datetime.now(UTC):
         seconds = int((found.locked_until - datetime.now(UTC)).total_seconds()) + 1
-        raise InputProblem(
-            "sign_in_throttled",
+        raise SIGN_IN_THROTTLED(
             f"Too many wrong passwords for this login. Try again in {seconds} seconds.",
-            status=429, retry_after=seconds)
+            retry_after=seconds)
     ok = await passwords.matches(found.password_hash if found else None, password)
     if found is None or not ok or found.account.disabled:
         if found is not None and not ok:
             await store.record_failed_sign_in(pool, found.account.id,
                                               lock_after=throttle.attempts,
                                               lock_seconds=throttle.lock_seconds)
-        raise AuthProblem("sign_in_failed", "The login or the password is not right.")
+        raise SIGN_IN_FAILED("The login or the password is not right.")
     await store.record_sign_in(pool, found.account.id)
     cookie_value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     await store.create_session(pool, digest(cookie_value), found.account.id, csrf,
@@ -97,11 +103,10 @@ async def change_password(pool: Executor, staff: Staff, current: str,
     assert staff.account_id is not None
     found = await store.credentials(pool, staff.login)
     if found is None or not await passwords.matches(found.password_hash, current):
-        raise InputProblem("wrong_password", "The current password is not right.", status=422)
+        raise WRONG_PASSWORD("The current password is not right.")
     passwords.require_acceptable(new, staff.login)
     if new == current:
-        raise InputProblem("validation_error", "Choose a password you have not used here.",
-                           status=422)
+        raise validation_error("Choose a password you have not used here.")
     await store.set_password(pool, staff.account_id, await passwords.hash_password(new),
                              must_change=False)
     await store.revoke_sessions(pool, staff.account_id)
@@ -122,7 +127,7 @@ async def add_account(pool: Executor, login: str, role: Role, *,
     account = await store.create_account(pool, login, role,
                                          await passwords.hash_password(one_time))
     if account is None:
-        raise InputProblem("login_taken", f"The login {login} is already taken.", status=409)
+        raise LOGIN_TAKEN(f"The login {login} is already taken.")
     token = (await new_token(pool, account.id, "created with the account"))[0] \
         if with_token else None
     return NewAccount(account, one_time, token)

@@ -20,7 +20,7 @@ from pos.api.state import (
     path_id,
     services,
 )
-from pos.errors import InputProblem, Problem, not_found, validation_error
+from pos.errors import NOT_AN_ACCOUNT, Problem, not_found, validation_error
 from pos.service.services import Services
 from pos.storage import accounts as store
 from pos.storage import audit_log
@@ -103,8 +103,8 @@ async def me(request: web.Request) -> web.Response:
 def _account_only(request: web.Request) -> str:
     staff = calling_staff(request)
     if staff.account_id is None:
-        raise InputProblem("not_an_account", "The bootstrap admin token is not an account: "
-                           "sign in with a named account for this.", status=409)
+        raise NOT_AN_ACCOUNT("The bootstrap admin token is not an account: "
+                             "sign in with a named account for this.")
     return staff.account_id
 
 
@@ -195,8 +195,7 @@ def _account_switch(action: str) -> None:
     async def switch(request: web.Request) -> web.Response:
         account_id = path_id(request, "id", "account")
         if calling_staff(request).account_id == account_id and action == "disable":
-            raise InputProblem("validation_error", "You cannot disable your own account.",
-                               status=422)
+            raise validation_error("You cannot disable your own account.")
         if not await store.set_disabled(services(request).pool, account_id,
                                         action == "disable"):
             raise not_found("account")

@@ -21,13 +21,15 @@ routes = Routes("admin")
 async def create_program(request: web.Request) -> web.Response:
     svc = services(request)
     program_id = await programs.define_program(svc, await body(request, ProgramIn))
-    return json_response(await setup_store.get_program(svc.pool, program_id), status=201)
+    return json_response((await setup_store.get_program(svc.pool, program_id)).as_json(),
+                         status=201)
 
 
 @routes.get("/v1/programs/{id}", summary="Read a program", auth="staff")
 async def get_program(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
-    return json_response(await setup_store.get_program(services(request).pool, program_id))
+    program = await setup_store.get_program(services(request).pool, program_id)
+    return json_response(program.as_json())
 
 
 @routes.post("/v1/merchants", summary="Register a merchant", auth="officer", body=MerchantIn,

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from pos.accounts import signing_in
 from pos.accounts.staff import BOOTSTRAP, Staff
-from pos.errors import AuthProblem, forbidden, unauthorized
+from pos.errors import CSRF_FAILED, forbidden, unauthorized
 from pos.storage import setup as setup_store
 from pos.till.voucher_lookup import Till
 
@@ -121,9 +121,8 @@ class Authenticator:
                     sent = field if isinstance(field, str) else ""
                 assert found.csrf_token is not None
                 if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
-                    raise AuthProblem(
-                        "csrf_failed", "This request did not come from the console page. "
-                        "Reload the page and try again.", status=403)
+                    raise CSRF_FAILED("This request did not come from the console page. "
+                                      "Reload the page and try again.")
             return found
         return None
 

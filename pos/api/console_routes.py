@@ -173,9 +173,9 @@ async def program_page(request: web.Request) -> web.Response:
     partners = await console_lists.partners(pool, program_id)
     partner_ids = {p["id"] for p in partners}
     others = [m for m in await console_lists.merchants(pool) if m["id"] not in partner_ids]
-    allowed = (program.get("rule_settings") or {}).get("categories", {}).get("allowed", [])
+    allowed = program.rule_settings.get("categories", {}).get("allowed", [])
     return page(request, "program.html", "program_title", "/admin/programs",
-                title=program["name"], program=program, partners=partners, others=others,
+                title=program.name, program=program, partners=partners, others=others,
                 allowed=allowed,
                 issuances=await issuance_store.list_issuances(pool, program_id))
 
@@ -217,7 +217,7 @@ async def voucher_page(request: web.Request) -> web.Response:
     program = await setup_store.get_program(pool, voucher["program_id"])
     return page(request, "voucher.html", "vouchers_title", "/admin/vouchers",
                 title=voucher["beneficiary_ref"], voucher=voucher,
-                program_name=program["name"],
+                program_name=program.name,
                 history=await console_lists.voucher_history(pool, voucher["id"]))
 
 

@@ -44,12 +44,12 @@ async def edit_program(request: web.Request) -> web.Response:
     if payload.valid_until is not None:
         until = local_moment(payload.valid_until, ZoneInfo(svc.config.redemption.timezone),
                              end=True)
-        if until <= datetime.fromisoformat(str(program["valid_from"])):
+        if until <= program.valid_from:
             raise validation_error("The program must end after it starts.")
     await console_lists.edit_program(svc.pool, program_id, name=payload.name,
                                      valid_until=until, per_visit_cap=payload.per_visit_cap,
                                      clear_cap=payload.remove_per_visit_cap)
-    return json_response(await setup_store.get_program(svc.pool, program_id))
+    return json_response((await setup_store.get_program(svc.pool, program_id)).as_json())
 
 
 @routes.get("/v1/merchants", summary="Every merchant with its tills", auth="staff")

@@ -5,20 +5,20 @@ person, is never cached and is rate-limited per address."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
 from pos import codes
 from pos.api.routing import Routes
 from pos.api.state import HOLDER_PAGE_LIMITER, services
-from pos.errors import InputProblem, not_found
+from pos.errors import RATE_LIMITED, VOUCHER_REPLACED, not_found
 from pos.money import format_major
 from pos.printing import cards
 from pos.printing.holder_page import HolderView, render, render_missing
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
+from pos.storage.setup import Program
 from pos.vouchers import issuance
 
 routes = Routes("holder")
@@ -46,8 +46,8 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
     if "text/html" in request.headers.get("Accept", ""):
         return _html(render_missing(replaced), status=status)
     if replaced:
-        raise InputProblem("voucher_replaced", "This voucher was replaced by a new one; "
-                           "use the new voucher's code.", status=410)
+        raise VOUCHER_REPLACED("This voucher was replaced by a new one; "
+                           "use the new voucher's code.")
     raise not_found("voucher")
 
 
@@ -56,8 +56,7 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
 async def holder(request: web.Request) -> web.Response:
     svc = services(request)
     if not request.app[HOLDER_PAGE_LIMITER].allow(request.remote or "?"):
-        raise InputProblem("rate_limited", "Too many pages were opened. Wait a minute.",
-                           status=429)
+        raise RATE_LIMITED("Too many pages were opened. Wait a minute.")
     body_ = codes.normalise(request.match_info["code"][:40])
     if body_ is None:
         return _missing(request, replaced=False)
@@ -70,9 +69,9 @@ async def holder(request: web.Request) -> web.Response:
     partners = await issuance_store.partner_names(svc.pool, voucher.program_id)
     state = voucher.status
     now = datetime.now(UTC)
-    if state == "active" and now >= datetime.fromisoformat(program["valid_until"]):
+    if state == "active" and now >= program.valid_until:
         state = "expired"  # before `pos expire` has run: the till refuses it already
-    elif state == "active" and now < datetime.fromisoformat(program["valid_from"]):
+    elif state == "active" and now < program.valid_from:
         state = "not_yet_valid"
     elif state == "active" and await issuance_store.key_status(
             svc.pool, voucher.token_kid) == "revoked":
@@ -82,25 +81,25 @@ async def holder(request: web.Request) -> web.Response:
                            timezone=svc.config.redemption.timezone)
     left_zh, left_en = _left(voucher, program)
     view = HolderView(
-        program_name=program["name"], state=state, left_zh=left_zh, left_en=left_en,
+        program_name=program.name, state=state, left_zh=left_zh, left_en=left_en,
         per_visit=_per_visit(program),
         valid_from=face.valid_from, valid_until=face.valid_until, partners=partners,
         code=item.code, token=item.token if state == "active" else None)
     return _html(render(view))
 
 
-def _per_visit(program: dict[str, Any]) -> tuple[str, str] | None:
-    cap, currency = program.get("per_visit_cap"), program["currency"]
+def _per_visit(program: Program) -> tuple[str, str] | None:
+    cap, currency = program.per_visit_cap, program.currency
     if not cap:
         return None
     return (f"每次最多 {cards.money_text(cap, currency)}",
             f"at most {currency} {format_major(cap, currency)} a visit")
 
 
-def _left(voucher: HeldVoucher, program: dict[str, Any]) -> tuple[str, str]:
+def _left(voucher: HeldVoucher, program: Program) -> tuple[str, str]:
     """What is left to spend now: uses for a program counted in uses, else money."""
     if voucher.uses_left is not None:
         return f"{voucher.uses_left} 次", f"{voucher.uses_left} uses left"
-    currency, balance = program["currency"], voucher.balance or 0
+    currency, balance = program.currency, voucher.balance or 0
     return (cards.money_text(balance, currency),
             f"{currency} {format_major(balance, currency)} left")

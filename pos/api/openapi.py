@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pos import __version__
 from pos.api.auth import REPORT_COOKIE
 from pos.api.routing import SECURITY, STAFF_KINDS, RouteSpec
+from pos.errors import CATALOGUE
 from pos.roles import ADMITS
 
 ROUTE_SPECS = web.AppKey("route_specs", list[RouteSpec])
@@ -21,8 +22,13 @@ _PROBLEM = {
     "properties": {
         "type": {"type": "string"}, "title": {"type": "string"},
         "status": {"type": "integer"}, "detail": {"type": "string"},
-        "code": {"type": "string"},
+        # Every code the service may answer, from the one catalogue in pos.errors.
+        "code": {"type": "string", "enum": sorted(CATALOGUE),
+                 "description": "The stable machine code:\n\n" + "\n".join(
+                     f"- `{e.code}` ({e.status}): {e.title}" for e in CATALOGUE.values())},
     },
+    "x-problem-codes": [{"code": e.code, "status": e.status, "title": e.title}
+                        for e in CATALOGUE.values()],
 }
 
 

@@ -14,7 +14,7 @@ from pos.api.auth import new_till_secret, secret_hash
 from pos.api.requests import PairingIn
 from pos.api.routing import Routes
 from pos.api.state import PAIRING_LIMITER, body, calling_till, json_response, path_id, services
-from pos.errors import InputProblem
+from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
 
@@ -23,10 +23,9 @@ ATTEMPTS_PER_MINUTE = 10  # per address; the app's PAIRING_LIMITER is built with
 routes = Routes("pairing")
 
 
-def _invalid() -> InputProblem:
-    return InputProblem(
-        "invalid_pairing_code",
-        "This pairing code is not valid or has expired. Ask for a new one.", status=400)
+def _invalid() -> Problem:
+    return INVALID_PAIRING_CODE(
+        "This pairing code is not valid or has expired. Ask for a new one.")
 
 
 @routes.post("/v1/tills/{id}/pairing-codes",
@@ -51,9 +50,7 @@ async def pair(request: web.Request) -> web.Response:
     # Rate-limited before anything else, so guessing costs the same whatever is sent. Per
     # address as the service sees it: behind a proxy, the tills behind it share the limit.
     if not request.app[PAIRING_LIMITER].allow(request.remote or "unknown"):
-        raise InputProblem(
-            "rate_limited", "Too many pairing attempts. Wait a minute and try again.",
-            status=429)
+        raise RATE_LIMITED("Too many pairing attempts. Wait a minute and try again.")
     payload = await body(request, PairingIn)
     symbols = pairing_code.normalise(payload.code)
     if symbols is None:

@@ -10,8 +10,17 @@ from aiohttp import web
 
 from pos.api.routing import Routes
 from pos.api.state import json_response, path_id, services
-from pos.errors import InputProblem, PluginProblem, not_found, validation_error
-from pos.plugin.types import WebhookChannel, WebhookRejected, WebhookRequest
+from pos.errors import (
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    WEBHOOK_INVALID,
+    WEBHOOK_REPLAYED,
+    WEBHOOK_SIGNATURE_INVALID,
+    WEBHOOK_STALE,
+    not_found,
+    validation_error,
+)
+from pos.plugin.types import WebhookRejected, WebhookRequest
 from pos.storage import approved_products as approved_store
 from pos.storage import payment_journal as payment_store
 
@@ -23,18 +32,19 @@ routes = Routes("plugins")
 MAX_LIST_BYTES = 16 * 1024 * 1024
 MAX_WEBHOOK_BYTES = 64 * 1024
 
-_WEBHOOK_STATUS = {"webhook_signature_invalid": 401, "webhook_stale": 400,
-                   "webhook_invalid": 422}
+# The refusals a channel may give a webhook; anything else it says is "not understood".
+_WEBHOOK_REFUSALS = {entry.code: entry for entry in (
+    WEBHOOK_SIGNATURE_INVALID, WEBHOOK_STALE, WEBHOOK_INVALID)}
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
-        raise InputProblem("payload_too_large", "The request is too large.", status=413)
+        raise PAYLOAD_TOO_LARGE("The request is too large.")
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise InputProblem("payload_too_large", "The request is too large.", status=413)
+            raise PAYLOAD_TOO_LARGE("The request is too large.")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -45,7 +55,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 async def put_approved_products(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     if request.content_type not in ("text/csv", "text/plain", "application/octet-stream"):
-        raise InputProblem("validation_error", "Send the list as CSV (text/csv).", status=415)
+        raise UNSUPPORTED_MEDIA_TYPE("Send the list as CSV (text/csv).")
     raw = await _read_limited(request, MAX_LIST_BYTES)
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a BOM
@@ -68,25 +78,20 @@ async def get_approved_products(request: web.Request) -> web.Response:
 async def channel_webhook(request: web.Request) -> web.Response:
     svc = services(request)
     name = request.match_info["name"]
-    adapter = svc.plugins.channel(name)
-    if adapter is None or not isinstance(adapter, WebhookChannel):
+    if not svc.plugins.takes_webhooks(name):
         raise not_found("payment channel taking webhooks")
     body = await _read_limited(request, MAX_WEBHOOK_BYTES)
     try:
-        event = adapter.verify_webhook(
+        # The facade turns a channel that fails, hangs or answers nonsense into a
+        # PluginProblem naming its plugin; only the channel's own refusals come back here.
+        event = await svc.plugins.verify_webhook(
             WebhookRequest(channel=name, headers=request.headers, body=body))
     except WebhookRejected as rejected:
         log.warning("webhook for %s refused: %s", name, rejected.code)
-        raise InputProblem(rejected.code, rejected.detail,
-                           status=_WEBHOOK_STATUS.get(rejected.code, 400)) from None
-    except Exception:
-        log.exception("plugin %s: verifying a webhook raised", svc.plugins.channel_plugin(name))
-        raise PluginProblem(svc.plugins.channel_plugin(name),
-                            "The channel could not read this webhook.") from None
+        raise _WEBHOOK_REFUSALS.get(rejected.code, WEBHOOK_INVALID)(rejected.detail) from None
     outcome = await payment_store.record_webhook(
         svc.pool, name, event.event_id, event.fingerprint, event.type, event.reference,
         dict(event.data))
     if outcome == "replayed":
-        raise InputProblem("webhook_replayed",
-                           "This exact webhook was already delivered once.", status=409)
+        raise WEBHOOK_REPLAYED("This exact webhook was already delivered once.")
     return json_response({"event_id": event.event_id, "status": outcome})

@@ -9,16 +9,24 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from pos.errors import Problem, validation_error
+from pos.errors import (
+    HTTP_ERROR,
+    INTERNAL_ERROR,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    Problem,
+    validation_error,
+)
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
 
 _HTTP_CODES = {
-    404: ("not_found", "There is nothing at this address."),
-    405: ("method_not_allowed", "This address does not accept that kind of request."),
-    413: ("payload_too_large", "The request is too large."),
+    404: (NOT_FOUND, "There is nothing at this address."),
+    405: (METHOD_NOT_ALLOWED, "This address does not accept that kind of request."),
+    413: (PAYLOAD_TOO_LARGE, "The request is too large."),
 }
 
 
@@ -67,11 +75,14 @@ async def problem_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code, detail = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
-        return problem_response(Problem(code, detail, status=exc.status))
+        known = _HTTP_CODES.get(exc.status)
+        if known is not None:
+            return problem_response(known[0](known[1]))
+        # aiohttp's own refusals of a malformed request keep their status.
+        return problem_response(Problem(HTTP_ERROR, exc.reason, status=exc.status))
     except Exception:
         # A bug: logged with its trace here, never shown to the client.
         log.exception("unhandled error on %s %s", request.method, _route(request))
-        return problem_response(Problem(
-            "internal_error", "Something went wrong on our side. Try again: a repeated "
-            "request is never charged twice.", status=500))
+        return problem_response(INTERNAL_ERROR(
+            "Something went wrong on our side. Try again: a repeated request is never "
+            "charged twice."))

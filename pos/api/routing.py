@@ -24,7 +24,13 @@ from pos.api.auth import TILL_SECRET_PREFIX as _TILL_PREFIX
 from pos.api.auth import Principal, bearer
 from pos.api.state import PRINCIPAL, auth
 from pos.db.actor import Actor, acting
-from pos.errors import AuthProblem, Problem, forbidden, unauthorized
+from pos.errors import (
+    PASSWORD_CHANGE_REQUIRED,
+    AuthProblem,
+    Problem,
+    forbidden,
+    unauthorized,
+)
 from pos.roles import ADMITS, NEEDS, StaffKind
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -88,9 +94,8 @@ def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
                 and request.path not in PASSWORD_CHANGE_PATHS:
             if html and _wants_page(request):
                 raise web.HTTPSeeOther("/admin/password")
-            raise AuthProblem("password_change_required",
-                              "Choose your own password first (the one you were given "
-                              "works only once).", status=403)
+            raise PASSWORD_CHANGE_REQUIRED("Choose your own password first (the one you were "
+                                           "given works only once).")
         if staff.role not in admitted:
             raise forbidden(f"This needs {NEEDS[kind]}; you are signed in as "
                             f"{staff.role}.")

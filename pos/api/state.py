@@ -11,7 +11,12 @@ from pydantic import BaseModel
 
 from pos.accounts.staff import Staff
 from pos.api.auth import Authenticator, Principal
-from pos.errors import InputProblem, not_found, validation_error
+from pos.errors import (
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    not_found,
+    validation_error,
+)
 from pos.ratelimit import RateLimiter
 from pos.service.services import Services
 from pos.till.voucher_lookup import Till
@@ -81,10 +86,10 @@ def path_id(request: web.Request, name: str, what: str) -> str:
 async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body validated against `model` (problems on any mismatch)."""
     if request.content_type not in ("application/json", "application/problem+json", ""):
-        raise InputProblem("validation_error", "Send the request as JSON.", status=415)
+        raise UNSUPPORTED_MEDIA_TYPE("Send the request as JSON.")
     raw = await request.read()
     if not raw:
-        raise InputProblem("validation_error", "The request has no body.", status=422)
+        raise VALIDATION_ERROR("The request has no body.")
     parsed = model.model_validate_json(raw)
     if _has_nul(parsed.model_dump()):
         # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.

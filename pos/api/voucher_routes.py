@@ -8,7 +8,7 @@ import contextlib
 import csv
 import io
 import tempfile
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from aiohttp import web
 
@@ -17,13 +17,23 @@ from pos.api import holder_routes
 from pos.api.requests import TopUpIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_staff, json_response, path_id, services
-from pos.errors import InputProblem, Problem, VoucherProblem, not_found, validation_error
+from pos.errors import (
+    FONT_UNAVAILABLE,
+    IDEMPOTENCY_KEY_REQUIRED,
+    PAYLOAD_TOO_LARGE,
+    REISSUE_REQUIRED,
+    UNSUPPORTED_MEDIA_TYPE,
+    VoucherProblem,
+    not_found,
+    validation_error,
+)
 from pos.printing import cards, pdf_sheets, qr
 from pos.printing.fonts import FontFace, FontNotFound, find_cjk_font
 from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
+from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list, issuance, lifecycle
 
 routes = Routes("vouchers")
@@ -45,7 +55,7 @@ async def _font(svc: Services) -> FontFace:
     try:
         return await asyncio.to_thread(find_cjk_font, svc.config.vouchers.font_path)
     except FontNotFound as exc:
-        raise Problem("font_unavailable", f"Cards cannot be drawn: {exc}.", status=503
+        raise FONT_UNAVAILABLE(f"Cards cannot be drawn: {exc}."
                       ) from None
 
 
@@ -58,9 +68,8 @@ async def _spool(request: web.Request, limit: int) -> IO[bytes]:
         total += len(piece)
         if total > limit:
             spool.close()
-            raise InputProblem("payload_too_large",
-                               f"The list is larger than {limit} bytes; split it into batches.",
-                               status=413)
+            raise PAYLOAD_TOO_LARGE(
+                f"The list is larger than {limit} bytes; split it into batches.")
         spool.write(piece)
     return cast(IO[bytes], spool)
 
@@ -76,7 +85,7 @@ def _issuance_links(issuance_id: str) -> dict[str, str]:
             "cards_pdf": f"{base}/cards.pdf"}
 
 
-async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str, Any]]:
+async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, Program]:
     """A voucher whose QR is worth printing: live, its key not withdrawn."""
     voucher = await issuance_store.held_voucher(svc.pool, voucher_id)
     if voucher is None:
@@ -85,8 +94,7 @@ async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, dict[str
         raise VoucherProblem(f"voucher_{voucher.status}",
                              f"This voucher is {voucher.status}; there is nothing to print.")
     if await issuance_store.key_status(svc.pool, voucher.token_kid) == "revoked":
-        raise VoucherProblem(
-            "reissue_required",
+        raise REISSUE_REQUIRED(
             "This voucher's signing key was withdrawn. Reissue it to print a new code.")
     program = await setup_store.get_program(svc.pool, voucher.program_id)
     return voucher, program
@@ -118,10 +126,8 @@ async def create_issuance(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     fmt = _FORMATS.get(request.content_type)
     if fmt is None:
-        raise InputProblem(
-            "unsupported_media_type",
-            "Send the list as text/csv (columns ref, holder_ref, note) or application/json.",
-            status=415)
+        raise UNSUPPORTED_MEDIA_TYPE(
+            "Send the list as text/csv (columns ref, holder_ref, note) or application/json.")
     spool = await _spool(request, svc.config.vouchers.max_upload_bytes)
     try:
         result = await issuance.issue_batch(
@@ -199,7 +205,7 @@ async def issuance_pdf(request: web.Request) -> web.Response:
     program, faces = await issuance.batch_faces(svc, issuance_id, first=first, count=count)
     out = io.BytesIO()
     await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
-                            title=program["name"])
+                            title=program.name)
     response = web.Response(body=out.getvalue(), content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="cards-{issuance_id}.pdf"'})
     _private(response)
@@ -290,10 +296,8 @@ async def reissue(request: web.Request) -> web.Response:
 async def top_up(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if not key:
-        raise InputProblem(
-            "idempotency_key_required",
-            "A top-up needs an Idempotency-Key header so a retry never grants twice.",
-            status=400)
+        raise IDEMPOTENCY_KEY_REQUIRED(
+            "A top-up needs an Idempotency-Key header so a retry never grants twice.")
     if len(key) > 200 or not key.isprintable():
         raise validation_error("The Idempotency-Key header must be 1 to 200 printable "
                                "characters.")

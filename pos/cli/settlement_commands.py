@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pos.config import Config
-from pos.errors import Problem
+from pos.errors import VALIDATION_ERROR, Problem
 from pos.money import format_major
 from pos.service.services import Services
 
@@ -88,8 +88,7 @@ def _period_end(text: str) -> date | datetime:
     try:
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise Problem("validation_error", f"{text!r} is not a date or an ISO date-time.",
-                      status=422) from None
+        raise VALIDATION_ERROR(f"{text!r} is not a date or an ISO date-time.") from None
 
 
 def _line(batch: dict[str, Any]) -> str:

@@ -154,7 +154,7 @@ async def write_cards(svc: Services, issuance_id: str, out: Path, *, first: int 
                                                 count=count or None)
     with tqdm(total=len(faces), unit="card", desc="cards", file=sys.stderr) as bar:
         return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
-                                       title=program["name"], progress=bar.update)
+                                       title=program.name, progress=bar.update)
 
 
 async def _cards(svc: Services, args: argparse.Namespace) -> int:

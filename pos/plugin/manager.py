@@ -1,9 +1,10 @@
-"""The plugin manager: built per app by `build_plugins(config)`, never at import time.
+"""The core's only way to reach plugins: `Plugins`, a small typed facade over the adapters
+the plugins registered, built per app by `build_plugins(config)`, never at import time.
 
-Plugins (built-in ones included) are found through the `pos` entry-point group; an allow
-list (`plugins.enabled`, empty = all) and a block list (`plugins.disabled`) from the
-configuration choose which load. `Plugins` is the small typed facade through which the core
-reaches them; nothing else touches `pm.hook`.
+Every call into a plugin goes through here, with a time limit, and fails closed: a plugin
+that raises, hangs or returns nonsense becomes a `PluginProblem` naming the plugin (or, for
+payment channels, a `ChannelOutcome` the core reverses), never an unhandled error. How
+plugins are found and their registrations taken is `pos.plugin.loading`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ import inspect
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import pluggy
 
 from pos.config import PluginsConfig
-from pos.errors import ConfigError, PluginProblem
+from pos.errors import PluginProblem
 from pos.plugin import hookspecs
-from pos.plugin.exporter_types import SettlementExporter
+from pos.plugin.exporter_calls import ExporterCalls
+from pos.plugin.loading import (
+    ENTRY_POINT_GROUP,
+    Registrations,
+    call_hookimpl,
+    load_entry_points,
+)
 from pos.plugin.types import (
     BasketLine,
     ChannelRequest,
@@ -33,53 +39,13 @@ from pos.plugin.types import (
     PaymentChannel,
     RestrictionRule,
     RuleContext,
-    Setting,
+    WebhookChannel,
+    WebhookEvent,
+    WebhookRejected,
+    WebhookRequest,
 )
 
 log = logging.getLogger(__name__)
-
-ENTRY_POINT_GROUP = "pos"
-
-
-@dataclasses.dataclass(frozen=True)
-class Registered:
-    """An adapter and the plugin that registered it."""
-
-    plugin: str
-    adapter: Any
-
-
-# What an adapter of each kind must have, checked when it is registered (start-up), so a
-# malformed plugin stops the service at once rather than failing a till later.
-_REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
-    "restriction rule": ("decide",),
-    "payment channel": ("collect", "refund", "payout"),
-}
-
-
-class _Registry:
-    """The registry handed to one plugin's registration hook."""
-
-    def __init__(self, plugin: str, kind: str, into: dict[str, Registered]) -> None:
-        self._plugin = plugin
-        self._kind = kind
-        self._into = into
-
-    def add(self, adapter: Any) -> None:
-        name = getattr(adapter, "name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"plugin {self._plugin} registered a {self._kind} without a name")
-        for method in _REQUIRED_METHODS.get(self._kind, ()):
-            if not callable(getattr(adapter, method, None)):
-                raise ConfigError(
-                    f"plugin {self._plugin} registered the {self._kind} {name!r} without "
-                    f"{method}()")
-        if name in self._into:
-            other = self._into[name].plugin
-            raise ConfigError(
-                f"{self._kind} {name!r} is registered by both {other} and {self._plugin}"
-            )
-        self._into[name] = Registered(self._plugin, adapter)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +64,7 @@ class ChannelOutcome:
 
 
 def _storable(detail: Any) -> bool:
-    """A decision's detail is stored as JSON with the redemption line."""
+    """A decision's detail (a webhook's data) is stored as JSON."""
     if detail is None:
         return True
     if not isinstance(detail, Mapping):
@@ -110,110 +76,21 @@ def _storable(detail: Any) -> bool:
     return True
 
 
-def _call(impl: Any, **available: Any) -> Any:
-    """Call a hook implementation with the arguments it asks for (pluggy lets an
-    implementation take fewer arguments than its spec)."""
-    return impl.function(**{name: available[name] for name in impl.argnames})
+def _is_webhook_event(event: Any) -> TypeGuard[WebhookEvent]:
+    return (isinstance(event, WebhookEvent) and isinstance(event.event_id, str)
+            and bool(event.event_id) and isinstance(event.fingerprint, str)
+            and bool(event.fingerprint) and isinstance(event.type, str)
+            and isinstance(event.reference, str | None) and _storable(event.data))
 
 
-def _convert(setting: Setting, value: Any, plugin: str) -> Any:
-    kind = setting.type
-    try:
-        if kind is bool and isinstance(value, str):
-            return value.strip().lower() in {"1", "true", "yes", "on"}
-        if kind in (list, tuple) and isinstance(value, str):
-            return kind(v.strip() for v in value.split(",") if v.strip())
-        if kind in (int, float) and isinstance(value, bool):
-            raise ValueError
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"[plugins.{plugin}] {setting.key}: {value!r} is not a {kind.__name__}"
-        ) from None
-
-
-class Plugins:
+class Plugins(Registrations):
     """The core's only way to reach plugins."""
 
     def __init__(self, pm: pluggy.PluginManager, config: PluginsConfig) -> None:
-        self.pm = pm
+        super().__init__(pm, config.settings)
         self.timeout = config.timeout_seconds
         self.event_timeout = config.event_timeout_seconds
-        self.declared: dict[str, list[Setting]] = {}
-        self.settings: dict[str, dict[str, Any]] = {}
-        self.rules: dict[str, Registered] = {}
-        self.channels: dict[str, Registered] = {}
-        self._resolve_settings(config.settings)
-        self._register("pos_register_restrictions", "restriction rule", self.rules)
-        self._register("pos_register_payment_channels", "payment channel", self.channels)
-        self.exporters: dict[str, Registered] = {}
-        self._register("pos_register_settlement_exporters", "settlement exporter",
-                       self.exporters)
-
-    # -- start-up ----------------------------------------------------------------------
-
-    def _resolve_settings(self, tables: Mapping[str, Mapping[str, Any]]) -> None:
-        for impl in self.pm.hook.pos_declare_settings.get_hookimpls():
-            try:
-                returned: Any = impl.function()
-                declared = list(returned or [])
-            except Exception as exc:
-                raise ConfigError(
-                    f"plugin {impl.plugin_name} could not declare its settings: {exc!r}"
-                ) from exc
-            if not all(isinstance(s, Setting) for s in declared):
-                raise ConfigError(
-                    f"plugin {impl.plugin_name} declared settings that are not Setting(...)")
-            self.declared[impl.plugin_name] = declared
-        for name in self.plugin_names():
-            by_key = {s.key: s for s in self.declared.get(name, [])}
-            table = dict(tables.get(name, {}))
-            unknown = set(table) - set(by_key)
-            if unknown:
-                raise ConfigError(
-                    f"[plugins.{name}] has unknown key(s): {', '.join(sorted(unknown))}"
-                )
-            self.settings[name] = {
-                key: _convert(s, table[key], name) if key in table else s.default
-                for key, s in by_key.items()
-            }
-
-    def _register(self, hook_name: str, kind: str, into: dict[str, Registered]) -> None:
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            plugin = impl.plugin_name
-            try:
-                _call(impl, register=_Registry(plugin, kind, into),
-                      settings=self.settings.get(plugin, {}))
-            except ConfigError:
-                raise
-            except Exception as exc:
-                # A plugin that cannot register stops the start-up, naming itself.
-                raise ConfigError(f"plugin {plugin} failed in {hook_name}: {exc!r}") from exc
-
-    def plugin_names(self) -> list[str]:
-        return sorted(
-            name for name, plugin in self.pm.list_name_plugin() if plugin is not None
-        )
-
-    def describe(self) -> list[dict[str, Any]]:
-        """What `pos plugins` and `GET /v1/plugins` show."""
-        out = []
-        for name in self.plugin_names():
-            plugin = self.pm.get_plugin(name)
-            out.append({
-                "name": name,
-                "module": getattr(plugin, "__name__", type(plugin).__name__),
-                "hooks": sorted(h.name for h in self.pm.get_hookcallers(plugin) or []),
-                "rules": sorted(k for k, r in self.rules.items() if r.plugin == name),
-                "channels": sorted(k for k, r in self.channels.items() if r.plugin == name),
-                "exporters": sorted(k for k, r in self.exporters.items() if r.plugin == name),
-                "settings": [
-                    {"key": s.key, "type": s.type.__name__, "default": s.default,
-                     "description": s.description, "value": self.settings[name].get(s.key)}
-                    for s in self.declared.get(name, [])
-                ],
-            })
-        return out
+        self.exports = ExporterCalls(self.exporters, self.settings, self.timeout)
 
     # -- restriction rules -------------------------------------------------------------
 
@@ -251,24 +128,11 @@ class Plugins:
             raise PluginProblem(registered.plugin, detail)
         return decisions
 
-    # -- settlement exporters ----------------------------------------------------------
-
-    def exporter(self, name: str) -> tuple[SettlementExporter, dict[str, Any]] | None:
-        """The exporter registered as `name`, with its plugin's settings."""
-        registered = self.exporters.get(name)
-        if registered is None:
-            return None
-        return registered.adapter, self.settings.get(registered.plugin, {})
-
     # -- payment channels --------------------------------------------------------------
 
     def channel(self, name: str) -> PaymentChannel | None:
         registered = self.channels.get(name)
         return None if registered is None else registered.adapter  # type: ignore[no-any-return,unused-ignore]
-
-    def channel_plugin(self, name: str) -> str:
-        registered = self.channels.get(name)
-        return name if registered is None else registered.plugin
 
     async def call_channel(
         self, name: str, operation: Literal["collect", "refund", "payout"],
@@ -301,6 +165,43 @@ class Plugins:
         return ChannelOutcome(plugin, "ok" if result.ok else "declined",
                               result.reference, result.message)
 
+    # -- payment providers' webhooks ---------------------------------------------------
+
+    def takes_webhooks(self, name: str) -> bool:
+        """Whether the channel `name` is installed and verifies its provider's webhooks."""
+        registered = self.channels.get(name)
+        return registered is not None and isinstance(registered.adapter, WebhookChannel)
+
+    async def verify_webhook(self, request: WebhookRequest) -> WebhookEvent:
+        """The channel's verified event. A call the channel will not accept raises its
+        `WebhookRejected`; a channel that fails, hangs or returns nonsense is a
+        `PluginProblem`."""
+        registered = self.channels.get(request.channel)
+        if registered is None or not isinstance(registered.adapter, WebhookChannel):
+            raise PluginProblem(request.channel,
+                                f"The channel {request.channel!r} takes no webhooks.")
+        plugin = registered.plugin
+        detail = "The channel could not read this webhook."
+        try:
+            event: Any = registered.adapter.verify_webhook(request)
+            if inspect.isawaitable(event):
+                event = await asyncio.wait_for(event, self.timeout)
+        except WebhookRejected as rejected:
+            if isinstance(rejected.code, str) and rejected.code:
+                raise
+            log.error("plugin %s: webhook refused without a code", plugin)
+            raise PluginProblem(plugin, detail) from None
+        except TimeoutError:
+            log.error("plugin %s: verifying a webhook timed out", plugin)
+            raise PluginProblem(plugin, detail) from None
+        except Exception:
+            log.exception("plugin %s: verifying a webhook raised", plugin)
+            raise PluginProblem(plugin, detail) from None
+        if not _is_webhook_event(event):
+            log.error("plugin %s: verifying a webhook returned nonsense", plugin)
+            raise PluginProblem(plugin, detail)
+        return event
+
     # -- events ------------------------------------------------------------------------
 
     def listeners(self, hook_name: str) -> list[str]:
@@ -312,35 +213,26 @@ class Plugins:
         outbox retries), `TimeoutError` if it hung."""
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name == plugin:
-                result = _call(impl, event=event, settings=self.settings.get(plugin, {}))
+                result = call_hookimpl(impl, event=event, settings=self.settings.get(plugin, {}))
                 if inspect.isawaitable(result):
                     await asyncio.wait_for(result, self.event_timeout)
                 return
 
     async def aclose(self) -> None:
-        """Let adapters that hold resources (HTTP sessions) release them."""
-        for registered in [*self.rules.values(), *self.channels.values()]:
+        """Let adapters that hold resources (HTTP sessions) release them; each may take the
+        plugin timeout, and one that fails does not keep the others open."""
+        closed: set[int] = set()  # one adapter may be registered as more than one kind
+        for registered in [*self.rules.values(), *self.channels.values(),
+                           *self.exporters.values()]:
             close = getattr(registered.adapter, "close", None)
-            if close is not None and inspect.iscoroutinefunction(close):
-                try:
-                    await close()
-                except Exception:
-                    log.exception("plugin %s: closing failed", registered.plugin)
-
-
-def _load_entry_points(
-    pm: pluggy.PluginManager, enabled: Sequence[str], disabled: Sequence[str]
-) -> None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if (enabled and ep.name not in enabled) or ep.name in disabled:
-            continue
-        if pm.get_plugin(ep.name) is not None:
-            continue
-        try:
-            module = ep.load()
-        except Exception as exc:
-            raise ConfigError(f"plugin {ep.name} could not be loaded: {exc}") from exc
-        pm.register(module, name=ep.name)
+            if (close is None or not inspect.iscoroutinefunction(close)
+                    or id(registered.adapter) in closed):
+                continue
+            closed.add(id(registered.adapter))
+            try:
+                await asyncio.wait_for(close(), self.timeout)
+            except Exception:
+                log.exception("plugin %s: closing failed", registered.plugin)
 
 
 def build_plugins(
@@ -349,7 +241,7 @@ def build_plugins(
     """A fresh plugin manager with the configured plugins (and `extra`, for tests)."""
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
-    _load_entry_points(pm, config.enabled, config.disabled)
+    load_entry_points(pm, config.enabled, config.disabled)
     for name, plugin in (extra or {}).items():
         pm.register(plugin, name=name)
     pm.check_pending()

@@ -7,7 +7,7 @@ Everything here is plain data or a Protocol, so a plugin depends on this module 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -46,6 +46,27 @@ class ProgramView:
 
 
 @dataclasses.dataclass(frozen=True)
+class ApprovedProducts:
+    """Which of the asked GTINs are on a program's current approved product list.
+
+    `version` is the list's version, `None` when the program has no list yet (then
+    `listed` is empty)."""
+
+    version: int | None
+    listed: frozenset[str]
+
+
+class RuleReads(Protocol):
+    """The data the core keeps that a rule may read, and nothing else: read-only questions,
+    each answered from one snapshot. The service passes its own in `RuleContext.reads`."""
+
+    async def approved_products(self, program_id: str, gtins: Sequence[str]
+                                ) -> ApprovedProducts:
+        """The program's current approved product list, as far as `gtins` are concerned."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
 class RuleContext:
     """Everything a restriction rule is told about the request it decides on."""
 
@@ -54,7 +75,9 @@ class RuleContext:
     till_id: str
     identity_confirmed: bool
     settings: Mapping[str, Any]  # the plugin's own table of config.toml
-    db: Any = None  # the asyncpg pool, for rules that read program data (read-only)
+    # What the rule may read of the core's data. The service always passes it; `None` only
+    # in a context built by hand for a rule that reads nothing (a unit test).
+    reads: RuleReads | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +201,12 @@ class WebhookChannel(Protocol):
 
     name: str
 
-    def verify_webhook(self, request: WebhookRequest) -> WebhookEvent:
-        """Check signature and freshness; return the event or raise `WebhookRejected`."""
+    def verify_webhook(
+        self, request: WebhookRequest
+    ) -> WebhookEvent | Awaitable[WebhookEvent]:
+        """Check signature and freshness; return the event or raise `WebhookRejected`.
+        May be `async def` when checking needs I/O (fetching the provider's keys); it then
+        has `plugins.timeout_seconds`, as every other plugin call."""
         ...
 
 

@@ -13,8 +13,7 @@ import dataclasses
 import functools
 import io
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
@@ -22,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pos.money import format_major
 from pos.printing import qr
 from pos.printing.fonts import FontFace
+from pos.storage.setup import Program
 
 WIDTH_MM, HEIGHT_MM = 85.6, 54.0
 MARGIN_MM = 3.5
@@ -52,17 +52,17 @@ def money_text(amount: int, currency: str) -> str:
     return f"{symbol}{figure}" if symbol else f"{currency} {figure}"
 
 
-def describe_value(program: dict[str, Any]) -> tuple[str, str]:
+def describe_value(program: Program) -> tuple[str, str]:
     """The card's value line in Chinese and English, e.g. ("¥300.00", "CNY 300.00")."""
-    currency = program["currency"]
-    uses = program.get("uses")
+    currency = program.currency
+    uses = program.uses
     if uses:
         return f"{uses} 次", f"{uses} uses"
-    allowance = program.get("allowance") or {}
+    allowance = program.allowance or {}
     parts_zh, parts_en = [], []
-    if program.get("face_value"):
-        parts_zh.append(money_text(program["face_value"], currency))
-        parts_en.append(f"{currency} {format_major(program['face_value'], currency)}")
+    if program.face_value:
+        parts_zh.append(money_text(program.face_value, currency))
+        parts_en.append(f"{currency} {format_major(program.face_value, currency)}")
     if allowance.get("amount"):
         money = money_text(allowance["amount"], currency)
         parts_zh.append(f"{money}/月 {TIMES}{allowance.get('count', 1)}")
@@ -71,14 +71,13 @@ def describe_value(program: dict[str, Any]) -> tuple[str, str]:
     return " + ".join(parts_zh), " + ".join(parts_en)
 
 
-def card_face(program: dict[str, Any], *, token: str, code: str, timezone: str) -> CardFace:
+def card_face(program: Program, *, token: str, code: str, timezone: str) -> CardFace:
     zone = ZoneInfo(timezone)
-    start = datetime.fromisoformat(program["valid_from"]).astimezone(zone)
+    start = program.valid_from.astimezone(zone)
     # valid_until is the first moment the voucher no longer works; a card shows the last day.
-    end = (datetime.fromisoformat(program["valid_until"]) - timedelta(seconds=1)).astimezone(
-        zone)
+    end = (program.valid_until - timedelta(seconds=1)).astimezone(zone)
     value_zh, value_en = describe_value(program)
-    return CardFace(program["name"], value_zh, value_en, f"{start:%Y-%m-%d}",
+    return CardFace(program.name, value_zh, value_en, f"{start:%Y-%m-%d}",
                     f"{end:%Y-%m-%d}", code, token)
 
 

@@ -17,10 +17,18 @@ from typing import Any
 from pos.db.pool import Executor
 from pos.money import exponent, format_major
 from pos.storage import report_queries as store
+from pos.storage import setup as setup_store
+from pos.storage.setup import Program
 
 # The JSON report lists this many unused beneficiaries; the CSV download lists them all.
 UNUSED_LISTED = 1000
 SECTIONS = ("summary", "categories", "merchants", "months", "unused")
+
+
+def _header(program: Program) -> dict[str, Any]:
+    """What a report says about its program: a part of the program's usual answer."""
+    shown = program.as_json()
+    return {key: shown[key] for key in ("id", "name", "currency", "valid_from", "valid_until")}
 
 
 def rounded_average(total: int, count: int) -> int:
@@ -39,14 +47,14 @@ async def _categories(db: Executor, program_id: str, redeemed: int) -> list[dict
 
 
 async def program_report(db: Executor, program_id: str, timezone: str) -> dict[str, Any]:
-    program = await store.program_header(db, program_id)
+    program = await setup_store.get_program(db, program_id)
     t = await store.totals(db, program_id)
     categories = await _categories(db, program_id, t["redeemed"])
     refs = await store.unused_refs(db, program_id, UNUSED_LISTED)
     return {
-        "program": program,
-        "currency": program["currency"],
-        "exponent": exponent(program["currency"]),
+        "program": _header(program),
+        "currency": program.currency,
+        "exponent": exponent(program.currency),
         "generated_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "vouchers": {"issued": t["vouchers"], "unused": t["unused"]},
         "value": {
@@ -79,7 +87,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 async def report_csv(db: Executor, program_id: str, section: str, timezone: str) -> bytes:
     """One section of the report as a CSV file (reading only what that section needs)."""
-    cur = (await store.program_header(db, program_id))["currency"]
+    cur = (await setup_store.get_program(db, program_id)).currency
 
     def money(amount: int) -> tuple[str, int]:
         return format_major(amount, cur), amount

@@ -15,6 +15,7 @@ from pos.plugin.manager import Plugins
 from pos.ratelimit import RateLimiter
 from pos.signing import keys
 from pos.signing.tokens import TokenVerifier
+from pos.storage.driver_errors import DuplicateRow, translated
 
 
 def read_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
@@ -55,9 +56,10 @@ class Services:
         kid = await keys.active_kid(self.pool)
         if kid is None:
             try:
-                async with self.pool.acquire() as conn:
-                    kid = await keys.rotate(conn, self.data_dir)
-            except asyncpg.UniqueViolationError:
+                with translated():
+                    async with self.pool.acquire() as conn:
+                        kid = await keys.rotate(conn, self.data_dir)
+            except DuplicateRow:
                 # Two first requests raced to make the first key; the winner's is active.
                 kid = await keys.active_kid(self.pool)
                 assert kid is not None

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pos.errors import InputProblem, PluginProblem, validation_error
+from pos.errors import (
+    INVALID_TRANSITION,
+    NOTHING_TO_PAY,
+    PluginProblem,
+    validation_error,
+)
 from pos.plugin.types import ChannelRequest
 from pos.service.services import Services
 from pos.storage import settlements as store
@@ -28,13 +33,12 @@ async def payout(services: Services, batch_id: str, channel_name: str,
     async with services.pool.acquire() as conn, conn.transaction():
         status = await store.lock_batch(conn, batch_id)
         if status != "approved":
-            raise InputProblem(
-                "invalid_transition", f"A settlement batch that is {status} cannot be paid out.",
-                status=409, batch_status=status)
+            raise INVALID_TRANSITION(
+                f"A settlement batch that is {status} cannot be paid out.", batch_status=status)
         header = await store.batch_header(conn, batch_id)  # read under the lock
         if header.total <= 0:
-            raise InputProblem("nothing_to_pay", "This batch does not owe the merchant "
-                               "anything; mark it paid once it is offset.", status=409)
+            raise NOTHING_TO_PAY("This batch does not owe the merchant "
+                               "anything; mark it paid once it is offset.")
         request = ChannelRequest(
             channel=channel_name, amount=header.total, currency=header.currency,
             # Stable per approval: a provider that sees the same key again pays once.

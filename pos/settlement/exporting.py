@@ -1,28 +1,19 @@
 """Exporting a batch: pick the exporter plugin, check it will take the batch (before a
 byte is sent, so a refusal is still a problem response), then stream its bytes while
-hashing them; the SHA-256 is recorded on the batch once the whole file has gone out."""
+hashing them; the SHA-256 is recorded on the batch once the whole file has gone out.
+The exporter is reached only through the plugin facade (`Plugins.exports`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
-from pos.errors import InputProblem, PluginProblem
-from pos.plugin.exporter_types import (
-    BatchHeader,
-    ExportContext,
-    ExportLine,
-    RunExportContext,
-    RunExporter,
-    SettlementExporter,
-)
+from pos.errors import EXPORT_REFUSED, UNKNOWN_FORMAT
+from pos.plugin.exporter_calls import ExporterInfo
+from pos.plugin.exporter_types import BatchHeader, ExportLine
 from pos.service.services import Services
 from pos.storage import settlements as store
-
-log = logging.getLogger(__name__)
 
 # Exporters may yield tiny pieces; the response is written in pieces of about this size.
 WRITE_SIZE = 64 * 1024
@@ -34,9 +25,7 @@ class Export:
 
     batches: list[BatchHeader]
     format: str
-    plugin: str
-    exporter: SettlementExporter
-    settings: Mapping[str, Any]
+    exporter: ExporterInfo
     services: Services
     run_id: str | None = None
     sha256: str | None = None  # set once the whole file has been produced
@@ -52,35 +41,39 @@ class Export:
         """The format name the digest is recorded under on each batch the file carries."""
         return f"{self.format}:run" if self.run_id else self.format
 
-    def _produce(self) -> AsyncIterator[bytes]:
-        if self.run_id is not None:
-            assert isinstance(self.exporter, RunExporter)
-            return self.exporter.export_run(RunExportContext(
-                run_id=self.run_id, batches=self.batches, settings=self.settings))
-        batch = self.batches[0]
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The file, in pieces; records its digest on its batches when it is complete.
+        The exporter runs behind the plugin facade: if it fails, even half way, this
+        raises `PluginProblem` and nothing is recorded."""
+        exports = self.services.plugins.exports
+        # The batch's lines are read from a server-side cursor that holds a connection;
+        # every cursor the exporter opened is closed here, even if it stopped reading.
+        opened: list[AsyncIterator[Sequence[ExportLine]]] = []
 
         def lines() -> AsyncIterator[Sequence[ExportLine]]:
-            return store.stream_lines(self.services.pool, batch.id)
+            stream = store.stream_lines(self.services.pool, self.batches[0].id)
+            opened.append(stream)
+            return stream
 
-        return self.exporter.export(ExportContext(batch=batch, settings=self.settings,
-                                                  lines=lines))
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The file, in pieces; records its digest on its batches when it is complete."""
+        pieces = (exports.run(self.format, self.run_id, self.batches)
+                  if self.run_id is not None
+                  else exports.batch(self.format, self.batches[0], lines))
         digest = hashlib.sha256()
         pending: list[bytes] = []
         pending_size = 0
-        async for piece in self._produce():
-            if not isinstance(piece, bytes):
-                raise PluginProblem(self.plugin, "The exporter produced something that is "
-                                    "not bytes.")
-            digest.update(piece)
-            self.size += len(piece)
-            pending.append(piece)
-            pending_size += len(piece)
-            if pending_size >= WRITE_SIZE:
-                yield b"".join(pending)
-                pending, pending_size = [], 0
+        try:
+            async for piece in pieces:
+                digest.update(piece)
+                self.size += len(piece)
+                pending.append(piece)
+                pending_size += len(piece)
+                if pending_size >= WRITE_SIZE:
+                    yield b"".join(pending)
+                    pending, pending_size = [], 0
+        finally:
+            # The exporter first (it stops reading), then the cursors it read from.
+            for generator in [pieces, *opened]:
+                await _close(generator)
         if pending:
             yield b"".join(pending)
         self.sha256 = digest.hexdigest()
@@ -89,54 +82,44 @@ class Export:
                                       self.sha256, self.size)
 
 
-def _exporter(services: Services, fmt: str) -> tuple[SettlementExporter, dict[str, Any], str]:
-    found = services.plugins.exporter(fmt)
-    if found is None:
-        raise InputProblem("unknown_format",
-                           f"No settlement exporter is installed with the name {fmt!r}.",
-                           status=404, formats=sorted(services.plugins.exporters))
-    exporter, settings = found
-    return exporter, settings, services.plugins.exporters[fmt].plugin
+async def _close(iterator: AsyncIterator[object]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def _exporter(services: Services, fmt: str) -> ExporterInfo:
+    info = services.plugins.exports.info(fmt)
+    if info is None:
+        raise UNKNOWN_FORMAT(f"No settlement exporter is installed with the name {fmt!r}.",
+                           formats=[i.name for i in services.plugins.exports.infos()])
+    return info
 
 
 async def prepare(services: Services, batch_id: str, fmt: str) -> Export:
-    exporter, settings, plugin = _exporter(services, fmt)
+    info = _exporter(services, fmt)
     batch = await store.batch_header(services.pool, batch_id)
-    try:
-        refusal = exporter.refuse(batch, settings)
-    except Exception:
-        log.exception("exporter %s raised while checking batch %s", fmt, batch_id)
-        raise PluginProblem(plugin, "The exporter failed while checking this batch.") from None
+    refusal = services.plugins.exports.refuse(fmt, batch)
     if refusal:
-        raise InputProblem("export_refused", refusal, status=409, format=fmt)
-    return Export(batches=[batch], format=fmt, plugin=plugin, exporter=exporter,
-                  settings=settings, services=services)
+        raise EXPORT_REFUSED(refusal, format=fmt)
+    return Export(batches=[batch], format=fmt, exporter=info, services=services)
 
 
 async def prepare_run(services: Services, run_id: str, fmt: str) -> Export:
     """A whole run in one file, for exporters that can write one (pain.001 does)."""
-    exporter, settings, plugin = _exporter(services, fmt)
-    if not isinstance(exporter, RunExporter):
-        raise InputProblem("export_refused", f"The {fmt} format is made batch by batch; "
-                           "export each batch of the run.", status=409, format=fmt)
+    info = _exporter(services, fmt)
+    if not info.whole_runs:
+        raise EXPORT_REFUSED(f"The {fmt} format is made batch by batch; "
+                           "export each batch of the run.", format=fmt)
     batches = await store.run_headers(services.pool, run_id)
-    try:
-        chosen, refusal = exporter.select(batches, settings)
-    except Exception:
-        log.exception("exporter %s raised while checking run %s", fmt, run_id)
-        raise PluginProblem(plugin, "The exporter failed while checking this run.") from None
+    chosen, refusal = services.plugins.exports.select_for_run(fmt, batches)
     if refusal or not chosen:
-        raise InputProblem("export_refused", refusal or "Nothing in this run to export.",
-                           status=409, format=fmt)
-    return Export(batches=list(chosen), format=fmt, plugin=plugin, exporter=exporter,
-                  settings=settings, services=services, run_id=run_id)
+        raise EXPORT_REFUSED(refusal or "Nothing in this run to export.", format=fmt)
+    return Export(batches=chosen, format=fmt, exporter=info, services=services,
+                  run_id=run_id)
 
 
 def describe_exporters(services: Services) -> list[dict[str, str]]:
-    out = []
-    for name, registered in sorted(services.plugins.exporters.items()):
-        exporter = registered.adapter
-        out.append({"name": name, "plugin": registered.plugin,
-                    "description": exporter.description, "media_type": exporter.media_type,
-                    "extension": exporter.extension})
-    return out
+    return [{"name": info.name, "plugin": info.plugin, "description": info.description,
+             "media_type": info.media_type, "extension": info.extension}
+            for info in services.plugins.exports.infos()]

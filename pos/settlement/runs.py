@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pos.errors import InputProblem, not_found, validation_error
+from pos.errors import PERIOD_NOT_OVER, not_found, validation_error
 from pos.service.services import Services
 from pos.storage import settlements as store
 
@@ -33,8 +33,7 @@ async def settle(
     end = period_end_moment(period_end, zone)
     if end > datetime.now(tz=zone):
         # A period still running would let redemptions land behind the run's back.
-        raise InputProblem(
-            "period_not_over", "A settlement period can only end in the past.", status=422)
+        raise PERIOD_NOT_OVER("A settlement period can only end in the past.")
     pool = services.pool
     if merchant_id is not None and not await store.merchant_exists(pool, merchant_id):
         raise not_found("merchant")

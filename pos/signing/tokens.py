@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pos.errors import TokenProblem
+from pos.errors import INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, Problem
 
 TOKEN_TYPE = "JWT"  # noqa: S105 - the JOSE "typ", not a secret
 ALGORITHM = "EdDSA"
@@ -44,8 +44,8 @@ def sign(
 
 
 def _invalid(detail: str = "This voucher code is not genuine. Ask for another way to pay."
-             ) -> TokenProblem:
-    return TokenProblem("invalid_token", detail)
+             ) -> Problem:
+    return INVALID_TOKEN(detail)
 
 
 class TokenVerifier:
@@ -81,12 +81,10 @@ class TokenVerifier:
                 options={"require": list(REQUIRED_CLAIMS)},
             )
         except jwt.ExpiredSignatureError:
-            raise TokenProblem(
-                "token_expired", "This voucher has expired and can no longer be used."
+            raise TOKEN_EXPIRED("This voucher has expired and can no longer be used."
             ) from None
         except jwt.ImmatureSignatureError:
-            raise TokenProblem(
-                "token_not_yet_valid", "This voucher cannot be used yet. Check its start date."
+            raise TOKEN_NOT_YET_VALID("This voucher cannot be used yet. Check its start date."
             ) from None
         except jwt.PyJWTError:
             raise _invalid() from None

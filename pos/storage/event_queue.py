@@ -1,6 +1,7 @@
 """The event outbox (migration 0010): claim due events, record each listener's success,
-schedule retries. Events themselves are written by triggers, in the redemption's own
-transaction."""
+schedule retries. Events themselves are written in the redemption's own transaction, at
+commit, by the deferred triggers `redemptions_outbox_committed` and
+`redemptions_outbox_voided` (function `pos_outbox_redemption_event`)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from pos.db.pool import Connection, Executor
+from pos.storage.driver_errors import DuplicateRow, translated
 
 
 class IssuanceExists(Exception):
@@ -45,14 +46,15 @@ async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
     """Claim the batch id inside the caller's transaction. A concurrent run of the same
     batch waits here for the first to commit, then gets `IssuanceExists`."""
     try:
-        await conn.execute(
-            """
-            INSERT INTO issuances (id, program_id, content_hash, voucher_count, source)
-            VALUES ($1, $2, $3, $4, $5)
-            """,
-            issuance_id, program_id, content_hash, count, source,
-        )
-    except asyncpg.UniqueViolationError:
+        with translated():
+            await conn.execute(
+                """
+                INSERT INTO issuances (id, program_id, content_hash, voucher_count, source)
+                VALUES ($1, $2, $3, $4, $5)
+                """,
+                issuance_id, program_id, content_hash, count, source,
+            )
+    except DuplicateRow:
         raise IssuanceExists(issuance_id) from None
 
 

@@ -15,20 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from pos.db.pool import Executor
-from pos.errors import not_found
-
-
-async def program_header(db: Executor, program_id: str) -> dict[str, Any]:
-    row = await db.fetchrow(
-        "SELECT id::text, name, currency, valid_from, valid_until FROM programs WHERE id = $1",
-        program_id)
-    if row is None:
-        raise not_found("program")
-    out = dict(row)
-    out["currency"] = out["currency"].strip()
-    out["valid_from"] = out["valid_from"].isoformat()
-    out["valid_until"] = out["valid_until"].isoformat()
-    return out
 
 
 async def totals(db: Executor, program_id: str) -> dict[str, int]:

@@ -16,8 +16,14 @@ from typing import Any
 import asyncpg
 
 from pos.db.pool import Connection, Executor
-from pos.errors import InputProblem, not_found
+from pos.errors import (
+    INVALID_TRANSITION,
+    SETTLEMENT_CONFLICT,
+    SETTLEMENT_TIMEOUT,
+    not_found,
+)
 from pos.plugin.exporter_types import BatchHeader, ExportLine, Payee
+from pos.storage.driver_errors import DuplicateRow, MissingReference, translated
 
 # Settlement runs take this transaction-level advisory lock, so two runs never interleave;
 # the (redemption_id, kind) key of settlement_lines is the guarantee behind it.
@@ -97,35 +103,33 @@ async def cut_batches(
 ) -> list[str]:
     """Record a run and cut its batches, in one transaction. Returns the new batch ids."""
     try:
-        async with conn.transaction():
-            # Waits for a run in progress, which may take a while on a large period.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", SETTLEMENT_LOCK,
-                               timeout=RUN_TIMEOUT_SECONDS)
-            await conn.execute(
-                "INSERT INTO settlement_runs (id, period_end, merchant_id, program_id, "
-                "created_by) VALUES ($1, $2, $3, $4, $5)",
-                run_id, period_end, merchant_id, program_id, actor,
-            )
-            rows = await conn.fetch(_CUT, run_id, period_end, merchant_id, program_id, actor,
-                                    timeout=RUN_TIMEOUT_SECONDS)
-            ids = [r["id"] for r in rows]
-            if ids:
-                await conn.executemany(
-                    "INSERT INTO settlement_events (batch_id, status, actor) "
-                    "VALUES ($1, 'draft', $2)",
-                    [(i, actor) for i in ids],
+        with translated():
+            async with conn.transaction():
+                # Waits for a run in progress, which may take a while on a large period.
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", SETTLEMENT_LOCK,
+                                   timeout=RUN_TIMEOUT_SECONDS)
+                await conn.execute(
+                    "INSERT INTO settlement_runs (id, period_end, merchant_id, program_id, "
+                    "created_by) VALUES ($1, $2, $3, $4, $5)",
+                    run_id, period_end, merchant_id, program_id, actor,
                 )
+                rows = await conn.fetch(_CUT, run_id, period_end, merchant_id, program_id, actor,
+                                        timeout=RUN_TIMEOUT_SECONDS)
+                ids = [r["id"] for r in rows]
+                if ids:
+                    await conn.executemany(
+                        "INSERT INTO settlement_events (batch_id, status, actor) "
+                        "VALUES ($1, 'draft', $2)",
+                        [(i, actor) for i in ids],
+                    )
     except TimeoutError:
-        raise InputProblem(
-            "settlement_timeout", "The settlement run took too long and was rolled back; "
-            "nothing was settled. Settle one merchant or program at a time.", status=503,
+        raise SETTLEMENT_TIMEOUT("The settlement run took too long and was rolled back; "
+            "nothing was settled. Settle one merchant or program at a time.",
         ) from None
-    except asyncpg.UniqueViolationError:
+    except DuplicateRow:
         # Only possible if the lock above were bypassed; the key still refuses it.
-        raise InputProblem(
-            "settlement_conflict",
+        raise SETTLEMENT_CONFLICT(
             "Another settlement run settled some of these redemptions; run it again.",
-            status=409,
         ) from None
     return ids
 
@@ -240,11 +244,9 @@ async def transition(
     allowed, target = _TRANSITIONS[action]
     current = await lock_batch(conn, batch_id)
     if current not in allowed:
-        raise InputProblem(
-            "invalid_transition",
+        raise INVALID_TRANSITION(
             f"A settlement batch that is {current} cannot be marked {target}.",
-            status=409, batch_status=current,
-        )
+            batch_status=current)
     await conn.execute(
         "UPDATE settlement_batches SET status = $2, updated_at = now(), "
         "payout_reference = coalesce($3, payout_reference) WHERE id = $1",
@@ -327,17 +329,18 @@ async def record_export(
 
 async def set_payee(db: Executor, merchant_id: str, payee: Payee) -> None:
     try:
-        await db.execute(
-            """
-            INSERT INTO settlement_payees (merchant_id, account_name, account_id, agent_bic,
-                                           agent_id)
-            VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (merchant_id) DO UPDATE
-               SET account_name = excluded.account_name, account_id = excluded.account_id,
-                   agent_bic = excluded.agent_bic, agent_id = excluded.agent_id,
-                   updated_at = now()
-            """,
-            merchant_id, payee.account_name, payee.account_id, payee.agent_bic, payee.agent_id,
-        )
-    except asyncpg.ForeignKeyViolationError:
+        with translated():
+            await db.execute(
+                """
+                INSERT INTO settlement_payees (merchant_id, account_name, account_id, agent_bic,
+                                               agent_id)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (merchant_id) DO UPDATE
+                   SET account_name = excluded.account_name, account_id = excluded.account_id,
+                       agent_bic = excluded.agent_bic, agent_id = excluded.agent_id,
+                       updated_at = now()
+                """,
+                merchant_id, payee.account_name, payee.account_id, payee.agent_bic, payee.agent_id,
+            )
+    except MissingReference:
         raise not_found("merchant") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,27 +11,82 @@ import asyncpg
 
 from pos.db.pool import Executor
 from pos.errors import not_found, validation_error
+from pos.storage.driver_errors import MissingReference, RejectedValue, translated
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """A program as stored: money in minor units of `currency` (three letters, no padding),
+    times as aware datetimes, partner merchants by id."""
+
+    id: str
+    name: str
+    currency: str
+    restrictions: tuple[str, ...]  # the rules (plugins) that decide each basket line
+    rule_settings: dict[str, Any]  # per rule name, that rule's settings for this program
+    face_value: int
+    per_visit_cap: int | None
+    uses: int | None  # a program counted in uses: how many each voucher gets
+    unit_price: int | None  # ... and what one use is worth
+    valid_from: datetime
+    valid_until: datetime  # the first moment the program no longer works
+    allowance: dict[str, Any] | None  # recurring credits: amount, count, rollover
+    require_identity: bool
+    channels: tuple[str, ...]  # how the rest of a basket may be paid
+    created_at: datetime
+    merchant_ids: tuple[str, ...]  # partner merchants
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Program:
+        return cls(
+            id=str(row["id"]), name=row["name"], currency=row["currency"].strip(),
+            restrictions=tuple(row["restrictions"]), rule_settings=dict(row["rule_settings"]),
+            face_value=row["face_value"], per_visit_cap=row["per_visit_cap"],
+            uses=row["uses"], unit_price=row["unit_price"], valid_from=row["valid_from"],
+            valid_until=row["valid_until"], allowance=row["allowance"],
+            require_identity=row["require_identity"], channels=tuple(row["channels"]),
+            created_at=row["created_at"], merchant_ids=tuple(row["merchant_ids"]),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The program as every answer shows it: times in ISO 8601, lists as lists."""
+        return {
+            "id": self.id, "name": self.name, "currency": self.currency,
+            "restrictions": list(self.restrictions), "rule_settings": self.rule_settings,
+            "face_value": self.face_value, "per_visit_cap": self.per_visit_cap,
+            "uses": self.uses, "unit_price": self.unit_price,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat(), "allowance": self.allowance,
+            "require_identity": self.require_identity, "channels": list(self.channels),
+            "created_at": self.created_at.isoformat(),
+            "merchant_ids": list(self.merchant_ids),
+        }
 
 
 async def create_program(pool: asyncpg.Pool[Any], values: dict[str, Any]) -> str:
     program_id = str(uuid.uuid4())
-    await pool.execute(
-        """
-        INSERT INTO programs (id, name, currency, restrictions, rule_settings, face_value,
-                              per_visit_cap, uses, unit_price, valid_from, valid_until,
-                              allowance, require_identity, channels)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        """,
-        program_id, values["name"], values["currency"], values["restrictions"],
-        values["rule_settings"], values["face_value"], values["per_visit_cap"],
-        values["uses"], values["unit_price"], values["valid_from"], values["valid_until"],
-        values["allowance"], values["require_identity"], values["channels"],
-    )
+    try:
+        with translated():
+            await pool.execute(
+                """
+                INSERT INTO programs (id, name, currency, restrictions, rule_settings,
+                                      face_value, per_visit_cap, uses, unit_price, valid_from,
+                                      valid_until, allowance, require_identity, channels)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                """,
+                program_id, values["name"], values["currency"], values["restrictions"],
+                values["rule_settings"], values["face_value"], values["per_visit_cap"],
+                values["uses"], values["unit_price"], values["valid_from"],
+                values["valid_until"], values["allowance"], values["require_identity"],
+                values["channels"],
+            )
+    except RejectedValue:
+        # The request model checks each field; this is a combination the table refuses.
+        raise validation_error("These program settings do not fit together.") from None
     return program_id
 
 
-async def get_program(pool: Executor,
-                      program_id: str) -> dict[str, Any]:
+async def get_program(pool: Executor, program_id: str) -> Program:
     row = await pool.fetchrow(
         """
         SELECT p.*, coalesce(array_agg(pm.merchant_id::text) FILTER (
@@ -44,19 +99,7 @@ async def get_program(pool: Executor,
     )
     if row is None:
         raise not_found("program")
-    return program_dict(row)
-
-
-def program_dict(row: asyncpg.Record) -> dict[str, Any]:
-    out = dict(row)
-    out["id"] = str(out["id"])
-    out["currency"] = out["currency"].strip()
-    for key in ("valid_from", "valid_until", "created_at"):
-        if isinstance(out.get(key), datetime):
-            out[key] = out[key].isoformat()
-    if isinstance(out.get("allowance"), str):
-        out["allowance"] = json.loads(out["allowance"])
-    return out
+    return Program.from_row(row)
 
 
 async def create_merchant(pool: asyncpg.Pool[Any], name: str) -> str:
@@ -78,14 +121,15 @@ async def get_merchant(pool: asyncpg.Pool[Any], merchant_id: str) -> dict[str, A
 
 async def add_partner(pool: asyncpg.Pool[Any], program_id: str, merchant_id: str) -> None:
     try:
-        await pool.execute(
-            "INSERT INTO program_merchants (program_id, merchant_id) VALUES ($1, $2) "
-            "ON CONFLICT DO NOTHING",
-            program_id, merchant_id,
-        )
-    except asyncpg.ForeignKeyViolationError:
+        with translated():
+            await pool.execute(
+                "INSERT INTO program_merchants (program_id, merchant_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING",
+                program_id, merchant_id,
+            )
+    except MissingReference:
         raise not_found("program or merchant") from None
-    except asyncpg.DataError:
+    except RejectedValue:
         raise validation_error("merchant_id is not a valid id") from None
 
 
@@ -94,11 +138,13 @@ async def create_till(
 ) -> str:
     till_id = str(uuid.uuid4())
     try:
-        await pool.execute(
-            "INSERT INTO tills (id, merchant_id, name, secret_hash) VALUES ($1, $2, $3, $4)",
-            till_id, merchant_id, name, secret_hash,
-        )
-    except asyncpg.ForeignKeyViolationError:
+        with translated():
+            await pool.execute(
+                "INSERT INTO tills (id, merchant_id, name, secret_hash) "
+                "VALUES ($1, $2, $3, $4)",
+                till_id, merchant_id, name, secret_hash,
+            )
+    except MissingReference:
         raise not_found("merchant") from None
     return till_id
 

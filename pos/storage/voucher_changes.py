@@ -12,7 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from pos.db.pool import Connection
-from pos.errors import IdempotencyProblem, InputProblem, not_found
+from pos.errors import (
+    IDEMPOTENCY_CONFLICT,
+    INVALID_TRANSITION,
+    not_found,
+)
 
 _LIVE = ("active", "suspended")
 
@@ -55,9 +59,7 @@ async def lock_voucher(conn: Connection, voucher_id: str) -> LockedVoucher:
 
 def require_live(voucher: LockedVoucher, doing: str) -> None:
     if voucher.status not in _LIVE:
-        raise InputProblem(
-            "invalid_transition", f"A voucher that is {voucher.status} cannot be {doing}.",
-            status=409)
+        raise INVALID_TRANSITION(f"A voucher that is {voucher.status} cannot be {doing}.")
 
 
 async def replace_token(conn: Connection, voucher: LockedVoucher, *, kid: str, iat: int,
@@ -89,9 +91,7 @@ async def earlier_grant(conn: Connection, voucher_id: str, key: str,
     if row is None:
         return None
     if bytes(row["request_hash"]) != request_hash:
-        raise IdempotencyProblem(
-            "idempotency_conflict",
-            "This Idempotency-Key was already used for a different top-up.")
+        raise IDEMPOTENCY_CONFLICT("This Idempotency-Key was already used for a different top-up.")
     body: dict[str, Any] = row["response_body"]
     return body
 

@@ -11,7 +11,8 @@ from typing import Any
 import asyncpg
 
 from pos.db.pool import Connection, Executor
-from pos.errors import InputProblem, not_found
+from pos.errors import ALREADY_ISSUED, INVALID_TRANSITION, not_found
+from pos.storage.driver_errors import DuplicateRow, translated
 from pos.vouchers.credits import CreditPlan
 
 
@@ -44,31 +45,30 @@ async def insert_vouchers(
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 20))",
                        program_id)
     try:
-        await conn.execute(
-            """
-            INSERT INTO vouchers (id, program_id, beneficiary_ref, holder_ref, token_kid,
-                                  token_iat, token_exp, code_hash, uses_left, issuance_id,
-                                  issuance_line, note)
-            SELECT u.id, $1, u.ref, u.holder, u.kid, u.iat, u.exp, u.code, u.uses, u.batch,
-                   u.line, u.note
-              FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                          $7::bigint[], $8::bytea[], $9::int[], $10::uuid[], $11::int[],
-                          $12::text[])
-                   AS u(id, ref, holder, kid, iat, exp, code, uses, batch, line, note)
-            """,
-            program_id, [v.id for v in vouchers], [v.beneficiary_ref for v in vouchers],
-            [v.holder_ref for v in vouchers], [v.token_kid for v in vouchers],
-            [v.token_iat for v in vouchers], [v.token_exp for v in vouchers],
-            [v.code_hash for v in vouchers], [v.uses_left for v in vouchers],
-            [v.issuance_id for v in vouchers], [v.issuance_line for v in vouchers],
-            [v.note for v in vouchers],
-        )
-    except asyncpg.UniqueViolationError as exc:
-        if "beneficiary" in (exc.constraint_name or ""):
-            raise InputProblem(
-                "already_issued",
+        with translated():
+            await conn.execute(
+                """
+                INSERT INTO vouchers (id, program_id, beneficiary_ref, holder_ref, token_kid,
+                                      token_iat, token_exp, code_hash, uses_left, issuance_id,
+                                      issuance_line, note)
+                SELECT u.id, $1, u.ref, u.holder, u.kid, u.iat, u.exp, u.code, u.uses, u.batch,
+                       u.line, u.note
+                  FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                              $7::bigint[], $8::bytea[], $9::int[], $10::uuid[], $11::int[],
+                              $12::text[])
+                       AS u(id, ref, holder, kid, iat, exp, code, uses, batch, line, note)
+                """,
+                program_id, [v.id for v in vouchers], [v.beneficiary_ref for v in vouchers],
+                [v.holder_ref for v in vouchers], [v.token_kid for v in vouchers],
+                [v.token_iat for v in vouchers], [v.token_exp for v in vouchers],
+                [v.code_hash for v in vouchers], [v.uses_left for v in vouchers],
+                [v.issuance_id for v in vouchers], [v.issuance_line for v in vouchers],
+                [v.note for v in vouchers],
+            )
+    except DuplicateRow as exc:
+        if "beneficiary" in (exc.constraint or ""):
+            raise ALREADY_ISSUED(
                 "One of these beneficiaries already holds a voucher of this program.",
-                status=409,
             ) from None
         raise
     voucher_ids, kinds, amounts, starts, ends = [], [], [], [], []
@@ -165,8 +165,7 @@ async def change_status(pool: asyncpg.Pool[Any], voucher_id: str, action: str) -
         raise not_found("voucher")
     if current == target:
         return str(current)
-    raise InputProblem(
-        "invalid_transition", f"A voucher that is {current} cannot be {target}.", status=409
+    raise INVALID_TRANSITION(f"A voucher that is {current} cannot be {target}."
     )
 
 

@@ -22,12 +22,13 @@ import dataclasses
 import logging
 from typing import Any
 
-from pos.errors import InputProblem, PluginProblem, Problem
+from pos.errors import PAYMENT_DECLINED, PAYMENT_FAILED, PluginProblem, Problem
 from pos.plugin.manager import ChannelOutcome
 from pos.plugin.types import ChannelRequest
 from pos.service.services import Services
 from pos.storage import payment_journal as store
 from pos.storage.payment_journal import Payment
+from pos.storage.redemptions import Voided
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,9 @@ async def collect(
         if payment is not None:
             await store.mark(services.pool, payment.id, "declined", expect=("collecting",),
                              error=outcome.message)
-        raise tell(InputProblem(
-            "payment_declined",
-            f"The {channel} payment of the rest was refused: "
+        raise tell(PAYMENT_DECLINED(f"The {channel} payment of the rest was refused: "
             f"{outcome.message or 'no reason given'}. Nothing was taken from the voucher; "
-            "take another payment.", status=402), channel, "not_taken")
+            "take another payment."), channel, "not_taken")
     # Nobody knows whether money moved: reverse by the same key, then refuse.
     status = await reverse(services, Collected(channel, amount, currency, outcome, payment,
                                                request))
@@ -114,10 +113,8 @@ async def collect(
 
 
 def _unavailable(channel: str) -> Problem:
-    return Problem(
-        "payment_failed", f"The {channel} payment could not be completed. Nothing was taken "
-        "from the voucher; any amount held is being given back. Take another payment.",
-        status=502)
+    return PAYMENT_FAILED(f"The {channel} payment could not be completed. Nothing was taken "
+        "from the voucher; any amount held is being given back. Take another payment.")
 
 
 def _refund_request(payment: Payment, redemption_id: str | None = None) -> ChannelRequest:
@@ -194,20 +191,19 @@ async def retry_due(services: Services, limit: int = 50) -> int:
     return len(due)
 
 
-async def after_void(services: Services, merchant_id: str, outcome: dict[str, Any]
-                     ) -> dict[str, Any]:
+async def after_void(services: Services, merchant_id: str, voided: Voided) -> dict[str, Any]:
     """Give back the remainder of a voided redemption; the void's answer says how it went
     (`refunded`, or `refund_pending`: the background task keeps trying). A repeated void
     request gets the first answer as stored, without this part."""
-    answer = dict(outcome["answer"])
-    payment: Payment | None = outcome.get("payment")
+    answer = dict(voided.answer)
+    payment = voided.payment
     if payment is not None:
         status = await refund(services, payment)
         answer["payment"] = {"channel": payment.channel, "amount": payment.amount,
                              "status": "refunded" if status == "reversed" else "refund_pending"}
-    elif outcome.get("remainder") and not journalled(services, outcome["channel"]):
-        status = await refund_untracked(services, outcome["channel"], outcome["remainder"],
+    elif voided.remainder and not journalled(services, voided.channel):
+        status = await refund_untracked(services, voided.channel, voided.remainder,
                                         answer["currency"], answer["id"], merchant_id)
-        answer["payment"] = {"channel": outcome["channel"], "amount": outcome["remainder"],
+        answer["payment"] = {"channel": voided.channel, "amount": voided.remainder,
                              "status": "refunded" if status == "reversed" else "refund_pending"}
     return answer

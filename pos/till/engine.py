@@ -1,6 +1,12 @@
 """The redemption engine: what a voucher covers in a basket (quote), taking it (redeem),
 giving it back (void). Checks that can change under concurrency are re-done under the
-voucher's lock in the database; everything else is decided here."""
+voucher's lock in the database; everything else is decided here.
+
+The value moves in PL/pgSQL: `pos_redeem` and `pos_void` (migration 0002), called through
+`pos.storage.redemptions`, which answers with typed outcomes matched below. The events that
+listeners get are written at commit by the triggers `redemptions_outbox_committed` and
+`redemptions_outbox_voided` (migration 0010), never here.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +15,38 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pos.api.requests import QuoteIn, RedemptionIn
 from pos.errors import (
-    IdempotencyProblem,
-    InputProblem,
+    ALREADY_VOIDED,
+    AMOUNT_EXCEEDS_COVERAGE,
+    CHANNEL_NOT_ALLOWED,
+    CURRENCY_MISMATCH,
+    IDEMPOTENCY_KEY_REQUIRED,
+    IDENTITY_CHECK_REQUIRED,
+    NO_ELIGIBLE_LINES,
+    VALIDATION_ERROR,
+    VOID_WINDOW_CLOSED,
     Problem,
-    VoucherProblem,
     not_found,
 )
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
 from pos.storage import redemptions as store
-from pos.storage.redemptions import VoucherState
+from pos.storage import till_lookup
+from pos.storage.redemptions import (
+    CoverageShort,
+    NewRedemption,
+    Redeemed,
+    RedeemRefusal,
+    Voided,
+    VoidRefusal,
+)
+from pos.storage.till_lookup import VoucherState
 from pos.till import channel_payments, eligibility
+from pos.till.rule_reads import DatabaseRuleReads
 from pos.till.voucher_lookup import (
     Locator,
     Till,
@@ -67,20 +90,14 @@ async def evaluate(
         state = await find_voucher(services, till, request)
     basket = request.basket
     if basket.currency != state.currency:
-        raise InputProblem(
-            "currency_mismatch",
-            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.",
-            status=422)
+        raise CURRENCY_MISMATCH(
+            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.")
     if state.require_identity and not request.identity_confirmed:
-        raise InputProblem(
-            "identity_check_required",
-            "Check the holder's identity, then confirm it before taking this voucher.",
-            status=422)
+        raise IDENTITY_CHECK_REQUIRED(
+            "Check the holder's identity, then confirm it before taking this voucher.")
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
-        raise InputProblem(
-            "channel_not_allowed",
-            f"The rest of this basket cannot be paid by {request.channel} for this voucher.",
-            status=422)
+        raise CHANNEL_NOT_ALLOWED(
+            f"The rest of this basket cannot be paid by {request.channel} for this voucher.")
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
 
@@ -96,7 +113,8 @@ async def evaluate(
             restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
             require_identity=state.require_identity),
         merchant_id=till.merchant_id, till_id=till.till_id,
-        identity_confirmed=request.identity_confirmed, settings={}, db=services.pool,
+        identity_confirmed=request.identity_confirmed, settings={},
+        reads=DatabaseRuleReads(services.pool),
     )
     results = await asyncio.gather(
         *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
@@ -106,9 +124,9 @@ async def evaluate(
     eligible = eligibility.eligible_total(outcomes)
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
-        raise InputProblem(
-            "no_eligible_lines", "Nothing in this basket can be paid with this voucher.",
-            status=422, lines=[o.as_dict() for o in outcomes])
+        raise NO_ELIGIBLE_LINES(
+            "Nothing in this basket can be paid with this voucher.",
+            lines=[o.as_dict() for o in outcomes])
     wanted = eligibility.wanted_amount(
         eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
     covered = eligibility.covered_amount(wanted, state.available)
@@ -154,22 +172,20 @@ def request_hash(path: str, body: dict[str, Any] | None) -> bytes:
 
 def check_idempotency_key(key: str | None) -> str:
     if not key:
-        raise IdempotencyProblem(
-            "idempotency_key_required",
-            "This request needs an Idempotency-Key header so it is never taken twice.",
-            status=400)
+        raise IDEMPOTENCY_KEY_REQUIRED(
+            "This request needs an Idempotency-Key header so it is never taken twice.")
     if len(key) > 200 or not key.isprintable():
-        raise InputProblem(
-            "validation_error", "The Idempotency-Key header must be 1 to 200 printable "
-            "characters.", status=422)
+        raise VALIDATION_ERROR("The Idempotency-Key header must be 1 to 200 printable "
+            "characters.")
     return key
 
 
-_REDEEM_OUTCOMES = {
-    "voucher_suspended": suspended,
-    "voucher_revoked": revoked,
-    "voucher_expired": expired,
-    "voucher_exhausted": exhausted,
+_REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
+    RedeemRefusal.VOUCHER_SUSPENDED: suspended,
+    RedeemRefusal.VOUCHER_REVOKED: revoked,
+    RedeemRefusal.VOUCHER_EXPIRED: expired,
+    RedeemRefusal.VOUCHER_EXHAUSTED: exhausted,
+    RedeemRefusal.NOT_FOUND: lambda: not_found("voucher"),
 }
 
 
@@ -183,9 +199,9 @@ async def _with_claim(
     lease = services.config.redemption.idempotency_lease_seconds
     state = None
     if where is None:
-        claim = await store.claim_key(services.pool, till.till_id, key, digest, owner, lease)
+        claim = await till_lookup.claim_key(services.pool, till.till_id, key, digest, owner, lease)
     else:
-        claim, state = await store.claim_and_load(
+        claim, state = await till_lookup.claim_and_load(
             services.pool, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
             lease_seconds=lease, merchant_id=till.merchant_id, voucher_id=where.voucher_id,
             code_hash=where.code_hash, kid=where.kid)
@@ -197,7 +213,7 @@ async def _with_claim(
     except BaseException:
         # Nothing was written (pos_redeem/pos_void commit the answer with the change), so
         # the key is freed for a retry. Shielded: a cancelled request still cleans up.
-        await asyncio.shield(store.release_key(services.pool, till.till_id, key, owner))
+        await asyncio.shield(till_lookup.release_key(services.pool, till.till_id, key, owner))
         raise
     return result
 
@@ -212,10 +228,9 @@ async def redeem(
         state = await check_voucher(services, request, where, loaded)
         ev = await evaluate(services, till, request, state)
         if request.amount is not None and request.amount > ev.covered:
-            raise InputProblem(
-                "amount_exceeds_coverage",
+            raise AMOUNT_EXCEEDS_COVERAGE(
                 f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
-                status=422, covered=ev.covered)
+                covered=ev.covered)
         redemption_id = str(uuid.uuid4())
         lines = ev.line_dicts()
         # The remainder is taken through the channel first; the voucher part only if that
@@ -237,8 +252,8 @@ async def redeem(
         }
         journalled = collected is not None and collected.payment is not None
         try:
-            outcome = await store.redeem(
-                services.pool, redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
+            outcome = await store.redeem(services.pool, NewRedemption(
+                redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
                 merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
                 idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
                 eligible_total=ev.eligible_total, wanted=ev.wanted,
@@ -246,25 +261,23 @@ async def redeem(
                 channel=request.channel, lines=lines, response=response,
                 token_iat=ev.state.token_iat,
                 payment_id=collected.payment.id if collected and collected.payment else None,
-            )
+            ))
         except BaseException as exc:
             if collected is not None:
                 status = await asyncio.shield(channel_payments.reverse(services, collected))
                 if isinstance(exc, Problem):
                     channel_payments.tell(exc, request.channel, status)
             raise
-        kind = outcome["outcome"]
-        if kind == "ok":
-            return 201, outcome["answer"]
-        if kind == "amount_exceeds_coverage":
-            problem: Problem = InputProblem(
-                "amount_exceeds_coverage",
-                f"This voucher can pay at most {outcome['covered']} now.", status=422,
-                covered=outcome["covered"])
-        elif kind in _REDEEM_OUTCOMES:
-            problem = _REDEEM_OUTCOMES[kind]()
-        else:
-            problem = not_found("voucher")
+        problem: Problem
+        match outcome:
+            case Redeemed(answer=answer):
+                return 201, answer
+            case CoverageShort(covered=now_covered):
+                problem = AMOUNT_EXCEEDS_COVERAGE(
+                    f"This voucher can pay at most {now_covered} now.",
+                    covered=now_covered)
+            case RedeemRefusal():
+                problem = _REFUSED_REDEMPTIONS[outcome]()
         if collected is not None:
             channel_payments.tell(problem, request.channel,
                           await channel_payments.reverse(services, collected))
@@ -282,15 +295,16 @@ async def void(
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
-        kind = outcome["outcome"]
-        if kind == "ok":
-            return 200, await channel_payments.after_void(services, till.merchant_id, outcome)
-        if kind == "already_voided":
-            raise VoucherProblem("already_voided", "This sale was already cancelled.")
-        if kind == "void_window_closed":
-            raise VoucherProblem(
-                "void_window_closed",
-                "This sale is too old to cancel at the till. Contact the program.")
-        raise not_found("redemption")
+        match outcome:
+            case Voided():
+                return 200, await channel_payments.after_void(services, till.merchant_id,
+                                                              outcome)
+            case VoidRefusal.ALREADY_VOIDED:
+                raise ALREADY_VOIDED("This sale was already cancelled.")
+            case VoidRefusal.VOID_WINDOW_CLOSED:
+                raise VOID_WINDOW_CLOSED(
+                    "This sale is too old to cancel at the till. Contact the program.")
+            case VoidRefusal.NOT_FOUND:
+                raise not_found("redemption")
 
     return await _with_claim(services, till, key, digest, work)

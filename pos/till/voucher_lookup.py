@@ -14,12 +14,22 @@ import jwt
 
 from pos import codes
 from pos.api.requests import QuoteIn
-from pos.errors import InputProblem, Problem, TokenProblem, VoucherProblem
+from pos.errors import (
+    INVALID_TOKEN,
+    MERCHANT_NOT_ACCEPTED,
+    RATE_LIMITED,
+    TOKEN_EXPIRED,
+    TOKEN_NOT_YET_VALID,
+    VOUCHER_EXHAUSTED,
+    VOUCHER_REVOKED,
+    VOUCHER_SUSPENDED,
+    Problem,
+)
 from pos.service.services import Services
 from pos.signing.tokens import VoucherClaims
 from pos.storage import issuances as issuance_store
-from pos.storage import redemptions as store
-from pos.storage.redemptions import VoucherState
+from pos.storage import till_lookup as store
+from pos.storage.till_lookup import VoucherState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,22 +45,19 @@ class Till:
 
 
 def expired() -> Problem:
-    return TokenProblem("token_expired", "This voucher has expired and can no longer be used.")
+    return TOKEN_EXPIRED("This voucher has expired and can no longer be used.")
 
 
 def revoked() -> Problem:
-    return VoucherProblem(
-        "voucher_revoked", "This voucher has been cancelled and cannot be used.", status=403)
+    return VOUCHER_REVOKED("This voucher has been cancelled and cannot be used.")
 
 
 def suspended() -> Problem:
-    return VoucherProblem(
-        "voucher_suspended", "This voucher is on hold. Ask the holder to contact the program.",
-        status=403)
+    return VOUCHER_SUSPENDED("This voucher is on hold. Ask the holder to contact the program.")
 
 
 def exhausted() -> Problem:
-    return VoucherProblem("voucher_exhausted", "This voucher has nothing left to spend today.")
+    return VOUCHER_EXHAUSTED("This voucher has nothing left to spend today.")
 
 
 _STATUS_PROBLEMS = {"suspended": suspended, "revoked": revoked, "expired": expired}
@@ -76,7 +83,7 @@ async def _verify_token(services: Services, token: str, kid: str) -> VoucherClai
 
 
 def _not_genuine() -> Problem:
-    return TokenProblem("invalid_token", "This voucher code is not genuine.")
+    return INVALID_TOKEN("This voucher code is not genuine.")
 
 
 # What our own kids look like (see pos.signing.keys.rotate); anything else never reaches SQL.
@@ -113,14 +120,11 @@ def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
         return Locator(voucher_id, kid, None)
     assert request.code is not None
     if not services.code_limiter.allow(till.till_id):
-        raise InputProblem(
-            "rate_limited",
-            "Too many codes were typed in a short time. Wait a minute and try again.",
-            status=429)
+        raise RATE_LIMITED(
+            "Too many codes were typed in a short time. Wait a minute and try again.")
     body = codes.normalise(request.code)
     if body is None:
-        raise TokenProblem(
-            "invalid_token", "This code is not valid. Check it was typed correctly.")
+        raise INVALID_TOKEN("This code is not valid. Check it was typed correctly.")
     return Locator(None, "", codes.code_hash(body))
 
 
@@ -142,36 +146,27 @@ async def check_voucher(
         if state is None or state.program_id != claims.program_id:
             raise _not_genuine()
         if state.key_status not in ("active", "retired"):
-            raise TokenProblem(
-                "invalid_token",
-                "This voucher code was signed with a key that has been withdrawn. "
+            raise INVALID_TOKEN("This voucher code was signed with a key that has been withdrawn. "
                 "The holder needs a new voucher.")
         if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
-            raise VoucherProblem(
-                "voucher_revoked",
-                "This voucher code has been replaced by a newer one and cannot be used.",
-                status=403)
+            raise VOUCHER_REVOKED(
+                "This voucher code has been replaced by a newer one and cannot be used.")
     elif state is None:
         body = codes.normalise(request.code or "")
         if body is not None and await issuance_store.code_was_replaced(
                 services.pool, codes.code_hash(body)):
-            raise VoucherProblem(
-                "voucher_revoked",
-                "This voucher code has been replaced by a newer one and cannot be used.",
-                status=403)
-        raise TokenProblem(
-            "invalid_token", "No voucher has this code. Check it was typed correctly.")
+            raise VOUCHER_REVOKED(
+                "This voucher code has been replaced by a newer one and cannot be used.")
+        raise INVALID_TOKEN("No voucher has this code. Check it was typed correctly.")
 
     if state.status in _STATUS_PROBLEMS:
         raise _STATUS_PROBLEMS[state.status]()
     if state.db_now < state.valid_from:
-        raise TokenProblem(
-            "token_not_yet_valid", "This voucher cannot be used yet. Check its start date.")
+        raise TOKEN_NOT_YET_VALID("This voucher cannot be used yet. Check its start date.")
     if state.db_now >= state.valid_until:
         raise expired()
     if not state.partner:
-        raise VoucherProblem(
-            "merchant_not_accepted", "This voucher cannot be used in this shop.", status=403)
+        raise MERCHANT_NOT_ACCEPTED("This voucher cannot be used in this shop.")
     return state
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Literal
 
-from pos.errors import InputProblem
+from pos.errors import BATCH_INVALID, BATCH_UNREADABLE, Problem
 
 Format = Literal["csv", "json"]
 
@@ -57,21 +57,19 @@ class RowProblem:
         return {"line": self.line, "ref": self.ref, "problems": list(self.problems)}
 
 
-def batch_invalid(problems: list[RowProblem], total_bad: int) -> InputProblem:
+def batch_invalid(problems: list[RowProblem], total_bad: int) -> Problem:
     """The refusal of a whole list: nothing was issued, here is every bad row."""
     shown = sorted(problems, key=lambda p: p.line)[:MAX_REPORTED]
     first = shown[0] if shown else None
     where = f" (first: line {first.line}: {first.problems[0]})" if first else ""
-    return InputProblem(
-        "batch_invalid",
+    return BATCH_INVALID(
         f"{total_bad} row(s) of this list cannot be issued, so nothing was issued{where}. "
         "Correct the rows named in the report and send the whole list again.",
-        status=422, rows=[p.as_dict() for p in shown], bad_rows=total_bad,
-    )
+        rows=[p.as_dict() for p in shown], bad_rows=total_bad)
 
 
-def file_problem(detail: str) -> InputProblem:
-    return InputProblem("batch_unreadable", detail, status=422)
+def file_problem(detail: str) -> Problem:
+    return BATCH_UNREADABLE(detail)
 
 
 def _text(source: BinaryIO) -> io.TextIOWrapper:

@@ -14,11 +14,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from pos import codes
-from pos.errors import InputProblem, validation_error
+from pos.errors import (
+    BATCH_CHANGED,
+    ISSUANCE_CONFLICT,
+    NOT_FOUND,
+    PROGRAM_ENDED,
+    VALIDATION_ERROR,
+    Problem,
+    validation_error,
+)
 from pos.printing.cards import CardFace, card_face
 from pos.service.services import Services
 from pos.signing import tokens
@@ -26,6 +33,7 @@ from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
 from pos.storage.issuances import HeldVoucher
+from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list
 from pos.vouchers.credits import CreditPlan, plan_credits
 
@@ -63,7 +71,7 @@ async def issue_vouchers(
         new.append(voucher_store.NewVoucher(
             id=voucher_id, beneficiary_ref=b["ref"], holder_ref=b.get("holder_ref"),
             token_kid=kid, token_iat=iat, token_exp=exp, code_hash=codes.code_hash(body),
-            uses_left=program["uses"], credits=plans,
+            uses_left=program.uses, credits=plans,
         ))
         issued.append({
             "id": voucher_id, "beneficiary_ref": b["ref"], "code": code,
@@ -72,10 +80,9 @@ async def issue_vouchers(
         })
     refs = [b["ref"] for b in beneficiaries]
     if len(set(refs)) != len(refs):
-        raise InputProblem("validation_error", "A beneficiary appears twice in this list.",
-                           status=422)
+        raise VALIDATION_ERROR("A beneficiary appears twice in this list.")
     async with services.pool.acquire() as conn, conn.transaction():
-        await voucher_store.insert_vouchers(conn, program_id, program["currency"], new)
+        await voucher_store.insert_vouchers(conn, program_id, program.currency, new)
     return issued
 
 
@@ -103,22 +110,20 @@ class ProgramTerms:
     exp: int
 
 
-def program_terms(program: dict[str, Any]) -> ProgramTerms:
-    valid_from = datetime.fromisoformat(program["valid_from"])
-    valid_until = datetime.fromisoformat(program["valid_until"])
+def program_terms(program: Program) -> ProgramTerms:
+    valid_from, valid_until = program.valid_from, program.valid_until
     if valid_until.timestamp() <= time.time():
-        raise InputProblem("program_ended", "This program has ended; no vouchers can be issued.",
-                           status=409)
-    allowance = program["allowance"] or {}
-    face_value = program["face_value"]
-    if program["uses"] is not None and face_value == 0:
-        face_value = program["uses"] * program["unit_price"]
+        raise PROGRAM_ENDED("This program has ended; no vouchers can be issued.")
+    allowance = program.allowance or {}
+    face_value = program.face_value
+    if program.uses is not None and program.unit_price is not None and face_value == 0:
+        face_value = program.uses * program.unit_price
     plans = plan_credits(
         face_value=face_value, valid_from=valid_from, valid_until=valid_until,
         allowance_amount=allowance.get("amount"), allowance_count=allowance.get("count", 0),
         allowance_rollover=bool(allowance.get("rollover", False)),
     )
-    return ProgramTerms(program["id"], program["currency"], program["uses"], plans,
+    return ProgramTerms(program.id, program.currency, program.uses, plans,
                         int(valid_from.timestamp()), int(valid_until.timestamp()))
 
 
@@ -199,10 +204,9 @@ async def _scan(services: Services, program_id: str, open_source: Opener,
 
 def _replay(existing: dict[str, Any], program_id: str, digest: bytes) -> IssuanceResult:
     if existing["program_id"] != program_id or bytes(existing["content_hash"]) != digest:
-        raise InputProblem(
-            "issuance_conflict",
+        raise ISSUANCE_CONFLICT(
             "This batch id was already used for a different list; nothing was issued.",
-            status=409, issuance_id=existing["id"])
+            issuance_id=existing["id"])
     return IssuanceResult(existing["id"], program_id, existing["voucher_count"], False)
 
 
@@ -278,9 +282,9 @@ async def issue_batch(
     return IssuanceResult(issuance_id, program_id, scan.count, True)
 
 
-def _list_changed() -> InputProblem:
-    return InputProblem("batch_changed", "The list changed while it was being issued; "
-                        "nothing was issued. Send it again.", status=409)
+def _list_changed() -> Problem:
+    return BATCH_CHANGED("The list changed while it was being issued; "
+                        "nothing was issued. Send it again.")
 
 
 def _new_voucher(services: Services, terms: ProgramTerms, row: beneficiary_list.BeneficiaryRow,
@@ -309,8 +313,8 @@ class Carried:
     code: str
 
 
-def nbf_of(program: dict[str, Any]) -> int:
-    return int(datetime.fromisoformat(program["valid_from"]).timestamp())
+def nbf_of(program: Program) -> int:
+    return int(program.valid_from.timestamp())
 
 
 def carried(services: Services, voucher: HeldVoucher, nbf: int) -> Carried:
@@ -332,7 +336,7 @@ async def export_batch(services: Services, issuance_id: str,
     at a time."""
     found = await issuance_store.get_issuance(services.pool, issuance_id)
     if found is None:
-        raise InputProblem("not_found", "No issuance was found.", status=404)
+        raise NOT_FOUND("No issuance was found.")
     program = await setup_store.get_program(services.pool, found["program_id"])
     nbf = nbf_of(program)
     after = 0
@@ -355,13 +359,13 @@ def export_row(services: Services, item: Carried) -> list[str]:
 
 
 async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
-                      count: int | None = None) -> tuple[dict[str, Any], list[CardFace]]:
+                      count: int | None = None) -> tuple[Program, list[CardFace]]:
     """The program and the cards to print of a batch: up to `count` live vouchers (active
     or suspended; a revoked or expired voucher is not worth paper), starting at list line
     `first`, in the order of the list."""
     found = await issuance_store.get_issuance(services.pool, issuance_id)
     if found is None:
-        raise InputProblem("not_found", "No issuance was found.", status=404)
+        raise NOT_FOUND("No issuance was found.")
     program = await setup_store.get_program(services.pool, found["program_id"])
     faces: list[CardFace] = []
     async for chunk in export_batch(services, issuance_id):

@@ -3,6 +3,9 @@
 -- its lines, the ledger entries and the idempotency answer written together. The caller
 -- has already verified the token and decided the basket lines; what can change under
 -- concurrency (status, balance, uses) is decided here, under the lock.
+--
+-- A lost idempotency lease is raised with our own SQLSTATE PV001, which
+-- pos.storage.driver_errors reads (never the message text).
 
 CREATE FUNCTION pos_redeem(
     p_redemption_id uuid,
@@ -122,7 +125,7 @@ BEGIN
      WHERE till_id = p_till_id AND key = p_idem_key AND owner = p_idem_owner;
     IF NOT FOUND THEN
         -- Our lease ran out and another attempt took the key over: write nothing.
-        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'pos_idempotency_lease_lost';
+        RAISE EXCEPTION USING ERRCODE = 'PV001', MESSAGE = 'pos_idempotency_lease_lost';
     END IF;
 
     RETURN jsonb_build_object('outcome', 'ok', 'answer', v_answer);
@@ -197,7 +200,7 @@ BEGIN
        SET status = 'done', response_status = 200, response_body = v_answer
      WHERE till_id = p_till_id AND key = p_idem_key AND owner = p_idem_owner;
     IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'pos_idempotency_lease_lost';
+        RAISE EXCEPTION USING ERRCODE = 'PV001', MESSAGE = 'pos_idempotency_lease_lost';
     END IF;
 
     RETURN jsonb_build_object('outcome', 'ok', 'answer', v_answer);

@@ -1,0 +1,167 @@
+"""Calls into settlement exporter plugins, for `pos.settlement.exporting`: what a format is,
+whether it takes a batch (or which batches of a run), and its file as a stream.
+
+Part of the plugin facade (`Plugins.exports`): every failure of the exporter, including one
+half way through a file, is a `PluginProblem` naming the plugin. A file may be large, so
+the time limit is per piece, not for the whole file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from pos.errors import PluginProblem
+from pos.plugin.exporter_types import (
+    BatchHeader,
+    ExportContext,
+    ExportLine,
+    RunExportContext,
+    RunExporter,
+)
+from pos.plugin.loading import Registered
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExporterInfo:
+    """A settlement format, as the core lists it and names the file it serves."""
+
+    name: str
+    plugin: str
+    description: str
+    media_type: str
+    extension: str
+    whole_runs: bool  # it can also write a whole run as one file (`RunExporter`)
+
+
+class ExporterCalls:
+    """The registered settlement exporters, reached only through these methods."""
+
+    def __init__(self, exporters: Mapping[str, Registered],
+                 settings: Mapping[str, Mapping[str, Any]], timeout: float) -> None:
+        self._exporters = exporters
+        self._settings = settings
+        self._timeout = timeout
+
+    def info(self, name: str) -> ExporterInfo | None:
+        """The format registered as `name`, or None."""
+        registered = self._exporters.get(name)
+        if registered is None:
+            return None
+        adapter = registered.adapter
+        return ExporterInfo(
+            name=name, plugin=registered.plugin,
+            description=str(getattr(adapter, "description", "")),
+            media_type=str(getattr(adapter, "media_type", "application/octet-stream")),
+            extension=str(getattr(adapter, "extension", "bin")),
+            whole_runs=isinstance(adapter, RunExporter))
+
+    def infos(self) -> list[ExporterInfo]:
+        """Every installed format, by name."""
+        return [info for name in sorted(self._exporters)
+                if (info := self.info(name)) is not None]
+
+    def refuse(self, name: str, batch: BatchHeader) -> str | None:
+        """Why the exporter will not write this batch, or None; fails closed."""
+        registered = self._exporter(name)
+        try:
+            refusal = registered.adapter.refuse(batch, self._settings.get(registered.plugin, {}))
+        except Exception:
+            log.exception("plugin %s: exporter %s raised checking batch %s",
+                          registered.plugin, name, batch.id)
+            raise PluginProblem(registered.plugin,
+                                "The exporter failed while checking this batch.") from None
+        if refusal is not None and not isinstance(refusal, str):
+            log.error("plugin %s: exporter %s refused with nonsense", registered.plugin, name)
+            raise PluginProblem(registered.plugin,
+                                "The exporter failed while checking this batch.")
+        return refusal
+
+    def select_for_run(self, name: str, batches: Sequence[BatchHeader]
+                       ) -> tuple[list[BatchHeader], str | None]:
+        """The batches a run file in this format carries, and why it cannot be made (or
+        None). Only for exporters that write whole runs; fails closed."""
+        registered = self._exporter(name)
+        detail = "The exporter failed while checking this run."
+        try:
+            chosen, refusal = registered.adapter.select(
+                batches, self._settings.get(registered.plugin, {}))
+            chosen = list(chosen)
+        except Exception:
+            log.exception("plugin %s: exporter %s raised checking a run", registered.plugin,
+                          name)
+            raise PluginProblem(registered.plugin, detail) from None
+        offered = {b.id for b in batches}
+        if (refusal is not None and not isinstance(refusal, str)) or not all(
+                isinstance(b, BatchHeader) and b.id in offered for b in chosen):
+            log.error("plugin %s: exporter %s selected nonsense", registered.plugin, name)
+            raise PluginProblem(registered.plugin, detail)
+        return chosen, refusal
+
+    def batch(
+        self, name: str, batch: BatchHeader,
+        lines: Callable[[], AsyncIterator[Sequence[ExportLine]]],
+    ) -> AsyncIterator[bytes]:
+        """The batch's file as the exporter writes it, checked piece by piece."""
+        registered = self._exporter(name)
+        ctx = ExportContext(batch=batch, settings=self._settings.get(registered.plugin, {}),
+                            lines=lines)
+        return self._pieces(registered, name, lambda: registered.adapter.export(ctx))
+
+    def run(self, name: str, run_id: str, batches: Sequence[BatchHeader]
+            ) -> AsyncIterator[bytes]:
+        """A whole run's file (see `select_for_run`), checked piece by piece."""
+        registered = self._exporter(name)
+        ctx = RunExportContext(run_id=run_id, batches=batches,
+                               settings=self._settings.get(registered.plugin, {}))
+        return self._pieces(registered, name, lambda: registered.adapter.export_run(ctx))
+
+    def _exporter(self, name: str) -> Registered:
+        registered = self._exporters.get(name)
+        if registered is None:
+            raise PluginProblem(name, f"The settlement format {name!r} is not installed.")
+        return registered
+
+    async def _pieces(self, registered: Registered, name: str,
+                      produce: Callable[[], Any]) -> AsyncIterator[bytes]:
+        """Stream an exporter's output. Each piece has the plugin timeout (the file as a
+        whole may take as long as it needs); a failure mid-file is a `PluginProblem`."""
+        plugin = registered.plugin
+        detail = "The exporter failed while writing the file."
+        try:
+            iterator = aiter(produce())
+        except Exception:
+            log.exception("plugin %s: exporter %s raised", plugin, name)
+            raise PluginProblem(plugin, detail) from None
+        try:
+            while True:
+                try:
+                    # asyncio.timeout, not wait_for: the exporter keeps running in this
+                    # task, so the database cursor it reads lines from stays in one task.
+                    async with asyncio.timeout(self._timeout):
+                        piece = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    log.error("plugin %s: exporter %s timed out", plugin, name)
+                    raise PluginProblem(plugin, detail) from None
+                except Exception:
+                    log.exception("plugin %s: exporter %s raised", plugin, name)
+                    raise PluginProblem(plugin, detail) from None
+                if not isinstance(piece, bytes):
+                    log.error("plugin %s: exporter %s produced %s, not bytes", plugin, name,
+                              type(piece).__name__)
+                    raise PluginProblem(
+                        plugin, "The exporter produced something that is not bytes.")
+                yield piece
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()

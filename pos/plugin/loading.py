@@ -1,0 +1,184 @@
+"""Loading plugins and taking their registrations, once per app at start-up.
+
+Plugins (built-in ones included) are found through the `pos` entry-point group; an allow
+list (`plugins.enabled`, empty = all) and a block list (`plugins.disabled`) from the
+configuration choose which load. `Registrations` resolves each plugin's settings and
+collects what the registration hooks add; anything malformed stops the start-up with a
+`ConfigError` naming the plugin. The calls the core makes afterwards live in
+`pos.plugin.manager`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from pos.errors import ConfigError
+from pos.plugin.types import Setting
+
+ENTRY_POINT_GROUP = "pos"
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """An adapter and the plugin that registered it."""
+
+    plugin: str
+    adapter: Any
+
+
+# What an adapter of each kind must have, checked when it is registered (start-up), so a
+# malformed plugin stops the service at once rather than failing a till later.
+_REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
+    "restriction rule": ("decide",),
+    "payment channel": ("collect", "refund", "payout"),
+    "settlement exporter": ("refuse", "export"),
+}
+
+
+class _Registry:
+    """The registry handed to one plugin's registration hook."""
+
+    def __init__(self, plugin: str, kind: str, into: dict[str, Registered]) -> None:
+        self._plugin = plugin
+        self._kind = kind
+        self._into = into
+
+    def add(self, adapter: Any) -> None:
+        name = getattr(adapter, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"plugin {self._plugin} registered a {self._kind} without a name")
+        for method in _REQUIRED_METHODS.get(self._kind, ()):
+            if not callable(getattr(adapter, method, None)):
+                raise ConfigError(
+                    f"plugin {self._plugin} registered the {self._kind} {name!r} without "
+                    f"{method}()")
+        if name in self._into:
+            other = self._into[name].plugin
+            raise ConfigError(
+                f"{self._kind} {name!r} is registered by both {other} and {self._plugin}"
+            )
+        self._into[name] = Registered(self._plugin, adapter)
+
+
+def call_hookimpl(impl: Any, **available: Any) -> Any:
+    """Call a hook implementation with the arguments it asks for (pluggy lets an
+    implementation take fewer arguments than its spec)."""
+    return impl.function(**{name: available[name] for name in impl.argnames})
+
+
+def _convert(setting: Setting, value: Any, plugin: str) -> Any:
+    kind = setting.type
+    try:
+        if kind is bool and isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        if kind in (list, tuple) and isinstance(value, str):
+            return kind(v.strip() for v in value.split(",") if v.strip())
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"[plugins.{plugin}] {setting.key}: {value!r} is not a {kind.__name__}"
+        ) from None
+
+
+class Registrations:
+    """Every loaded plugin's settings and the adapters it registered, by name."""
+
+    def __init__(self, pm: pluggy.PluginManager, tables: Mapping[str, Mapping[str, Any]]
+                 ) -> None:
+        self.pm = pm
+        self.declared: dict[str, list[Setting]] = {}
+        self.settings: dict[str, dict[str, Any]] = {}
+        self.rules: dict[str, Registered] = {}
+        self.channels: dict[str, Registered] = {}
+        self.exporters: dict[str, Registered] = {}
+        self._resolve_settings(tables)
+        self._register("pos_register_restrictions", "restriction rule", self.rules)
+        self._register("pos_register_payment_channels", "payment channel", self.channels)
+        self._register("pos_register_settlement_exporters", "settlement exporter",
+                       self.exporters)
+
+    def _resolve_settings(self, tables: Mapping[str, Mapping[str, Any]]) -> None:
+        for impl in self.pm.hook.pos_declare_settings.get_hookimpls():
+            try:
+                returned: Any = impl.function()
+                declared = list(returned or [])
+            except Exception as exc:
+                raise ConfigError(
+                    f"plugin {impl.plugin_name} could not declare its settings: {exc!r}"
+                ) from exc
+            if not all(isinstance(s, Setting) for s in declared):
+                raise ConfigError(
+                    f"plugin {impl.plugin_name} declared settings that are not Setting(...)")
+            self.declared[impl.plugin_name] = declared
+        for name in self.plugin_names():
+            by_key = {s.key: s for s in self.declared.get(name, [])}
+            table = dict(tables.get(name, {}))
+            unknown = set(table) - set(by_key)
+            if unknown:
+                raise ConfigError(
+                    f"[plugins.{name}] has unknown key(s): {', '.join(sorted(unknown))}"
+                )
+            self.settings[name] = {
+                key: _convert(s, table[key], name) if key in table else s.default
+                for key, s in by_key.items()
+            }
+
+    def _register(self, hook_name: str, kind: str, into: dict[str, Registered]) -> None:
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin_name
+            try:
+                call_hookimpl(impl, register=_Registry(plugin, kind, into),
+                              settings=self.settings.get(plugin, {}))
+            except ConfigError:
+                raise
+            except Exception as exc:
+                # A plugin that cannot register stops the start-up, naming itself.
+                raise ConfigError(f"plugin {plugin} failed in {hook_name}: {exc!r}") from exc
+
+    def plugin_names(self) -> list[str]:
+        return sorted(
+            name for name, plugin in self.pm.list_name_plugin() if plugin is not None
+        )
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What `pos plugins` and `GET /v1/plugins` show."""
+        out = []
+        for name in self.plugin_names():
+            plugin = self.pm.get_plugin(name)
+            out.append({
+                "name": name,
+                "module": getattr(plugin, "__name__", type(plugin).__name__),
+                "hooks": sorted(h.name for h in self.pm.get_hookcallers(plugin) or []),
+                "rules": sorted(k for k, r in self.rules.items() if r.plugin == name),
+                "channels": sorted(k for k, r in self.channels.items() if r.plugin == name),
+                "exporters": sorted(k for k, r in self.exporters.items() if r.plugin == name),
+                "settings": [
+                    {"key": s.key, "type": s.type.__name__, "default": s.default,
+                     "description": s.description, "value": self.settings[name].get(s.key)}
+                    for s in self.declared.get(name, [])
+                ],
+            })
+        return out
+
+
+def load_entry_points(
+    pm: pluggy.PluginManager, enabled: Sequence[str], disabled: Sequence[str]
+) -> None:
+    """Register the installed plugins the allow and block lists let through."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if (enabled and ep.name not in enabled) or ep.name in disabled:
+            continue
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:
+            raise ConfigError(f"plugin {ep.name} could not be loaded: {exc}") from exc
+        pm.register(module, name=ep.name)
