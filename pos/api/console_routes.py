@@ -76,8 +76,8 @@ def page(request: web.Request, template: str, title_key: str, active: str,
     title = context.pop("title", None) or i18n.translator(lang)[title_key]
     text = rendering.render(
         template, lang, timezone=services(request).config.redemption.timezone,
-        staff=staff, csrf=staff.csrf_token or "", nav=nav, active=active, can=can,
-        title=title, **context)
+        page_query=dict(request.query), staff=staff, csrf=staff.csrf_token or "", nav=nav,
+        active=active, can=can, title=title, **context)
     return _html(request, text)
 
 
@@ -101,8 +101,9 @@ def _login_page(request: web.Request, failed: str, status: int = 200) -> web.Res
     lang = language(request)
     text = rendering.render(
         "login.html", lang, timezone=services(request).config.redemption.timezone,
-        staff=None, csrf="", nav=[], active="", title=i18n.translator(lang)["sign_in"],
-        failed=failed, next=account_routes.safe_next(request.query.get("next", "/admin/")))
+        page_query=dict(request.query), staff=None, csrf="", nav=[], active="",
+        title=i18n.translator(lang)["sign_in"], failed=failed,
+        next=account_routes.safe_next(request.query.get("next", "/admin/")))
     return _html(request, text, status)
 
 

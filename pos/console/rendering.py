@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -31,7 +32,9 @@ def money(amount: int | None, currency: str = "CNY") -> str:
     return f"{to_major(int(amount), currency):,.{exponent(currency)}f} {currency}"
 
 
-def render(template: str, lang: str, *, timezone: str, **context: Any) -> str:
+def render(template: str, lang: str, *, timezone: str, page_query: dict[str, str] | None = None,
+           **context: Any) -> str:
+    """The page in `lang`; `page_query` is its own query, which the language switch keeps."""
     zone = ZoneInfo(timezone)
     text = i18n.translator(lang)
 
@@ -46,7 +49,8 @@ def render(template: str, lang: str, *, timezone: str, **context: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
     return _ENV.get_template(template).render(
-        t=text, lang=lang, other_lang="en" if lang == "zh-CN" else "zh-CN",
+        t=text, lang=lang, lang_href="?" + urlencode(
+            {**(page_query or {}), "lang": "en" if lang == "zh-CN" else "zh-CN"}),
         money=money, when=when, as_json=as_json,
         category=lambda code: category_name(code, lang),
         problems_json=json.dumps(i18n.problem_sentences(lang), ensure_ascii=False),
