@@ -36,6 +36,7 @@ OPEN_ROUTES = {
     ("POST", "/admin/login"),  # the login and password are the credential
     ("GET", "/admin/console.css"),
     ("GET", "/admin/console.js"),
+    ("GET", "/till/app-files.json"),  # what the app's service worker keeps for offline use
 }
 # The tablet app's files are public by nature: shipping a file in it publishes it.
 TABLET_FILES = {

@@ -12,6 +12,7 @@ from pos.api import (
     admin_routes,
     console_routes,
     directory_routes,
+    offline_routes,
     pairing_routes,
     public_routes,
     report_routes,
@@ -50,6 +51,8 @@ ROUTE_TABLES += (voucher_routes.routes,)
 
 # Named accounts, the audit log, and the program officer's console at /admin/.
 ROUTE_TABLES += (account_routes.routes, directory_routes.routes, console_routes.routes)
+# Offline tills: the signed kit, forwarded offline sales, offline limits.
+ROUTE_TABLES += (offline_routes.routes,)
 
 # Calls of built-in plugins: approved product lists, payment providers' webhooks.
 ROUTE_TABLES += (plugin_routes,)

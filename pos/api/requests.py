@@ -166,8 +166,13 @@ class TopUpIn(Strict):
 
 # Pairing a tablet
 
+DeviceKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+
+
 class PairingIn(Strict):
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    # The tablet's own Ed25519 public key (raw, base64url): it signs offline sales.
+    device_key: DeviceKey | None = None
 
 
 # Settlement
@@ -256,3 +261,42 @@ class ProgramEditIn(Strict):
     valid_until: date | datetime | None = None
     per_visit_cap: PositiveAmount | None = None
     remove_per_visit_cap: bool = False
+# Offline tills (docs/offline.md)
+
+class DeviceKeyIn(Strict):
+    public_key: DeviceKey
+
+
+class OfflineLimitsIn(Strict):
+    """A program's offline limits, for one merchant (`merchant_id`) or for all."""
+
+    merchant_id: uuid.UUID | None = None
+    enabled: bool = True
+    max_per_sale: Amount
+    max_till_total: Amount
+    max_offline_seconds: Annotated[int, Field(strict=True, gt=0, le=30 * 86400)]
+
+
+class OfflineSaleIn(Strict):
+    """A forwarded offline sale: `sale` is the JSON text the tablet signed (an
+    `OfflineSaleRecord`), `signature` its Ed25519 signature, base64url."""
+
+    sale: Annotated[str, StringConstraints(min_length=2, max_length=60_000)]
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
+
+
+class OfflineSaleRecord(BaseModel):
+    """What a tablet signs for each offline sale (read from `OfflineSaleIn.sale`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    till_id: uuid.UUID
+    kit_version: Annotated[int, Field(strict=True, gt=0)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    program_id: uuid.UUID
+    voucher_id: uuid.UUID
+    occurred_at_ms: Annotated[int, Field(strict=True, gt=0)]
+    basket: BasketIn
+    covered: PositiveAmount
+    identity_confirmed: bool = False

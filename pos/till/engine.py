@@ -27,6 +27,7 @@ from pos.errors import (
     IDEMPOTENCY_KEY_REQUIRED,
     IDENTITY_CHECK_REQUIRED,
     NO_ELIGIBLE_LINES,
+    OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
     Problem,
@@ -34,8 +35,8 @@ from pos.errors import (
 )
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
+from pos.storage import offline_sales, till_lookup
 from pos.storage import redemptions as store
-from pos.storage import till_lookup
 from pos.storage.redemptions import (
     CoverageShort,
     NewRedemption,
@@ -292,6 +293,10 @@ async def void(
     digest = request_hash(path, None)
 
     async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        if await offline_sales.shortfall_of(services.pool, redemption_id):
+            # Part of it was paid by the program's offline-risk account, not the voucher.
+            raise OFFLINE_SALE_NOT_VOIDABLE(
+                "This offline sale was partly paid by the program. Contact the program.")
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)

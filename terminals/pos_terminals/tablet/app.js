@@ -1,10 +1,12 @@
 // The till: pair once, read a voucher, build the basket, confirm, print, void.
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
-import { call, IdempotentWrite } from "./api.js";
+import { call, IdempotentWrite, NetworkError } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
+import { OfflineTill } from "./offline.js";
+import "./offline_i18n.js";
 import { Scanner } from "./scanner.js";
 import qrcode from "./vendor/qrcode-generator/qrcode.mjs";
 
@@ -39,6 +41,9 @@ const state = {
   write: null,          // the IdempotentWrite in flight
 };
 const scanner = new Scanner($("#camera"));
+// Selling through a network cut (offline.js, docs/offline.md).
+const offline = new OfflineTill(() => state.till);
+const net = { state: "online", forwarding: false, waiting: 0 };
 
 // ------------------------------------------------------------------------------------------
 // language and screens
@@ -74,6 +79,22 @@ function renderHeader() {
   $("#paired-as").textContent = till
     ? state.t("paired_as", { merchant: till.merchant_name, till: till.till_name }) : "";
   $("#unpair").hidden = !till;
+  renderNet();
+}
+
+/** Online, offline or forwarding, and how many offline sales wait to be sent. */
+function renderNet() {
+  const box = $("#net-status");
+  const shown = net.forwarding ? "forwarding" : net.state;
+  box.hidden = !state.till;
+  box.dataset.state = shown;
+  box.dataset.waiting = String(net.waiting);
+  box.textContent = state.t(`net_${shown}`) + (net.waiting ? state.t("net_waiting", { count: net.waiting }) : "");
+}
+
+function setNet(value) {
+  net.state = value;
+  renderNet();
 }
 
 function notice(text) {
@@ -124,9 +145,12 @@ async function pair(event) {
   try {
     // A till secret pasted as it is (as `pos run --demo` prints them) is checked and kept
     // like one received for a pairing code.
+    // The tablet's own key pair is made now; its public half is registered with the code.
+    const deviceKey = typed.startsWith("till_") ? null : await offline.newDeviceKey();
     answer = typed.startsWith("till_")
       ? await call("GET", "/v1/till", { secret: typed })
-      : await call("POST", "/v1/pairings", { body: { code: typed } });
+      : await call("POST", "/v1/pairings", { body: { code: typed, device_key: deviceKey } });
+    if (deviceKey && answer.status === 201) answer.body.device_key = deviceKey;
   } catch {
     showProblem(section, { code: "network", detail: state.t("network") });
     return;
@@ -139,6 +163,7 @@ async function pair(event) {
   save(TILL, state.till);
   notice("");
   renderHeader();
+  backgroundSync();
   if (!resumePendingWrite()) startSale();
 }
 
@@ -322,8 +347,11 @@ async function runQuote() {
   }
   if (seq !== state.quoteSeq) return;  // the basket changed meanwhile; a newer quote runs
   delete $("#screen-basket").dataset.quoting;
+  if (answer !== null) setNet("online");
   if (answer === null) {
-    state.problem = { code: "network", detail: state.t("network") };
+    await offlineQuote();
+    if (seq !== state.quoteSeq) return;
+    delete $("#screen-basket").dataset.quoting;
   } else if (answer.status === 401) {
     unpaired();
     return;
@@ -346,7 +374,13 @@ function renderVoucherCard() {
   if (quote) {
     const v = quote.voucher;
     rows.push(el("span", { className: "program", textContent: v.program_name }));
-    rows.push(el("span", { textContent: `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+    rows.push(el("span", { textContent: v.balance === null ? t("balance_offline")
+      : `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+    if (quote.offline) {
+      rows.push(el("span", { className: "offline-banner",
+        textContent: t(quote.capped_offline ? "offline_capped" : "offline_banner",
+          { amount: formatMoney(v.max_per_sale, v.currency) }) }));
+    }
     if (v.per_visit_cap !== null) {
       rows.push(el("span", {
         textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
@@ -374,7 +408,8 @@ function renderLines() {
         textContent: outcome.eligible ? `✓ ${t("eligible")}` : `✗ ${t("not_eligible")}`,
       }) : null;
     const reason = outcome && !outcome.eligible
-      ? el("p", { className: "reason", textContent: `${t("why_not")}${outcome.reason}` }) : null;
+      ? el("p", { className: "reason", textContent: `${t("why_not")}${outcome.why
+        ? `${line.description || t.category(line.category)}: ${t(`why_${outcome.why}`)}` : outcome.reason}` }) : null;
     const item = el("li", { className: `line ${outcome ? (outcome.eligible ? "eligible" : "ineligible") : ""}` },
       el("div", { className: "line-head" },
         el("span", { className: "line-name",
@@ -436,6 +471,10 @@ function renderBasket() {
 
 async function confirmRedemption() {
   if (!state.quote) return;
+  if (state.quote.offline) {
+    await confirmOffline();
+    return;
+  }
   const context = {
     program_name: state.quote.voucher.program_name,
     merchant_name: state.till.merchant_name, till_name: state.till.till_name,
@@ -587,8 +626,9 @@ function renderReceipt() {
     receiptRow(t("receipt_voucher_paid"), formatMoney(r.covered, cur), "covered"),
     receiptRow(t("receipt_remainder", { channel: channelName(r.channel) }),
       formatMoney(r.remainder, cur), "remainder"),
-    receiptRow(t("receipt_balance_after"),
-      formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+    receiptRow(t("receipt_balance_after"), r.offline ? t("receipt_balance_later")
+      : formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+    r.offline ? el("p", { className: "offline-banner", textContent: t("receipt_offline") }) : null,
     r.uses_left !== null && r.uses_left !== undefined
       ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
     voided ? receiptRow(t("receipt_restored"), formatMoney(voided.restored, cur), "restored") : null,
@@ -599,7 +639,7 @@ function renderReceipt() {
     qrCanvas(r.id),
   ];
   receipt.replaceChildren(...parts.filter(Boolean));
-  $("#void").hidden = Boolean(voided);
+  $("#void").hidden = Boolean(voided) || Boolean(r.offline);
   showProblem($("#screen-receipt"), null);
 }
 
@@ -710,7 +750,143 @@ async function main() {
     return;
   }
   refreshTill();
+  backgroundSync();
   if (!resumePendingWrite()) startSale();
+}
+
+// ------------------------------------------------------------------------------------------
+// offline: the quote and sale without the network, then forwarding (offline.js)
+
+function offlineLines(outcomes) {
+  return outcomes.map((o) => ({ ...o, reason: "" }));
+}
+
+/** The basket decided on the tablet from the signed kit; same shape as a service quote. */
+async function offlineQuote() {
+  setNet("offline");
+  const body = basketBody();
+  const checked = await offline.check(state.voucher, body.lines, state.identityConfirmed);
+  if (checked.problem) {
+    state.quote = null;
+    state.problem = checked.problem;
+    state.lineOutcomes = checked.problem.lines ? offlineLines(checked.problem.lines) : null;
+    return;
+  }
+  const { quote, program } = checked;
+  const total = sumMinor(body.lines.map((l) => l.unit_price * l.quantity));
+  state.problem = null;
+  state.lineOutcomes = offlineLines(quote.outcomes);
+  state.quote = {
+    offline: true, currency: program.currency, channel: "cash", lines: state.lineOutcomes,
+    basket_total: total, eligible_total: quote.eligible_total, covered: quote.covered,
+    remainder: total - quote.covered, capped_offline: quote.capped_offline,
+    voucher: { program_name: program.name, currency: program.currency, balance: null,
+      per_visit_cap: program.per_visit_cap, uses_left: null, max_per_sale: program.max_per_sale },
+  };
+}
+
+/** Checked again at the moment of confirming, signed, kept, and a receipt at once. */
+async function confirmOffline() {
+  const body = basketBody();
+  const checked = await offline.check(state.voucher, body.lines, state.identityConfirmed);
+  if (checked.problem) {
+    state.quote = null;
+    state.problem = checked.problem;
+    renderBasket();
+    return;
+  }
+  const record = await offline.record(checked, state.voucher, body, state.identityConfirmed);
+  const q = checked.quote;
+  const total = sumMinor(body.lines.map((l) => l.unit_price * l.quantity));
+  state.receipt = {
+    redemption: {
+      id: record.key, offline: true, currency: checked.program.currency, channel: "cash",
+      basket_total: total, covered: q.covered, remainder: total - q.covered,
+      lines: q.outcomes, balance_after: null, uses_left: null,
+    },
+    context: {
+      program_name: checked.program.name, merchant_name: state.till.merchant_name,
+      till_name: state.till.till_name, lines: body.lines, at: new Date(record.at).toISOString(),
+      till_id: state.till.till_id, covered: q.covered, currency: checked.program.currency,
+    },
+    voided: null,
+  };
+  save(LAST, state.receipt);
+  show("receipt");
+  renderReceipt();
+  await countWaiting();
+  forwardNow();
+}
+
+async function countWaiting() {
+  net.waiting = state.till ? (await offline.waiting()).length : 0;
+  renderNet();
+}
+
+/** Send kept offline sales; a fresh kit afterwards (it resets the till's offline total). */
+async function forwardNow() {
+  if (!state.till) return null;
+  const result = await offline.forward((progress) => {
+    net.forwarding = true;
+    net.waiting = progress.left;
+    renderNet();
+  });
+  net.forwarding = false;
+  if (result.forwarded || result.refused) setNet("online");
+  if (result.network) setNet("offline");
+  await countWaiting();
+  if (result.forwarded) {
+    try {
+      await offline.refreshKit();
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+    }
+  }
+  return result;
+}
+
+let lastKitFetch = 0;
+
+/** While online: the tablet's key registered, a fresh kit now and then, sales forwarded. */
+async function backgroundSync() {
+  if (!state.till) return;
+  try {
+    if (await offline.ensureDeviceKey()) save(TILL, state.till);
+    // Sales kept from an offline stretch go first, before a new kit starts another.
+    await forwardNow();
+    if ((await offline.waiting()).length) return;
+    const kit = await offline.kit();
+    const every = (kit.kit?.refresh_seconds || 300) * 1000;
+    if (kit.problem || Date.now() - lastKitFetch > every) {
+      if (await offline.refreshKit()) lastKitFetch = Date.now();
+      save(TILL, state.till);
+    }
+    setNet("online");
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+    setNet("offline");
+  }
+}
+
+// A basket on screen is quoted again when the connection comes or goes, so what the
+// cashier confirms is already an online or an offline sale.
+function requoteOpenBasket() {
+  if (state.screen === "basket" && state.lines.length) basketChanged();
+}
+
+window.addEventListener("online", () => {
+  backgroundSync();
+  requoteOpenBasket();
+});
+window.addEventListener("offline", () => {
+  setNet("offline");
+  requoteOpenBasket();
+});
+setInterval(backgroundSync, 15000);
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("sw.js").catch(() => {
+    // Without a service worker the till still works online; only a cold start offline fails.
+  });
 }
 
 main();

@@ -220,6 +220,14 @@ const STRINGS = {
 
 export const LANGUAGES = Object.keys(STRINGS);
 
+/** More words for one language (a feature's own table, e.g. offline_i18n.js). */
+export function addStrings(lang, strings) {
+  const table = STRINGS[lang];
+  for (const [key, value] of Object.entries(strings)) {
+    table[key] = key === "problems" ? { ...table.problems, ...value } : value;
+  }
+}
+
 /** zh-CN when the browser prefers any Chinese, else English; a saved choice wins. */
 export function pickLanguage(saved, browserLanguages) {
   if (saved && STRINGS[saved]) return saved;
