@@ -89,6 +89,15 @@ class VouchersConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ConsoleConfig:
+    session_hours: int = 8
+    sign_in_attempts: int = 5
+    lock_minutes: int = 15
+    sign_ins_per_minute: int = 20
+    second_confirmation_above: int = 100000
+
+
+@dataclasses.dataclass(frozen=True)
 class PluginsConfig:
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
@@ -113,6 +122,7 @@ class Config:
     vouchers: VouchersConfig = dataclasses.field(default_factory=VouchersConfig)
     offline: OfflineConfig = dataclasses.field(default_factory=OfflineConfig)
     plugins: PluginsConfig = dataclasses.field(default_factory=PluginsConfig)
+    console: ConsoleConfig = dataclasses.field(default_factory=ConsoleConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -130,6 +140,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "vouchers": VouchersConfig,
     "offline": OfflineConfig,
     "plugins": PluginsConfig,
+    "console": ConsoleConfig,
 }
 
 

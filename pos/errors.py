@@ -206,6 +206,20 @@ INVALID_TRANSITION = _declare("invalid_transition", 409, "Not possible in this s
 NOTHING_TO_PAY = _declare("nothing_to_pay", 409, "Nothing to pay", InputProblem)
 EXPORT_REFUSED = _declare("export_refused", 409, "Export refused", InputProblem)
 
+# -- named accounts and four eyes -----------------------------------------------------------
+SIGN_IN_FAILED = _declare("sign_in_failed", 401, "Sign-in failed", AuthProblem)
+SIGN_IN_THROTTLED = _declare("sign_in_throttled", 429, "Too many wrong passwords",
+                             InputProblem)
+CSRF_FAILED = _declare("csrf_failed", 403, "Not sent by the console page", AuthProblem)
+PASSWORD_CHANGE_REQUIRED = _declare("password_change_required", 403, "Password must change",
+                                    AuthProblem)
+WRONG_PASSWORD = _declare("wrong_password", 422, "Current password not right", InputProblem)
+LOGIN_TAKEN = _declare("login_taken", 409, "Login taken", InputProblem)
+NOT_AN_ACCOUNT = _declare("not_an_account", 409, "Needs a named account", InputProblem)
+SECOND_PERSON_REQUIRED = _declare("second_person_required", 409, "Another person must do this",
+                                  InputProblem)
+ALREADY_DECIDED = _declare("already_decided", 409, "Already decided", InputProblem)
+
 # -- payment providers' webhooks -------------------------------------------------------------
 WEBHOOK_SIGNATURE_INVALID = _declare("webhook_signature_invalid", 401, "Signature not valid",
                                      InputProblem)

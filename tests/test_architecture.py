@@ -17,7 +17,7 @@ POS = ROOT / "pos"
 # but import only leaves: the request models (every body the API takes) and the credit
 # plan of a new voucher (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes",
+    ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.roles",
      "pos.api.requests", "pos.vouchers.credits", "pos.logs", "pos.metrics", "pos.private_files"),
     ("pos.db",),
     ("pos.plugin",),
@@ -30,6 +30,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.events",),
     ("pos.reports",),
     ("pos.settlement",),
+    ("pos.accounts",),
+    ("pos.console",),
     ("pos.api",),
     ("pos.cli",),
 )

@@ -1,6 +1,8 @@
 """Every route's guard, walked from the app's own route table: a guarded route refuses a
 caller with no credential, a wrong one, or one of the other kind, before its handler runs
-and without changing anything; and the open routes are exactly the ones listed here."""
+and without changing anything; every staff route admits exactly the roles its kind names
+(each role calling with its own personal token); and the open routes are exactly the ones
+listed here."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import asyncpg
 from pos_terminals import TABLET_DIR
 
 from pos.api.openapi import ROUTE_SPECS
-from pos.api.routing import RouteSpec
+from pos.api.routing import STAFF_KINDS, RouteSpec
+from pos.roles import ADMITS, ROLES
 from tests.conftest import ADMIN, World, basket, new_key, till_headers
 
 # Adding an open route means adding it here, on purpose.
@@ -30,6 +33,11 @@ OPEN_ROUTES = {
     ("GET", "/till"),
     ("GET", "/till/"),
     ("GET", "/till/categories.json"),
+    ("GET", "/admin"),  # a redirect to /admin/
+    ("GET", "/admin/login"),
+    ("POST", "/admin/login"),  # the login and password are the credential
+    ("GET", "/admin/console.css"),
+    ("GET", "/admin/console.js"),
     ("GET", "/till/app-files.json"),  # what the app's service worker keeps for offline use
 }
 # The tablet app's files are public by nature: shipping a file in it publishes it.
@@ -42,7 +50,7 @@ TABLET_FILES = {
 # Written by the background task while the test runs, whatever the requests do.
 BACKGROUND_TABLES = {"outbox_events", "outbox_deliveries", "channel_payments"}
 
-ADMIN_KINDS = {"admin", "report_reader", "report_page"}
+ADMIN_KINDS = set(STAFF_KINDS) - {"till_or_admin"}
 FORGED_TILL = till_headers("till_" + "f" * 43)
 WRONG_ADMIN = {"Authorization": "Bearer adm_wrong_" + "y" * 32}
 
@@ -143,3 +151,58 @@ async def test_a_forged_report_session_opens_nothing(world: World) -> None:
 async def test_the_open_routes_are_the_listed_ones(world: World) -> None:
     open_routes = {(spec.method, spec.path) for spec in _specs(world) if spec.auth == "none"}
     assert open_routes == OPEN_ROUTES | TABLET_FILES
+
+
+async def _role_tokens(world: World) -> dict[str, dict[str, str]]:
+    """A personal token of a fresh account of each role, made through the API."""
+    headers: dict[str, dict[str, str]] = {}
+    for role in ROLES:
+        made = await world.post("/v1/accounts", {"login": f"guard-{role}", "role": role,
+                                                 "token": True})
+        headers[role] = {"Authorization": f"Bearer {made['token']}"}
+    return headers
+
+
+async def test_every_staff_route_admits_exactly_its_roles(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    ids, _ = await _real_ids(world)
+    tokens = await _role_tokens(world)
+    staff_routes = [spec for spec in _specs(world) if spec.auth in STAFF_KINDS]
+    assert len(staff_routes) > 60
+    before = await _fingerprint(db)
+    admitted_calls = []
+    for spec in staff_routes:
+        admits = ADMITS[STAFF_KINDS[spec.auth]]
+        for role in ROLES:
+            if role in admits:
+                admitted_calls.append((spec, role))
+            else:
+                await _refused(world, spec, _url(spec, ids), tokens[role], (403, "forbidden"))
+    assert await _fingerprint(db) == before  # a refused role changed nothing
+    for spec, role in admitted_calls:
+        # Past the guard: whatever the handler says of the empty body, it is not about who
+        # is calling, and never a 500.
+        resp = await world.client.request(
+            spec.method, _url(spec, ids), allow_redirects=False,
+            json={} if spec.method in ("POST", "PUT", "PATCH") else None,
+            headers={**tokens[role], "Idempotency-Key": new_key()})
+        code = (await resp.json()).get("code") if resp.content_type.endswith("json") \
+            else None
+        assert resp.status < 500 and code not in ("unauthorized", "forbidden"), (
+            spec.method, spec.path, role, resp.status, await resp.text())
+
+
+async def test_roles_are_what_the_issue_says(world: World) -> None:
+    """Spot checks in words: an auditor reads but never writes; finance settles but does
+    not issue; an officer issues but does not settle or manage accounts."""
+    by_route = {(s.method, s.path): ADMITS[STAFF_KINDS[s.auth]] for s in _specs(world)
+                if s.auth in STAFF_KINDS}
+    assert "auditor" in by_route[("GET", "/v1/audit-log")]
+    assert "auditor" in by_route[("GET", "/reports/{program}")]
+    assert all("auditor" not in roles for (method, _), roles in by_route.items()
+               if method != "GET" and (method, _) != ("POST", "/admin/sign-out")
+               and not _.startswith("/v1/me"))
+    assert by_route[("POST", "/v1/settlements/{id}/approve")] == {"admin", "finance"}
+    assert by_route[("POST", "/v1/programs/{id}/issuances")] == {"admin", "officer"}
+    assert by_route[("POST", "/v1/accounts")] == {"admin"}

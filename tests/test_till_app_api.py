@@ -219,7 +219,10 @@ async def test_nothing_else_is_served(world: World, path: str) -> None:
 async def test_the_pairing_and_app_routes_are_documented(world: World) -> None:
     doc = await (await world.client.get("/v1/openapi.json")).json()
     paths = doc["paths"]
-    assert paths["/v1/tills/{id}/pairing-codes"]["post"]["security"] == [{"admin": []}]
+    pairing = paths["/v1/tills/{id}/pairing-codes"]["post"]
+    assert pairing["security"] == [{"admin": []}, {"personal_token": []},
+                                   {"console_session": []}]
+    assert pairing["x-roles"] == ["admin", "officer"]
     assert "security" not in paths["/v1/pairings"]["post"]
     assert "requestBody" in paths["/v1/pairings"]["post"]
     assert "text/html" in paths["/till/"]["get"]["responses"]["200"]["content"]

@@ -16,7 +16,7 @@ from pos.vouchers import issuance, programs
 routes = Routes("admin")
 
 
-@routes.post("/v1/programs", summary="Create a program", auth="admin", body=ProgramIn,
+@routes.post("/v1/programs", summary="Create a program", auth="officer", body=ProgramIn,
              status=201)
 async def create_program(request: web.Request) -> web.Response:
     svc = services(request)
@@ -25,14 +25,14 @@ async def create_program(request: web.Request) -> web.Response:
                          status=201)
 
 
-@routes.get("/v1/programs/{id}", summary="Read a program", auth="admin")
+@routes.get("/v1/programs/{id}", summary="Read a program", auth="staff")
 async def get_program(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     program = await setup_store.get_program(services(request).pool, program_id)
     return json_response(program.as_json())
 
 
-@routes.post("/v1/merchants", summary="Register a merchant", auth="admin", body=MerchantIn,
+@routes.post("/v1/merchants", summary="Register a merchant", auth="officer", body=MerchantIn,
              status=201)
 async def create_merchant(request: web.Request) -> web.Response:
     merchant = await body(request, MerchantIn)
@@ -41,14 +41,14 @@ async def create_merchant(request: web.Request) -> web.Response:
     return json_response(await setup_store.get_merchant(svc.pool, merchant_id), status=201)
 
 
-@routes.get("/v1/merchants/{id}", summary="Read a merchant", auth="admin")
+@routes.get("/v1/merchants/{id}", summary="Read a merchant", auth="staff")
 async def get_merchant(request: web.Request) -> web.Response:
     merchant_id = path_id(request, "id", "merchant")
     return json_response(await setup_store.get_merchant(services(request).pool, merchant_id))
 
 
 @routes.post("/v1/programs/{id}/merchants", summary="Make a merchant a partner of a program",
-             auth="admin", body=PartnerIn, status=201)
+             auth="officer", body=PartnerIn, status=201)
 async def add_partner(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     partner = await body(request, PartnerIn)
@@ -58,7 +58,7 @@ async def add_partner(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/merchants/{id}/tills", summary="Add a till; its secret is shown only here",
-             auth="admin", body=TillIn, status=201)
+             auth="officer", body=TillIn, status=201)
 async def create_till(request: web.Request) -> web.Response:
     merchant_id = path_id(request, "id", "merchant")
     till = await body(request, TillIn)
@@ -70,7 +70,7 @@ async def create_till(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/programs/{id}/vouchers", summary="Issue vouchers to beneficiaries",
-             auth="admin", body=IssueIn, status=201)
+             auth="officer", body=IssueIn, status=201)
 async def issue(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     payload = await body(request, IssueIn)
@@ -80,7 +80,7 @@ async def issue(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/vouchers/{id}", summary="Read a voucher: status, balance, credits",
-            auth="admin")
+            auth="staff")
 async def get_voucher(request: web.Request) -> web.Response:
     voucher_id = path_id(request, "id", "voucher")
     return json_response(await voucher_store.get_voucher(services(request).pool, voucher_id))
@@ -94,19 +94,19 @@ def _status_route(action: str) -> None:
 
     change.__name__ = f"{action}_voucher"  # a distinct OpenAPI operationId per action
     routes.post(f"/v1/vouchers/{{id}}/{action}", summary=f"{action.capitalize()} a voucher",
-                auth="admin")(change)
+                auth="officer")(change)
 
 
 for _action in ("suspend", "resume", "revoke"):
     _status_route(_action)
 
 
-@routes.get("/v1/plugins", summary="Loaded plugins, their hooks and settings", auth="admin")
+@routes.get("/v1/plugins", summary="Loaded plugins, their hooks and settings", auth="staff")
 async def list_plugins(request: web.Request) -> web.Response:
     return json_response({"plugins": services(request).plugins.describe()})
 
 
-@routes.get("/v1/keys", summary="Signing keys and their status", auth="admin")
+@routes.get("/v1/keys", summary="Signing keys and their status", auth="staff")
 async def list_keys(request: web.Request) -> web.Response:
     found = await keys.list_keys(services(request).pool)
     return json_response({"keys": [

@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from pos.api import (
+    account_routes,
     admin_routes,
+    console_routes,
+    directory_routes,
     observability,
     offline_routes,
     pairing_routes,
@@ -40,6 +43,8 @@ ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
 # Vouchers as people hold them: issuance batches, QR codes, cards, lifecycle, holder page.
 ROUTE_TABLES += (voucher_routes.routes,)
 
+# Named accounts, the audit log, and the program officer's console at /admin/.
+ROUTE_TABLES += (account_routes.routes, directory_routes.routes, console_routes.routes)
 # Offline tills: the signed kit, forwarded offline sales, offline limits.
 ROUTE_TABLES += (offline_routes.routes,)
 

@@ -1,21 +1,23 @@
-"""Who is calling: the admin (a bearer token from the configuration or the data folder,
-or a report session cookie made from it) or a till (a bearer secret whose SHA-256 is
-stored). Secrets are never logged. The router (`pos.api.routing`) decides which of these a
-route needs; this module only answers who the caller is."""
+"""Who is calling: staff (a named account's console session cookie or personal API token,
+or the bootstrap admin token from the configuration or the data folder, or a report
+session cookie made from it) or a till (a bearer secret whose SHA-256 is stored). Secrets
+are never logged. The router (`pos.api.routing`) decides which of these a route needs and
+which roles it admits; this module only answers who the caller is."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import secrets
 import time
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from pos.errors import forbidden, unauthorized
+from pos.accounts import signing_in
+from pos.accounts.staff import BOOTSTRAP, Staff
+from pos.errors import CSRF_FAILED, forbidden, unauthorized
 from pos.service.change_listener import EVERYTHING, ChangeListener
 from pos.storage import setup as setup_store
 from pos.till.voucher_lookup import Till
@@ -27,15 +29,10 @@ REPORT_COOKIE = "pos_reports"
 REPORT_SESSION_SECONDS = 8 * 3600
 
 
-@dataclasses.dataclass(frozen=True)
-class Admin:
-    """The program administrator, and how they proved it."""
-
-    via: Literal["token", "report_session"]
-
-
 # Who a guarded route's handler is serving; the router puts it on the request.
-Principal = Till | Admin
+Principal = Till | Staff
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def new_till_secret() -> str:
@@ -109,6 +106,38 @@ class Authenticator:
             if token.startswith(TILL_SECRET_PREFIX):
                 raise forbidden("A till cannot do this; it needs the program administrator.")
             raise unauthorized("The admin token is not right.")
+
+    async def staff(self, request: web.Request) -> Staff | None:
+        """The staff member calling, or None when the request carries no staff credential.
+        A bearer token that is neither a till's nor staff's is refused here (401); a
+        console session's unsafe request without its CSRF token is refused (403)."""
+        token = bearer(request)
+        if token is not None:
+            if hmac.compare_digest(secret_hash(token), self._admin_hash):
+                return BOOTSTRAP
+            if token.startswith(signing_in.PERSONAL_TOKEN_PREFIX):
+                found = await signing_in.token_staff(self._pool, token)
+                if found is None:
+                    raise unauthorized("This personal token is not right or was revoked.")
+                return found
+            return None
+        session = request.cookies.get(signing_in.SESSION_COOKIE)
+        if session:
+            found = await signing_in.session_staff(self._pool, session)
+            if found is None:
+                raise unauthorized("Your session has ended. Sign in again.")
+            if request.method not in _SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not sent and request.content_type == "application/x-www-form-urlencoded":
+                    # A plain form (signing out works without script) sends it as a field.
+                    field = (await request.post()).get("csrf")
+                    sent = field if isinstance(field, str) else ""
+                assert found.csrf_token is not None
+                if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+                    raise CSRF_FAILED("This request did not come from the console page. "
+                                      "Reload the page and try again.")
+            return found
+        return None
 
     async def till(self, request: web.Request) -> Till | None:
         token = bearer(request)

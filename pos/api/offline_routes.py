@@ -47,7 +47,7 @@ async def forward_sale(request: web.Request) -> web.Response:
 
 @routes.add("PUT", "/v1/programs/{id}/offline-limits",
             summary="Publish a program's offline limits (for one merchant, or all)",
-            auth="admin", body=OfflineLimitsIn)
+            auth="officer", body=OfflineLimitsIn)
 async def set_offline_limits(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     payload = await body(request, OfflineLimitsIn)
@@ -70,7 +70,7 @@ async def set_offline_limits(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/reports/offline", summary="Offline sales and shortfalls per program and "
-            "merchant", auth="admin")
+            "merchant", auth="staff")
 async def offline_report(request: web.Request) -> web.Response:
     program = request.query.get("program_id")
     if program is not None:

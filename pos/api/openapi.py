@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 from pos import __version__
 from pos.api.auth import REPORT_COOKIE
-from pos.api.routing import SECURITY, RouteSpec
+from pos.api.routing import SECURITY, STAFF_KINDS, RouteSpec
 from pos.errors import CATALOGUE
+from pos.roles import ADMITS
 
 ROUTE_SPECS = web.AppKey("route_specs", list[RouteSpec])
 
@@ -56,6 +57,8 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         }
         if SECURITY[spec.auth]:
             op["security"] = [{scheme: []} for scheme in SECURITY[spec.auth]]
+        if spec.auth in STAFF_KINDS:
+            op["x-roles"] = sorted(ADMITS[STAFF_KINDS[spec.auth]])
         params = [{"name": name, "in": "path", "required": True,
                    "schema": ({"type": "string", "format": "uuid"}
                               if name == "id" or name.endswith("_id")
@@ -78,7 +81,13 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {
                 "admin": {"type": "http", "scheme": "bearer",
-                          "description": "The admin token."},
+                          "description": "The bootstrap admin token (role admin)."},
+                "personal_token": {"type": "http", "scheme": "bearer",
+                                   "description": "A named account's personal API token "
+                                                  "(pat_...): that account's role."},
+                "console_session": {"type": "apiKey", "in": "cookie", "name": "pos_session",
+                                    "description": "A console session; unsafe methods also "
+                                                   "send its X-CSRF-Token header."},
                 "till": {"type": "http", "scheme": "bearer",
                          "description": "A till's secret."},
                 "report_session": {"type": "apiKey", "in": "cookie", "name": REPORT_COOKIE,

@@ -31,7 +31,7 @@ def _invalid() -> Problem:
 
 @routes.post("/v1/tills/{id}/pairing-codes",
              summary="A one-time code (ten minutes) that pairs a tablet with this till",
-             auth="admin", status=201)
+             auth="officer", status=201)
 async def create_pairing_code(request: web.Request) -> web.Response:
     till_id = path_id(request, "id", "till")
     code = pairing_code.new_code()

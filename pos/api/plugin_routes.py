@@ -51,7 +51,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 @routes.add("PUT", "/v1/programs/{id}/approved-products",
             summary="Replace a program's approved product list (CSV: gtin,description)",
-            auth="admin", status=201)
+            auth="officer", status=201)
 async def put_approved_products(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     if request.content_type not in ("text/csv", "text/plain", "application/octet-stream"):
@@ -67,7 +67,7 @@ async def put_approved_products(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/programs/{id}/approved-products",
-            summary="The current version of a program's approved product list", auth="admin")
+            summary="The current version of a program's approved product list", auth="staff")
 async def get_approved_products(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     return json_response(await approved_store.current_list(services(request).pool, program_id))

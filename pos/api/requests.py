@@ -259,6 +259,41 @@ class PayeeIn(Strict):
                         ] | None = None
 
 
+# ------------------------------------------------------------------------------------------
+# accounts and the console
+
+Login = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=2,
+                                         max_length=63, pattern=r"^[a-z0-9][a-z0-9._-]+$")]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AccountIn(Strict):
+    """A named account; the answer carries a one-time password (and with `token`, a
+    personal API token), shown only once."""
+
+    login: Login
+    role: Literal["admin", "officer", "finance", "auditor"]
+    token: bool = False
+
+
+class PasswordChangeIn(Strict):
+    current: Password
+    new: Password
+
+
+class TokenIn(Strict):
+    name: Name = Field(description="What the token is for, e.g. the script that uses it.")
+
+
+class ProgramEditIn(Strict):
+    """What may change after vouchers exist: the name, a later or earlier end, the per-visit
+    cap (null removes it). Face value, currency and rules are fixed once vouchers carry
+    them."""
+
+    name: Name | None = None
+    valid_until: date | datetime | None = None
+    per_visit_cap: PositiveAmount | None = None
+    remove_per_visit_cap: bool = False
 # Offline tills (docs/offline.md)
 
 class DeviceKeyIn(Strict):

@@ -11,88 +11,148 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Literal, assert_never
+from typing import Literal
 from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from pos.api.auth import Admin, Principal
+from pos.accounts.staff import REPORT_SESSION, Staff
+from pos.api.auth import TILL_SECRET_PREFIX as _TILL_PREFIX
+from pos.api.auth import Principal, bearer
 from pos.api.state import PRINCIPAL, auth
+from pos.db.actor import Actor, acting
+from pos.errors import (
+    PASSWORD_CHANGE_REQUIRED,
+    AuthProblem,
+    Problem,
+    forbidden,
+    unauthorized,
+)
+from pos.roles import ADMITS, NEEDS, StaffKind
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guard = Callable[[web.Request], Awaitable[Principal]]
 
-# "report_reader": the admin token or a report session cookie (reports' JSON and CSV);
-# "report_page": the same, but a browser with neither is sent to the sign-in form.
-Auth = Literal["none", "admin", "till", "till_or_admin", "report_reader", "report_page"]
+# Staff kinds name the roles they admit (`pos.roles.ADMITS`): "admin" (accounts, keys,
+# plugins), "officer" (programs, merchants, tills, issuance, vouchers), "finance"
+# (settlement), "staff" (any signed-in role: reads). "report_reader" and "report_page" are
+# "staff" reads that also take the report session cookie; a browser without a credential
+# is sent to the sign-in page by every staff route that answers with HTML.
+Auth = Literal["none", "till", "till_or_admin", "admin", "officer", "finance", "staff",
+               "report_reader", "report_page"]
+STAFF_KINDS: dict[Auth, StaffKind] = {
+    "admin": "admin", "officer": "officer", "finance": "finance", "staff": "staff",
+    "report_reader": "staff", "report_page": "staff", "till_or_admin": "staff"}
 
 # How OpenAPI describes each guard: any one of these security schemes is enough.
+_STAFF_SCHEMES = ("admin", "personal_token", "console_session")
 SECURITY: dict[Auth, tuple[str, ...]] = {
-    "none": (), "admin": ("admin",), "till": ("till",), "till_or_admin": ("till", "admin"),
-    "report_reader": ("admin", "report_session"), "report_page": ("admin", "report_session"),
+    "none": (), "till": ("till",), "till_or_admin": ("till", *_STAFF_SCHEMES),
+    **{kind: _STAFF_SCHEMES for kind in ("admin", "officer", "finance", "staff")},
+    "report_reader": (*_STAFF_SCHEMES, "report_session"),
+    "report_page": (*_STAFF_SCHEMES, "report_session"),
 }
 
-_BY_TOKEN = Admin(via="token")
-_BY_SESSION = Admin(via="report_session")
+# While an account must still change its one-time password, its session opens only these.
+PASSWORD_CHANGE_PATHS = frozenset({
+    "/admin/password", "/v1/me", "/v1/me/password", "/v1/me/sign-out", "/admin/sign-out"})
 
 
-async def _admin(request: web.Request) -> Principal:
-    auth(request).require_admin(request)
-    return _BY_TOKEN
+def _no_staff(request: web.Request, kind: StaffKind) -> Problem:
+    token = bearer(request)
+    if token is not None and token.startswith(_TILL_PREFIX):
+        return forbidden(f"A till cannot do this; it needs {NEEDS[kind]}.")
+    if token is not None:
+        return unauthorized("The admin token is not right.")
+    return unauthorized("Sign in first: this needs " + NEEDS[kind] + ".")
+
+
+def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
+                reports: bool = False) -> Guard:
+    """Let in staff whose role the kind admits; a browser asking for a page is sent to
+    sign in instead of reading a 401. With `reports`, the report session cookie (made from
+    the admin token at /reports/login) also opens the route, and nothing else does."""
+    admitted = ADMITS[kind]
+
+    async def check(request: web.Request) -> Principal:
+        if reports and auth(request).has_report_session(request):
+            return REPORT_SESSION
+        try:
+            staff = await auth(request).staff(request)
+        except AuthProblem as problem:
+            if html and problem.status == 401 and _wants_page(request):
+                raise _to_sign_in(request, sign_in) from None
+            raise
+        if staff is None:
+            if html and _wants_page(request):
+                raise _to_sign_in(request, sign_in)
+            raise _no_staff(request, kind)
+        if staff.must_change_password and staff.via == "session" \
+                and request.path not in PASSWORD_CHANGE_PATHS:
+            if html and _wants_page(request):
+                raise web.HTTPSeeOther("/admin/password")
+            raise PASSWORD_CHANGE_REQUIRED("Choose your own password first (the one you were "
+                                           "given works only once).")
+        if staff.role not in admitted:
+            raise forbidden(f"This needs {NEEDS[kind]}; you are signed in as "
+                            f"{staff.role}.")
+        return staff
+    return check
+
+
+def _wants_page(request: web.Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+
+
+def _to_sign_in(request: web.Request, sign_in: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"{sign_in}?next={quote(request.path_qs)}")
 
 
 async def _till(request: web.Request) -> Principal:
     return await auth(request).require_till(request)
 
 
-async def _till_or_admin(request: web.Request) -> Principal:
-    authenticator = auth(request)
-    if authenticator.is_admin(request):
-        return _BY_TOKEN
-    return await authenticator.require_till(request)
+def _till_or_admin() -> Guard:
+    as_admin = staff_guard("staff", html=False)
+
+    async def check(request: web.Request) -> Principal:
+        token = bearer(request)
+        if token is not None and token.startswith(_TILL_PREFIX):
+            return await auth(request).require_till(request)
+        return await as_admin(request)
+    return check
 
 
-async def _report_reader(request: web.Request) -> Principal:
-    if auth(request).has_report_session(request):
-        return _BY_SESSION
-    return await _admin(request)
-
-
-async def _report_page(request: web.Request) -> Principal:
-    authenticator = auth(request)
-    if authenticator.has_report_session(request):
-        return _BY_SESSION
-    if authenticator.is_admin(request):
-        return _BY_TOKEN
-    if "text/html" in request.headers.get("Accept", ""):
-        raise web.HTTPSeeOther(f"/reports/login?next={quote(request.path)}")
-    return await _admin(request)
-
-
-def guard_for(kind: Auth) -> Guard | None:
+def guard_for(kind: Auth, *, html: bool = False) -> Guard | None:
     """The check a route of this kind runs first; None for an open route."""
     if kind == "none":
         return None
-    if kind == "admin":
-        return _admin
     if kind == "till":
         return _till
     if kind == "till_or_admin":
-        return _till_or_admin
-    if kind == "report_reader":
-        return _report_reader
+        return _till_or_admin()
     if kind == "report_page":
-        return _report_page
-    assert_never(kind)
+        return staff_guard("staff", html=True, sign_in="/reports/login", reports=True)
+    return staff_guard(STAFF_KINDS[kind], html=html, reports=kind == "report_reader")
 
 
-def guarded(handler: Handler, guard: Guard) -> Handler:
+def guarded(handler: Handler, guard: Guard, action: str) -> Handler:
+    """Run the guard, then the handler; a staff member's writes carry them as the actor, so
+    the audit log records who did what from where (`pos.db.actor`)."""
     @functools.wraps(handler)
     async def run(request: web.Request) -> web.StreamResponse:
-        request[PRINCIPAL] = await guard(request)
-        return await handler(request)
+        caller = await guard(request)
+        request[PRINCIPAL] = caller
+        if not isinstance(caller, Staff):
+            return await handler(request)
+        actor = Actor(login=caller.login, role=caller.role, action=action,
+                      account_id=caller.account_id, address=request.remote,
+                      request_id=request.headers.get("X-Request-Id") or str(uuid.uuid4()))
+        with acting(actor):
+            return await handler(request)
     return run
 
 
@@ -142,6 +202,7 @@ class Routes:
 
     def install(self, app: web.Application) -> None:
         for spec in self.specs:
-            guard = guard_for(spec.auth)
-            handler = spec.handler if guard is None else guarded(spec.handler, guard)
+            guard = guard_for(spec.auth, html=spec.content_type == "text/html")
+            handler = spec.handler if guard is None else guarded(
+                spec.handler, guard, f"{spec.method} {spec.path}: {spec.summary}")
             app.router.add_route(spec.method, spec.path, handler)

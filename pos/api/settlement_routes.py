@@ -7,6 +7,7 @@ import uuid
 
 from aiohttp import web
 
+from pos.accounts import four_eyes
 from pos.api.requests import (
     ApproveIn,
     FailedIn,
@@ -16,7 +17,14 @@ from pos.api.requests import (
     SettlementIn,
 )
 from pos.api.routing import Routes
-from pos.api.state import body, json_response, path_id, services
+from pos.api.state import (
+    acting_name,
+    body,
+    calling_staff,
+    json_response,
+    path_id,
+    services,
+)
 from pos.errors import validation_error
 from pos.plugin.exporter_types import Payee
 from pos.settlement import batch_status, exporting, runs
@@ -31,16 +39,16 @@ STATUSES = ("draft", "approved", "paid", "failed")
 
 
 @routes.post("/v1/settlements", summary="Settle what is due up to a period end: one batch "
-             "per merchant and currency", auth="admin", body=SettlementIn, status=201)
+             "per merchant and currency", auth="finance", body=SettlementIn, status=201)
 async def create_settlement(request: web.Request) -> web.Response:
     payload = await body(request, SettlementIn)
     run = await runs.settle(services(request), period_end=payload.period_end,
                             merchant_id=payload.merchant_id, program_id=payload.program_id,
-                            actor=payload.by)
+                            actor=acting_name(request, payload.by))
     return json_response(run, status=201)
 
 
-@routes.get("/v1/settlements", summary="Settlement batches, newest first", auth="admin")
+@routes.get("/v1/settlements", summary="Settlement batches, newest first", auth="staff")
 async def list_settlements(request: web.Request) -> web.Response:
     query = request.query
     status = query.get("status")
@@ -63,7 +71,7 @@ def _query_id(value: str, name: str) -> str:
 
 
 @routes.get("/v1/settlements/{id}", summary="A settlement batch, its history and exports",
-            auth="admin")
+            auth="staff")
 async def get_settlement(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     pool = await services(request).reader()
@@ -73,49 +81,52 @@ async def get_settlement(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/settlements/{id}/approve", summary="Approve a batch for payment",
-             auth="admin", body=ApproveIn)
+             auth="finance", body=ApproveIn)
 async def approve(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, ApproveIn)
+    await four_eyes.check_approver(services(request), batch_id, calling_staff(request))
     return json_response(await batch_status.move(services(request), batch_id, "approve",
-                                              payload.by))
+                                              acting_name(request, payload.by)))
 
 
 @routes.post("/v1/settlements/{id}/paid", summary="Record that an approved batch was paid",
-             auth="admin", body=PaidIn)
+             auth="finance", body=PaidIn)
 async def mark_paid(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PaidIn)
-    return json_response(await batch_status.move(services(request), batch_id, "paid", payload.by,
+    return json_response(await batch_status.move(services(request), batch_id, "paid",
+                                              acting_name(request, payload.by),
                                               reference=payload.reference))
 
 
 @routes.post("/v1/settlements/{id}/failed", summary="Record that paying a batch failed",
-             auth="admin", body=FailedIn)
+             auth="finance", body=FailedIn)
 async def mark_failed(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, FailedIn)
     return json_response(await batch_status.move(services(request), batch_id, "failed",
-                                              payload.by, note=payload.reason))
+                                              acting_name(request, payload.by),
+                                              note=payload.reason))
 
 
 @routes.post("/v1/settlements/{id}/payout", summary="Pay an approved batch through a "
-             "payment channel", auth="admin", body=PayoutIn)
+             "payment channel", auth="finance", body=PayoutIn)
 async def payout(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PayoutIn)
     return json_response(await batch_status.payout(services(request), batch_id, payload.channel,
-                                                payload.by))
+                                                acting_name(request, payload.by)))
 
 
 @routes.get("/v1/settlement-formats", summary="Installed settlement export formats",
-            auth="admin")
+            auth="staff")
 async def formats(request: web.Request) -> web.Response:
     return json_response({"formats": exporting.describe_exporters(services(request))})
 
 
 @routes.get("/v1/settlements/{id}/export/{format}", summary="Download a batch in a format; "
-            "streamed, its SHA-256 recorded on the batch", auth="admin",
+            "streamed, its SHA-256 recorded on the batch", auth="finance",
             content_type="application/octet-stream")
 async def export(request: web.Request) -> web.StreamResponse:
     batch_id = path_id(request, "id", "settlement batch")
@@ -125,7 +136,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/v1/settlement-runs/{id}/export/{format}", summary="Download a whole run as one "
             "file (pain001: one payment per merchant); its SHA-256 recorded on each batch",
-            auth="admin", content_type="application/octet-stream")
+            auth="finance", content_type="application/octet-stream")
 async def export_run(request: web.Request) -> web.StreamResponse:
     run_id = path_id(request, "id", "settlement run")
     job = await exporting.prepare_run(services(request), run_id, request.match_info["format"])
@@ -156,7 +167,7 @@ async def _stream(request: web.Request, job: exporting.Export) -> web.StreamResp
 
 
 @routes.add("PUT", "/v1/merchants/{id}/payout-account", summary="Set the account a merchant "
-            "is paid to", auth="admin", body=PayeeIn)
+            "is paid to", auth="finance", body=PayeeIn)
 async def set_payee(request: web.Request) -> web.Response:
     merchant_id = path_id(request, "id", "merchant")
     payload = await body(request, PayeeIn)

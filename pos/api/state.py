@@ -9,6 +9,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from pos.accounts.staff import Staff
 from pos.api.auth import Authenticator, Principal
 from pos.errors import (
     UNSUPPORTED_MEDIA_TYPE,
@@ -40,6 +41,23 @@ def auth(request: web.Request) -> Authenticator:
 def principal(request: web.Request) -> Principal:
     """Who the route's guard let in; only for routes whose `auth` is not "none"."""
     return request[PRINCIPAL]
+
+
+def calling_staff(request: web.Request) -> Staff:
+    """The staff member a staff route serves (its guard refused anyone else)."""
+    caller = request[PRINCIPAL]
+    if not isinstance(caller, Staff):
+        raise TypeError(f"a staff route was let in with {caller!r}; check its auth=")
+    return caller
+
+
+def acting_name(request: web.Request, given: str) -> str:
+    """The name recorded on a change: a named account's login (what it says in the body
+    cannot make it someone else); the bootstrap token's automation names itself."""
+    caller = request[PRINCIPAL]
+    if isinstance(caller, Staff) and caller.is_person:
+        return caller.login
+    return given
 
 
 def calling_till(request: web.Request) -> Till:

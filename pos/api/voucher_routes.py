@@ -12,10 +12,11 @@ from typing import IO, BinaryIO, cast
 
 from aiohttp import web
 
+from pos.accounts import four_eyes
 from pos.api import holder_routes
 from pos.api.requests import TopUpIn
 from pos.api.routing import Routes
-from pos.api.state import body, json_response, path_id, services
+from pos.api.state import body, calling_staff, json_response, path_id, services
 from pos.errors import (
     FONT_UNAVAILABLE,
     IDEMPOTENCY_KEY_REQUIRED,
@@ -119,7 +120,7 @@ _private = holder_routes.private
 @routes.post("/v1/programs/{id}/issuances",
              summary="Issue vouchers to a beneficiary list (CSV or JSON), all or none, once "
                      "(?check=1: only check it; ?batch_id=: name the batch)",
-             auth="admin", status=201)
+             auth="officer", status=201)
 async def create_issuance(request: web.Request) -> web.Response:
     svc = services(request)
     program_id = path_id(request, "id", "program")
@@ -142,7 +143,7 @@ async def create_issuance(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/programs/{id}/issuances", summary="A program's issuance batches",
-            auth="admin")
+            auth="staff")
 async def list_issuances(request: web.Request) -> web.Response:
     svc = services(request)
     program_id = path_id(request, "id", "program")
@@ -152,7 +153,7 @@ async def list_issuances(request: web.Request) -> web.Response:
         item | {"links": _issuance_links(item["id"])} for item in found]})
 
 
-@routes.get("/v1/issuances/{id}", summary="Read an issuance batch", auth="admin")
+@routes.get("/v1/issuances/{id}", summary="Read an issuance batch", auth="staff")
 async def get_issuance(request: web.Request) -> web.Response:
     issuance_id = path_id(request, "id", "issuance")
     found = await issuance_store.get_issuance(services(request).pool, issuance_id)
@@ -165,7 +166,7 @@ async def get_issuance(request: web.Request) -> web.Response:
 
 @routes.get("/v1/issuances/{id}/vouchers.csv",
             summary="The batch's vouchers with their current codes, tokens and holder links",
-            auth="admin", content_type="text/csv")
+            auth="officer", content_type="text/csv")
 async def issuance_csv(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
@@ -192,7 +193,7 @@ async def issuance_csv(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/v1/issuances/{id}/cards.pdf",
             summary="Printable A4 sheets of the batch's cards with cut marks",
-            auth="admin", content_type="application/pdf")
+            auth="officer", content_type="application/pdf")
 async def issuance_pdf(request: web.Request) -> web.Response:
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
@@ -232,7 +233,7 @@ def _range(request: web.Request, total: int) -> tuple[int, int]:
 
 
 @routes.get("/v1/vouchers/{id}/qr.png", summary="The voucher's QR code as PNG (?module=px)",
-            auth="admin", content_type="image/png")
+            auth="officer", content_type="image/png")
 async def voucher_qr_png(request: web.Request) -> web.Response:
     svc = services(request)
     module_px = _module_px(request)
@@ -245,7 +246,7 @@ async def voucher_qr_png(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/vouchers/{id}/qr.svg", summary="The voucher's QR code as SVG",
-            auth="admin", content_type="image/svg+xml")
+            auth="officer", content_type="image/svg+xml")
 async def voucher_qr_svg(request: web.Request) -> web.Response:
     svc = services(request)
     module_px = _module_px(request)
@@ -258,7 +259,7 @@ async def voucher_qr_svg(request: web.Request) -> web.Response:
 
 @routes.get("/v1/vouchers/{id}/card.png",
             summary="The voucher's card (85.6 x 54 mm at 300 dpi), Chinese and English",
-            auth="admin", content_type="image/png")
+            auth="officer", content_type="image/png")
 async def voucher_card(request: web.Request) -> web.Response:
     svc = services(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
@@ -278,10 +279,14 @@ async def voucher_card(request: web.Request) -> web.Response:
 
 @routes.post("/v1/vouchers/{id}/reissue",
              summary="Replace a lost voucher's token and code; the old ones stop at once",
-             auth="admin")
+             auth="officer")
 async def reissue(request: web.Request) -> web.Response:
     svc = services(request)
-    answer = await lifecycle.reissue(svc, path_id(request, "id", "voucher"))
+    voucher_id = path_id(request, "id", "voucher")
+    held = await four_eyes.hold_reissue(svc, calling_staff(request), voucher_id)
+    if held is not None:
+        return json_response(held.answer(), status=202)
+    answer = await lifecycle.reissue(svc, voucher_id)
     response = json_response(answer)
     _private(response)
     return response
@@ -289,7 +294,7 @@ async def reissue(request: web.Request) -> web.Response:
 
 @routes.post("/v1/vouchers/{id}/credits",
              summary="Grant a top-up credit (recorded in the ledger), once per key",
-             auth="admin", body=TopUpIn, status=201, idempotent=True)
+             auth="officer", body=TopUpIn, status=201, idempotent=True)
 async def top_up(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if not key:
@@ -300,6 +305,10 @@ async def top_up(request: web.Request) -> web.Response:
                                "characters.")
     voucher_id = path_id(request, "id", "voucher")
     payload = await body(request, TopUpIn)
+    held = await four_eyes.hold_top_up(services(request), calling_staff(request), voucher_id,
+                                       payload, key)
+    if held is not None:
+        return json_response(held.answer(), status=202)
     outcome = await lifecycle.top_up(services(request), voucher_id, payload, key)
     return json_response(outcome.answer, status=201 if outcome.created else 200)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sys
@@ -11,11 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pos import logs
-from pos.cli import serve, settlement_commands, voucher_commands
+from pos.cli import serve, settlement_commands, user_commands, voucher_commands
 from pos.config import Config, load_config
+from pos.db.actor import Actor, acting
 from pos.errors import PosError, Problem
 from pos.service.startup import running_plugins, running_services
 from pos.signing import keys
+from pos.storage.audit_log import verify_chain
 from pos.storage.ledger import verify_ledger
 from pos.storage.offline_sales import verify_offline
 from pos.storage.reconciliation import verify_settlements
@@ -44,7 +47,13 @@ async def _verify(conn: Any) -> int:
         for problem in check.problems:
             print(f"       {problem}")
         failed = failed or not check.ok
-    return 1 if failed else 0
+    checked, broken = await verify_chain(conn)
+    if broken is None:
+        print(f"ok   audit log hash chain ({checked} checked)")
+    else:
+        print(f"FAIL audit log hash chain ({checked} checked)")
+        print(f"       breaks at row {broken.seq}: {broken.reason}")
+    return 1 if failed or broken is not None else 0
 
 
 def _keys_command(config: Config, action: str, kid: str | None) -> Callable[[Any], Awaitable[int]]:
@@ -84,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", help="list loaded plugins, their hooks and settings")
     voucher_commands.add_parsers(sub)  # issue, cards, expire
     settlement_commands.add_parsers(sub)  # settle, report
+    user_commands.add_parsers(sub)  # users
     return parser
 
 
@@ -95,28 +105,38 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(json_lines=args.command == "run" and config.server.log_format != "text")
         if args.command == "run":
             return serve.run(config, demo=args.demo, workers=args.workers)
-        if args.command == "migrate":
-            return asyncio.run(_with_connection(config, _migrate))
-        if args.command == "verify":
-            return asyncio.run(_with_connection(config, _verify))
-        if args.command == "keys":
-            if args.action in ("retire", "revoke") and not args.kid:
-                print(f"pos keys {args.action} needs the key's kid", file=sys.stderr)
-                return 2
-            return asyncio.run(_with_connection(config, _keys_command(config, args.action,
-                                                                       args.kid)))
-        if args.command == "plugins":
-            return asyncio.run(_plugins(config))
-        if args.command in voucher_commands.COMMANDS:
-            return voucher_commands.run(config, args)
-        if args.command in settlement_commands.COMMANDS:
-            return settlement_commands.run(config, args)
+        # Every other command is an administrator at the machine: its changes are logged
+        # in the audit log under the operating-system user.
+        with acting(Actor(login=f"cli:{getpass.getuser()}", role="admin",
+                          action="pos " + " ".join(sys.argv[1:3]), address="local")):
+            return _command(config, args)
     except Problem as problem:
         print(f"error: {problem.detail}", file=sys.stderr)
         return 1
     except PosError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _command(config: Config, args: argparse.Namespace) -> int:
+    if args.command == "migrate":
+        return asyncio.run(_with_connection(config, _migrate))
+    if args.command == "verify":
+        return asyncio.run(_with_connection(config, _verify))
+    if args.command == "keys":
+        if args.action in ("retire", "revoke") and not args.kid:
+            print(f"pos keys {args.action} needs the key's kid", file=sys.stderr)
+            return 2
+        return asyncio.run(_with_connection(config, _keys_command(config, args.action,
+                                                                   args.kid)))
+    if args.command == "plugins":
+        return asyncio.run(_plugins(config))
+    if args.command in voucher_commands.COMMANDS:
+        return voucher_commands.run(config, args)
+    if args.command in settlement_commands.COMMANDS:
+        return settlement_commands.run(config, args)
+    if args.command in user_commands.COMMANDS:
+        return user_commands.run(config, args)
     return 2
 
 

@@ -63,6 +63,7 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
     base = config.server.public_url or f"http://{config.server.host}:{config.server.port}"
     print(f"Voucher service listening on {base}")
     print(f"  till:       {base}/till/")
+    print(f"  console:    {base}/admin/  (accounts: pos users add LOGIN --role ROLE)")
     print(f"  API:        {base}/v1/openapi.json")
     print(f"  metrics:    {base}/metrics   readiness: {base}/readyz")
     if token is not None:

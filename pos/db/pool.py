@@ -8,6 +8,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import asyncpg.pool
 
+from pos.db.actor import apply_actor
 from pos.errors import StorageError
 
 # A connection attempt to a server that does not answer fails after this long, so a request
@@ -26,6 +27,8 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
     try:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection,
+            # Tags each acquired connection with who is acting, for the audit log.
+            setup=apply_actor,
             command_timeout=30, timeout=CONNECT_TIMEOUT_SECONDS,
         )
     except (OSError, asyncpg.PostgresError) as exc:

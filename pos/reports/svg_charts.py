@@ -13,7 +13,7 @@ import io
 import logging
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib
@@ -63,16 +63,24 @@ def _bar_chart(title: str, labels: Sequence[str], amounts: Sequence[int], curren
     return svg[svg.index("<svg"):]  # inline in the page: drop the XML prolog and doctype
 
 
-def render_charts(report: dict[str, Any]) -> dict[str, str]:
-    """SVG markup of each chart the report has data for."""
+_TITLES = {"categories": "Redeemed by category", "merchants": "Redeemed by merchant",
+           "months": "Redeemed by month"}
+
+
+def render_charts(report: dict[str, Any], titles: dict[str, str] | None = None,
+                  category_label: Callable[[str], str] = str) -> dict[str, str]:
+    """SVG markup of each chart the report has data for; the console passes titles and
+    category names in the reader's language."""
     currency = report["currency"]
+    titles = _TITLES | (titles or {})
     wanted = {
-        "categories": ("Redeemed by category", [c["category"] for c in report["by_category"]],
+        "categories": (titles["categories"],
+                       [category_label(c["category"]) for c in report["by_category"]],
                        [c["amount"] for c in report["by_category"]], True),
-        "merchants": ("Redeemed by merchant",
+        "merchants": (titles["merchants"],
                       [m["merchant_name"] for m in report["by_merchant"]],
                       [m["redeemed"] for m in report["by_merchant"]], True),
-        "months": ("Redeemed by month", [m["month"] for m in report["by_month"]],
+        "months": (titles["months"], [m["month"] for m in report["by_month"]],
                    [m["redeemed"] for m in report["by_month"]], False),
     }
     charts = {}

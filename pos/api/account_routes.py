@@ -1,0 +1,282 @@
+"""Accounts over HTTP: signing in and out of the console, one's own password and personal
+tokens, administrators' account management, the audit log and its check, and the changes
+waiting for a second account."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from pos.accounts import four_eyes, signing_in
+from pos.accounts.signing_in import SESSION_COOKIE, Throttle
+from pos.api.client_address import client_address
+from pos.api.requests import AccountIn, PasswordChangeIn, TokenIn
+from pos.api.routing import Routes
+from pos.api.state import (
+    body,
+    calling_staff,
+    json_response,
+    path_id,
+    services,
+)
+from pos.errors import NOT_AN_ACCOUNT, Problem, not_found, validation_error
+from pos.service.services import Services
+from pos.storage import accounts as store
+from pos.storage import audit_log, throttles
+from pos.storage import confirmations as confirmation_store
+
+routes = Routes("accounts")
+
+
+def safe_next(value: str) -> str:
+    """Only a path of this console: never another site after signing in."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") \
+            or "\\" in value:
+        return "/admin/"
+    return value
+
+
+def _throttle(svc: Services) -> Throttle:
+    return Throttle(svc.config.console.sign_in_attempts, svc.config.console.lock_minutes * 60)
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse,
+                       value: str) -> None:
+    svc = services(request)
+    # Secure whenever the console is served over HTTPS (directly or as the configured
+    # public URL); a plain-HTTP loopback set-up would otherwise never keep the cookie.
+    secure = request.secure or svc.config.server.public_url.startswith("https://")
+    response.set_cookie(SESSION_COOKIE, value, max_age=svc.config.console.session_hours * 3600,
+                        httponly=True, samesite="Strict", secure=secure, path="/")
+
+
+async def sign_in_from_form(request: web.Request) -> tuple[web.HTTPSeeOther | None, str]:
+    """Sign in with the console's form; (the redirect with the cookie, '') or (None, the
+    reason to show on the form)."""
+    svc = services(request)
+    # Per client address (read through trusted proxies), in PostgreSQL across processes.
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"console-sign-in:{address}",
+                                svc.config.console.sign_ins_per_minute):
+        return None, "throttled_address"
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise validation_error("Send the sign-in form.")
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise validation_error("Send the sign-in form.") from None
+    login, password = form.get("login"), form.get("password")
+    if not isinstance(login, str) or not isinstance(password, str) or not login \
+            or len(login) > 63 or len(password) > 200:
+        return None, "sign_in_failed"
+    try:
+        session = await signing_in.sign_in(
+            svc.pool, login, password, throttle=_throttle(svc),
+            session_seconds=svc.config.console.session_hours * 3600)
+    except Problem as problem:
+        return None, problem.code
+    target = "/admin/password" if session.account.must_change_password \
+        else safe_next(str(form.get("next", "/admin/")))
+    response = web.HTTPSeeOther(target)
+    set_session_cookie(request, response, session.cookie_value)
+    return response, ""
+
+
+@routes.post("/admin/sign-out", summary="Sign this browser out of the console", auth="staff",
+             content_type="text/html", status=303)
+async def console_sign_out(request: web.Request) -> web.StreamResponse:
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        await signing_in.sign_out(services(request).pool, session)
+    response = web.HTTPSeeOther("/admin/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+@routes.get("/v1/me", summary="Who is signed in, with which role", auth="staff")
+async def me(request: web.Request) -> web.Response:
+    staff = calling_staff(request)
+    return json_response({"login": staff.login, "role": staff.role, "via": staff.via,
+                          "account_id": staff.account_id,
+                          "must_change_password": staff.must_change_password})
+
+
+def _account_only(request: web.Request) -> str:
+    staff = calling_staff(request)
+    if staff.account_id is None:
+        raise NOT_AN_ACCOUNT("The bootstrap admin token is not an account: "
+                             "sign in with a named account for this.")
+    return staff.account_id
+
+
+@routes.post("/v1/me/password", summary="Change one's own password (ends every session, "
+             "then signs this browser in again)", auth="staff", body=PasswordChangeIn)
+async def change_password(request: web.Request) -> web.Response:
+    _account_only(request)
+    payload = await body(request, PasswordChangeIn)
+    svc = services(request)
+    staff = calling_staff(request)
+    await signing_in.change_password(svc.pool, staff, payload.current, payload.new)
+    response = json_response({"login": staff.login, "changed": True})
+    if staff.via == "session":
+        session = await signing_in.sign_in(
+            svc.pool, staff.login, payload.new, throttle=_throttle(svc),
+            session_seconds=svc.config.console.session_hours * 3600)
+        set_session_cookie(request, response, session.cookie_value)
+    return response
+
+
+@routes.post("/v1/me/sign-out", summary="Sign out everywhere: end every session of one's "
+             "account", auth="staff")
+async def sign_out_everywhere(request: web.Request) -> web.Response:
+    ended = await store.revoke_sessions(services(request).pool, _account_only(request))
+    response = json_response({"sessions_ended": ended})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/v1/me/tokens", summary="One's own personal API tokens", auth="staff")
+async def list_tokens(request: web.Request) -> web.Response:
+    found = await store.list_tokens(services(request).pool, _account_only(request))
+    return json_response({"tokens": [
+        {"id": t.id, "name": t.name, "created_at": t.created_at.isoformat(),
+         "revoked": t.revoked} for t in found]})
+
+
+@routes.post("/v1/me/tokens", summary="Make a personal API token (shown only here)",
+             auth="staff", body=TokenIn, status=201)
+async def create_token(request: web.Request) -> web.Response:
+    account_id = _account_only(request)
+    payload = await body(request, TokenIn)
+    token, record = await signing_in.new_token(services(request).pool, account_id,
+                                               payload.name)
+    response = json_response({"id": record.id, "name": record.name, "token": token},
+                             status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.post("/v1/me/tokens/{id}/revoke", summary="Revoke one of one's own tokens",
+             auth="staff")
+async def revoke_token(request: web.Request) -> web.Response:
+    token_id = path_id(request, "id", "token")
+    if not await store.revoke_token(services(request).pool, _account_only(request), token_id):
+        raise not_found("live token of yours")
+    return json_response({"id": token_id, "revoked": True})
+
+
+# ------------------------------------------------------------------------------------------
+# administrators
+
+
+@routes.get("/v1/accounts", summary="Every named account and its role", auth="admin")
+async def list_accounts(request: web.Request) -> web.Response:
+    found = await store.list_accounts(services(request).pool)
+    return json_response({"accounts": [
+        {"id": a.id, "login": a.login, "role": a.role, "disabled": a.disabled,
+         "must_change_password": a.must_change_password,
+         "created_at": a.created_at.isoformat()} for a in found]})
+
+
+@routes.post("/v1/accounts", summary="Add an account; its one-time password (and token) "
+             "are shown only here", auth="admin", body=AccountIn, status=201)
+async def create_account(request: web.Request) -> web.Response:
+    payload = await body(request, AccountIn)
+    made = await signing_in.add_account(services(request).pool, payload.login, payload.role,
+                                        with_token=payload.token)
+    response = json_response({"id": made.account.id, "login": made.account.login,
+                              "role": made.account.role,
+                              "one_time_password": made.one_time_password,
+                              "token": made.token}, status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _account_switch(action: str) -> None:
+    async def switch(request: web.Request) -> web.Response:
+        account_id = path_id(request, "id", "account")
+        if calling_staff(request).account_id == account_id and action == "disable":
+            raise validation_error("You cannot disable your own account.")
+        if not await store.set_disabled(services(request).pool, account_id,
+                                        action == "disable"):
+            raise not_found("account")
+        return json_response({"id": account_id, "disabled": action == "disable"})
+
+    switch.__name__ = f"{action}_account"
+    routes.post(f"/v1/accounts/{{id}}/{action}", summary=f"{action.capitalize()} an account "
+                "(disabling ends its sessions and stops its tokens)", auth="admin")(switch)
+
+
+for _action in ("disable", "enable"):
+    _account_switch(_action)
+
+
+@routes.post("/v1/accounts/{id}/reset-password", summary="Give an account a new one-time "
+             "password (shown only here)", auth="admin")
+async def reset_password(request: web.Request) -> web.Response:
+    account_id = path_id(request, "id", "account")
+    one_time = await signing_in.reset_password(services(request).pool, account_id)
+    response = json_response({"id": account_id, "one_time_password": one_time})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ------------------------------------------------------------------------------------------
+# the audit log and four eyes
+
+
+def audit_filter(query: dict[str, str] | web.Request) -> audit_log.AuditFilter:
+    values = query.query if isinstance(query, web.Request) else query
+    before = values.get("before")
+    if before is not None and not before.isdigit():
+        raise validation_error("before must be a row number.")
+    return audit_log.AuditFilter(
+        actor=values.get("actor") or None, object_table=values.get("table") or None,
+        object_id=values.get("object") or None,
+        before_seq=int(before) if before else None)
+
+
+@routes.get("/v1/audit-log", summary="The audit log, newest first (?actor=, ?table=, "
+            "?object=, ?before=)", auth="staff")
+async def read_audit_log(request: web.Request) -> web.Response:
+    found = await audit_log.entries(services(request).pool, audit_filter(request))
+    return json_response({"entries": [
+        {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_login, "role": e.actor_role,
+         "address": e.address, "action": e.action, "table": e.object_table,
+         "operation": e.operation, "object": e.object_id, "rows": e.row_count,
+         "before": e.before, "after": e.after, "hash": e.hash} for e in found]})
+
+
+@routes.get("/v1/audit-log/verify", summary="Check the audit log's hash chain", auth="staff")
+async def verify_audit_log(request: web.Request) -> web.Response:
+    checked, broken = await audit_log.verify_chain(services(request).pool)
+    return json_response({"rows_checked": checked, "intact": broken is None,
+                          "break": None if broken is None else
+                          {"seq": broken.seq, "reason": broken.reason}})
+
+
+@routes.get("/v1/confirmations", summary="Top-ups and reissues waiting for a second account",
+            auth="staff")
+async def list_confirmations(request: web.Request) -> web.Response:
+    found = await confirmation_store.open_changes(services(request).pool)
+    return json_response({"confirmations": [c.as_dict() for c in found]})
+
+
+@routes.post("/v1/confirmations/{id}/confirm", summary="Confirm and carry out a change "
+             "another account asked for", auth="officer")
+async def confirm(request: web.Request) -> web.Response:
+    pending_id = path_id(request, "id", "confirmation")
+    answer = await four_eyes.confirm(services(request), calling_staff(request), pending_id)
+    response = json_response(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.post("/v1/confirmations/{id}/cancel", summary="Refuse a change waiting for "
+             "confirmation", auth="officer")
+async def cancel(request: web.Request) -> web.Response:
+    pending_id = path_id(request, "id", "confirmation")
+    await four_eyes.cancel(services(request), calling_staff(request), pending_id)
+    return json_response({"id": pending_id, "status": "cancelled"})

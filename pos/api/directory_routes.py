@@ -1,0 +1,92 @@
+"""The lists and small edits the console needs, as API calls too: programs, merchants with
+their tills, finding a voucher, editing a program, disabling a till."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from pos import codes
+from pos.api.requests import ProgramEditIn
+from pos.api.routing import Routes
+from pos.api.state import body, json_response, path_id, services
+from pos.errors import not_found, validation_error
+from pos.storage import console_lists
+from pos.storage import setup as setup_store
+from pos.vouchers.programs import local_moment
+
+routes = Routes("directory")
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, (date, datetime)) else v for k, v in row.items()}
+
+
+@routes.get("/v1/programs", summary="Every program with its voucher and partner counts",
+            auth="staff")
+async def list_programs(request: web.Request) -> web.Response:
+    found = await console_lists.programs(services(request).pool)
+    return json_response({"programs": [_jsonable(p) for p in found]})
+
+
+@routes.add("PATCH", "/v1/programs/{id}", summary="Edit a program's name, end or per-visit "
+            "cap", auth="officer", body=ProgramEditIn)
+async def edit_program(request: web.Request) -> web.Response:
+    svc = services(request)
+    program_id = path_id(request, "id", "program")
+    payload = await body(request, ProgramEditIn)
+    program = await setup_store.get_program(svc.pool, program_id)
+    until = None
+    if payload.valid_until is not None:
+        until = local_moment(payload.valid_until, ZoneInfo(svc.config.redemption.timezone),
+                             end=True)
+        if until <= program.valid_from:
+            raise validation_error("The program must end after it starts.")
+    await console_lists.edit_program(svc.pool, program_id, name=payload.name,
+                                     valid_until=until, per_visit_cap=payload.per_visit_cap,
+                                     clear_cap=payload.remove_per_visit_cap)
+    return json_response((await setup_store.get_program(svc.pool, program_id)).as_json())
+
+
+@routes.get("/v1/merchants", summary="Every merchant with its tills", auth="staff")
+async def list_merchants(request: web.Request) -> web.Response:
+    found = await console_lists.merchants(services(request).pool)
+    return json_response({"merchants": [_jsonable(m) for m in found]})
+
+
+@routes.post("/v1/tills/{id}/disable", summary="Disable a till: its credential and pairing "
+             "code stop working", auth="officer")
+async def disable_till(request: web.Request) -> web.Response:
+    till_id = path_id(request, "id", "till")
+    if not await console_lists.disable_till(services(request).pool, till_id):
+        raise not_found("till")
+    return json_response({"id": till_id, "disabled": True})
+
+
+@routes.get("/v1/vouchers", summary="Find vouchers by id, beneficiary reference or manual "
+            "code (?q=)", auth="staff")
+async def find_vouchers(request: web.Request) -> web.Response:
+    return json_response({"vouchers": [
+        _jsonable(v) for v in await find(request, request.query.get("q", ""))]})
+
+
+async def find(request: web.Request, query: str) -> list[dict[str, Any]]:
+    """What `q` names: a voucher id, a manual code (with a valid check symbol), or a
+    beneficiary reference."""
+    query = query.strip()
+    if not query:
+        return []
+    if len(query) > 100:
+        raise validation_error("Search for at most 100 characters.")
+    try:
+        voucher_id: str | None = str(uuid.UUID(query))
+    except ValueError:
+        voucher_id = None
+    symbols = codes.normalise(query)
+    return await console_lists.find_vouchers(
+        services(request).pool, voucher_id=voucher_id, reference=query,
+        code_hash=codes.code_hash(symbols) if symbols else None)
