@@ -280,8 +280,9 @@ def run_wrk(wrk: str, workdir: Path, url: str, pairs: list[tuple[str, str, str]]
     write_lua(script, pairs, secrets.token_hex(6))  # fresh keys: never a replayed answer
     threads = 2
     done = subprocess.run(
-        [wrk, "-t", str(threads), "-c", str(tills), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-         "-s", str(script), url, "--", str(threads)], capture_output=True, text=True)
+        [wrk, "-t", str(threads), "-c", str(tills), "-d", f"{max(1, round(seconds))}s",
+         "--timeout", "10s", "-s", str(script), url, "--", str(threads)],
+        capture_output=True, text=True)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
     if line is None:
         raise SystemExit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
@@ -375,7 +376,9 @@ async def outbox_backlog(db: str) -> int:
 
 async def drain_seconds(db: str, limit: float = 300.0) -> float:
     started = time.perf_counter()
-    while await outbox_backlog(db) and time.perf_counter() - started < limit:
+    while time.perf_counter() - started < limit:
+        if not await outbox_backlog(db):
+            break
         await asyncio.sleep(0.25)
     return time.perf_counter() - started
 
@@ -409,7 +412,6 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
                 ) -> dict[str, float]:
     await service.start()
     run_wrk(wrk, workdir, service.url, pairs, args.tills, args.warmup)
-    await asyncio.to_thread(time.sleep, 0)
     await drain_seconds(db)
     http = run_wrk(wrk, workdir, service.url, pairs, args.tills, args.seconds)
     backlog = await outbox_backlog(db)
