@@ -1,4 +1,11 @@
-"""The asyncpg pool: one per app, JSON codecs installed on every connection."""
+"""The asyncpg pool: one per app, JSON codecs installed on every connection.
+
+A connection goes back to the pool without asyncpg's reset query (advisory unlock, CLOSE
+ALL, UNLISTEN, RESET ALL: a round trip on every release, so on every pool call): the
+service leaves no session state behind (no SET, LISTEN, session advisory lock or
+cursor outside a transaction; the migration lock is released by the migration itself).
+asyncpg still rolls back a transaction left open before any reset runs.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,15 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
+    """The pool's reset: nothing to undo (see the module's docstring)."""
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool[Any]:
     try:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection,
-            command_timeout=30,
+            reset=_keep_session, command_timeout=30,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise StorageError(f"could not connect to PostgreSQL: {exc}") from exc

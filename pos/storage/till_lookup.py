@@ -175,3 +175,12 @@ async def release_key(pool: asyncpg.Pool[Any], till_id: str, key: str, owner: st
         "AND status = 'running'",
         till_id, key, owner,
     )
+
+
+async def prune_keys(pool: asyncpg.Pool[Any], keep_days: int) -> int:
+    """Forget idempotency records older than `keep_days`: finished ones, and claims whose
+    holder died (their lease ran out long ago and nothing was written). Returns how many."""
+    result: str = await pool.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1) "
+        "AND (status = 'done' OR lease_until < now())", keep_days)
+    return int(result.split()[-1])

@@ -32,6 +32,7 @@ from pos.errors import (
     Problem,
     not_found,
 )
+from pos.ids import uuid7
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
 from pos.storage import redemptions as store
@@ -116,9 +117,11 @@ async def evaluate(
         identity_confirmed=request.identity_confirmed, settings={},
         reads=DatabaseRuleReads(services.pool),
     )
-    results = await asyncio.gather(
-        *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
-    )
+    if len(state.restrictions) == 1:  # the usual program: no task for one rule
+        results = [await services.plugins.decide(state.restrictions[0], ctx, lines)]
+    else:
+        results = await asyncio.gather(
+            *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions))
     outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
                                                                 strict=True)), lines)
     eligible = eligibility.eligible_total(outcomes)
@@ -231,7 +234,7 @@ async def redeem(
             raise AMOUNT_EXCEEDS_COVERAGE(
                 f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
                 covered=ev.covered)
-        redemption_id = str(uuid.uuid4())
+        redemption_id = str(uuid7())  # time-ordered: appended to the primary key's edge
         lines = ev.line_dicts()
         # The remainder is taken through the channel first; the voucher part only if that
         # stood, and at exactly the figure the remainder was worked out from.
