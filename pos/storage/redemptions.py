@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from pos.db.pool import Connection
+from pos.db.pool import Connection, Executor
 from pos.errors import IDEMPOTENCY_IN_PROGRESS, PAYMENT_FAILED, Problem, StorageError, not_found
 from pos.storage import payment_journal  # the channel journal (migration 0011)
 from pos.storage.driver_errors import LeaseLost, translated
@@ -135,10 +135,11 @@ _REDEEM = ("SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
            "$15)")
 
 
-async def redeem(pool: asyncpg.Pool[Any], new: NewRedemption) -> RedeemOutcome:
+async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
     """Call `pos_redeem`. In the same transaction: the rules' details on each line, and the
     remainder's channel payment (`payment_id`) bound to the redemption; if that payment is
-    no longer there to bind, nothing is written."""
+    no longer there to bind, nothing is written. `db` is the pool, or a connection, maybe
+    already in the transaction that holds the request's idempotency claim."""
     args = (
         new.redemption_id, new.voucher_id, new.merchant_id, new.till_id, new.idem_key,
         new.idem_owner, new.currency, new.basket_total, new.eligible_total, new.wanted,
@@ -149,16 +150,28 @@ async def redeem(pool: asyncpg.Pool[Any], new: NewRedemption) -> RedeemOutcome:
         with translated():
             # The common sale (cash remainder, rules without details) is one statement, so
             # one round trip and its own transaction; only extra writes need an explicit one.
-            if not new.needs_transaction():
-                doc = await pool.fetchval(_REDEEM, *args)
+            if isinstance(db, asyncpg.Pool):
+                if not new.needs_transaction():
+                    doc = await db.fetchval(_REDEEM, *args)
+                else:
+                    async with db.acquire() as conn, conn.transaction():
+                        doc = await _redeem_on(conn, new, args)
+            elif db.is_in_transaction() or not new.needs_transaction():
+                doc = await _redeem_on(db, new, args)
             else:
-                async with pool.acquire() as conn, conn.transaction():
-                    doc = await conn.fetchval(_REDEEM, *args)
-                    if doc["outcome"] == "ok":
-                        await _after_redeem(conn, new)
+                async with db.transaction():
+                    doc = await _redeem_on(db, new, args)
     except LeaseLost:
         raise _still_running("payment") from None
     return _redeem_outcome(doc)
+
+
+async def _redeem_on(conn: Connection, new: NewRedemption, args: tuple[Any, ...]
+                     ) -> dict[str, Any]:
+    doc: dict[str, Any] = await conn.fetchval(_REDEEM, *args)
+    if doc["outcome"] == "ok" and new.needs_transaction():
+        await _after_redeem(conn, new)
+    return doc
 
 
 async def _after_redeem(conn: Connection, new: NewRedemption) -> None:

@@ -18,7 +18,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from asyncpg.transaction import Transaction
+
 from pos.api.requests import QuoteIn, RedemptionIn
+from pos.db.pool import Connection, Executor
 from pos.errors import (
     ALREADY_VOIDED,
     AMOUNT_EXCEEDS_COVERAGE,
@@ -58,6 +61,7 @@ from pos.till.voucher_lookup import (
     locate,
     revoked,
     suspended,
+    verify_located,
 )
 
 
@@ -84,9 +88,11 @@ class Evaluation:
 
 
 async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
+    db: Executor | None = None,
 ) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it."""
+    """What the voucher covers in this basket; `state` when the caller already checked it,
+    `db` the request's own connection when it holds one (rules read through it)."""
     if state is None:
         state = await find_voucher(services, till, request)
     basket = request.basket
@@ -115,7 +121,7 @@ async def evaluate(
             require_identity=state.require_identity),
         merchant_id=till.merchant_id, till_id=till.till_id,
         identity_confirmed=request.identity_confirmed, settings={},
-        reads=DatabaseRuleReads(services.pool),
+        reads=DatabaseRuleReads(services.pool if db is None else db),
     )
     if len(state.restrictions) == 1:  # the usual program: no task for one rule
         results = [await services.plugins.decide(state.restrictions[0], ctx, lines)]
@@ -192,31 +198,73 @@ _REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
 }
 
 
+class _Claimed:
+    """The request's connection and, on the one-transaction path, the transaction that holds
+    its idempotency claim: the claim then commits with the change it answers (one commit
+    per sale). Before anything remote (a channel call) it is committed on its own
+    (`commit_claim`), as a lease, so no remote call ever runs inside a transaction."""
+
+    def __init__(self, conn: Connection | None, tx: Transaction | None) -> None:
+        self.conn, self.tx = conn, tx
+
+    def db(self, services: Services) -> Executor:
+        return self.conn if self.conn is not None else services.pool
+
+    async def commit_claim(self) -> None:
+        if self.tx is not None:
+            tx, self.tx = self.tx, None
+            await tx.commit()
+
+
 async def _with_claim(
     services: Services, till: Till, key: str, digest: bytes, work: Any,
-    where: Locator | None = None,
+    where: Locator | None = None, one_transaction: bool = False,
 ) -> tuple[int, dict[str, Any]]:
-    """Run `work(owner, state)` under an idempotency claim, `state` being the voucher at
-    `where` loaded with the claim; replay a finished request's answer."""
+    """Run `work(owner, state, claimed)` under an idempotency claim, `state` being the
+    voucher at `where` loaded with the claim; replay a finished request's answer."""
+    if not one_transaction:
+        return await _claimed_run(services, till, key, digest, work, where, _Claimed(None, None))
+    async with services.pool.acquire() as conn:
+        claimed = _Claimed(conn, conn.transaction())
+        assert claimed.tx is not None
+        await claimed.tx.start()
+        try:
+            result = await _claimed_run(services, till, key, digest, work, where, claimed)
+        except BaseException:
+            if claimed.tx is not None:  # the claim goes with it: nothing to release
+                await claimed.tx.rollback()
+            raise
+        await claimed.commit_claim()
+        return result
+
+
+async def _claimed_run(
+    services: Services, till: Till, key: str, digest: bytes, work: Any,
+    where: Locator | None, claimed: _Claimed,
+) -> tuple[int, dict[str, Any]]:
     owner = str(uuid.uuid4())
     lease = services.config.redemption.idempotency_lease_seconds
     state = None
+    db = claimed.db(services)
     if where is None:
-        claim = await till_lookup.claim_key(services.pool, till.till_id, key, digest, owner, lease)
+        claim = await till_lookup.claim_key(db, till.till_id, key, digest, owner, lease)
     else:
         claim, state = await till_lookup.claim_and_load(
-            services.pool, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
+            db, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
             lease_seconds=lease, merchant_id=till.merchant_id, voucher_id=where.voucher_id,
             code_hash=where.code_hash, kid=where.kid)
     if not claim.owned:
         assert claim.response_status is not None and claim.response_body is not None
         return claim.response_status, claim.response_body
     try:
-        result: tuple[int, dict[str, Any]] = await work(owner, state)
+        result: tuple[int, dict[str, Any]] = await work(owner, state, claimed)
     except BaseException:
-        # Nothing was written (pos_redeem/pos_void commit the answer with the change), so
-        # the key is freed for a retry. Shielded: a cancelled request still cleans up.
-        await asyncio.shield(till_lookup.release_key(services.pool, till.till_id, key, owner))
+        if claimed.tx is None:
+            # Nothing was written (pos_redeem/pos_void commit the answer with the change),
+            # so the committed claim is freed for a retry. Shielded: a cancelled request
+            # still cleans up.
+            await asyncio.shield(till_lookup.release_key(services.pool, till.till_id, key,
+                                                         owner))
         raise
     return result
 
@@ -225,11 +273,12 @@ async def redeem(
     services: Services, till: Till, request: RedemptionIn, key: str, path: str
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
-    where = locate(services, till, request)
+    where = await verify_located(services, locate(services, till, request))
 
-    async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
+    async def work(owner: str, loaded: VoucherState | None, claimed: _Claimed
+                   ) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)
-        ev = await evaluate(services, till, request, state)
+        ev = await evaluate(services, till, request, state, claimed.db(services))
         if request.amount is not None and request.amount > ev.covered:
             raise AMOUNT_EXCEEDS_COVERAGE(
                 f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
@@ -241,6 +290,7 @@ async def redeem(
         covered = request.amount if request.amount is not None else ev.covered
         collected = None
         if ev.basket_total > covered:
+            await claimed.commit_claim()  # a channel call is remote: never inside a transaction
             collected = await channel_payments.collect(
                 services, till_id=till.till_id, merchant_id=till.merchant_id, idem_key=key,
                 channel=request.channel, amount=ev.basket_total - covered,
@@ -255,7 +305,7 @@ async def redeem(
         }
         journalled = collected is not None and collected.payment is not None
         try:
-            outcome = await store.redeem(services.pool, NewRedemption(
+            outcome = await store.redeem(claimed.db(services), NewRedemption(
                 redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
                 merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
                 idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
@@ -286,7 +336,8 @@ async def redeem(
                           await channel_payments.reverse(services, collected))
         raise problem
 
-    return await _with_claim(services, till, key, digest, work, where)
+    return await _with_claim(services, till, key, digest, work, where,
+                             one_transaction=till_lookup.ONE_TRANSACTION)
 
 
 async def void(
@@ -294,7 +345,8 @@ async def void(
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, None)
 
-    async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+    async def work(owner: str, _: VoucherState | None, __: _Claimed
+                   ) -> tuple[int, dict[str, Any]]:
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)

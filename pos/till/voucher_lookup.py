@@ -106,6 +106,7 @@ class Locator:
     kid: str
     code_hash: bytes | None
     token: ParsedToken | None = None  # read, not yet verified
+    claims: VoucherClaims | None = None  # the token's, once verified (`verify_located`)
 
 
 def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
@@ -123,6 +124,15 @@ def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
     return Locator(None, "", codes.code_hash(body))
 
 
+async def verify_located(services: Services, where: Locator) -> Locator:
+    """Verify a located token before any database work is done for it: its signature and
+    claims need only the public key (so a redemption never looks a key up while it holds a
+    connection). What needs the voucher's row is checked by `check_voucher`."""
+    if where.token is None or where.claims is not None:
+        return where
+    return dataclasses.replace(where, claims=await _verify_token(services, where.token))
+
+
 async def load(services: Services, till: Till, where: Locator) -> VoucherState | None:
     if where.voucher_id is not None:
         return await store.load_by_id(services.pool, where.voucher_id, where.kid,
@@ -138,7 +148,7 @@ async def check_voucher(
     dates, at a partner shop."""
     if request.token is not None:
         assert where.token is not None  # locate read it
-        claims = await _verify_token(services, where.token)
+        claims = where.claims or await _verify_token(services, where.token)
         if state is None or state.program_id != claims.program_id:
             raise _not_genuine()
         if state.key_status not in ("active", "retired"):
