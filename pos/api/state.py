@@ -18,6 +18,7 @@ from pos.errors import (
 )
 from pos.ratelimit import RateLimiter
 from pos.service.services import Services
+from pos.storage.till_lookup import StoredAnswer
 from pos.till.voucher_lookup import Till
 
 SERVICES = web.AppKey("services", Services)
@@ -90,4 +91,6 @@ def _has_nul(value: object) -> bool:
 
 
 def json_response(data: object, status: int = 200) -> web.Response:
+    if isinstance(data, StoredAnswer):  # already JSON, as the database stored it
+        return web.Response(text=data.text, status=status, content_type="application/json")
     return web.json_response(data, status=status)

@@ -26,6 +26,7 @@ from pos.errors import IDEMPOTENCY_IN_PROGRESS, PAYMENT_FAILED, Problem, Storage
 from pos.storage import payment_journal  # the channel journal (migration 0011)
 from pos.storage.driver_errors import LeaseLost, translated
 from pos.storage.payment_journal import Payment
+from pos.storage.till_lookup import StoredAnswer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,10 +105,10 @@ class VoidRefusal(enum.Enum):
 VoidOutcome = Voided | VoidRefusal
 
 
-def _redeem_outcome(doc: dict[str, Any]) -> RedeemOutcome:
+def _redeem_outcome(doc: asyncpg.Record) -> RedeemOutcome:
     kind = doc["outcome"]
     if kind == "ok":
-        return Redeemed(doc["answer"])
+        return Redeemed(StoredAnswer(doc["answer"]))
     if kind == "amount_exceeds_coverage":
         return CoverageShort(int(doc["covered"]))
     try:
@@ -131,8 +132,11 @@ def _still_running(what: str) -> Problem:
 # ------------------------------------------------------------------------------------------
 # redeem and void
 
-_REDEEM = ("SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-           "$15)")
+# The answer comes back as JSON text, stored and sent to the till as it is.
+_REDEEM = ("SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
+           "(d->>'covered')::bigint AS covered "
+           "FROM pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+           "$15) AS d")
 
 
 async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
@@ -145,14 +149,14 @@ async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
         new.idem_owner, new.currency, new.basket_total, new.eligible_total, new.wanted,
         new.requested, new.channel, list(new.lines), new.response, new.token_iat,
     )
-    doc: dict[str, Any]
+    doc: asyncpg.Record | None
     try:
         with translated():
             # The common sale (cash remainder, rules without details) is one statement, so
             # one round trip and its own transaction; only extra writes need an explicit one.
             if isinstance(db, asyncpg.Pool):
                 if not new.needs_transaction():
-                    doc = await db.fetchval(_REDEEM, *args)
+                    doc = await db.fetchrow(_REDEEM, *args)
                 else:
                     async with db.acquire() as conn, conn.transaction():
                         doc = await _redeem_on(conn, new, args)
@@ -163,13 +167,14 @@ async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
                     doc = await _redeem_on(db, new, args)
     except LeaseLost:
         raise _still_running("payment") from None
+    assert doc is not None  # pos_redeem always answers
     return _redeem_outcome(doc)
 
 
 async def _redeem_on(conn: Connection, new: NewRedemption, args: tuple[Any, ...]
-                     ) -> dict[str, Any]:
-    doc: dict[str, Any] = await conn.fetchval(_REDEEM, *args)
-    if doc["outcome"] == "ok" and new.needs_transaction():
+                     ) -> asyncpg.Record | None:
+    doc = await conn.fetchrow(_REDEEM, *args)
+    if doc is not None and doc["outcome"] == "ok" and new.needs_transaction():
         await _after_redeem(conn, new)
     return doc
 

@@ -12,6 +12,7 @@ per sale; old records go after `pos.events.background.KEEP_IDEMPOTENCY_DAYS`.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from typing import Any
 
@@ -119,6 +120,17 @@ async def load_by_code(
     return None if row is None else VoucherState.from_row(row)
 
 
+class StoredAnswer(dict[str, Any]):
+    """An answer as stored with its idempotency key: the mapping, and the JSON text
+    PostgreSQL gave, which goes to the till as it is (never encoded a second time)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(json.loads(text))
+        self.text = text
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """The outcome of claiming an idempotency key: ours to run, or an earlier answer."""
@@ -163,7 +175,8 @@ async def claim_and_load(
         state = None if row["voucher_id"] is None else VoucherState.from_row(row)
         return Claim(True), state
     existing = await pool.fetchrow(
-        "SELECT request_hash, status, response_status, response_body FROM idempotency_keys "
+        "SELECT request_hash, status, response_status, response_body::text AS response_body "
+        "FROM idempotency_keys "
         "WHERE till_id = $1 AND key = $2",
         till_id, key,
     )
@@ -178,7 +191,9 @@ async def claim_and_load(
         )
     if existing["status"] == "running":
         raise _in_progress()
-    return Claim(False, existing["response_status"], existing["response_body"]), None
+    body = existing["response_body"]
+    return Claim(False, existing["response_status"],
+                 None if body is None else StoredAnswer(body)), None
 
 
 def _in_progress() -> Problem:
