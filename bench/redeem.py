@@ -302,6 +302,11 @@ def _substitute(sql: str, values: dict[int, str]) -> str:
     return sql
 
 
+def one_line(sql: str) -> str:
+    """pgbench ends a command at a semicolon: comments go, and whitespace collapses."""
+    return " ".join(re.sub(r"--[^\n]*", "", sql).split())
+
+
 def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
     """The till path's statements, with each client on its own vouchers (table bench_pairs,
     one of its four picked at random) and a fresh idempotency key per transaction."""
@@ -330,7 +335,7 @@ def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
         f"{VOUCHERS_PER_TILL})",
         "\\set k random(1, 9000000000000000)",
     ]
-    body = [" ".join(claim.split()) + ";", " ".join(redeem.split()) + ";"]
+    body = [one_line(claim) + ";", one_line(redeem) + ";"]
     if one_transaction:
         body = ["BEGIN;", *body, "COMMIT;"]
     return "\n".join(steps + body) + "\n"
