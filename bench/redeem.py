@@ -144,6 +144,13 @@ class Service:
         async with aiohttp.ClientSession() as session:
             await wait_healthy(session, self.url)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU the service process has used so far."""
+        if self.process is None:
+            return float("nan")
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> float:
         """Stops it; returns its peak resident memory in MiB."""
         if self.process is None:
@@ -418,9 +425,12 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
     await service.start()
     run_wrk(wrk, workdir, service.url, pairs, args.tills, args.warmup)
     await drain_seconds(db)
+    cpu_before = service.cpu_seconds()
     http = run_wrk(wrk, workdir, service.url, pairs, args.tills, args.seconds)
+    cpu_requests = service.cpu_seconds() - cpu_before  # with the delivery meanwhile
     backlog = await outbox_backlog(db)
     drain = await drain_seconds(db)
+    cpu = service.cpu_seconds() - cpu_before  # the requests and delivering their events
     rss = service.stop()
     has_uuid7, one_tx = await server_flags(db)
     script = workdir / "same_sql.sql"
@@ -442,6 +452,9 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
           f"({100 * backlog / max(ok, 1):.0f}% of the run's), delivered {drain:.1f} s later")
     print(f"  events included     {sustained:9.1f} redemptions/s (a sale counts once its "
           f"event is delivered)")
+    print(f"  service CPU         {1000 * cpu / max(ok, 1):9.2f} ms per redemption, its event's "
+          f"delivery included ({1000 * cpu_requests / max(ok, 1):.2f} ms while the load ran; "
+          f"{cpu / (http['seconds'] + drain):.2f} cores busy on average)")
     print(f"  service peak RSS    {rss:9.1f} MiB")
     print(f"same SQL through pgbench, {args.tills} clients "
           f"({'one transaction' if one_tx else 'claim, then pos_redeem'}):")
