@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -516,7 +517,25 @@ async def main() -> None:
         print(f"ledger verify: {'ok' if verify.returncode == 0 else 'FAILED'}; load average "
               f"at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
+        stop_server(workdir / "data")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_server(data_dir: Path) -> None:
+    """Stop the embedded server before its folder goes (pgserver's own clean-up at exit
+    would no longer find it): a fast shutdown of the postmaster named in its pid file."""
+    for pid_file in data_dir.glob("**/postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            continue
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":
