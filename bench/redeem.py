@@ -516,6 +516,8 @@ async def main() -> None:
                                 capture_output=True, text=True)
         print(f"ledger verify: {'ok' if verify.returncode == 0 else 'FAILED'}; load average "
               f"at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if verify.returncode != 0:
+            print("\n".join((verify.stdout + verify.stderr).splitlines()[-15:]))
     finally:
         stop_server(workdir / "data")
         shutil.rmtree(workdir, ignore_errors=True)
