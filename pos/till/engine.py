@@ -14,14 +14,11 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from asyncpg.transaction import Transaction
-
 from pos.api.requests import QuoteIn, RedemptionIn
-from pos.db.pool import Connection, Executor
+from pos.db.pool import Executor
 from pos.errors import (
     ALREADY_VOIDED,
     AMOUNT_EXCEEDS_COVERAGE,
@@ -30,6 +27,7 @@ from pos.errors import (
     IDEMPOTENCY_KEY_REQUIRED,
     IDENTITY_CHECK_REQUIRED,
     NO_ELIGIBLE_LINES,
+    OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
     Problem,
@@ -38,8 +36,8 @@ from pos.errors import (
 from pos.ids import uuid7
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
+from pos.storage import offline_sales, till_lookup
 from pos.storage import redemptions as store
-from pos.storage import till_lookup
 from pos.storage.redemptions import (
     CoverageShort,
     NewRedemption,
@@ -50,9 +48,9 @@ from pos.storage.redemptions import (
 )
 from pos.storage.till_lookup import VoucherState
 from pos.till import channel_payments, eligibility
+from pos.till.claims import Claimed, with_claim, with_claim_in_transaction
 from pos.till.rule_reads import DatabaseRuleReads
 from pos.till.voucher_lookup import (
-    Locator,
     Till,
     check_voucher,
     exhausted,
@@ -87,14 +85,8 @@ class Evaluation:
 # quote
 
 
-async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
-    db: Executor | None = None,
-) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it,
-    `db` the request's own connection when it holds one (rules read through it)."""
-    if state is None:
-        state = await find_voucher(services, till, request)
+def check_sale_terms(services: Services, request: QuoteIn, state: VoucherState) -> None:
+    """What the voucher asks of the sale beyond its lines: currency, identity, channel."""
     basket = request.basket
     if basket.currency != state.currency:
         raise CURRENCY_MISMATCH(
@@ -105,15 +97,48 @@ async def evaluate(
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
         raise CHANNEL_NOT_ALLOWED(
             f"The rest of this basket cannot be paid by {request.channel} for this voucher.")
+
+
+async def evaluate(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
+    db: Executor | None = None,
+) -> Evaluation:
+    """What the voucher covers in this basket; `state` when the caller already checked it,
+    `db` the request's own connection when it holds one (rules read through it)."""
+    if state is None:
+        state = await find_voucher(services, till, request)
+    check_sale_terms(services, request, state)
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
+    lines = basket_lines(request)
+    outcomes, details = await decide_lines(services, till, request, state, lines, db)
+    eligible = eligibility.eligible_total(outcomes)
+    basket_total = sum(line.total for line in lines)
+    if eligible == 0:
+        raise NO_ELIGIBLE_LINES(
+            "Nothing in this basket can be paid with this voucher.",
+            lines=[o.as_dict() for o in outcomes])
+    wanted = eligibility.wanted_amount(
+        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
+    covered = eligibility.covered_amount(wanted, state.available)
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
 
-    lines = [
+
+def basket_lines(request: QuoteIn) -> list[BasketLine]:
+    return [
         BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
                    description=line.description, quantity=line.quantity,
                    unit_price=line.unit_price)
-        for i, line in enumerate(basket.lines)
+        for i, line in enumerate(request.basket.lines)
     ]
+
+
+async def decide_lines(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState,
+    lines: list[BasketLine], db: Executor | None = None,
+) -> tuple[list[eligibility.LineOutcome], tuple[dict[str, Any] | None, ...]]:
+    """Each rule of the voucher's program decides each line (deny wins); with the details
+    the rules added per line. `db`: the request's own connection, if it holds one."""
     ctx = RuleContext(
         program=ProgramView(
             id=state.program_id, name=state.program_name, currency=state.currency,
@@ -130,21 +155,12 @@ async def evaluate(
             *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions))
     outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
                                                                 strict=True)), lines)
-    eligible = eligibility.eligible_total(outcomes)
-    basket_total = sum(line.total for line in lines)
-    if eligible == 0:
-        raise NO_ELIGIBLE_LINES(
-            "Nothing in this basket can be paid with this voucher.",
-            lines=[o.as_dict() for o in outcomes])
-    wanted = eligibility.wanted_amount(
-        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
-    covered = eligibility.covered_amount(wanted, state.available)
     details = tuple(
         {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
                                                 zip(state.restrictions, results, strict=True))
          if d.detail} or None
         for i in range(len(lines)))
-    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
+    return outcomes, details
 
 
 def _voucher_view(state: VoucherState) -> dict[str, Any]:
@@ -198,84 +214,13 @@ _REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
 }
 
 
-class _Claimed:
-    """The request's connection and, on the one-transaction path, the transaction that holds
-    its idempotency claim: the claim then commits with the change it answers (one commit
-    per sale). Before anything remote (a channel call) it is committed on its own
-    (`commit_claim`), as a lease, so no remote call ever runs inside a transaction."""
-
-    def __init__(self, conn: Connection | None, tx: Transaction | None) -> None:
-        self.conn, self.tx = conn, tx
-
-    def db(self, services: Services) -> Executor:
-        return self.conn if self.conn is not None else services.pool
-
-    async def commit_claim(self) -> None:
-        if self.tx is not None:
-            tx, self.tx = self.tx, None
-            await tx.commit()
-
-
-async def _with_claim(
-    services: Services, till: Till, key: str, digest: bytes, work: Any,
-    where: Locator | None = None, one_transaction: bool = False,
-) -> tuple[int, dict[str, Any]]:
-    """Run `work(owner, state, claimed)` under an idempotency claim, `state` being the
-    voucher at `where` loaded with the claim; replay a finished request's answer."""
-    if not one_transaction:
-        return await _claimed_run(services, till, key, digest, work, where, _Claimed(None, None))
-    async with services.pool.acquire() as conn:
-        claimed = _Claimed(conn, conn.transaction())
-        assert claimed.tx is not None
-        await claimed.tx.start()
-        try:
-            result = await _claimed_run(services, till, key, digest, work, where, claimed)
-        except BaseException:
-            if claimed.tx is not None:  # the claim goes with it: nothing to release
-                await claimed.tx.rollback()
-            raise
-        await claimed.commit_claim()
-        return result
-
-
-async def _claimed_run(
-    services: Services, till: Till, key: str, digest: bytes, work: Any,
-    where: Locator | None, claimed: _Claimed,
-) -> tuple[int, dict[str, Any]]:
-    owner = str(uuid.uuid4())
-    lease = services.config.redemption.idempotency_lease_seconds
-    state = None
-    db = claimed.db(services)
-    if where is None:
-        claim = await till_lookup.claim_key(db, till.till_id, key, digest, owner, lease)
-    else:
-        claim, state = await till_lookup.claim_and_load(
-            db, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
-            lease_seconds=lease, merchant_id=till.merchant_id, voucher_id=where.voucher_id,
-            code_hash=where.code_hash, kid=where.kid)
-    if not claim.owned:
-        assert claim.response_status is not None and claim.response_body is not None
-        return claim.response_status, claim.response_body
-    try:
-        result: tuple[int, dict[str, Any]] = await work(owner, state, claimed)
-    except BaseException:
-        if claimed.tx is None:
-            # Nothing was written (pos_redeem/pos_void commit the answer with the change),
-            # so the committed claim is freed for a retry. Shielded: a cancelled request
-            # still cleans up.
-            await asyncio.shield(till_lookup.release_key(services.pool, till.till_id, key,
-                                                         owner))
-        raise
-    return result
-
-
 async def redeem(
     services: Services, till: Till, request: RedemptionIn, key: str, path: str
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
     where = await verify_located(services, locate(services, till, request))
 
-    async def work(owner: str, loaded: VoucherState | None, claimed: _Claimed
+    async def work(owner: str, loaded: VoucherState | None, claimed: Claimed
                    ) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)
         ev = await evaluate(services, till, request, state, claimed.db(services))
@@ -336,8 +281,8 @@ async def redeem(
                           await channel_payments.reverse(services, collected))
         raise problem
 
-    return await _with_claim(services, till, key, digest, work, where,
-                             one_transaction=till_lookup.ONE_TRANSACTION)
+    return await with_claim_in_transaction(services, till, key, digest, work, where,
+                                           one_transaction=till_lookup.ONE_TRANSACTION)
 
 
 async def void(
@@ -345,8 +290,11 @@ async def void(
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, None)
 
-    async def work(owner: str, _: VoucherState | None, __: _Claimed
-                   ) -> tuple[int, dict[str, Any]]:
+    async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        if await offline_sales.shortfall_of(services.pool, redemption_id):
+            # Part of it was paid by the program's offline-risk account, not the voucher.
+            raise OFFLINE_SALE_NOT_VOIDABLE(
+                "This offline sale was partly paid by the program. Contact the program.")
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
@@ -362,4 +310,4 @@ async def void(
             case VoidRefusal.NOT_FOUND:
                 raise not_found("redemption")
 
-    return await _with_claim(services, till, key, digest, work)
+    return await with_claim(services, till, key, digest, work)

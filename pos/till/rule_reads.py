@@ -24,7 +24,7 @@ class DatabaseRuleReads:
         self._db = db
         self._one_at_a_time = asyncio.Lock()  # a connection runs one statement at a time
 
-    async def approved_products(self, program_id: str, gtins: Sequence[str]
+    async def approved_products(self, program_id: str, gtins: Sequence[str] | None
                                 ) -> ApprovedProducts:
         async with self._one_at_a_time:
             version, listed = await approved_store.lookup(self._db, program_id, gtins)
