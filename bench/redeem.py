@@ -1,22 +1,33 @@
-"""Redemptions per second over HTTP with concurrent tills, next to pgbench on the same server.
+"""Redemptions per second over HTTP, next to the same SQL through pgbench and pgbench TPC-B.
 
-    .venv/bin/python bench/redeem.py [--tills 32] [--seconds 15]
+    .venv/bin/python bench/redeem.py [--tills 32] [--seconds 15] [--large 1000000]
 
-Starts an embedded PostgreSQL in a temporary folder, runs the service (`pos run`) as its own
-process, gives each simulated till its own voucher, and has all tills redeem as fast as they
-can for the given time. Then runs pgbench (TPC-B-like, the same server, the same number of
-clients, the same duration) and prints both figures and their ratio. Client, service and
-database share this machine's cores, so the figures compare, they do not certify.
+One run prints, for 10,000 vouchers and again for `--large` vouchers (generated with SQL):
+
+- HTTP redemptions/s with p50/p99 latency: the real service (`pos run`, its own process)
+  driven by `wrk` (a compiled load generator; installed with apt-get when missing) with a
+  Lua script, one connection per till, a fresh Idempotency-Key per request;
+- the outbox backlog when the load stops, how long the service takes to deliver it, and the
+  redemptions per second counting a redemption only once its event is delivered;
+- the database-only ceiling: the statements the till's path sends, driven by pgbench with as
+  many clients (the service is stopped meanwhile);
+- pgbench TPC-B on the same server, same clients and duration;
+- the ratios HTTP / database-only and database-only / TPC-B.
+
+Client, service and database share this machine's cores, so the figures compare, they do not
+certify: read the ratios, and the load average printed beside them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
+import secrets
 import shutil
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,8 +46,71 @@ sys.path.insert(0, str(ROOT))
 
 from bench.service import free_port, rss_mib, wait_healthy, with_database  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
+from pos.storage import redemptions as redemption_sql  # noqa: E402
+from pos.storage import till_lookup as claim_sql  # noqa: E402
 
 ADMIN = "adm_bench_" + uuid.uuid4().hex
+VOUCHERS_PER_TILL = 4  # tills take their vouchers in turn, so two sales rarely share a lock
+BASKET_LINE = {"sku": "RICE-5KG", "category": "food", "description": "Rice 5 kg",
+               "quantity": 1, "unit_price": 100}
+
+
+# ------------------------------------------------------------------------------------------
+# tools
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print("installing wrk (Debian package) for the load generator ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                    "wrk"], check=True, env=env, stdout=subprocess.DEVNULL)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk could not be installed")
+    return found
+
+
+def pgbench_path() -> str:
+    import pgserver  # the embedded server ships pgbench beside postgres
+
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
+    if bundled.exists():
+        return str(bundled)
+    found = shutil.which("pgbench")
+    if not found:
+        raise SystemExit("pgbench not found (install postgresql-client)")
+    return found
+
+
+def pg_args(server: str) -> list[str]:
+    parsed = urlparse(server)
+    host = parse_qs(parsed.query).get("host", [parsed.hostname or "127.0.0.1"])[0]
+    out = ["-h", host, "-U", parsed.username or "postgres"]
+    if parsed.port:
+        out += ["-p", str(parsed.port)]
+    return out
+
+
+def run_pgbench(server: str, database: str, clients: int, seconds: int,
+                extra: list[str]) -> tuple[float, float]:
+    done = subprocess.run(
+        [pgbench_path(), *pg_args(server), "-c", str(clients), "-j", "2", "-T", str(seconds),
+         "-M", "prepared", *extra, database], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
+    tps = float(re.search(r"tps = ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms",  # type: ignore[union-attr]
+                              done.stdout).group(1))
+    return tps, latency
+
+
+# ------------------------------------------------------------------------------------------
+# the service and its data
 
 
 async def create_database(server: str, name: str) -> None:
@@ -57,127 +131,415 @@ async def post(session: aiohttp.ClientSession, url: str, body: Any,
         return data
 
 
-async def set_up(session: aiohttp.ClientSession, url: str, tills: int
-                 ) -> list[tuple[str, str]]:
+class Service:
+    """`pos run` as its own process, as an operator starts it."""
+
+    def __init__(self, env: dict[str, str], url: str) -> None:
+        self.env, self.url = env, url
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pos.cli.main", "run"], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, self.url)
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU the service process has used so far."""
+        if self.process is None:
+            return float("nan")
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> float:
+        """Stops it; returns its peak resident memory in MiB."""
+        if self.process is None:
+            return float("nan")
+        rss = rss_mib(self.process.pid, "VmHWM")
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.process = None
+        return rss
+
+
+async def set_up(url: str, tills: int) -> tuple[str, list[tuple[str, str, str]]]:
+    """A program, a shop, `tills` tills and VOUCHERS_PER_TILL vouchers each: returns the
+    program id and (till secret, till id, token) per voucher."""
     admin = {"Authorization": f"Bearer {ADMIN}"}
     today = date.today()
-    program = await post(session, url + "/v1/programs", {
-        "name": "Bench", "restrictions": ["any"], "face_value": 10**12,
-        "valid_from": str(today - timedelta(days=1)),
-        "valid_until": str(today + timedelta(days=30))}, admin)
-    merchant = await post(session, url + "/v1/merchants", {"name": "Bench shop"}, admin)
-    await post(session, url + f"/v1/programs/{program['id']}/merchants",
-               {"merchant_id": merchant["id"]}, admin)
-    vouchers = (await post(session, url + f"/v1/programs/{program['id']}/vouchers", {
-        "beneficiaries": [{"ref": f"bench-{i}"} for i in range(tills)]}, admin))["vouchers"]
-    pairs = []
-    for i in range(tills):
-        till = await post(session, url + f"/v1/merchants/{merchant['id']}/tills",
-                          {"name": f"till {i}"}, admin)
-        pairs.append((till["secret"], vouchers[i]["token"]))
-    return pairs
+    async with aiohttp.ClientSession() as session:
+        program = await post(session, url + "/v1/programs", {
+            "name": "Bench", "restrictions": ["any"], "face_value": 10**12,
+            "valid_from": str(today - timedelta(days=1)),
+            "valid_until": str(today + timedelta(days=30))}, admin)
+        merchant = await post(session, url + "/v1/merchants", {"name": "Bench shop"}, admin)
+        await post(session, url + f"/v1/programs/{program['id']}/merchants",
+                   {"merchant_id": merchant["id"]}, admin)
+        count = tills * VOUCHERS_PER_TILL
+        vouchers = (await post(session, url + f"/v1/programs/{program['id']}/vouchers", {
+            "beneficiaries": [{"ref": f"bench-{i}"} for i in range(count)]}, admin)
+        )["vouchers"]
+        made = [await post(session, url + f"/v1/merchants/{merchant['id']}/tills",
+                           {"name": f"till {i}"}, admin) for i in range(tills)]
+    return program["id"], [(made[i % tills]["secret"], made[i % tills]["id"],
+                            vouchers[i]["token"]) for i in range(count)]
 
 
-async def till_loop(session: aiohttp.ClientSession, url: str, secret: str, token: str,
-                    until: float, latencies: list[float], errors: list[int]) -> None:
-    body = {"token": token, "basket": {"currency": "CNY", "lines": [
-        {"sku": "RICE-5KG", "category": "food", "description": "Rice 5 kg", "quantity": 1,
-         "unit_price": 100}]}}
-    while time.perf_counter() < until:
-        headers = {"Authorization": f"Bearer {secret}", "Idempotency-Key": uuid.uuid4().hex}
-        started = time.perf_counter()
-        async with session.post(url + "/v1/redemptions", json=body, headers=headers) as resp:
-            await resp.read()
-            if resp.status != 201:
-                errors.append(resp.status)
-                continue
-        latencies.append(time.perf_counter() - started)
+async def add_vouchers(db: str, program_id: str, upto: int) -> float:
+    """Fill the program up to `upto` vouchers with SQL (each with a credit and its balanced
+    issue entries); returns the seconds it took."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(db)
+    try:
+        have = await conn.fetchval("SELECT count(*) FROM vouchers")
+        kid = await conn.fetchval("SELECT kid FROM signing_keys WHERE status = 'active'")
+        step = 250_000
+        for first in range(have, upto, step):
+            last = min(upto, first + step)
+            async with conn.transaction():
+                await conn.execute("""
+                    CREATE TEMP TABLE fill ON COMMIT DROP AS
+                    SELECT gen_random_uuid() AS id, gen_random_uuid() AS txn, g
+                      FROM generate_series($1::int, $2::int - 1) AS g""", first, last)
+                await conn.execute("""
+                    INSERT INTO vouchers (id, program_id, beneficiary_ref, token_kid,
+                                          token_iat, token_exp, code_hash)
+                    SELECT id, $1, 'fill-' || g, $2, 0, 0, sha256(('fill-' || g)::bytea)
+                      FROM fill""", program_id, kid)
+                await conn.execute("""
+                    INSERT INTO credits (voucher_id, kind, amount, remaining, valid_from,
+                                         valid_until)
+                    SELECT id, 'grant', 5000, 5000, now() - interval '1 day',
+                           now() + interval '30 days' FROM fill""")
+                await conn.execute("""
+                    INSERT INTO ledger_entries (txn_id, kind, account, account_id, amount,
+                                                currency, program_id, voucher_id)
+                    SELECT f.txn, 'issue', e.account,
+                           CASE WHEN e.account = 'voucher' THEN f.id ELSE $1::uuid END,
+                           e.sign * 5000, 'CNY', $1, f.id
+                      FROM fill f CROSS JOIN (VALUES ('program_funding', -1),
+                                                     ('voucher', 1)) AS e(account, sign)
+                    """, program_id)
+        await conn.execute("VACUUM ANALYZE vouchers, credits, ledger_entries")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else 0.0
+# ------------------------------------------------------------------------------------------
+# HTTP load: wrk and its Lua script
+
+LUA = """
+local all = %(pairs)s
+local prefix = "%(prefix)s"
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  nthreads = tonumber(args[1])
+  mine = {}
+  for i, p in ipairs(all) do
+    if (i - 1) %% nthreads == tid then table.insert(mine, p) end
+  end
+  sent = 0
+end
+
+function request()
+  sent = sent + 1
+  local p = mine[(sent %% #mine) + 1]
+  return wrk.format("POST", "/v1/redemptions", {
+    ["Authorization"] = "Bearer " .. p[1],
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. tid .. "-" .. sent}, p[2])
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
 
 
-def run_pgbench(server: str, clients: int, seconds: int) -> tuple[float, float]:
-    bindir = Path(shutil.which("pgbench") or "").parent
-    import pgserver  # the embedded server ships pgbench beside postgres
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
 
-    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
-    pgbench = str(bundled) if bundled.exists() else str(bindir / "pgbench")
-    parsed = urlparse(server)
-    host = parse_qs(parsed.query).get("host", [parsed.hostname or "127.0.0.1"])[0]
-    common = ["-h", host, "-U", parsed.username or "postgres"]
-    if parsed.port:
-        common += ["-p", str(parsed.port)]
-    subprocess.run([pgbench, *common, "-i", "-q", "-s", "10", "pgbench"], check=True,
-                   capture_output=True)
-    done = subprocess.run([pgbench, *common, "-c", str(clients), "-j", "2", "-T", str(seconds),
-                           "-M", "prepared", "pgbench"], check=True, capture_output=True,
-                          text=True)
-    tps = float(re.search(r"tps = ([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
-    latency = float(re.search(r"latency average = ([\d.]+) ms",  # type: ignore[union-attr]
-                              done.stdout).group(1))
-    return tps, latency
+
+def write_lua(path: Path, pairs: list[tuple[str, str, str]], prefix: str) -> None:
+    rows = []
+    for secret, _, token in pairs:
+        body = json.dumps({"token": token, "basket": {"currency": "CNY",
+                                                      "lines": [BASKET_LINE]}})
+        rows.append("{" + lua_string(secret) + ", " + lua_string(body) + "}")
+    path.write_text(LUA % {"pairs": "{\n" + ",\n".join(rows) + "\n}", "prefix": prefix})
+
+
+def run_wrk(wrk: str, workdir: Path, url: str, pairs: list[tuple[str, str, str]],
+            tills: int, seconds: float) -> dict[str, float]:
+    script = workdir / "redeem.lua"
+    write_lua(script, pairs, secrets.token_hex(6))  # fresh keys: never a replayed answer
+    threads = 2
+    done = subprocess.run(
+        [wrk, "-t", str(threads), "-c", str(tills), "-d", f"{max(1, round(seconds))}s",
+         "--timeout", "10s", "-s", str(script), url, "--", str(threads)],
+        capture_output=True, text=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed:\n{done.stdout}\n{done.stderr}")
+    requests, duration_us, errors, p50, p99 = (int(x) for x in line.split()[1:])
+    return {"requests": requests, "seconds": duration_us / 1e6, "errors": errors,
+            "p50_ms": p50 / 1000, "p99_ms": p99 / 1000}
+
+
+# ------------------------------------------------------------------------------------------
+# the same SQL through pgbench
+
+
+def _substitute(sql: str, values: dict[int, str]) -> str:
+    # Highest numbers first, so $1 never eats the start of $15.
+    for n in sorted(values, reverse=True):
+        sql = sql.replace(f"${n}", values[n])
+    return sql
+
+
+def one_line(sql: str) -> str:
+    """pgbench ends a command at a semicolon: comments go, and whitespace collapses."""
+    return " ".join(re.sub(r"--[^\n]*", "", sql).split())
+
+
+def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
+    """The till path's statements, with each client on its own vouchers (table bench_pairs,
+    one of its four picked at random) and a fresh idempotency key per transaction."""
+    pick = "(SELECT {} FROM bench_pairs WHERE n = :n)"
+    claim = _substitute(claim_sql._CLAIM_BY_ID, {
+        1: pick.format("voucher_id"), 2: pick.format("kid"), 3: pick.format("merchant_id"),
+        4: pick.format("till_id"), 5: "('pgb-' || :k::text)",
+        6: "sha256(('pgb-' || :k::text)::bytea)", 7: "md5(:k::text)::uuid", 8: "30.0"})
+    line = {**BASKET_LINE, "line_no": 1, "gtin": None, "line_total": 100, "eligible": True,
+            "rule": "any", "reason": "Any purchase is allowed by this program.",
+            "detail": None}
+    response = {"id": str(uuid.uuid4()), "voucher_id": str(uuid.uuid4()),
+                "program_id": str(uuid.uuid4()), "merchant_id": str(uuid.uuid4()),
+                "till_id": str(uuid.uuid4()), "currency": "CNY", "status": "captured",
+                "channel": "cash", "basket_total": 100, "eligible_total": 100,
+                "lines": [line], "payment": None}
+    redeem = _substitute(redemption_sql._REDEEM, {
+        1: "pos_uuid7()" if db_has_uuid7 else "gen_random_uuid()",
+        2: pick.format("voucher_id"), 3: pick.format("merchant_id"),
+        4: pick.format("till_id"), 5: "('pgb-' || :k::text)", 6: "md5(:k::text)::uuid",
+        7: "'CNY'", 8: "100", 9: "100", 10: "100", 11: "NULL::bigint", 12: "'cash'",
+        13: "'" + json.dumps([line]) + "'::jsonb",
+        14: "'" + json.dumps(response) + "'::jsonb", 15: pick.format("token_iat")})
+    steps = [
+        f"\\set n (:client_id * {VOUCHERS_PER_TILL}) % :npairs + random(1, "
+        f"{VOUCHERS_PER_TILL})",
+        "\\set k random(1, 9000000000000000)",
+    ]
+    body = [one_line(claim) + ";", one_line(redeem) + ";"]
+    if one_transaction:
+        body = ["BEGIN;", *body, "COMMIT;"]
+    return "\n".join(steps + body) + "\n"
+
+
+async def prepare_pairs(db: str, pairs: list[tuple[str, str, str]]) -> None:
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("""
+            DROP TABLE IF EXISTS bench_pairs;
+            CREATE TABLE bench_pairs (n integer PRIMARY KEY, voucher_id uuid, kid text,
+                                      merchant_id uuid, till_id uuid, token_iat bigint)""")
+        till_ids = [uuid.UUID(till_id) for _, till_id, _ in pairs]
+        voucher_ids = [uuid.UUID(peek_jti(token)) for _, _, token in pairs]
+        await conn.execute("""
+            INSERT INTO bench_pairs
+            SELECT u.n, v.id, v.token_kid, t.merchant_id, t.id, v.token_iat
+              FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS u(voucher_id, till_id, n)
+              JOIN vouchers v ON v.id = u.voucher_id JOIN tills t ON t.id = u.till_id""",
+            voucher_ids, till_ids)
+    finally:
+        await conn.close()
+
+
+def peek_jti(token: str) -> str:
+    import base64
+
+    payload = token.split(".")[1]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(data["jti"])
+
+
+async def outbox_backlog(db: str) -> int:
+    conn = await asyncpg.connect(db)
+    try:
+        n: int = await conn.fetchval(
+            "SELECT count(*) FROM outbox_events WHERE delivered_at IS NULL "
+            "AND failed_at IS NULL")
+        return n
+    finally:
+        await conn.close()
+
+
+async def drain_seconds(db: str, limit: float = 300.0) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        if not await outbox_backlog(db):
+            break
+        await asyncio.sleep(0.25)
+    return time.perf_counter() - started
+
+
+async def mark_delivered(db: str) -> None:
+    """pgbench's sales make events too; they are not the service's to deliver."""
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("UPDATE outbox_events SET delivered_at = now() "
+                           "WHERE delivered_at IS NULL")
+    finally:
+        await conn.close()
+
+
+async def server_flags(db: str) -> tuple[bool, bool]:
+    """Whether the schema has pos_uuid7(), and whether the service claims and redeems in
+    one transaction (the storage module says so)."""
+    conn = await asyncpg.connect(db)
+    try:
+        has = bool(await conn.fetchval("SELECT to_regproc('pos_uuid7') IS NOT NULL"))
+    finally:
+        await conn.close()
+    return has, bool(getattr(claim_sql, "ONE_TRANSACTION", False))
+
+
+# ------------------------------------------------------------------------------------------
+
+
+async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, server: str,
+                service: Service, db: str, pairs: list[tuple[str, str, str]]
+                ) -> dict[str, float]:
+    await service.start()
+    run_wrk(wrk, workdir, service.url, pairs, args.tills, args.warmup)
+    await drain_seconds(db)
+    cpu_before = service.cpu_seconds()
+    http = run_wrk(wrk, workdir, service.url, pairs, args.tills, args.seconds)
+    cpu_requests = service.cpu_seconds() - cpu_before  # with the delivery meanwhile
+    backlog = await outbox_backlog(db)
+    drain = await drain_seconds(db)
+    cpu = service.cpu_seconds() - cpu_before  # the requests and delivering their events
+    rss = service.stop()
+    has_uuid7, one_tx = await server_flags(db)
+    script = workdir / "same_sql.sql"
+    script.write_text(same_sql_script(has_uuid7, one_tx))
+    db_tps, db_latency = run_pgbench(server, "bench", args.tills, args.seconds,
+                                     ["-n", "-f", str(script), "-D",
+                                      f"npairs={len(pairs)}"])
+    await mark_delivered(db)
+    tpcb, tpcb_latency = run_pgbench(server, "pgbench", args.tills, args.seconds, [])
+    ok = http["requests"] - http["errors"]
+    rps = ok / http["seconds"]
+    sustained = ok / (http["seconds"] + drain)
+    print(f"\n== {label} (load average {os.getloadavg()[0]:.2f}) ==")
+    print(f"HTTP redemptions, {args.tills} tills (wrk, {args.seconds} s): "
+          f"{http['requests']} sent, {http['errors']} not 2xx")
+    print(f"  throughput          {rps:9.1f} redemptions/s")
+    print(f"  latency p50 / p99   {http['p50_ms']:9.2f} / {http['p99_ms']:.2f} ms")
+    print(f"  outbox backlog      {backlog:9d} events undelivered at the end "
+          f"({100 * backlog / max(ok, 1):.0f}% of the run's), delivered {drain:.1f} s later")
+    print(f"  events included     {sustained:9.1f} redemptions/s (a sale counts once its "
+          f"event is delivered)")
+    print(f"  service CPU         {1000 * cpu / max(ok, 1):9.2f} ms per redemption, its event's "
+          f"delivery included ({1000 * cpu_requests / max(ok, 1):.2f} ms while the load ran; "
+          f"{cpu / (http['seconds'] + drain):.2f} cores busy on average)")
+    print(f"  service peak RSS    {rss:9.1f} MiB")
+    print(f"same SQL through pgbench, {args.tills} clients "
+          f"({'one transaction' if one_tx else 'claim, then pos_redeem'}):")
+    print(f"  throughput          {db_tps:9.1f} redemptions/s, latency avg "
+          f"{db_latency:.2f} ms")
+    print(f"pgbench TPC-B, {args.tills} clients, same server:")
+    print(f"  throughput          {tpcb:9.1f} tps, latency avg {tpcb_latency:.2f} ms")
+    print(f"ratios: HTTP / database-only = {rps / db_tps:.2f}; events included / "
+          f"database-only = {sustained / db_tps:.2f}; database-only / TPC-B = "
+          f"{db_tps / tpcb:.2f}", flush=True)
+    return {"rps": rps, "db": db_tps, "tpcb": tpcb}
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tills", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--small", type=int, default=10_000, help="vouchers, first phase")
+    parser.add_argument("--large", type=int, default=1_000_000,
+                        help="vouchers, second phase (0: skip it)")
     args = parser.parse_args()
 
+    wrk = ensure_wrk()
+    print(f"machine: {os.cpu_count()} cores, load average at start "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="pos-bench-"))
-    server = await asyncio.to_thread(embedded_url, workdir / "data")
-    await create_database(server, "bench")
-    await create_database(server, "pgbench")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "POS_DATABASE_URL": with_database(server, "bench"),
-           "POS_DATA_DIR": str(workdir / "data"), "POS_ADMIN_TOKEN": ADMIN,
-           "POS_SERVER_PORT": str(port), "POS_DATABASE_POOL_MAX_SIZE": str(args.tills),
-           # One process, as the figures were always measured (and pgbench's reference is
-           # one client process); POS_SERVER_WORKERS set outside overrides it.
-           "POS_SERVER_WORKERS": os.environ.get("POS_SERVER_WORKERS", "1")}
-    service = subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        connector = aiohttp.TCPConnector(limit=args.tills)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await wait_healthy(session, url)
-            pairs = await set_up(session, url, args.tills)
-            warm: list[float] = []
-            await asyncio.gather(*(till_loop(session, url, s, t,
-                                             time.perf_counter() + args.warmup, warm, [])
-                                   for s, t in pairs))
-            latencies: list[float] = []
-            errors: list[int] = []
-            started = time.perf_counter()
-            until = started + args.seconds
-            await asyncio.gather(*(till_loop(session, url, s, t, until, latencies, errors)
-                                   for s, t in pairs))
-            elapsed = time.perf_counter() - started
-        rss = rss_mib(service.pid, "VmHWM")
+        server = await asyncio.to_thread(embedded_url, workdir / "data")
+        await create_database(server, "bench")
+        await create_database(server, "pgbench")
+        subprocess.run([pgbench_path(), *pg_args(server), "-i", "-q", "-s", "10", "pgbench"],
+                       check=True, capture_output=True)
+        port = free_port()
+        db = with_database(server, "bench")
+        env = {**os.environ, "POS_DATABASE_URL": db, "POS_DATA_DIR": str(workdir / "data"),
+               "POS_ADMIN_TOKEN": ADMIN, "POS_SERVER_PORT": str(port),
+               # One process, like the pgbench reference; set it outside to measure more.
+               "POS_SERVER_WORKERS": os.environ.get("POS_SERVER_WORKERS", "1"),
+               "POS_DATABASE_POOL_MAX_SIZE": str(args.tills)}
+        service = Service(env, f"http://127.0.0.1:{port}")
+        await service.start()
+        program_id, pairs = await set_up(service.url, args.tills)
+        service.stop()
+        await prepare_pairs(db, pairs)
+        took = await add_vouchers(db, program_id, args.small)
+        print(f"{args.small} vouchers ({took:.1f} s to generate)", flush=True)
+        small = await phase(f"{args.small:,} vouchers", args, wrk, workdir, server, service,
+                            db, pairs)
+        if args.large > args.small:
+            took = await add_vouchers(db, program_id, args.large)
+            print(f"\n{args.large} vouchers ({took:.1f} s to generate)", flush=True)
+            large = await phase(f"{args.large:,} vouchers", args, wrk, workdir, server,
+                                service, db, pairs)
+            print(f"\ncost against data: at {args.large:,} vouchers, HTTP / database-only "
+                  f"{large['rps'] / large['db']:.2f} (was {small['rps'] / small['db']:.2f}), "
+                  f"database-only / TPC-B {large['db'] / large['tpcb']:.2f} "
+                  f"(was {small['db'] / small['tpcb']:.2f})")
+        verify = subprocess.run([sys.executable, "-m", "pos.cli.main", "verify"], env=env,
+                                capture_output=True, text=True)
+        print(f"ledger verify: {'ok' if verify.returncode == 0 else 'FAILED'}; load average "
+              f"at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if verify.returncode != 0:
+            print("\n".join((verify.stdout + verify.stderr).splitlines()[-15:]))
     finally:
-        service.terminate()
-        service.wait(timeout=30)
+        stop_server(workdir / "data")
+        shutil.rmtree(workdir, ignore_errors=True)
 
-    verify = subprocess.run([sys.executable, "-m", "pos.cli.main", "verify"], env=env,
-                            capture_output=True, text=True)
-    tps, pg_latency = run_pgbench(server, args.tills, args.seconds)
-    rps = len(latencies) / elapsed
-    print(f"redemptions over HTTP: {args.tills} tills on distinct vouchers, {args.seconds} s, "
-          f"{len(latencies)} redeemed, {len(errors)} refused")
-    print(f"  throughput      {rps:10.1f} redemptions/s")
-    print(f"  latency p50     {percentile(latencies, 0.50) * 1000:10.2f} ms")
-    print(f"  latency p99     {percentile(latencies, 0.99) * 1000:10.2f} ms")
-    print(f"  service peak RSS {rss:9.1f} MiB")
-    print(f"  ledger verify   {'ok' if verify.returncode == 0 else 'FAILED'}")
-    print(f"pgbench TPC-B-like: {args.tills} clients, {args.seconds} s, same server")
-    print(f"  throughput      {tps:10.1f} transactions/s")
-    print(f"  latency avg     {pg_latency:10.2f} ms")
-    print(f"ratio redemptions/s : pgbench tps = {rps / tps:.2f}")
-    shutil.rmtree(workdir, ignore_errors=True)
+
+def stop_server(data_dir: Path) -> None:
+    """Stop the embedded server before its folder goes (pgserver's own clean-up at exit
+    would no longer find it): a fast shutdown of the postmaster named in its pid file."""
+    for pid_file in data_dir.glob("**/postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            continue
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
 from pos.storage.ledger import verify_ledger
 from tests.conftest import World, basket, new_key
@@ -211,3 +212,33 @@ async def test_a_reissue_between_check_and_redemption_wins(
         voucher["id"], shop.merchant_id, shop.till_id, iat)
     assert json.loads(outcome) == {"outcome": "voucher_revoked"}
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
+
+
+async def test_idempotency_records_are_pruned_after_their_retention(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    """A week answers any retry; older finished records, and claims whose holder died long
+    ago, are forgotten by the background loop's hourly pruning."""
+    from pos.api.state import SERVICES
+    from pos.events.background import KEEP_IDEMPOTENCY_DAYS, prune
+
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    body = {"token": voucher["token"], "basket": basket(("food", 1, 100))}
+    keys = [new_key() for _ in range(2)]
+    for key in keys:
+        resp = await world.client.post("/v1/redemptions", json=body, headers=shop.headers(key))
+        assert resp.status == 201
+    await db.execute(
+        "INSERT INTO idempotency_keys (till_id, key, request_hash, owner, status, lease_until, "
+        "created_at) VALUES ($1, 'dead', '\\x00', gen_random_uuid(), 'running', "
+        "now() - interval '8 days', now() - interval '8 days'), "
+        "($1, 'still-held', '\\x00', gen_random_uuid(), 'running', now() + interval '1 minute', "
+        "now() - interval '8 days')", shop.till_id)
+    await db.execute("UPDATE idempotency_keys SET created_at = now() - make_interval(days => $1) "
+                     "- interval '1 hour' WHERE key = $2", KEEP_IDEMPOTENCY_DAYS, keys[0])
+    app: web.Application = world.client.app
+    await prune(app[SERVICES])
+    left = {r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys")}
+    assert left == {keys[1], "still-held"}

@@ -79,3 +79,16 @@ def test_monthly_allowance_plan() -> None:
                            allowance_amount=30000, allowance_count=12, allowance_rollover=True)
     assert rolling[0].kind == "grant" and all(p.valid_until == end for p in rolling)
     assert sum(p.amount for p in rolling) == 5000 + 12 * 30000
+
+
+def test_time_ordered_ids_sort_by_time() -> None:
+    import time
+
+    from pos.ids import uuid7
+
+    first = uuid7()
+    time.sleep(0.002)
+    later = [uuid7() for _ in range(100)]
+    assert first.version == 7 and all(u.version == 7 for u in later)
+    assert all(str(first) < str(u) for u in later)  # a later millisecond sorts after
+    assert len(set(later)) == 100

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pos.config import Config
+from pos.errors import Problem
 from pos.signing import tokens
 from pos.signing.keys import load_private_key
 from tests.conftest import ADMIN, World, basket
@@ -143,3 +144,50 @@ async def test_private_keys_are_readable_only_by_the_service(issued: Any,
         assert pem.stat().st_mode & 0o077 == 0
         key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
         assert isinstance(key, Ed25519PrivateKey)
+
+
+def test_a_token_is_read_once_and_strictly() -> None:
+    """The till's path reads a token once (`tokens.parse`) and verifies that reading with
+    one Ed25519 call; what PyJWT would refuse, or our tokens never carry, is refused."""
+    key = Ed25519PrivateKey.generate()
+    now = int(time.time())
+    claims = {"issuer": "pos", "audience": "tills", "voucher_id": "v", "program_id": "p",
+              "iat": now, "nbf": now, "exp": now + 3600}
+    token = tokens.sign(key, "k1", **claims)  # type: ignore[arg-type]
+    verifier = tokens.TokenVerifier(issuer="pos", audience="tills", leeway=0, max_bytes=2048,
+                                    lookup_key=lambda kid: key.public_key() if kid == "k1"
+                                    else None)
+    parsed = tokens.parse(token, 2048)
+    assert (parsed.kid, parsed.claims["jti"]) == ("k1", "v")
+    assert verifier.verify_parsed(parsed).voucher_id == "v"
+
+    head, body, sig = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    refused = [
+        token + "=", f"{head}.{body}.{sig}.x", f"{head}.{body}", f"{head}={body}.{sig}",
+        f"{_b64({**header, 'crit': ['exp']})}.{body}.{sig}",
+        f"{_b64({**header, 'b64': False})}.{body}.{sig}",
+        f"{_b64({**header, 'kid': 'k1; DROP'})}.{body}.{sig}",
+        f"{_b64({**header, 'alg': 'HS256'})}.{body}.{sig}",
+        f"{base64.urlsafe_b64encode(b'[1]').decode().rstrip('=')}.{body}.{sig}",
+    ]
+    for bad in refused:
+        with pytest.raises(Problem):
+            verifier.verify(bad)
+    # Signed, but claims out of bounds: each refused with the right problem.
+    for change, code in ((dict(exp=now - 10), "token_expired"),
+                         (dict(nbf=now + 600), "token_not_yet_valid"),
+                         (dict(iat=now + 600), "token_not_yet_valid"),
+                         (dict(audience="elsewhere"), "invalid_token"),
+                         (dict(issuer="someone"), "invalid_token")):
+        other = tokens.sign(key, "k1", **{**claims, **change})  # type: ignore[arg-type]
+        with pytest.raises(Problem) as caught:
+            verifier.verify(other)
+        assert caught.value.code == code
+    missing = jwt.encode({"iss": "pos", "aud": "tills", "jti": "v", "iat": now, "nbf": now},
+                         key, algorithm="EdDSA", headers={"kid": "k1"})
+    with pytest.raises(Problem):
+        verifier.verify(missing)
+    forged = tokens.sign(Ed25519PrivateKey.generate(), "k1", **claims)  # type: ignore[arg-type]
+    with pytest.raises(Problem):
+        verifier.verify(forged)

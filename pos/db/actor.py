@@ -4,8 +4,9 @@ connection the request acquires as the settings `pos.actor` and `pos.actor_id`.
 
 The triggers of migration 0301 (`pos_audit_append`) read these settings and append one
 hash-chained `audit_log` row per changed table in the same transaction as the change. The
-settings are session-level; asyncpg's `RESET ALL` on release clears them, so a connection
-that next serves a till carries no actor.
+settings are session-level: a connection tagged with an actor gets asyncpg's full reset
+(`RESET ALL` among it) when it goes back to the pool, so a connection that next serves a
+till carries no actor; untagged connections (the till's) skip that round trip.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -34,6 +36,8 @@ class Actor:
 
 
 CURRENT_ACTOR: ContextVar[Actor | None] = ContextVar("pos_current_actor", default=None)
+# The connections (not their pool proxies) that carry an actor until their next reset.
+_TAGGED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @contextlib.contextmanager
@@ -55,4 +59,12 @@ async def apply_actor(conn: Any) -> None:
     await conn.execute(
         "SELECT set_config('pos.actor', $1, false), set_config('pos.actor_id', $2, false)",
         actor.as_setting(), actor.account_id or "")
+    _TAGGED.add(getattr(conn, "_con", conn))  # the pool's proxy wraps the connection
+
+
+async def reset_if_tagged(conn: Any) -> None:
+    """Pool `reset`: a connection that carried an actor is reset whole; others need nothing."""
+    if conn in _TAGGED:
+        _TAGGED.discard(conn)
+        await conn.reset()
 

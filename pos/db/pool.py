@@ -1,4 +1,13 @@
-"""The asyncpg pool: one per app, JSON codecs installed on every connection."""
+"""The asyncpg pool: one per app, JSON codecs installed on every connection.
+
+A connection goes back to the pool without asyncpg's reset query (advisory unlock, CLOSE
+ALL, UNLISTEN, RESET ALL: a round trip on every release, so on every pool call): the
+service leaves no session state behind (no SET, LISTEN, session advisory lock or
+cursor outside a transaction; the migration lock is released by the migration itself).
+The one exception is the audit log's actor (`pos.db.actor`): a connection that carried a
+person's actor gets the full reset, so the next till request on it carries none.
+asyncpg still rolls back a transaction left open before any reset runs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import asyncpg.pool
 
-from pos.db.actor import apply_actor
+from pos.db.actor import apply_actor, reset_if_tagged
 from pos.errors import StorageError
 
 # A connection attempt to a server that does not answer fails after this long, so a request
@@ -23,12 +32,14 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
         )
 
 
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool[Any]:
     try:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection,
-            # Tags each acquired connection with who is acting, for the audit log.
-            setup=apply_actor,
+            # Tags each acquired connection with who is acting, for the audit log; only a
+            # tagged connection is reset when it goes back.
+            setup=apply_actor, reset=reset_if_tagged,
             command_timeout=30, timeout=CONNECT_TIMEOUT_SECONDS,
         )
     except (OSError, asyncpg.PostgresError) as exc:

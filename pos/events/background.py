@@ -15,7 +15,7 @@ from aiohttp import web
 from pos.db.availability import is_database_away
 from pos.events import delivery
 from pos.service.services import Services
-from pos.storage import throttles
+from pos.storage import throttles, till_lookup
 from pos.till import channel_payments
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,18 @@ async def run_once(services: Services) -> int:
 
 PRUNE_EVERY_SECONDS = 3600.0
 
+# A till retries a timed-out request within seconds or minutes, and an offline till
+# forwards its sales within a day or two; a week of idempotency records answers any retry
+# with the first answer, and pruning keeps the table (and its primary key, which every
+# redemption writes) from growing for ever. A key older than this is judged afresh.
+KEEP_IDEMPOTENCY_DAYS = 7
+
+
+async def prune(services: Services) -> None:
+    """Forget delivered events and old idempotency records (both hourly)."""
+    await delivery.prune(services)
+    await till_lookup.prune_keys(services.pool, KEEP_IDEMPOTENCY_DAYS)
+
 
 async def _loop(services: Services) -> None:
     pause = services.config.plugins.event_poll_seconds
@@ -39,7 +51,7 @@ async def _loop(services: Services) -> None:
                 pass  # a full batch may mean more is waiting
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                await delivery.prune(services)
+                await prune(services)
                 await throttles.prune(services.pool)
         except asyncio.CancelledError:
             raise

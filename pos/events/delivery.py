@@ -7,8 +7,10 @@ A listener that fails is tried again after a pause that doubles each time (from
 `plugins.event_retry_seconds` up to `plugins.event_retry_max_seconds`) until
 `plugins.event_max_attempts`, when the event is parked (`failed_at`) and logged.
 
-The one gap: a listener that acts and then dies before the outbox records it is called
-again; it receives the same `event_id` and should act on it once.
+What became of a claimed batch is written back in one statement once every event of it
+was tried (`pos.storage.event_queue.settle`). The one gap: a listener that acts and then
+the process dies before that statement is called again for that event; it receives the
+same `event_id` and should act on it once.
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ async def deliver_due(services: Services, limit: int = 100) -> int:
     """Deliver what is due now; returns how many events were worked on."""
     lease = services.config.plugins.event_timeout_seconds * 2 + 30
     rows = await store.claim_due(services.pool, limit, lease)
+    outcome = store.BatchOutcome()
     for row in rows:
-        await _deliver(services, row)
+        await _deliver(services, row, outcome)
+    await store.settle(services.pool, outcome)
     return len(rows)
 
 
@@ -69,10 +73,11 @@ async def prune(services: Services) -> int:
     return await store.prune(services.pool, KEEP_DELIVERED_DAYS)
 
 
-async def _deliver(services: Services, row: OutboxEvent) -> None:
+async def _deliver(services: Services, row: OutboxEvent, outcome: store.BatchOutcome
+                   ) -> None:
     hook = HOOKS.get(row.kind)
     if hook is None:
-        await store.finish(services.pool, row.id)  # a kind no hook listens to
+        outcome.delivered.append(row.id)  # a kind no hook listens to
         return
     event = to_event(row)
     failures = []
@@ -86,13 +91,13 @@ async def _deliver(services: Services, row: OutboxEvent) -> None:
                         listener, row.attempts, exc)
             failures.append(f"{listener}: {exc!r}")
             continue
-        await store.record_delivery(services.pool, row.id, listener, row.attempts)
+        outcome.taken.append((row.id, listener, row.attempts))
     if not failures:
-        await store.finish(services.pool, row.id)
+        outcome.delivered.append(row.id)
         return
     give_up = row.attempts >= services.config.plugins.event_max_attempts
     if give_up:
         log.error("event %s (%s) parked after %d attempts: %s", row.id, row.kind,
                   row.attempts, "; ".join(failures))
-    await store.retry_later(services.pool, row.id, retry_delay(services, row.attempts),
-                            "; ".join(failures), give_up)
+    outcome.retries.append((row.id, retry_delay(services, row.attempts), "; ".join(failures),
+                            give_up))

@@ -61,7 +61,8 @@ async def verify_settlements(db: Executor) -> list[Check]:
             SELECT e.account_id AS batch_id, e.amount, o.account AS other
               FROM ledger_entries e
               JOIN ledger_entries o ON o.txn_id = e.txn_id AND o.id <> e.id
-             WHERE e.account = 'settlement_batch'
+                                   AND o.kind = 'settle'  -- index ledger_settlement_txn
+             WHERE e.account = 'settlement_batch' AND e.kind = 'settle'
         ), per_batch AS (
             SELECT b.id, b.total, b.status,
                    coalesce(sum(g.amount) FILTER (WHERE g.other = 'merchant_payable'), 0)

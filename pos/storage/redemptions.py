@@ -21,11 +21,12 @@ from typing import Any
 
 import asyncpg
 
-from pos.db.pool import Connection
+from pos.db.pool import Connection, Executor
 from pos.errors import IDEMPOTENCY_IN_PROGRESS, PAYMENT_FAILED, Problem, StorageError, not_found
 from pos.storage import payment_journal  # the channel journal (migration 0011)
 from pos.storage.driver_errors import LeaseLost, translated
 from pos.storage.payment_journal import Payment
+from pos.storage.till_lookup import StoredAnswer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,10 +105,10 @@ class VoidRefusal(enum.Enum):
 VoidOutcome = Voided | VoidRefusal
 
 
-def _redeem_outcome(doc: dict[str, Any]) -> RedeemOutcome:
+def _redeem_outcome(doc: asyncpg.Record) -> RedeemOutcome:
     kind = doc["outcome"]
     if kind == "ok":
-        return Redeemed(doc["answer"])
+        return Redeemed(StoredAnswer(doc["answer"]))
     if kind == "amount_exceeds_coverage":
         return CoverageShort(int(doc["covered"]))
     try:
@@ -131,8 +132,11 @@ def _still_running(what: str) -> Problem:
 # ------------------------------------------------------------------------------------------
 # redeem and void
 
-_REDEEM = ("SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-           "$15)")
+# The answer comes back as JSON text, stored and sent to the till as it is.
+_REDEEM = ("SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
+           "(d->>'covered')::bigint AS covered "
+           "FROM pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+           "$15) AS d")
 
 
 def _redeem_args(new: NewRedemption) -> tuple[Any, ...]:
@@ -143,35 +147,48 @@ def _redeem_args(new: NewRedemption) -> tuple[Any, ...]:
     )
 
 
-async def redeem(pool: asyncpg.Pool[Any], new: NewRedemption) -> RedeemOutcome:
+async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
     """Call `pos_redeem`. In the same transaction: the rules' details on each line, and the
     remainder's channel payment (`payment_id`) bound to the redemption; if that payment is
-    no longer there to bind, nothing is written."""
+    no longer there to bind, nothing is written. `db` is the pool, or a connection, maybe
+    already in the transaction that holds the request's idempotency claim."""
     args = _redeem_args(new)
-    doc: dict[str, Any]
+    doc: asyncpg.Record | None
     try:
         with translated():
             # The common sale (cash remainder, rules without details) is one statement, so
             # one round trip and its own transaction; only extra writes need an explicit one.
-            if not new.needs_transaction():
-                doc = await pool.fetchval(_REDEEM, *args)
+            if isinstance(db, asyncpg.Pool):
+                if not new.needs_transaction():
+                    doc = await db.fetchrow(_REDEEM, *args)
+                else:
+                    async with db.acquire() as conn, conn.transaction():
+                        doc = await _redeem_on(conn, new, args)
+            elif db.is_in_transaction() or not new.needs_transaction():
+                doc = await _redeem_on(db, new, args)
             else:
-                async with pool.acquire() as conn, conn.transaction():
-                    doc = await conn.fetchval(_REDEEM, *args)
-                    if doc["outcome"] == "ok":
-                        await _after_redeem(conn, new)
+                async with db.transaction():
+                    doc = await _redeem_on(db, new, args)
     except LeaseLost:
         raise _still_running("payment") from None
+    assert doc is not None  # pos_redeem always answers
     return _redeem_outcome(doc)
+
+
+async def _redeem_on(conn: Connection, new: NewRedemption, args: tuple[Any, ...]
+                     ) -> asyncpg.Record | None:
+    doc = await conn.fetchrow(_REDEEM, *args)
+    if doc is not None and doc["outcome"] == "ok" and new.needs_transaction():
+        await _after_redeem(conn, new)
+    return doc
 
 
 async def redeem_in(conn: Connection, new: NewRedemption) -> RedeemOutcome:
     """`redeem` inside the caller's transaction: one part of a sale paid by several
     vouchers (`pos.storage.sale_records`). The caller translates driver errors, and rolls
     back unless every part is `Redeemed`."""
-    doc: dict[str, Any] = await conn.fetchval(_REDEEM, *_redeem_args(new))
-    if doc["outcome"] == "ok":
-        await _after_redeem(conn, new)
+    doc = await _redeem_on(conn, new, _redeem_args(new))
+    assert doc is not None  # pos_redeem always answers
     return _redeem_outcome(doc)
 
 

@@ -4,18 +4,26 @@ claim of the request's idempotency key (a redemption or a void).
 A quote is one round trip (`load_by_*`); a redemption's claim and load are one more, before
 `pos_redeem` (see `pos.storage.redemptions`). A claimed key is marked done by `pos_redeem`
 or `pos_void` (migration 0002) in the transaction that moves the value, so an answer is
-stored exactly when its change is.
+stored exactly when its change is. A redemption's claim is made in that same transaction
+when nothing remote happens in between (`ONE_TRANSACTION`, `pos.till.engine`): one commit
+per sale; old records go after `pos.events.background.KEEP_IDEMPOTENCY_DAYS`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from pos.errors import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS
+from pos.db.pool import Executor
+from pos.errors import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS, Problem
+
+# A sale whose remainder needs no channel call claims its key, moves the value and stores the
+# answer in one transaction (bench/redeem.py drives the same statements through pgbench).
+ONE_TRANSACTION = True
 
 _LOAD_COLUMNS = """
     v.id::text AS voucher_id, v.status, v.token_kid, v.token_iat, v.uses_left,
@@ -32,9 +40,16 @@ _LOAD_COLUMNS = """
 """
 _FROM = " FROM vouchers v JOIN programs p ON p.id = v.program_id "
 _CLAIM = """
-    WITH claim AS (
+    WITH free AS (
+        -- Held to the end of the transaction: a second request with the same key while the
+        -- first is still open is told so at once, instead of waiting on the key's index
+        -- entry (and holding a pooled connection) until the first commits.
+        SELECT pg_try_advisory_xact_lock(
+                   hashtextextended($4::uuid::text || ':' || $5::text, 15)) AS got
+    ), claim AS (
         INSERT INTO idempotency_keys (till_id, key, request_hash, owner, status, lease_until)
-        VALUES ($4, $5, $6, $7, 'running', now() + make_interval(secs => $8))
+        SELECT $4, $5, $6, $7, 'running', now() + make_interval(secs => $8)
+          FROM free WHERE free.got
         ON CONFLICT (till_id, key) DO UPDATE
            SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
          WHERE idempotency_keys.status = 'running'
@@ -42,7 +57,7 @@ _CLAIM = """
            AND idempotency_keys.request_hash = EXCLUDED.request_hash
         RETURNING owner
     )
-    SELECT (SELECT owner FROM claim) AS claimed, l.*
+    SELECT (SELECT got FROM free) AS free, (SELECT owner FROM claim) AS claimed, l.*
       FROM (SELECT 1) AS one
       LEFT JOIN LATERAL (SELECT """
 # Built once from constant parts; every value is a bind parameter.
@@ -105,6 +120,17 @@ async def load_by_code(
     return None if row is None else VoucherState.from_row(row)
 
 
+class StoredAnswer(dict[str, Any]):
+    """An answer as stored with its idempotency key: the mapping, and the JSON text
+    PostgreSQL gave, which goes to the till as it is (never encoded a second time)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(json.loads(text))
+        self.text = text
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """The outcome of claiming an idempotency key: ours to run, or an earlier answer."""
@@ -115,7 +141,7 @@ class Claim:
 
 
 async def claim_key(
-    pool: asyncpg.Pool[Any], till_id: str, key: str, request_hash: bytes, owner: str,
+    pool: Executor, till_id: str, key: str, request_hash: bytes, owner: str,
     lease_seconds: int,
 ) -> Claim:
     """Claim `key` for this request, or learn what became of the first request with it.
@@ -132,7 +158,7 @@ async def claim_key(
 
 
 async def claim_and_load(
-    pool: asyncpg.Pool[Any], *, till_id: str, key: str, request_hash: bytes, owner: str,
+    pool: Executor, *, till_id: str, key: str, request_hash: bytes, owner: str,
     lease_seconds: int, merchant_id: str | None, voucher_id: str | None,
     code_hash: bytes | None, kid: str,
 ) -> tuple[Claim, VoucherState | None]:
@@ -143,11 +169,14 @@ async def claim_and_load(
     row = await pool.fetchrow(query, where, kid, merchant_id, till_id, key, request_hash,
                               owner, float(lease_seconds))
     assert row is not None
+    if not row["free"]:
+        raise _in_progress()
     if row["claimed"] is not None:
         state = None if row["voucher_id"] is None else VoucherState.from_row(row)
         return Claim(True), state
     existing = await pool.fetchrow(
-        "SELECT request_hash, status, response_status, response_body FROM idempotency_keys "
+        "SELECT request_hash, status, response_status, response_body::text AS response_body "
+        "FROM idempotency_keys "
         "WHERE till_id = $1 AND key = $2",
         till_id, key,
     )
@@ -161,10 +190,15 @@ async def claim_and_load(
             "This request reuses the key of a different request. Start a new sale.",
         )
     if existing["status"] == "running":
-        raise IDEMPOTENCY_IN_PROGRESS(
-            "This payment is still being processed. Wait a moment and try again.",
-        )
-    return Claim(False, existing["response_status"], existing["response_body"]), None
+        raise _in_progress()
+    body = existing["response_body"]
+    return Claim(False, existing["response_status"],
+                 None if body is None else StoredAnswer(body)), None
+
+
+def _in_progress() -> Problem:
+    return IDEMPOTENCY_IN_PROGRESS(
+        "This payment is still being processed. Wait a moment and try again.")
 
 
 async def release_key(pool: asyncpg.Pool[Any], till_id: str, key: str, owner: str) -> None:
@@ -175,3 +209,12 @@ async def release_key(pool: asyncpg.Pool[Any], till_id: str, key: str, owner: st
         "AND status = 'running'",
         till_id, key, owner,
     )
+
+
+async def prune_keys(pool: asyncpg.Pool[Any], keep_days: int) -> int:
+    """Forget idempotency records older than `keep_days`: finished ones, and claims whose
+    holder died (their lease ran out long ago and nothing was written). Returns how many."""
+    result: str = await pool.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1) "
+        "AND (status = 'done' OR lease_until < now())", keep_days)
+    return int(result.split()[-1])

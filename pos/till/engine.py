@@ -14,11 +14,11 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from pos.api.requests import QuoteIn, RedemptionIn
+from pos.db.pool import Executor
 from pos.errors import (
     ALREADY_VOIDED,
     AMOUNT_EXCEEDS_COVERAGE,
@@ -33,6 +33,7 @@ from pos.errors import (
     Problem,
     not_found,
 )
+from pos.ids import uuid7
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
 from pos.storage import offline_sales, till_lookup
@@ -47,9 +48,9 @@ from pos.storage.redemptions import (
 )
 from pos.storage.till_lookup import VoucherState
 from pos.till import channel_payments, eligibility
+from pos.till.claims import Claimed, with_claim, with_claim_in_transaction
 from pos.till.rule_reads import DatabaseRuleReads
 from pos.till.voucher_lookup import (
-    Locator,
     Till,
     check_voucher,
     exhausted,
@@ -58,6 +59,7 @@ from pos.till.voucher_lookup import (
     locate,
     revoked,
     suspended,
+    verify_located,
 )
 
 
@@ -98,16 +100,18 @@ def check_sale_terms(services: Services, request: QuoteIn, state: VoucherState) 
 
 
 async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
+    db: Executor | None = None,
 ) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it."""
+    """What the voucher covers in this basket; `state` when the caller already checked it,
+    `db` the request's own connection when it holds one (rules read through it)."""
     if state is None:
         state = await find_voucher(services, till, request)
     check_sale_terms(services, request, state)
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
     lines = basket_lines(request)
-    outcomes, details = await decide_lines(services, till, request, state, lines)
+    outcomes, details = await decide_lines(services, till, request, state, lines, db)
     eligible = eligibility.eligible_total(outcomes)
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
@@ -131,10 +135,10 @@ def basket_lines(request: QuoteIn) -> list[BasketLine]:
 
 async def decide_lines(
     services: Services, till: Till, request: QuoteIn, state: VoucherState,
-    lines: list[BasketLine],
+    lines: list[BasketLine], db: Executor | None = None,
 ) -> tuple[list[eligibility.LineOutcome], tuple[dict[str, Any] | None, ...]]:
     """Each rule of the voucher's program decides each line (deny wins); with the details
-    the rules added per line."""
+    the rules added per line. `db`: the request's own connection, if it holds one."""
     ctx = RuleContext(
         program=ProgramView(
             id=state.program_id, name=state.program_name, currency=state.currency,
@@ -142,11 +146,13 @@ async def decide_lines(
             require_identity=state.require_identity),
         merchant_id=till.merchant_id, till_id=till.till_id,
         identity_confirmed=request.identity_confirmed, settings={},
-        reads=DatabaseRuleReads(services.pool),
+        reads=DatabaseRuleReads(services.pool if db is None else db),
     )
-    results = await asyncio.gather(
-        *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
-    )
+    if len(state.restrictions) == 1:  # the usual program: no task for one rule
+        results = [await services.plugins.decide(state.restrictions[0], ctx, lines)]
+    else:
+        results = await asyncio.gather(
+            *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions))
     outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
                                                                 strict=True)), lines)
     details = tuple(
@@ -208,55 +214,28 @@ _REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
 }
 
 
-async def with_claim(
-    services: Services, till: Till, key: str, digest: bytes, work: Any,
-    where: Locator | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """Run `work(owner, state)` under an idempotency claim, `state` being the voucher at
-    `where` loaded with the claim; replay a finished request's answer."""
-    owner = str(uuid.uuid4())
-    lease = services.config.redemption.idempotency_lease_seconds
-    state = None
-    if where is None:
-        claim = await till_lookup.claim_key(services.pool, till.till_id, key, digest, owner, lease)
-    else:
-        claim, state = await till_lookup.claim_and_load(
-            services.pool, till_id=till.till_id, key=key, request_hash=digest, owner=owner,
-            lease_seconds=lease, merchant_id=till.merchant_id, voucher_id=where.voucher_id,
-            code_hash=where.code_hash, kid=where.kid)
-    if not claim.owned:
-        assert claim.response_status is not None and claim.response_body is not None
-        return claim.response_status, claim.response_body
-    try:
-        result: tuple[int, dict[str, Any]] = await work(owner, state)
-    except BaseException:
-        # Nothing was written (pos_redeem/pos_void commit the answer with the change), so
-        # the key is freed for a retry. Shielded: a cancelled request still cleans up.
-        await asyncio.shield(till_lookup.release_key(services.pool, till.till_id, key, owner))
-        raise
-    return result
-
-
 async def redeem(
     services: Services, till: Till, request: RedemptionIn, key: str, path: str
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
-    where = await locate(services, till, request)
+    where = await verify_located(services, await locate(services, till, request))
 
-    async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
+    async def work(owner: str, loaded: VoucherState | None, claimed: Claimed
+                   ) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)
-        ev = await evaluate(services, till, request, state)
+        ev = await evaluate(services, till, request, state, claimed.db(services))
         if request.amount is not None and request.amount > ev.covered:
             raise AMOUNT_EXCEEDS_COVERAGE(
                 f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
                 covered=ev.covered)
-        redemption_id = str(uuid.uuid4())
+        redemption_id = str(uuid7())  # time-ordered: appended to the primary key's edge
         lines = ev.line_dicts()
         # The remainder is taken through the channel first; the voucher part only if that
         # stood, and at exactly the figure the remainder was worked out from.
         covered = request.amount if request.amount is not None else ev.covered
         collected = None
         if ev.basket_total > covered:
+            await claimed.commit_claim()  # a channel call is remote: never inside a transaction
             collected = await channel_payments.collect(
                 services, till_id=till.till_id, merchant_id=till.merchant_id, idem_key=key,
                 channel=request.channel, amount=ev.basket_total - covered,
@@ -271,7 +250,7 @@ async def redeem(
         }
         journalled = collected is not None and collected.payment is not None
         try:
-            outcome = await store.redeem(services.pool, NewRedemption(
+            outcome = await store.redeem(claimed.db(services), NewRedemption(
                 redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
                 merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
                 idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
@@ -302,7 +281,8 @@ async def redeem(
                           await channel_payments.reverse(services, collected))
         raise problem
 
-    return await with_claim(services, till, key, digest, work, where)
+    return await with_claim_in_transaction(services, till, key, digest, work, where,
+                                           one_transaction=till_lookup.ONE_TRANSACTION)
 
 
 async def void(

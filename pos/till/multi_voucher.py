@@ -32,7 +32,7 @@ from pos.storage.redemptions import (
 )
 from pos.storage.sale_records import NewSale, SalePart
 from pos.storage.till_lookup import VoucherState
-from pos.till import channel_payments, engine, sale_plan
+from pos.till import channel_payments, claims, engine, sale_plan
 from pos.till.allocation import Allocation
 from pos.till.channel_payments import Collected
 from pos.till.sale_plan import Plan
@@ -69,7 +69,7 @@ async def redeem(
                     channel_payments.tell(exc, request.channel, status)
             raise
 
-    return await engine.with_claim(services, till, key, digest, work)
+    return await claims.with_claim(services, till, key, digest, work)
 
 
 async def _write(
@@ -199,7 +199,7 @@ async def void(
             case VoidRefusal.NOT_FOUND:
                 raise not_found("redemption")
 
-    return await engine.with_claim(services, till, key, digest, work)
+    return await claims.with_claim(services, till, key, digest, work)
 
 
 async def read(services: Services, some_id: str, merchant_id: str | None) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 Rules get this (as `RuleContext.reads`, the `pos.plugin.types.RuleReads` protocol) instead
 of the connection pool: a plugin can ask these read-only questions and nothing else, and
-each answer is one statement, so one snapshot.
+each answer is one statement, so one snapshot. On a redemption the reads go through the
+request's own connection (the one holding its idempotency claim), one at a time, so a
+request never waits for a second pooled connection while holding one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from pos.db.pool import Executor
@@ -19,8 +22,10 @@ class DatabaseRuleReads:
 
     def __init__(self, db: Executor) -> None:
         self._db = db
+        self._one_at_a_time = asyncio.Lock()  # a connection runs one statement at a time
 
     async def approved_products(self, program_id: str, gtins: Sequence[str] | None
                                 ) -> ApprovedProducts:
-        version, listed = await approved_store.lookup(self._db, program_id, gtins)
+        async with self._one_at_a_time:
+            version, listed = await approved_store.lookup(self._db, program_id, gtins)
         return ApprovedProducts(version=version, listed=frozenset(listed))
