@@ -12,6 +12,7 @@ from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, Rule
 class AnyRule:
     name = "any"
     description = "Every line is eligible."
+    program_settings: dict[str, str] = {}  # nothing for a program to set
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [LineDecision(True, "Any goods are allowed by this voucher.") for _ in lines]

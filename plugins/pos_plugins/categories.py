@@ -19,6 +19,7 @@ NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
 class CategoriesRule:
     name = "categories"
     description = "Lines whose category the program allows; never alcohol, tobacco or gift cards."
+    program_settings = {"allowed": "categories", "denied": "categories"}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         program = ctx.program.settings_for(self.name)

@@ -27,6 +27,7 @@ class MealsRule(CategoryRule):
     description = "Meals at the program's registered canteens."
     purpose = "meal"
     covers = frozenset({"meals"})
+    program_settings = {**CategoryRule.program_settings, "canteens": "merchants"}
 
     def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
         decision = super().check_line(ctx, line)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from pos.api.auth import new_till_secret, secret_hash
-from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, TillIn
+from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, ProgramPatchIn, TillIn
 from pos.api.routing import Routes
 from pos.api.state import body, json_response, path_id, services
 from pos.signing import keys
+from pos.storage import program_changes
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
 from pos.vouchers import issuance, programs
@@ -25,11 +26,38 @@ async def create_program(request: web.Request) -> web.Response:
                          status=201)
 
 
+@routes.get("/v1/programs", summary="List programs, newest first", auth="admin")
+async def list_programs(request: web.Request) -> web.Response:
+    found = await setup_store.list_programs(services(request).pool)
+    return json_response({"programs": [p.as_json() for p in found]})
+
+
 @routes.get("/v1/programs/{id}", summary="Read a program", auth="admin")
 async def get_program(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     program = await setup_store.get_program(services(request).pool, program_id)
     return json_response(program.as_json())
+
+
+@routes.patch("/v1/programs/{id}", summary="Change what may safely change in a program",
+              auth="admin", body=ProgramPatchIn)
+async def change_program(request: web.Request) -> web.Response:
+    program_id = path_id(request, "id", "program")
+    svc = services(request)
+    program, change = await programs.change_program(
+        svc, program_id, await body(request, ProgramPatchIn))
+    return json_response({**program.as_json(),
+                          "change": None if change is None else change.as_json()})
+
+
+@routes.get("/v1/programs/{id}/changes", summary="Who changed what in a program, and when",
+            auth="admin")
+async def list_program_changes(request: web.Request) -> web.Response:
+    program_id = path_id(request, "id", "program")
+    svc = services(request)
+    await setup_store.get_program(svc.pool, program_id)  # 404 for an unknown program
+    found = await program_changes.list_changes(svc.pool, program_id)
+    return json_response({"changes": [c.as_json() for c in found]})
 
 
 @routes.post("/v1/merchants", summary="Register a merchant", auth="admin", body=MerchantIn,

@@ -59,13 +59,16 @@ async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
 
 
 async def refs_already_issued(conn: Executor, program_id: str,
-                              refs: Sequence[str]) -> set[str]:
+                              refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (beneficiary ref, grant label) pairs already hold a voucher."""
     rows = await conn.fetch(
-        "SELECT beneficiary_ref FROM vouchers WHERE program_id = $1 "
-        "AND beneficiary_ref = ANY($2::text[])",
-        program_id, list(refs),
+        "SELECT beneficiary_ref, grant_label FROM vouchers v "
+        "JOIN unnest($2::text[], $3::text[]) AS u(ref, grant_label) "
+        "ON v.beneficiary_ref = u.ref AND v.grant_label = u.grant_label "
+        "WHERE v.program_id = $1",
+        program_id, [r for r, _ in refs], [g for _, g in refs],
     )
-    return {r["beneficiary_ref"] for r in rows}
+    return {(r["beneficiary_ref"], r["grant_label"]) for r in rows}
 
 
 @dataclasses.dataclass(frozen=True)
