@@ -62,9 +62,9 @@ async def refs_already_issued(conn: Executor, program_id: str,
                               refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (beneficiary ref, grant label) pairs already hold a voucher."""
     rows = await conn.fetch(
-        "SELECT beneficiary_ref, grant_label FROM vouchers v "
-        "JOIN unnest($2::text[], $3::text[]) AS u(ref, grant_label) "
-        "ON v.beneficiary_ref = u.ref AND v.grant_label = u.grant_label "
+        "SELECT v.beneficiary_ref, v.grant_label FROM vouchers v "
+        "JOIN unnest($2::text[], $3::text[]) AS u(ref, label) "
+        "ON v.beneficiary_ref = u.ref AND v.grant_label = u.label "
         "WHERE v.program_id = $1",
         program_id, [r for r, _ in refs], [g for _, g in refs],
     )
