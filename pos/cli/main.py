@@ -34,7 +34,7 @@ async def _with_connection(config: Config, work: Callable[[Any], Awaitable[int]]
 async def _run(config: Config, demo: bool) -> int:
     from pos.api.app import create_app
     from pos.api.state import ADMIN_TOKEN, SERVICES
-    from pos.cli.demo import load_demo
+    from pos.cli.demo import basket_lines, load_demo
 
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None)
@@ -54,6 +54,9 @@ async def _run(config: Config, demo: bool) -> int:
         print(f"  demo voucher (wish, 100 per visit): code {voucher['code']}")
         print(f"  demo voucher token: {voucher['token']}")
         print(f"  its holder page: {base}/v/{voucher['code']}")
+        print("  a basket per program that works at the till:")
+        for line in basket_lines(data):
+            print(line)
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pos.errors import PERIOD_NOT_OVER, not_found, validation_error
 from pos.service.services import Services
 from pos.storage import settlements as store
+from pos.storage.setup import get_program
 
 
 def period_end_moment(value: date | datetime, zone: ZoneInfo) -> datetime:
@@ -25,8 +26,12 @@ async def settle(
     services: Services, *, period_end: date | datetime, merchant_id: str | None = None,
     program_id: str | None = None, actor: str,
 ) -> dict[str, Any]:
-    """Cut the batches of one run and return the run with its batches."""
+    """Cut the batches of one run and return the run with its batches. A date as the
+    period's end is a local day: the program's, when the run is for one program, else the
+    service's `redemption.timezone`."""
     zone = ZoneInfo(services.config.redemption.timezone)
+    if program_id is not None and await store.program_exists(services.pool, program_id):
+        zone = ZoneInfo((await get_program(services.pool, program_id)).time_zone)
     if not 2000 <= period_end.year <= 9000:
         # Also keeps the date arithmetic and the database's timestamps in range.
         raise validation_error("period_end must be a date between the years 2000 and 9000.")
