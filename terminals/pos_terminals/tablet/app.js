@@ -346,13 +346,20 @@ function renderVoucherCard() {
   if (quote) {
     const v = quote.voucher;
     rows.push(el("span", { className: "program", textContent: v.program_name }));
-    rows.push(el("span", { textContent: `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+    // A voucher counted in sessions shows sessions, never a money balance.
+    if (v.sessions_left !== undefined) {
+      rows.push(el("span", { textContent: `${t("sessions_left")} ${v.sessions_left}` }));
+    } else {
+      rows.push(el("span", { textContent: `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+    }
     if (v.per_visit_cap !== null) {
       rows.push(el("span", {
         textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
       }));
     }
-    if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+    if (v.uses_left !== null && v.sessions_left === undefined) {
+      rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+    }
   }
   card.replaceChildren(...rows);
 }
@@ -403,6 +410,9 @@ function renderSummary() {
   const total = sumMinor(state.lines.map((l) => l.unit_price * l.quantity));
   const rows = [[t("basket_total"), formatMoney(total), "total"]];
   if (quote) {
+    if (quote.sessions_used !== undefined) {
+      rows.push([t("sessions_used"), String(quote.sessions_used), "sessions-used"]);
+    }
     rows.push([t("covered"), formatMoney(quote.covered, quote.currency), "covered"]);
     rows.push([`${t("remainder")} (${t("remainder_by", { channel: channelName(quote.channel) })})`,
       formatMoney(quote.remainder, quote.currency), "remainder"]);
@@ -587,10 +597,16 @@ function renderReceipt() {
     receiptRow(t("receipt_voucher_paid"), formatMoney(r.covered, cur), "covered"),
     receiptRow(t("receipt_remainder", { channel: channelName(r.channel) }),
       formatMoney(r.remainder, cur), "remainder"),
-    receiptRow(t("receipt_balance_after"),
-      formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
-    r.uses_left !== null && r.uses_left !== undefined
-      ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
+    ...(r.sessions_used !== undefined ? [
+      receiptRow(t("receipt_sessions_used"), String(r.sessions_used), "sessions-used"),
+      receiptRow(t("receipt_sessions_left"),
+        String(voided ? voided.sessions_left : r.sessions_left), "sessions-left"),
+    ] : [
+      receiptRow(t("receipt_balance_after"),
+        formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+      r.uses_left !== null && r.uses_left !== undefined
+        ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
+    ]),
     voided ? receiptRow(t("receipt_restored"), formatMoney(voided.restored, cur), "restored") : null,
     el("hr"),
     el("div", { className: "receipt-id" },
