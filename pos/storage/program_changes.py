@@ -81,6 +81,14 @@ async def change_program(
                            AND c.valid_until = $2
                         """,
                         program_id, row["valid_until"], values["valid_until"])
+                    # Tokens are signed afresh from the voucher row (holder page, reprinted
+                    # cards) with the new end; a QR printed before still ends at the old one,
+                    # while its manual code works to the new end.
+                    await conn.execute(
+                        "UPDATE vouchers SET token_exp = $3, updated_at = now() "
+                        "WHERE program_id = $1 AND token_exp = $2",
+                        program_id, int(row["valid_until"].timestamp()),
+                        int(values["valid_until"].timestamp()))
                 if merchant_ids is not None:
                     partner_change = await _replace_partners(conn, program_id, merchant_ids)
                     if partner_change is not None:

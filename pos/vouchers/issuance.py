@@ -378,5 +378,5 @@ async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
             if (item.voucher.issuance_line or 0) >= first and item.voucher.status in (
                     "active", "suspended"):
                 faces.append(card_face(program, token=item.token, code=item.code,
-                                       timezone=services.config.redemption.timezone))
+                                       timezone=program.time_zone))
     return program, faces
