@@ -125,6 +125,12 @@ class ProgramPatchIn(Strict):
     merchant_ids: Annotated[list[Annotated[str, StringConstraints(
         min_length=36, max_length=36)]], Field(max_length=10_000)] | None = None
 
+    @model_validator(mode="after")
+    def _in_range(self) -> ProgramPatchIn:
+        if self.valid_until is not None and not 2000 <= self.valid_until.year <= 9000:
+            raise ValueError("program dates must fall between the years 2000 and 9000")
+        return self
+
 
 class MerchantIn(Strict):
     name: Name

@@ -100,6 +100,12 @@ _PROGRAMS = """
 """
 
 
+async def known_time_zone(pool: Executor, name: str) -> bool:
+    """Whether the database knows this IANA time zone (limits are counted in it there)."""
+    found = await pool.fetchval("SELECT 1 FROM pg_timezone_names WHERE name = $1", name)
+    return found is not None
+
+
 async def get_program(pool: Executor, program_id: str) -> Program:
     row = await pool.fetchrow(_PROGRAMS + " WHERE p.id = $1 GROUP BY p.id", program_id)
     if row is None:

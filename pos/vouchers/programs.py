@@ -118,6 +118,8 @@ async def define_program(services: Services, program: ProgramIn) -> str:
                       f"no payment channel is installed with the name {missing[0]!r}.")
     check_rule_settings(services, program.restrictions, program.rule_settings)
     zone = program_zone(program.time_zone, services.config.redemption.timezone)
+    if not await setup_store.known_time_zone(services.pool, zone.key):
+        raise _refuse("time_zone", f"the database does not know the time zone {zone.key!r}.")
     valid_from = local_moment(program.valid_from, zone, end=False)
     valid_until = local_moment(program.valid_until, zone, end=True)
     _check_terms(program, valid_from, valid_until, zone)
