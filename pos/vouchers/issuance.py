@@ -188,7 +188,8 @@ async def _scan(services: Services, program_id: str, open_source: Opener,
                 digest.add(row)
                 earlier = first_line.setdefault((row.ref, row.grant or ""), row.line)
                 if earlier != row.line:
-                    problems.append(f"ref {row.ref} (same grant) is also on line {earlier}")
+                    grant = f" (grant {row.grant})" if row.grant else ""
+                    problems.append(f"ref {row.ref}{grant} is also on line {earlier}")
             if problems:
                 scan.bad_rows += 1
                 if len(scan.problems) < beneficiary_list.MAX_REPORTED:
