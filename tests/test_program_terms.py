@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from pos.api.state import SERVICES
-from pos.cli.demo import BASKETS, load_demo
+from pos.cli.demo import BASKETS, basket_lines, load_demo
 from pos.vouchers.credits import months_touched, plan_credits
 from tests.conftest import ADMIN, Shop, World, basket, new_key
 from tests.scenarios.till_steps import counted, quote
@@ -194,3 +194,28 @@ async def test_every_demo_basket_works_at_the_till(world: World) -> None:
             assert resp.status == 200 and answer["covered"] > 0, (program, answer)
             assert answer["lines"][0]["eligible"], answer
     assert len(demo["vouchers"]["nutrition"]) == 6  # two vouchers of 150 per child
+
+
+async def test_report_months_are_the_programs_local_months(
+        world: World, db: asyncpg.Connection[Any]) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop], time_zone="Europe/Berlin")
+    (voucher,) = await world.issue(program)
+    resp = await world.client.post("/v1/redemptions", headers=shop.headers(new_key()), json={
+        "token": voucher["token"], "basket": basket(("food", 1, 1000))})
+    assert resp.status == 201
+    # 20:00 UTC on 31 January is 21:00 on 31 January in Berlin (and already 1 February in
+    # Shanghai, the service's zone): for this Berlin program, a January sale.
+    await db.execute("UPDATE redemptions SET created_at = '2026-01-31T20:00:00+00:00'")
+    resp = await world.client.get(f"/v1/programs/{program}/report", headers=ADMIN)
+    report = await resp.json()
+    assert resp.status == 200, report
+    assert [m["month"] for m in report["by_month"]] == ["2026-01"]
+
+
+def test_the_demo_prints_a_basket_per_program() -> None:
+    demo = {"vouchers": {name: [{"code": f"CODE-{name}"}] for name in BASKETS}}
+    printed = basket_lines(demo)
+    assert len(printed) == len(BASKETS)
+    assert all(f"CODE-{name}" in line for name, line in zip(BASKETS, printed, strict=True))
+    assert "voucher pays" in printed[0]
