@@ -219,3 +219,26 @@ def test_the_demo_prints_a_basket_per_program() -> None:
     assert len(printed) == len(BASKETS)
     assert all(f"CODE-{name}" in line for name, line in zip(BASKETS, printed, strict=True))
     assert "voucher pays" in printed[0]
+
+
+async def test_a_settlement_day_is_the_programs_local_day(
+        world: World, db: asyncpg.Connection[Any]) -> None:
+    shop = await world.shop()
+    program = await world.program(partners=[shop], time_zone="Europe/Berlin")
+    (voucher,) = await world.issue(program)
+    ids = []
+    for amount in (1000, 2000):
+        resp = await world.client.post("/v1/redemptions", headers=shop.headers(new_key()),
+                                       json={"token": voucher["token"],
+                                             "basket": basket(("food", 1, amount))})
+        ids.append((await resp.json())["id"])
+    # 21:00 on 31 January in Berlin (already February in Shanghai), and 00:30 on 1 February.
+    await db.execute("UPDATE redemptions SET created_at = $2 WHERE id = $1::uuid",
+                     ids[0], datetime(2026, 1, 31, 20, tzinfo=ZoneInfo("UTC")))
+    await db.execute("UPDATE redemptions SET created_at = $2 WHERE id = $1::uuid",
+                     ids[1], datetime(2026, 1, 31, 23, 30, tzinfo=ZoneInfo("UTC")))
+    run = await world.post("/v1/settlements", {"period_end": "2026-01-31",
+                                               "program_id": program, "by": "finance.chen"})
+    (batch,) = run["batches"]
+    assert (batch["line_count"], batch["redemption_total"]) == (1, 1000), batch
+    assert run["period_end"] == "2026-02-01T00:00:00+01:00"
