@@ -87,11 +87,12 @@ class HeldVoucher:
     balance: int | None  # None when read for printing, which does not need it
     total_remaining: int | None
     issuance_line: int | None
+    grant_label: str = ""  # which grant of the program ('' for the only one)
 
 
 _HELD = """
     SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
-           v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line,
+           v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line, v.grant_label,
            (SELECT coalesce(sum(remaining), 0) FROM credits c
              WHERE c.voucher_id = v.id AND c.remaining > 0
                AND c.valid_from <= now() AND c.valid_until > now())::bigint AS balance,
@@ -128,7 +129,7 @@ async def issuance_page(conn: Executor, issuance_id: str, after_line: int,
         """
         SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
                v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line,
-               NULL::bigint AS balance, NULL::bigint AS total_remaining
+               v.grant_label, NULL::bigint AS balance, NULL::bigint AS total_remaining
           FROM vouchers v
          WHERE v.issuance_id = $1 AND v.issuance_line > $2
          ORDER BY v.issuance_line LIMIT $3

@@ -353,13 +353,13 @@ async def export_batch(services: Services, issuance_id: str,
 
 
 EXPORT_COLUMNS = ("line", "ref", "holder_ref", "voucher_id", "status", "code", "token",
-                  "holder_link")
+                  "holder_link", "grant")
 
 
 def export_row(services: Services, item: Carried) -> list[str]:
     v = item.voucher
     return [str(v.issuance_line or ""), v.beneficiary_ref, v.holder_ref or "", v.id, v.status,
-            item.code, item.token, holder_link(services, item.code)]
+            item.code, item.token, holder_link(services, item.code), v.grant_label]
 
 
 async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,

@@ -16,7 +16,7 @@ import asyncpg
 
 from pos.vouchers import lifecycle
 from tests.conftest import ADMIN, World, basket
-from tests.issuance_support import upload
+from tests.issuance_support import exported, upload
 from tests.scenarios.till_steps import (
     at_once,
     counted,
@@ -115,6 +115,10 @@ async def test_nutrition_growth_voucher(world: World) -> None:
         b"ref,grant\nchild-0002,first\nchild-0002,second\nchild-0003,first\n"
         b"child-0003,second\n"))
     assert (status, batch["voucher_count"]) == (201, 4), batch
+    printed = await exported(world.client, batch["id"])
+    assert [(row["ref"], row["grant"]) for row in printed] == [
+        ("child-0002", "first"), ("child-0002", "second"), ("child-0003", "first"),
+        ("child-0003", "second")]
 
     milk_and_sweets = basket(("milk", 2, 1500), ("sweets", 1, 800))
     status, r = await redeem(world, outlet, {"code": first["code"]}, milk_and_sweets)
