@@ -51,7 +51,7 @@ async def _run(config: Config, demo: bool) -> int:
         for name, shop in data["merchants"].items():
             print(f"  till secret for {name}: {shop['till_secret']}")
         voucher = data["vouchers"]["wish"][0]
-        print(f"  demo voucher (wish, 100 per visit): code {voucher['code']}")
+        print(f"  demo voucher (wish, 100 per shop and day): code {voucher['code']}")
         print(f"  demo voucher token: {voucher['token']}")
         print(f"  its holder page: {base}/v/{voucher['code']}")
         print("  a basket per program that works at the till:")
