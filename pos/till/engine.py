@@ -75,6 +75,8 @@ class Evaluation:
     # approved product list's version; stored with the redemption line.
     details: tuple[dict[str, Any] | None, ...] = ()
     sessions: int | None = None  # a program counted in uses: the sessions this basket uses
+    # What the per-visit cap and period limits still allow here now (None: not limited).
+    limit_left: int | None = None
 
     def line_dicts(self) -> list[dict[str, Any]]:
         return [{**o.as_dict(), "detail": d}
@@ -137,12 +139,13 @@ async def evaluate(
                                                     state.uses_left)
     wanted = eligibility.wanted_amount(
         eligible, per_visit_cap=state.per_visit_cap, sessions_worth=worth)
+    limit_left = None
     if state.limited:
         room = await store.limit_room(services.pool, state.voucher_id, till.merchant_id)
         if room.reached is not None:
             raise limit_reached(room.reached, state, outcomes)
         if room.room is not None:
-            wanted = min(wanted, room.room)
+            wanted, limit_left = min(wanted, room.room), room.room
     covered = eligibility.covered_amount(wanted, state.available)
     details = tuple(
         {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
@@ -150,7 +153,7 @@ async def evaluate(
          if d.detail} or None
         for i in range(len(lines)))
     return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details,
-                      sessions)
+                      sessions, limit_left)
 
 
 _LIMIT_WORDS = {
@@ -207,6 +210,9 @@ async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, A
     if ev.sessions is not None and ev.state.uses_left is not None:
         answer.update(sessions_used=ev.sessions,
                       sessions_left=ev.state.uses_left - ev.sessions)
+    if ev.state.limited:
+        # Why the voucher may pay less than its balance: what its caps leave here today.
+        answer["limit_left"] = ev.limit_left
     return answer
 
 

@@ -74,6 +74,8 @@ async def test_wish_voucher(world: World, db: asyncpg.Connection[Any]) -> None:
     # Another shop the same day is another visit; its 100 may be spent in two baskets.
     status, ball = await redeem(world, sports, token, basket(("sports_goods", 1, 6000)))
     assert (status, ball["covered"], ball["balance_after"]) == (201, 6000, 14000)
+    status, q = await quote(world, sports, token, basket(("sports_goods", 1, 6000)))
+    assert (status, q["limit_left"], q["covered"]) == (200, 4000, 4000)
     status, more = await redeem(world, sports, token, basket(("sports_goods", 1, 6000)))
     assert (status, more["covered"], more["remainder"], more["balance_after"]) == (
         201, 4000, 2000, 10000)
