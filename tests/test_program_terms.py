@@ -242,3 +242,11 @@ async def test_a_settlement_day_is_the_programs_local_day(
     (batch,) = run["batches"]
     assert (batch["line_count"], batch["redemption_total"]) == (1, 1000), batch
     assert run["period_end"] == "2026-02-01T00:00:00+01:00"
+
+
+async def test_the_database_is_asked_whether_it_knows_a_time_zone(
+        db: asyncpg.Connection[Any]) -> None:
+    from pos.storage.setup import known_time_zone
+
+    assert await known_time_zone(db, "Europe/Berlin")
+    assert not await known_time_zone(db, "Nowhere/Land")

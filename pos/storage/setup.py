@@ -102,8 +102,11 @@ _PROGRAMS = """
 
 async def known_time_zone(pool: Executor, name: str) -> bool:
     """Whether the database knows this IANA time zone (limits are counted in it there)."""
-    found = await pool.fetchval("SELECT 1 FROM pg_timezone_names WHERE name = $1", name)
-    return found is not None
+    try:
+        await pool.fetchval("SELECT now() AT TIME ZONE $1", name)
+    except asyncpg.InvalidParameterValueError:
+        return False
+    return True
 
 
 async def get_program(pool: Executor, program_id: str) -> Program:
