@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
 
 
@@ -14,6 +15,9 @@ class AnyRule:
     description = "Every line is eligible."
     program_settings: dict[str, str] = {}  # nothing for a program to set
 
+    def describe(self, ctx: RuleContext) -> OfflineRule:
+        return OfflineRule(rule=self.name)
+
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [LineDecision(True, "Any goods are allowed by this voucher.") for _ in lines]
 
@@ -21,3 +25,8 @@ class AnyRule:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(AnyRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return AnyRule().describe(ctx) if rule == AnyRule.name else None

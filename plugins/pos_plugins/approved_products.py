@@ -12,10 +12,11 @@ meanwhile is seen whole or not at all).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule, decide_line
 from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
 
 
@@ -23,32 +24,37 @@ class ApprovedProductsRule:
     name = "approved_products"
     description = "Only products on the program's approved product list (GTINs)."
 
-    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+    async def describe(self, ctx: RuleContext, gtins: Sequence[str] | None = None
+                       ) -> OfflineRule:
+        """The list as data: the whole current list (for the offline kit), or only the
+        entries among `gtins` (a basket's barcodes, online)."""
         if ctx.reads is None:
             raise RuntimeError("approved_products needs ctx.reads to look the list up")
-        gtins = sorted({line.gtin for line in lines if line.gtin})
         found = await ctx.reads.approved_products(ctx.program.id, gtins)
-        version, listed = found.version, found.listed
+        return OfflineRule(rule=self.name, gtin_check="approved",
+                           approved_gtins=tuple(sorted(found.listed)),
+                           list_version=found.version)
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        rule = await self.describe(ctx, sorted({line.gtin for line in lines if line.gtin}))
+        version = rule.list_version
         detail = {"list_version": version}
+        reasons = {
+            "no_list": ("this program has no approved product list yet.", False),
+            "no_gtin": ("scan the barcode; only listed products are paid for.", False),
+            "covered": (f"on the approved product list (version {version}).", True),
+            "not_listed": (f"not on the approved product list (version {version}).", False),
+        }
         decisions = []
         for line in lines:
-            if version is None:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: this program has no approved product list "
-                    "yet.", detail))
-            elif not line.gtin:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: scan the barcode; only listed products are "
-                    "paid for.", detail))
-            elif line.gtin in listed:
-                decisions.append(LineDecision(
-                    True, f"{line.description}: on the approved product list "
-                    f"(version {version}).", detail))
-            else:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: not on the approved product list "
-                    f"(version {version}).", detail))
+            text, eligible = reasons[decide_line(rule, line, ctx.merchant_id)]
+            decisions.append(LineDecision(eligible, f"{line.description}: {text}", detail))
         return decisions
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> Awaitable[OfflineRule] | None:
+    return ApprovedProductsRule().describe(ctx) if rule == ApprovedProductsRule.name else None
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule, decide_line
 from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext, Setting
 
 NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
@@ -21,16 +22,21 @@ class CategoriesRule:
     description = "Lines whose category the program allows; never alcohol, tobacco or gift cards."
     program_settings = {"allowed": "categories", "denied": "categories"}
 
-    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+    def describe(self, ctx: RuleContext) -> OfflineRule:
         program = ctx.program.settings_for(self.name)
-        allowed = {str(c) for c in program.get("allowed", [])}
         denied = {str(c) for c in program.get("denied", [])} | set(ctx.settings["always_denied"])
+        return OfflineRule(rule=self.name, allowed=tuple(sorted(str(c) for c in program.get(
+            "allowed", []))), denied=tuple(sorted(denied)))
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        rule = self.describe(ctx)
         decisions = []
         for line in lines:
-            if line.category in denied:
+            why = decide_line(rule, line, ctx.merchant_id)
+            if why == "never":
                 decisions.append(LineDecision(
                     False, f"{line.description}: this voucher never pays for {line.category}."))
-            elif line.category in allowed:
+            elif why == "covered":
                 decisions.append(LineDecision(
                     True, f"{line.description}: {line.category} is covered by this voucher."))
             else:
@@ -48,3 +54,8 @@ def pos_declare_settings() -> list[Setting]:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(CategoriesRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return CategoriesRule().describe(ctx) if rule == CategoriesRule.name else None

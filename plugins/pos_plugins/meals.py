@@ -9,10 +9,12 @@ diner.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import (
     BasketLine,
     CategoryRule,
@@ -29,18 +31,25 @@ class MealsRule(CategoryRule):
     covers = frozenset({"meals"})
     program_settings = {**CategoryRule.program_settings, "canteens": "merchants"}
 
-    def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
-        decision = super().check_line(ctx, line)
-        if not decision.eligible:
-            return decision
+    def describe(self, ctx: RuleContext) -> OfflineRule:
         canteens = ctx.program.settings_for(self.name).get("canteens")
-        if canteens and ctx.merchant_id not in {str(c) for c in canteens}:
+        return dataclasses.replace(
+            super().describe(ctx),
+            merchants=tuple(sorted(str(c) for c in canteens)) if canteens else None)
+
+    def sentence(self, why: str, line: BasketLine) -> LineDecision:
+        if why == "not_this_shop":
             return LineDecision(
                 False, f"{line.description}: this shop is not a registered canteen of the "
                 "program.")
-        return decision
+        return super().sentence(why, line)
 
 
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(MealsRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return MealsRule().describe(ctx) if rule == MealsRule.name else None

@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from pos.plugin.offline_rules import OfflineRule, decide_line
+
 
 @dataclasses.dataclass(frozen=True)
 class BasketLine:
@@ -60,9 +62,10 @@ class RuleReads(Protocol):
     """The data the core keeps that a rule may read, and nothing else: read-only questions,
     each answered from one snapshot. The service passes its own in `RuleContext.reads`."""
 
-    async def approved_products(self, program_id: str, gtins: Sequence[str]
+    async def approved_products(self, program_id: str, gtins: Sequence[str] | None
                                 ) -> ApprovedProducts:
-        """The program's current approved product list, as far as `gtins` are concerned."""
+        """The program's current approved product list, as far as `gtins` are concerned
+        (`None`: the whole list, for a till's offline kit)."""
         ...
 
 
@@ -259,7 +262,11 @@ class CategoryRule:
     settings may replace `covers` (key `categories`) and add codes never paid for (`never`);
     a program may narrow the set (`rule_settings.<name>.only`) or exclude codes from it
     (`rule_settings.<name>.exclude`, e.g. sweets from a nutrition voucher).
-    Override `check_line` to look at more than the category (the books rule checks ISBNs).
+
+    It decides through its own description (`describe`, an `OfflineRule`), the same data a
+    till applies offline, so online and offline cannot disagree. Override `describe` to
+    check more than the category (the books rule asks for ISBNs, meals for canteens) and
+    `sentence` for a reason of your own.
     """
 
     name: str = ""
@@ -269,7 +276,9 @@ class CategoryRule:
     program_settings: Mapping[str, str] = {"only": "categories", "exclude": "categories"}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
-        return [self.check_line(ctx, line) for line in lines]
+        rule = self.describe(ctx)
+        return [self.sentence(decide_line(rule, line, ctx.merchant_id), line)
+                for line in lines]
 
     def covered(self, ctx: RuleContext) -> frozenset[str]:
         configured = ctx.settings.get("categories")
@@ -277,17 +286,25 @@ class CategoryRule:
         only = ctx.program.settings_for(self.name).get("only")
         return base & frozenset(str(c) for c in only) if only else base
 
-    def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
+    def describe(self, ctx: RuleContext) -> OfflineRule:
+        """This rule's decision for this program, as data."""
+        program = ctx.program.settings_for(self.name)
+        return OfflineRule(
+            rule=self.name, purpose=self.purpose, allowed=tuple(sorted(self.covered(ctx))),
+            denied=tuple(sorted(str(c) for c in ctx.settings.get("never", ()))),
+            excluded=tuple(sorted(str(c) for c in program.get("exclude", []))))
+
+    def sentence(self, why: str, line: BasketLine) -> LineDecision:
+        """The cashier's sentence for one line's `why` code (see `pos.plugin.offline_rules`)."""
         from pos.taxonomy import label  # the shared vocabulary of category names
 
         what = label(line.category)
-        excluded = {str(c) for c in ctx.program.settings_for(self.name).get("exclude", [])}
-        if line.category in set(ctx.settings.get("never", ())):
+        if why == "never":
             return LineDecision(False, f"{line.description}: no voucher pays for {what}.")
-        if line.category in excluded:
+        if why == "excluded":
             return LineDecision(
                 False, f"{line.description}: this program does not pay for {what}.")
-        if line.category in self.covered(ctx):
+        if why == "covered":
             return LineDecision(
                 True, f"{line.description}: {what} is covered by this {self.purpose} voucher.")
         return LineDecision(

@@ -29,6 +29,7 @@ from pos.errors import (
     IDENTITY_CHECK_REQUIRED,
     LIMIT_REACHED,
     NO_ELIGIBLE_LINES,
+    OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
     Problem,
@@ -36,8 +37,8 @@ from pos.errors import (
 )
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
+from pos.storage import offline_sales, till_lookup
 from pos.storage import redemptions as store
-from pos.storage import till_lookup
 from pos.storage.redemptions import (
     CoverageShort,
     LimitReached,
@@ -88,12 +89,8 @@ class Evaluation:
 # quote
 
 
-async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
-) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it."""
-    if state is None:
-        state = await find_voucher(services, till, request)
+def check_sale_terms(services: Services, request: QuoteIn, state: VoucherState) -> None:
+    """What the voucher asks of the sale beyond its lines: currency, identity, channel."""
     basket = request.basket
     if basket.currency != state.currency:
         raise CURRENCY_MISMATCH(
@@ -104,29 +101,19 @@ async def evaluate(
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
         raise CHANNEL_NOT_ALLOWED(
             f"The rest of this basket cannot be paid by {request.channel} for this voucher.")
+
+
+async def evaluate(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
+) -> Evaluation:
+    """What the voucher covers in this basket; `state` when the caller already checked it."""
+    if state is None:
+        state = await find_voucher(services, till, request)
+    check_sale_terms(services, request, state)
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
-
-    lines = [
-        BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
-                   description=line.description, quantity=line.quantity,
-                   unit_price=line.unit_price)
-        for i, line in enumerate(basket.lines)
-    ]
-    ctx = RuleContext(
-        program=ProgramView(
-            id=state.program_id, name=state.program_name, currency=state.currency,
-            restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
-            require_identity=state.require_identity),
-        merchant_id=till.merchant_id, till_id=till.till_id,
-        identity_confirmed=request.identity_confirmed, settings={},
-        reads=DatabaseRuleReads(services.pool),
-    )
-    results = await asyncio.gather(
-        *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
-    )
-    outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
-                                                                strict=True)), lines)
+    lines = basket_lines(request)
+    outcomes, details = await decide_lines(services, till, request, state, lines)
     eligible = eligibility.eligible_total(outcomes)
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
@@ -147,13 +134,48 @@ async def evaluate(
         if room.room is not None:
             wanted, limit_left = min(wanted, room.room), room.room
     covered = eligibility.covered_amount(wanted, state.available)
+    if sessions is not None and state.unit_price is not None and state.uses_left is not None:
+        sessions = eligibility.sessions_for(outcomes, state.unit_price, state.uses_left,
+                                            covered)
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details,
+                      sessions, limit_left)
+
+
+def basket_lines(request: QuoteIn) -> list[BasketLine]:
+    return [
+        BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
+                   description=line.description, quantity=line.quantity,
+                   unit_price=line.unit_price)
+        for i, line in enumerate(request.basket.lines)
+    ]
+
+
+async def decide_lines(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState,
+    lines: list[BasketLine],
+) -> tuple[list[eligibility.LineOutcome], tuple[dict[str, Any] | None, ...]]:
+    """Each rule of the voucher's program decides each line (deny wins); with the details
+    the rules added per line."""
+    ctx = RuleContext(
+        program=ProgramView(
+            id=state.program_id, name=state.program_name, currency=state.currency,
+            restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
+            require_identity=state.require_identity),
+        merchant_id=till.merchant_id, till_id=till.till_id,
+        identity_confirmed=request.identity_confirmed, settings={},
+        reads=DatabaseRuleReads(services.pool),
+    )
+    results = await asyncio.gather(
+        *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
+    )
+    outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
+                                                                strict=True)), lines)
     details = tuple(
         {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
                                                 zip(state.restrictions, results, strict=True))
          if d.detail} or None
         for i in range(len(lines)))
-    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details,
-                      sessions, limit_left)
+    return outcomes, details
 
 
 _LIMIT_WORDS = {
@@ -244,7 +266,7 @@ _REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
 }
 
 
-async def _with_claim(
+async def with_claim(
     services: Services, till: Till, key: str, digest: bytes, work: Any,
     where: Locator | None = None,
 ) -> tuple[int, dict[str, Any]]:
@@ -341,7 +363,7 @@ async def redeem(
                           await channel_payments.reverse(services, collected))
         raise problem
 
-    return await _with_claim(services, till, key, digest, work, where)
+    return await with_claim(services, till, key, digest, work, where)
 
 
 async def void(
@@ -350,6 +372,10 @@ async def void(
     digest = request_hash(path, None)
 
     async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        if await offline_sales.shortfall_of(services.pool, redemption_id):
+            # Part of it was paid by the program's offline-risk account, not the voucher.
+            raise OFFLINE_SALE_NOT_VOIDABLE(
+                "This offline sale was partly paid by the program. Contact the program.")
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
@@ -365,4 +391,4 @@ async def void(
             case VoidRefusal.NOT_FOUND:
                 raise not_found("redemption")
 
-    return await _with_claim(services, till, key, digest, work)
+    return await with_claim(services, till, key, digest, work)

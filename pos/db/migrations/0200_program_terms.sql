@@ -116,6 +116,27 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 
+-- How many sessions an amount covered from those units uses: the dearest units first, every
+-- unit that any of the amount falls on (at least one).
+CREATE FUNCTION pos_sessions_for(p_lines jsonb, p_unit_price bigint, p_sessions integer,
+                                 p_cover bigint)
+RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT greatest(count(*), 1)::integer
+      FROM (SELECT sum(least(u.unit_price, p_unit_price)) OVER (
+                       ORDER BY u.unit_price DESC, u.n ROWS UNBOUNDED PRECEDING)
+                   - least(u.unit_price, p_unit_price) AS before
+              FROM (SELECT l.unit_price, row_number() OVER () AS n
+                      FROM jsonb_to_recordset(p_lines) AS l(eligible boolean, quantity integer,
+                                                            unit_price bigint)
+                      CROSS JOIN LATERAL generate_series(1, l.quantity)
+                     WHERE l.eligible
+                     ORDER BY l.unit_price DESC
+                     LIMIT greatest(p_sessions, 0)) AS u) AS c
+     WHERE c.before < p_cover
+$$;
+
+
 CREATE OR REPLACE FUNCTION pos_redeem(
     p_redemption_id uuid,
     p_voucher_id    uuid,
@@ -200,6 +221,10 @@ BEGIN
             RETURN jsonb_build_object('outcome', 'amount_exceeds_coverage', 'covered', v_cover);
         END IF;
         v_cover := p_requested;
+    END IF;
+    IF v_sess IS NOT NULL THEN
+        -- The sessions this amount actually pays (a cap or a split sale may pay fewer).
+        v_sess := pos_sessions_for(p_lines, p.unit_price, v.uses_left, v_cover);
     END IF;
 
     INSERT INTO redemptions (id, voucher_id, program_id, merchant_id, till_id, currency,
