@@ -288,3 +288,13 @@ async def test_a_voucher_whose_visit_is_used_today_is_named(world: World) -> Non
     status, r = await sell(world, shop, vouchers, STATIONERY_250)
     assert (status, r["code"], r["voucher"]["position"]) == (422, "limit_reached", 2), r
     assert await balances(world, vouchers) == [30000, 20000]
+
+
+async def test_a_voucher_pays_what_its_visit_has_left_today(world: World) -> None:
+    shop, _, vouchers = await wish_vouchers(world, 2)
+    status, _r = await sell(world, shop, [vouchers[1]], basket(("stationery", 1, 6000)))
+    assert status == 201
+    status, r = await sell(world, shop, vouchers, STATIONERY_250)
+    assert status == 201, r
+    assert [v["part"] for v in r["vouchers"]] == [10000, 4000]
+    assert await balances(world, vouchers) == [20000, 20000]

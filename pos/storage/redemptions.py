@@ -94,7 +94,8 @@ class LimitRoom:
     reached: LimitReached | None = None
 
 
-def _limit_room(doc: dict[str, Any]) -> LimitRoom:
+def limit_room_of(doc: dict[str, Any]) -> LimitRoom:
+    """`pos_limit_room`'s answer, typed."""
     if doc.get("room") is None:
         return LimitRoom(None)
     room = int(doc["room"])
@@ -108,7 +109,7 @@ async def limit_room(pool: Executor, voucher_id: str, merchant_id: str) -> Limit
     """What `pos_limit_room` answers now (a quote; `pos_redeem` asks again under the lock)."""
     doc: dict[str, Any] = await pool.fetchval(
         "SELECT pos_limit_room($1, $2)", voucher_id, merchant_id)
-    return _limit_room(doc)
+    return limit_room_of(doc)
 
 
 class RedeemRefusal(enum.Enum):
@@ -150,7 +151,7 @@ def _redeem_outcome(doc: dict[str, Any]) -> RedeemOutcome:
     if kind == "amount_exceeds_coverage":
         return CoverageShort(int(doc["covered"]))
     if kind == "limit_reached":
-        reached = _limit_room(doc).reached
+        reached = limit_room_of(doc).reached
         assert reached is not None
         return reached
     try:

@@ -78,7 +78,8 @@ async def _write(
     planned: Plan, collected: Collected | None,
 ) -> dict[str, Any]:
     ids = [v.state.voucher_id for v in planned.listed]
-    async with sale_records.locked_vouchers(services.pool, ids) as (conn, now):
+    async with sale_records.locked_vouchers(services.pool, ids, till.merchant_id) as (
+            conn, now):
         split = sale_plan.split(planned.lines, planned.listed, now)
         journalled = collected is not None and collected.payment is not None
         if split.covered == 0 or (journalled and split != planned.split):
