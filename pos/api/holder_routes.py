@@ -1,6 +1,6 @@
 """The holder's page, `GET /v/{code}`: what the holder (or the volunteer carrying the
 voucher) opens from the link printed with their code. Public, so it shows nothing about the
-person, is never cached and is rate-limited per address."""
+person, is never cached and is rate-limited per client address (in PostgreSQL, across processes)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from pos import codes
+from pos.api.client_address import client_address
 from pos.api.routing import Routes
-from pos.api.state import HOLDER_PAGE_LIMITER, services
+from pos.api.state import services
 from pos.errors import RATE_LIMITED, VOUCHER_REPLACED, not_found
 from pos.money import format_major
 from pos.printing import cards
 from pos.printing.holder_page import HolderView, render, render_missing
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
+from pos.storage import throttles
 from pos.storage.issuances import HeldVoucher
 from pos.storage.setup import Program
 from pos.vouchers import issuance
@@ -55,7 +57,9 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
             auth="none", content_type="text/html")
 async def holder(request: web.Request) -> web.Response:
     svc = services(request)
-    if not request.app[HOLDER_PAGE_LIMITER].allow(request.remote or "?"):
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"holder:{address}",
+                                svc.config.vouchers.holder_views_per_minute):
         raise RATE_LIMITED("Too many pages were opened. Wait a minute.")
     body_ = codes.normalise(request.match_info["code"][:40])
     if body_ is None:

@@ -9,12 +9,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from pos import logs
+from pos.db import availability
 from pos.errors import (
     HTTP_ERROR,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
+    SERVICE_UNAVAILABLE,
     Problem,
     validation_error,
 )
@@ -22,6 +25,10 @@ from pos.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
+# The problem's code, kept on the response for the request metrics.
+PROBLEM_CODE = web.ResponseKey("pos_problem_code", str)
+_RETRY_AFTER = {429: {"Retry-After": "60"},
+                503: {"Retry-After": str(availability.RETRY_AFTER_SECONDS)}}
 
 _HTTP_CODES = {
     404: (NOT_FOUND, "There is nothing at this address."),
@@ -31,11 +38,23 @@ _HTTP_CODES = {
 
 
 def problem_response(problem: Problem) -> web.Response:
-    headers = {"Retry-After": "60"} if problem.status == 429 else None
-    return web.Response(
-        status=problem.status, text=json.dumps(problem.as_dict(), ensure_ascii=False),
+    headers = _RETRY_AFTER.get(problem.status)
+    body = problem.as_dict()
+    rid = logs.request_id.get()
+    if rid is not None:
+        body["request_id"] = rid  # what the cashier reads out to support, found in the logs
+    response = web.Response(
+        status=problem.status, text=json.dumps(body, ensure_ascii=False),
         content_type=PROBLEM_TYPE, headers=headers,
     )
+    response[PROBLEM_CODE] = problem.code  # for the metrics of the request middleware
+    return response
+
+
+def database_unavailable() -> Problem:
+    return SERVICE_UNAVAILABLE(
+        "The service cannot reach its database just now. Try again in a few seconds: a "
+        "repeated request is never charged twice.")
 
 
 def from_validation_error(exc: ValidationError) -> Problem:
@@ -80,7 +99,12 @@ async def problem_middleware(
             return problem_response(known[0](known[1]))
         # aiohttp's own refusals of a malformed request keep their status.
         return problem_response(Problem(HTTP_ERROR, exc.reason, status=exc.status))
-    except Exception:
+    except Exception as exc:
+        if availability.is_database_away(exc):
+            # An outage, not a bug: one line, no trace; the pool heals when it comes back.
+            log.warning("%s %s: database unavailable (%s)", request.method, _route(request),
+                        type(exc).__name__)
+            return problem_response(database_unavailable())
         # A bug: logged with its trace here, never shown to the client.
         log.exception("unhandled error on %s %s", request.method, _route(request))
         return problem_response(INTERNAL_ERROR(

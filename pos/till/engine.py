@@ -299,7 +299,7 @@ async def redeem(
     services: Services, till: Till, request: RedemptionIn, key: str, path: str
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
-    where = locate(services, till, request)
+    where = await locate(services, till, request)
 
     async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)

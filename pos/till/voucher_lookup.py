@@ -28,6 +28,7 @@ from pos.errors import (
 from pos.service.services import Services
 from pos.signing.tokens import VoucherClaims
 from pos.storage import issuances as issuance_store
+from pos.storage import throttles
 from pos.storage import till_lookup as store
 from pos.storage.till_lookup import VoucherState
 
@@ -123,19 +124,30 @@ class Locator:
     code_hash: bytes | None
 
 
-def locate(services: Services, till: Till, request: Credential) -> Locator:
-    """Find where to look, without the database; manual codes are rate-limited here."""
+def _too_many_codes() -> Problem:
+    return RATE_LIMITED(
+        "Too many codes were typed in a short time. Wait a minute and try again.")
+
+
+async def locate(services: Services, till: Till, request: Credential) -> Locator:
+    """Find where to look; a manual code is throttled first, per till and per code, in
+    PostgreSQL so the limits hold across every process of the service."""
     if request.token is not None:
         voucher_id, kid = _peek(request.token)
         return Locator(voucher_id, kid, None)
     assert request.code is not None
-    if not services.code_limiter.allow(till.till_id):
-        raise RATE_LIMITED(
-            "Too many codes were typed in a short time. Wait a minute and try again.")
+    limits = services.config.limits
+    if not await throttles.take(services.pool, f"code-till:{till.till_id}",
+                                limits.code_lookups_per_minute):
+        raise _too_many_codes()
     body = codes.normalise(request.code)
     if body is None:
         raise INVALID_TOKEN("This code is not valid. Check it was typed correctly.")
-    return Locator(None, "", codes.code_hash(body))
+    digest = codes.code_hash(body)
+    if not await throttles.take(services.pool, f"code:{digest.hex()}",
+                                limits.code_tries_per_minute):
+        raise _too_many_codes()
+    return Locator(None, "", digest)
 
 
 async def load(services: Services, till: Till, where: Locator) -> VoucherState | None:
@@ -161,13 +173,16 @@ async def check_voucher(
         if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
             raise VOUCHER_REVOKED(
                 "This voucher code has been replaced by a newer one and cannot be used.")
-    elif state is None:
+    elif state is None or not state.partner:
+        # A real code typed at a shop that does not take it answers exactly as a made-up
+        # one: the till must not learn which guesses are somebody's voucher.
         body = codes.normalise(request.code or "")
         if body is not None and await issuance_store.code_was_replaced(
                 services.pool, codes.code_hash(body)):
             raise VOUCHER_REVOKED(
                 "This voucher code has been replaced by a newer one and cannot be used.")
         raise INVALID_TOKEN("No voucher has this code. Check it was typed correctly.")
+    assert state is not None
 
     if state.status in _STATUS_PROBLEMS:
         raise _STATUS_PROBLEMS[state.status]()
@@ -182,5 +197,5 @@ async def check_voucher(
 
 async def find_voucher(services: Services, till: Till, request: Credential) -> VoucherState:
     """The voucher a token or manual code names, checked (one database round trip)."""
-    where = locate(services, till, request)
+    where = await locate(services, till, request)
     return await check_voucher(services, request, where, await load(services, till, where))

@@ -36,6 +36,12 @@ const PENDING = "pos.pending";
 const BACKOFF = [1, 2, 4, 8, 15];
 
 /** Problems after which repeating the same request may give another answer. */
+/** The till's own credential was refused (paired again elsewhere, or withdrawn). Other 401
+ * answers (a voucher code or QR not accepted) are about the voucher, not the tablet. */
+export function lostPairing(answer) {
+  return answer.status === 401 && answer.body?.code === "unauthorized";
+}
+
 function isTransient(answer) {
   if (answer.status >= 500) return true;  // the service released the key; a retry is safe
   return answer.status === 409 && answer.body?.code === "idempotency_in_progress";
@@ -88,7 +94,7 @@ export class IdempotentWrite {
         answer = await call("POST", this.state.path, {
           secret, body: this.state.body ?? undefined, key: this.state.key,
         });
-        if (answer.status === 401) {
+        if (lostPairing(answer)) {
           // The till's credential was replaced (paired again) or withdrawn: the outcome is
           // still unknown, so the write stays kept for the same till to finish once paired.
           return answer;

@@ -1,7 +1,7 @@
 // The till: pair once, read a voucher, build the basket, confirm, print, void.
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
-import { call, IdempotentWrite, NetworkError } from "./api.js";
+import { call, IdempotentWrite, lostPairing, NetworkError } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
@@ -389,7 +389,7 @@ async function runQuote() {
     await offlineQuote();
     if (seq !== state.quoteSeq) return;
     delete $("#screen-basket").dataset.quoting;
-  } else if (answer.status === 401) {
+  } else if (lostPairing(answer)) {
     unpaired();
     return;
   } else if (answer.status === 200) {
@@ -563,7 +563,7 @@ async function runWrite(write) {
   renderPending(null);
   const answer = await write.run(state.till.secret, (waiting) => renderPending(waiting));
   state.write = null;
-  if (answer.status === 401) {
+  if (lostPairing(answer)) {
     unpaired();
     return;
   }
