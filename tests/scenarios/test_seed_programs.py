@@ -132,7 +132,8 @@ async def test_nutrition_growth_voucher(world: World) -> None:
     # Chinese and names the category by its label; assert it once reasons are bilingual.
     assert (await world.voucher(second["id"]))["balance"] == 15000
 
-    status, r = await redeem(world, corner, {"code": second["code"]}, basket(("milk", 1, 1500)))
+    status, r = await redeem(world, corner, {"token": second["token"]},
+                             basket(("milk", 1, 1500)))
     assert (status, r["code"]) == (403, "merchant_not_accepted")
 
 
