@@ -170,6 +170,7 @@ AMOUNT_EXCEEDS_COVERAGE = _declare("amount_exceeds_coverage", 422, "Amount too h
                                    InputProblem)
 IDENTITY_CHECK_REQUIRED = _declare("identity_check_required", 422, "Identity check needed",
                                    InputProblem)
+LIMIT_REACHED = _declare("limit_reached", 422, "Limit reached for now", InputProblem)
 CHANNEL_NOT_ALLOWED = _declare("channel_not_allowed", 422, "Payment channel not allowed",
                                InputProblem)
 VOUCHER_LISTED_TWICE = _declare("voucher_listed_twice", 422, "Voucher scanned twice",

@@ -132,7 +132,7 @@ async def test_a_program_reads_back_typed_and_answers_as_before(world: World) ->
     assert list(shown) == [
         "id", "name", "currency", "restrictions", "rule_settings", "face_value",
         "per_visit_cap", "uses", "unit_price", "valid_from", "valid_until", "allowance",
-        "require_identity", "channels", "created_at", "merchant_ids"]
+        "require_identity", "channels", "created_at", "merchant_ids", "time_zone", "limits"]
     assert (shown["currency"], shown["restrictions"], shown["channels"]) == (
         "CNY", ["any"], ["cash"])
     assert shown["merchant_ids"] == [shop.merchant_id]

@@ -135,7 +135,7 @@ async def test_expiry_moves_what_is_left_into_program_expired(
     monthly = await world.program(
         partners=[shop], valid_from=str(today - timedelta(days=70)),
         valid_until=str(today + timedelta(days=200)),
-        allowance={"amount": 30000, "count": 12, "rollover": False})
+        allowance={"amount": 30000, "count": 9, "rollover": False})
     (a,) = await world.issue(monthly)
     async with connect(config) as conn:
         ended = await conn.fetchval(

@@ -169,11 +169,14 @@ async def test_a_refused_voucher_refuses_the_whole_sale_and_says_which(
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
 
 
-async def test_exhausted_voucher_in_the_list_is_named(world: World) -> None:
+async def test_exhausted_voucher_in_the_list_is_named(world: World,
+                                                      db: asyncpg.Connection[Any]) -> None:
     shop, _, vouchers = await wish_vouchers(world, 2)
     for _ in range(3):
         status, _r = await sell(world, shop, [vouchers[1]], STATIONERY_250)
         assert status == 201
+        # 100 per shop and day: the next visit is the next day.
+        await db.execute("UPDATE redemptions SET created_at = created_at - interval '1 day'")
     status, r = await sell(world, shop, vouchers, STATIONERY_250)
     assert (status, r["code"], r["voucher"]["position"]) == (409, "voucher_exhausted", 2)
     assert await balances(world, vouchers) == [30000, 0]
@@ -274,3 +277,24 @@ async def test_fifty_sales_sharing_vouchers_never_overspend(
         c for c in await verify_ledger(db) if not c.ok]
     done = await pos_command(config, "verify")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_a_voucher_whose_visit_is_used_today_is_named(world: World) -> None:
+    """Two children's wish vouchers in one sale; one already paid its 100 at this shop
+    today: the sale is refused naming that voucher, and nothing is taken."""
+    shop, _, vouchers = await wish_vouchers(world, 2)
+    status, _r = await sell(world, shop, [vouchers[1]], basket(("stationery", 1, 10000)))
+    assert status == 201
+    status, r = await sell(world, shop, vouchers, STATIONERY_250)
+    assert (status, r["code"], r["voucher"]["position"]) == (422, "limit_reached", 2), r
+    assert await balances(world, vouchers) == [30000, 20000]
+
+
+async def test_a_voucher_pays_what_its_visit_has_left_today(world: World) -> None:
+    shop, _, vouchers = await wish_vouchers(world, 2)
+    status, _r = await sell(world, shop, [vouchers[1]], basket(("stationery", 1, 6000)))
+    assert status == 201
+    status, r = await sell(world, shop, vouchers, STATIONERY_250)
+    assert status == 201, r
+    assert [v["part"] for v in r["vouchers"]] == [10000, 4000]
+    assert await balances(world, vouchers) == [20000, 20000]

@@ -57,9 +57,9 @@ def test_deny_wins_and_says_which_rule() -> None:
 
 
 def test_coverage_is_the_least_of_eligible_cap_unit_price_and_balance() -> None:
-    assert wanted_amount(13000, per_visit_cap=10000, unit_price=None) == 10000
-    assert wanted_amount(8000, per_visit_cap=None, unit_price=6000) == 6000
-    assert wanted_amount(500, per_visit_cap=10000, unit_price=None) == 500
+    assert wanted_amount(13000, per_visit_cap=10000) == 10000
+    assert wanted_amount(8000, per_visit_cap=None, sessions_worth=6000) == 6000
+    assert wanted_amount(500, per_visit_cap=10000) == 500
     assert covered_amount(10000, 2500) == 2500
     assert covered_amount(10000, 0) == 0
 

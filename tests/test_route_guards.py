@@ -107,7 +107,7 @@ def _url(spec: RouteSpec, ids: dict[str, str]) -> str:
 async def _refused(world: World, spec: RouteSpec, url: str, headers: dict[str, str],
                    expected: tuple[int, str]) -> None:
     headers = {**headers, "Idempotency-Key": new_key()}
-    body: dict[str, Any] | None = {} if spec.method in ("POST", "PUT") else None
+    body: dict[str, Any] | None = {} if spec.method in ("POST", "PUT", "PATCH") else None
     resp = await world.client.request(spec.method, url, json=body, headers=headers,
                                       allow_redirects=False)
     assert resp.content_type == "application/problem+json", (spec.method, url, resp.status)

@@ -13,6 +13,7 @@ from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, Rule
 class AnyRule:
     name = "any"
     description = "Every line is eligible."
+    program_settings: dict[str, str] = {}  # nothing for a program to set
 
     def describe(self, ctx: RuleContext) -> OfflineRule:
         return OfflineRule(rule=self.name)

@@ -20,6 +20,7 @@ NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
 class CategoriesRule:
     name = "categories"
     description = "Lines whose category the program allows; never alcohol, tobacco or gift cards."
+    program_settings = {"allowed": "categories", "denied": "categories"}
 
     def describe(self, ctx: RuleContext) -> OfflineRule:
         program = ctx.program.settings_for(self.name)

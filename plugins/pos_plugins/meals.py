@@ -29,6 +29,7 @@ class MealsRule(CategoryRule):
     description = "Meals at the program's registered canteens."
     purpose = "meal"
     covers = frozenset({"meals"})
+    program_settings = {**CategoryRule.program_settings, "canteens": "merchants"}
 
     def describe(self, ctx: RuleContext) -> OfflineRule:
         canteens = ctx.program.settings_for(self.name).get("canteens")

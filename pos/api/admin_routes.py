@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from pos.api.auth import new_till_secret, secret_hash
-from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, TillIn
+from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, ProgramPatchIn, TillIn
 from pos.api.routing import Routes
-from pos.api.state import body, json_response, path_id, services
+from pos.api.state import body, calling_staff, json_response, path_id, services
+from pos.errors import validation_error
 from pos.signing import keys
+from pos.storage import program_changes
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
 from pos.vouchers import issuance, programs
@@ -30,6 +32,34 @@ async def get_program(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     program = await setup_store.get_program(services(request).pool, program_id)
     return json_response(program.as_json())
+
+
+@routes.patch("/v1/programs/{id}", summary="Change what may safely change in a program",
+              auth="officer", body=ProgramPatchIn)
+async def change_program(request: web.Request) -> web.Response:
+    program_id = path_id(request, "id", "program")
+    svc = services(request)
+    patch = await body(request, ProgramPatchIn)
+    staff = calling_staff(request)
+    if staff.account_id is not None:
+        # A named account is recorded as itself; nobody records another person's name.
+        patch = patch.model_copy(update={"by": staff.login})
+    elif patch.by is None:
+        raise validation_error("Say who is changing the program (by).",
+                               errors=[{"field": "by", "message": "required"}])
+    program, change = await programs.change_program(svc, program_id, patch)
+    return json_response({**program.as_json(),
+                          "change": None if change is None else change.as_json()})
+
+
+@routes.get("/v1/programs/{id}/changes", summary="Who changed what in a program, and when",
+            auth="staff")
+async def list_program_changes(request: web.Request) -> web.Response:
+    program_id = path_id(request, "id", "program")
+    svc = services(request)
+    await setup_store.get_program(svc.pool, program_id)  # 404 for an unknown program
+    found = await program_changes.list_changes(svc.pool, program_id)
+    return json_response({"changes": [c.as_json() for c in found]})
 
 
 @routes.post("/v1/merchants", summary="Register a merchant", auth="officer", body=MerchantIn,

@@ -6,18 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from pos import codes
-from pos.api.requests import ProgramEditIn
 from pos.api.routing import Routes
-from pos.api.state import body, json_response, path_id, services
+from pos.api.state import json_response, path_id, services
 from pos.errors import not_found, validation_error
 from pos.storage import console_lists
-from pos.storage import setup as setup_store
-from pos.vouchers.programs import local_moment
 
 routes = Routes("directory")
 
@@ -31,25 +27,6 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 async def list_programs(request: web.Request) -> web.Response:
     found = await console_lists.programs(services(request).pool)
     return json_response({"programs": [_jsonable(p) for p in found]})
-
-
-@routes.add("PATCH", "/v1/programs/{id}", summary="Edit a program's name, end or per-visit "
-            "cap", auth="officer", body=ProgramEditIn)
-async def edit_program(request: web.Request) -> web.Response:
-    svc = services(request)
-    program_id = path_id(request, "id", "program")
-    payload = await body(request, ProgramEditIn)
-    program = await setup_store.get_program(svc.pool, program_id)
-    until = None
-    if payload.valid_until is not None:
-        until = local_moment(payload.valid_until, ZoneInfo(svc.config.redemption.timezone),
-                             end=True)
-        if until <= program.valid_from:
-            raise validation_error("The program must end after it starts.")
-    await console_lists.edit_program(svc.pool, program_id, name=payload.name,
-                                     valid_until=until, per_visit_cap=payload.per_visit_cap,
-                                     clear_cap=payload.remove_per_visit_cap)
-    return json_response((await setup_store.get_program(svc.pool, program_id)).as_json())
 
 
 @routes.get("/v1/merchants", summary="Every merchant with its tills", auth="staff")

@@ -52,6 +52,31 @@ class AllowanceIn(Strict):
     rollover: bool = False
 
 
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                                pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$")]
+
+
+class LimitIn(Strict):
+    """A limit across all merchants: at most so many redemptions and/or so much money per
+    local day, week (Monday to Sunday) or calendar month."""
+
+    period: Literal["day", "week", "month"]
+    max_redemptions: Annotated[int, Field(strict=True, ge=1, le=10_000)] | None = None
+    max_amount: PositiveAmount | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> LimitIn:
+        if self.max_redemptions is None and self.max_amount is None:
+            raise ValueError("a limit needs max_redemptions, max_amount or both")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+Limits = Annotated[list[LimitIn], Field(max_length=6)]
+
+
 class ProgramIn(Strict):
     name: Name
     currency: Currency = "CNY"
@@ -66,6 +91,10 @@ class ProgramIn(Strict):
     allowance: AllowanceIn | None = None
     require_identity: bool = False
     channels: Annotated[list[RuleName], Field(min_length=1, max_length=10)] = ["cash"]
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="IANA time zone of the program's days and months; "
+        "the service's redemption.timezone when absent.")
+    limits: Limits = Field(default_factory=list)
 
     _currency = field_validator("currency")(_check_currency)
 
@@ -80,6 +109,28 @@ class ProgramIn(Strict):
         if self.allowance is None and self.uses is None and self.face_value == 0:
             raise ValueError(
                 "a program needs a face_value, an allowance, or uses with a unit_price")
+        return self
+
+
+class ProgramPatchIn(Strict):
+    """What may change in a running program; every other field is refused. Changes apply
+    to later redemptions only, and are recorded with `by`."""
+
+    # Who changed it; a named account is recorded as itself whatever is sent here.
+    by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                         max_length=200)] | None = None
+    name: Name | None = None
+    valid_until: date | datetime | None = None
+    per_visit_cap: PositiveAmount | None = None
+    limits: Limits | None = None
+    rule_settings: dict[str, dict[str, Any]] | None = None
+    merchant_ids: Annotated[list[Annotated[str, StringConstraints(
+        min_length=36, max_length=36)]], Field(max_length=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _in_range(self) -> ProgramPatchIn:
+        if self.valid_until is not None and not 2000 <= self.valid_until.year <= 9000:
+            raise ValueError("program dates must fall between the years 2000 and 9000")
         return self
 
 
@@ -98,6 +149,9 @@ class TillIn(Strict):
 class BeneficiaryIn(Strict):
     ref: Ref
     holder_ref: Ref | None = None
+    grant: Ref | None = Field(
+        default=None, description="Which grant of the program this voucher is, when a "
+        "beneficiary receives several (e.g. 'first', 'second'); each (ref, grant) once.")
 
 
 class IssueIn(Strict):
@@ -285,15 +339,6 @@ class TokenIn(Strict):
     name: Name = Field(description="What the token is for, e.g. the script that uses it.")
 
 
-class ProgramEditIn(Strict):
-    """What may change after vouchers exist: the name, a later or earlier end, the per-visit
-    cap (null removes it). Face value, currency and rules are fixed once vouchers carry
-    them."""
-
-    name: Name | None = None
-    valid_until: date | datetime | None = None
-    per_visit_cap: PositiveAmount | None = None
-    remove_per_visit_cap: bool = False
 # Offline tills (docs/offline.md)
 
 class DeviceKeyIn(Strict):

@@ -200,6 +200,12 @@ class Routes:
         return self.add("POST", path, summary=summary, auth=auth, body=body, status=status,
                         idempotent=idempotent, content_type=content_type)
 
+    def patch(
+        self, path: str, *, summary: str, auth: Auth, body: type[BaseModel] | None = None,
+        status: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        return self.add("PATCH", path, summary=summary, auth=auth, body=body, status=status)
+
     def install(self, app: web.Application) -> None:
         for spec in self.specs:
             guard = guard_for(spec.auth, html=spec.content_type == "text/html")

@@ -266,7 +266,7 @@ async def voucher_card(request: web.Request) -> web.Response:
     font = await _font(svc)
     item = issuance.carried(svc, voucher, issuance.nbf_of(program))
     face = cards.card_face(program, token=item.token, code=item.code,
-                           timezone=svc.config.redemption.timezone)
+                           timezone=program.time_zone)
     data = await asyncio.to_thread(cards.render_png, face, font)
     response = web.Response(body=data, content_type="image/png")
     _private(response)

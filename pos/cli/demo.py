@@ -1,7 +1,13 @@
-"""Demo data for `make run`: two programs, two merchants, a till each, a few vouchers.
+"""Demo data for `make run`: two programs, two merchants, a till each, a few vouchers, and
+for each program one basket that works at the till.
 
-Loaded once per data folder; what a person needs to try the till (till secrets, a voucher
-token and code) is kept in `demo.json` in the data folder, readable only by the service.
+The programs are defined through the same checks as the API's (`define_program`), so the
+demo cannot name a category that does not exist, and each pays for what its name says: the
+wish voucher for study supplies, sports and daily goods, at most 100 per shop and day; the
+nutrition growth voucher for milk and milk powder (two vouchers of 150 per child), never
+for sweets. Loaded once per data folder; what a person needs to try the till (till
+secrets, vouchers' tokens and codes, the baskets) is kept in `demo.json` in the data
+folder, readable only by the service.
 """
 
 from __future__ import annotations
@@ -12,24 +18,51 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pos.api.auth import new_till_secret, secret_hash
+from pos.api.requests import ProgramIn
+from pos.money import format_major
 from pos.service.services import Services
 from pos.signing.keys import write_secret_file
 from pos.storage import setup as setup_store
 from pos.vouchers import issuance
+from pos.vouchers.programs import define_program
 
 FILE_NAME = "demo.json"
 
+WISH = {
+    "name": "Wish voucher 心愿券", "restrictions": ["categories"], "face_value": 30000,
+    "per_visit_cap": 10000, "rule_settings": {"categories": {"allowed": [
+        "stationery", "school_bags", "art_supplies", "sports_goods", "books", "clothing",
+        "shoes", "household", "toiletries"]}},
+}
+NUTRITION = {
+    "name": "Nutrition growth voucher 营养成长券", "restrictions": ["nutrition"],
+    "face_value": 15000, "rule_settings": {"nutrition": {"only": [
+        "milk", "milk_powder", "dairy", "infant_formula"]}},
+}
+# One basket per program that the till can take, as a cashier would scan it.
+BASKETS: dict[str, dict[str, Any]] = {
+    "wish": {"currency": "CNY", "lines": [
+        {"sku": "PEN-BOX", "category": "stationery", "description": "Pencil case 笔袋",
+         "quantity": 1, "unit_price": 4500},
+        {"sku": "BALL-5", "category": "sports_goods", "description": "Football 足球",
+         "quantity": 1, "unit_price": 8500}]},
+    "nutrition": {"currency": "CNY", "lines": [
+        {"sku": "MILK-1L", "category": "milk", "description": "Whole milk 纯牛奶 1L",
+         "quantity": 2, "unit_price": 1500},
+        {"sku": "CANDY", "category": "sweets", "description": "Candy 糖果",
+         "quantity": 1, "unit_price": 800}]},
+}
+WHAT_HAPPENS = {
+    "wish": "the voucher pays 100.00 (its most per shop and day), 30.00 is paid another way",
+    "nutrition": "the voucher pays the milk (30.00); the candy (8.00) is paid another way",
+}
 
-def _program(name: str, zone: ZoneInfo, **values: Any) -> dict[str, Any]:
-    today = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    base: dict[str, Any] = {
-        "name": name, "currency": "CNY", "rule_settings": {}, "face_value": 0,
-        "per_visit_cap": None, "uses": None, "unit_price": None,
-        "valid_from": today - timedelta(days=1), "valid_until": today + timedelta(days=180),
-        "allowance": None, "require_identity": False, "channels": ["cash"],
-    }
-    base.update(values)
-    return base
+
+def _program(values: dict[str, Any], zone: ZoneInfo) -> ProgramIn:
+    today = datetime.now(zone).date()
+    return ProgramIn.model_validate({
+        **values, "currency": "CNY", "valid_from": today - timedelta(days=1),
+        "valid_until": today + timedelta(days=180), "time_zone": zone.key})
 
 
 async def load_demo(services: Services) -> dict[str, Any]:
@@ -40,14 +73,8 @@ async def load_demo(services: Services) -> dict[str, Any]:
         return loaded
     pool = services.pool
     zone = ZoneInfo(services.config.redemption.timezone)
-    wish = await setup_store.create_program(pool, _program(
-        "Wish voucher 心愿券", zone, restrictions=["categories"], face_value=30000,
-        per_visit_cap=10000, rule_settings={"categories": {
-            "allowed": ["stationery", "school_bags", "sports_goods", "daily_goods"]}}))
-    nutrition = await setup_store.create_program(pool, _program(
-        "Nutrition growth voucher 营养成长券", zone, restrictions=["categories"],
-        face_value=15000, rule_settings={"categories": {
-            "allowed": ["dairy", "infant_formula", "food"], "denied": ["sweets"]}}))
+    wish = await define_program(services, _program(WISH, zone))
+    nutrition = await define_program(services, _program(NUTRITION, zone))
     shops = {}
     for name, programs in (("Township Stationery 乡镇文具店", [wish]),
                            ("Little Sprout Mother & Baby 小芽母婴店", [nutrition, wish])):
@@ -57,13 +84,28 @@ async def load_demo(services: Services) -> dict[str, Any]:
         secret = new_till_secret()
         await setup_store.create_till(pool, merchant, "Counter 1", secret_hash(secret))
         shops[name] = {"merchant_id": merchant, "till_secret": secret}
+    children = [f"demo-child-{i:03d}" for i in range(1, 4)]
     vouchers = {
-        "wish": await issuance.issue_vouchers(
-            services, wish, [{"ref": f"demo-child-{i:03d}"} for i in range(1, 4)]),
+        "wish": await issuance.issue_vouchers(services, wish, [{"ref": c} for c in children]),
+        # Two vouchers of 150 per child: two grants.
         "nutrition": await issuance.issue_vouchers(
-            services, nutrition, [{"ref": f"demo-child-{i:03d}"} for i in range(1, 4)]),
+            services, nutrition,
+            [{"ref": c, "grant": g} for c in children for g in ("first", "second")]),
     }
     demo = {"programs": {"wish": wish, "nutrition": nutrition}, "merchants": shops,
-            "vouchers": vouchers}
+            "vouchers": vouchers, "baskets": BASKETS}
     write_secret_file(path, json.dumps(demo, ensure_ascii=False, indent=2).encode())
     return demo
+
+
+def basket_lines(demo: dict[str, Any]) -> list[str]:
+    """What `pos run --demo` prints: per program, a voucher code and a basket that works."""
+    out = []
+    for program, basket in demo.get("baskets", BASKETS).items():
+        voucher = demo["vouchers"][program][0]
+        items = ", ".join(f"{line['quantity']} x {line['description']} at "
+                          f"{format_major(line['unit_price'], 'CNY')}"
+                          for line in basket["lines"])
+        out.append(f"  {program}: code {voucher['code']}; basket: {items}; "
+                   f"{WHAT_HAPPENS.get(program, '')}")
+    return out

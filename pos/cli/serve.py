@@ -69,12 +69,17 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
     if token is not None:
         print(f"  admin token (generated, kept in the data folder): {token}")
     if demo is not None:
+        from pos.cli.demo import basket_lines
+
         for name, shop in demo["merchants"].items():
             print(f"  till secret for {name}: {shop['till_secret']}")
         voucher = demo["vouchers"]["wish"][0]
-        print(f"  demo voucher (wish, 100 per visit): code {voucher['code']}")
+        print(f"  demo voucher (wish, 100 per shop and day): code {voucher['code']}")
         print(f"  demo voucher token: {voucher['token']}")
         print(f"  its holder page: {base}/v/{voucher['code']}")
+        print("  a basket per program that works at the till:")
+        for line in basket_lines(demo):
+            print(line)
     sys.stdout.flush()
 
 

@@ -99,6 +99,13 @@ class Plugins(Registrations):
     def unknown_rules(self, names: Sequence[str]) -> list[str]:
         return [n for n in names if n not in self.rules]
 
+    def rule_program_settings(self, rule_name: str) -> Mapping[str, str] | None:
+        """The keys (and their kinds) a program may set for this rule, or None when the
+        rule does not say (see `RestrictionRule`)."""
+        registered = self.rules.get(rule_name)
+        declared = getattr(registered.adapter, "program_settings", None) if registered else None
+        return dict(declared) if isinstance(declared, Mapping) else None
+
     async def decide(
         self, rule_name: str, ctx_without_settings: RuleContext, lines: Sequence[BasketLine]
     ) -> list[LineDecision]:

@@ -94,7 +94,15 @@ class LineDecision:
 
 @runtime_checkable
 class RestrictionRule(Protocol):
-    """Decides, line by line, what a program's voucher may pay for."""
+    """Decides, line by line, what a program's voucher may pay for.
+
+    A rule may also declare the keys a program may set for it in
+    `rule_settings.<name>`, as a class attribute `program_settings`: a mapping of key to
+    kind (`"categories"`: a list of category codes of docs/categories.md, checked when the
+    program is defined; `"merchants"`: a list of merchant ids; `"any"`: not checked). A
+    program naming a key the rule does not declare is refused; a rule without the
+    attribute takes any keys.
+    """
 
     name: str
     description: str
@@ -265,6 +273,7 @@ class CategoryRule:
     description: str = ""
     purpose: str = ""
     covers: frozenset[str] = frozenset()
+    program_settings: Mapping[str, str] = {"only": "categories", "exclude": "categories"}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         rule = self.describe(ctx)

@@ -4,7 +4,6 @@ voucher's history, editing a program, disabling a till, settlement runs."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pos.db.pool import Executor
@@ -64,22 +63,6 @@ async def disable_till(db: Executor, till_id: str) -> bool:
         "UPDATE tills SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1", till_id)
     await db.execute(
         "DELETE FROM till_pairing_codes WHERE till_id = $1 AND used_at IS NULL", till_id)
-    return str(done) != "UPDATE 0"
-
-
-async def edit_program(db: Executor, program_id: str, *, name: str | None,
-                       valid_until: datetime | None,
-                       per_visit_cap: int | None, clear_cap: bool) -> bool:
-    """Change what may change after vouchers exist; False when there is no such program.
-    Face value, currency and rules stay: vouchers already carry them."""
-    done = await db.execute(
-        """
-        UPDATE programs
-           SET name = coalesce($2, name),
-               valid_until = coalesce($3, valid_until),
-               per_visit_cap = CASE WHEN $5 THEN NULL ELSE coalesce($4, per_visit_cap) END
-         WHERE id = $1
-        """, program_id, name, valid_until, per_visit_cap, clear_cap)
     return str(done) != "UPDATE 0"
 
 

@@ -59,13 +59,16 @@ async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
 
 
 async def refs_already_issued(conn: Executor, program_id: str,
-                              refs: Sequence[str]) -> set[str]:
+                              refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (beneficiary ref, grant label) pairs already hold a voucher."""
     rows = await conn.fetch(
-        "SELECT beneficiary_ref FROM vouchers WHERE program_id = $1 "
-        "AND beneficiary_ref = ANY($2::text[])",
-        program_id, list(refs),
+        "SELECT v.beneficiary_ref, v.grant_label FROM vouchers v "
+        "JOIN unnest($2::text[], $3::text[]) AS u(ref, label) "
+        "ON v.beneficiary_ref = u.ref AND v.grant_label = u.label "
+        "WHERE v.program_id = $1",
+        program_id, [r for r, _ in refs], [g for _, g in refs],
     )
-    return {r["beneficiary_ref"] for r in rows}
+    return {(r["beneficiary_ref"], r["grant_label"]) for r in rows}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +87,12 @@ class HeldVoucher:
     balance: int | None  # None when read for printing, which does not need it
     total_remaining: int | None
     issuance_line: int | None
+    grant_label: str = ""  # which grant of the program ('' for the only one)
 
 
 _HELD = """
     SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
-           v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line,
+           v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line, v.grant_label,
            (SELECT coalesce(sum(remaining), 0) FROM credits c
              WHERE c.voucher_id = v.id AND c.remaining > 0
                AND c.valid_from <= now() AND c.valid_until > now())::bigint AS balance,
@@ -125,7 +129,7 @@ async def issuance_page(conn: Executor, issuance_id: str, after_line: int,
         """
         SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
                v.token_kid, v.token_iat, v.token_exp, v.uses_left, v.issuance_line,
-               NULL::bigint AS balance, NULL::bigint AS total_remaining
+               v.grant_label, NULL::bigint AS balance, NULL::bigint AS total_remaining
           FROM vouchers v
          WHERE v.issuance_id = $1 AND v.issuance_line > $2
          ORDER BY v.issuance_line LIMIT $3

@@ -1,15 +1,18 @@
 """The till's value-moving writes: redeem and void, and reading a redemption back.
 
-Both call the PL/pgSQL functions of migration 0002, `pos_redeem` and `pos_void`: one
-statement each that locks the voucher, moves the credits, writes the redemption, its
-lines, the ledger entries and the idempotency answer together. The redemption's outbox
-event is written at commit by the deferred triggers `redemptions_outbox_committed` and
-`redemptions_outbox_voided` (function `pos_outbox_redemption_event`, migration 0010), so
-an event exists exactly when its change committed.
+Both call the PL/pgSQL functions `pos_redeem` and `pos_void` (migration 0002, replaced by
+0200, which adds the per-visit cap per local day, the period limits of `pos_limit_room` and
+sessions for programs counted in uses): one statement each that locks the voucher, moves the
+credits, writes the redemption, its lines, the ledger entries and the idempotency answer
+together. `limit_room` asks `pos_limit_room` for a quote. The redemption's outbox event is
+written at commit by the deferred triggers `redemptions_outbox_committed` and
+`redemptions_outbox_voided` (function `pos_outbox_redemption_event`, migration 0010), so an
+event exists exactly when its change committed.
 
 The functions answer with a small JSON document; it is decoded here into typed outcomes
-(`Redeemed`, `CoverageShort`, `RedeemRefusal`; `Voided`, `VoidRefusal`), and their driver
-errors are translated by `pos.storage.driver_errors`, so the engine never matches strings.
+(`Redeemed`, `CoverageShort`, `LimitReached`, `RedeemRefusal`; `Voided`, `VoidRefusal`), and
+their driver errors are translated by `pos.storage.driver_errors`, so the engine never
+matches strings.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -43,7 +47,7 @@ class NewRedemption:
     currency: str
     basket_total: int
     eligible_total: int
-    wanted: int  # min(eligible total, per-visit cap, unit price)
+    wanted: int  # min(eligible total, per-visit cap, sessions' worth); limits apply in SQL
     requested: int | None  # an exact voucher part the till asked for, or None: as covered
     channel: str
     lines: Sequence[dict[str, Any]]  # one per basket line, with the rules' decision
@@ -73,6 +77,42 @@ class CoverageShort:
     covered: int
 
 
+@dataclasses.dataclass(frozen=True)
+class LimitReached:
+    """A per-visit cap or period limit has nothing left until `resets_at` (the program's
+    local wall time)."""
+
+    period: str  # "visit" (the per-visit cap: this shop, today), "day", "week", "month"
+    resets_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitRoom:
+    """What the program's caps and limits still allow this voucher at this merchant now:
+    `room` None when nothing limits it; `reached` when nothing is left."""
+
+    room: int | None
+    reached: LimitReached | None = None
+
+
+def limit_room_of(doc: dict[str, Any]) -> LimitRoom:
+    """`pos_limit_room`'s answer, typed."""
+    if doc.get("room") is None:
+        return LimitRoom(None)
+    room = int(doc["room"])
+    if room > 0:
+        return LimitRoom(room)
+    return LimitRoom(0, LimitReached(str(doc["period"]),
+                                     datetime.fromisoformat(str(doc["resets_at"]))))
+
+
+async def limit_room(pool: Executor, voucher_id: str, merchant_id: str) -> LimitRoom:
+    """What `pos_limit_room` answers now (a quote; `pos_redeem` asks again under the lock)."""
+    doc: dict[str, Any] = await pool.fetchval(
+        "SELECT pos_limit_room($1, $2)", voucher_id, merchant_id)
+    return limit_room_of(doc)
+
+
 class RedeemRefusal(enum.Enum):
     """Why `pos_redeem` wrote nothing. The values are the function's own words."""
 
@@ -83,7 +123,7 @@ class RedeemRefusal(enum.Enum):
     VOUCHER_EXHAUSTED = "voucher_exhausted"
 
 
-RedeemOutcome = Redeemed | CoverageShort | RedeemRefusal
+RedeemOutcome = Redeemed | CoverageShort | LimitReached | RedeemRefusal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +151,10 @@ def _redeem_outcome(doc: asyncpg.Record) -> RedeemOutcome:
         return Redeemed(StoredAnswer(doc["answer"]))
     if kind == "amount_exceeds_coverage":
         return CoverageShort(int(doc["covered"]))
+    if kind == "limit_reached":
+        reached = limit_room_of(doc["limit_doc"]).reached
+        assert reached is not None
+        return reached
     try:
         return RedeemRefusal(kind)
     except ValueError:
@@ -134,7 +178,9 @@ def _still_running(what: str) -> Problem:
 
 # The answer comes back as JSON text, stored and sent to the till as it is.
 _REDEEM = ("SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
-           "(d->>'covered')::bigint AS covered "
+           "(d->>'covered')::bigint AS covered, "
+           # The limit's whole answer, only when one was reached (rare; decoded as jsonb).
+           "CASE WHEN d->>'outcome' = 'limit_reached' THEN d END AS limit_doc "
            "FROM pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
            "$15) AS d")
 

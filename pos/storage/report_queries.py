@@ -117,9 +117,12 @@ async def by_merchant(db: Executor, program_id: str) -> list[dict[str, Any]]:
 
 
 async def by_month(db: Executor, program_id: str, timezone: str) -> list[dict[str, Any]]:
+    """Months are the program's local calendar months (`timezone` only when the program
+    has none)."""
     rows = await db.fetch(
         """
-        SELECT to_char(r.created_at AT TIME ZONE $2, 'YYYY-MM') AS month,
+        SELECT to_char(r.created_at AT TIME ZONE coalesce(
+                   (SELECT time_zone FROM programs WHERE id = $1), $2), 'YYYY-MM') AS month,
                count(*) FILTER (WHERE r.status = 'captured') AS redemptions,
                coalesce(sum(r.covered) FILTER (WHERE r.status = 'captured'), 0)::bigint
                    AS redeemed,

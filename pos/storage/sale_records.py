@@ -24,13 +24,15 @@ from pos.db.pool import Connection, Executor
 from pos.errors import IDEMPOTENCY_IN_PROGRESS, not_found
 from pos.storage import payment_journal
 from pos.storage.driver_errors import LeaseLost, translated
-from pos.storage.redemptions import Voided, VoidRefusal, void_in
+from pos.storage.redemptions import LimitRoom, Voided, VoidRefusal, limit_room_of, void_in
 
 _NOW_COLUMNS = """
     SELECT v.id::text AS voucher_id, v.status, v.token_iat, v.uses_left,
            coalesce(l.available, 0)::bigint AS available,
-           coalesce(l.expires_at, 'infinity'::timestamptz) AS expires_at
-      FROM vouchers v
+           coalesce(l.expires_at, 'infinity'::timestamptz) AS expires_at,
+           CASE WHEN p.per_visit_cap IS NOT NULL OR p.limits <> '[]'::jsonb
+                THEN pos_limit_room(v.id, $2::uuid) END AS limit_room
+      FROM vouchers v JOIN programs p ON p.id = v.program_id
       LEFT JOIN LATERAL (
            SELECT sum(remaining) AS available, min(valid_until) AS expires_at
              FROM credits c
@@ -40,6 +42,7 @@ _NOW_COLUMNS = """
      ORDER BY v.id
 """
 _READ_NOW = _NOW_COLUMNS
+NO_LIMIT = LimitRoom(None)
 # Locked first, read after: a row lock that waited re-reads only the locked row, so the
 # credits must be read by a later statement (a fresh snapshot) to see the other sale's
 # changes.
@@ -56,21 +59,28 @@ class VoucherNow:
     uses_left: int | None
     available: int  # live credits now
     expires_at: datetime  # when the first live credit expires ('infinity' if none)
+    # What the program's per-visit cap and period limits leave at this merchant now
+    # (`pos_limit_room`, migration 0200).
+    limit: LimitRoom = NO_LIMIT
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> VoucherNow:
-        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+        values = {f.name: row[f.name] for f in dataclasses.fields(cls) if f.name != "limit"}
+        room = row["limit_room"]
+        return cls(**values, limit=NO_LIMIT if room is None else limit_room_of(room))
 
 
-async def read_now(db: Executor, voucher_ids: Sequence[str]) -> dict[str, VoucherNow]:
-    """The vouchers' balances and first expiry, unlocked (a quote)."""
-    rows = await db.fetch(_READ_NOW, list(voucher_ids))
+async def read_now(db: Executor, voucher_ids: Sequence[str],
+                   merchant_id: str) -> dict[str, VoucherNow]:
+    """The vouchers' balances, first expiry and limits at this merchant, unlocked (a
+    quote)."""
+    rows = await db.fetch(_READ_NOW, list(voucher_ids), merchant_id)
     return {r["voucher_id"]: VoucherNow.from_row(r) for r in rows}
 
 
 @asynccontextmanager
 async def locked_vouchers(
-    pool: asyncpg.Pool[Any], voucher_ids: Sequence[str]
+    pool: asyncpg.Pool[Any], voucher_ids: Sequence[str], merchant_id: str
 ) -> AsyncIterator[tuple[Connection, dict[str, VoucherNow]]]:
     """A transaction holding every voucher's row lock, in voucher-id order. Anything raised
     inside rolls everything back; driver errors come out as the service's own."""
@@ -78,7 +88,7 @@ async def locked_vouchers(
         with translated():
             async with pool.acquire() as conn, conn.transaction():
                 await conn.execute(_LOCK, sorted(voucher_ids))
-                rows = await conn.fetch(_READ_NOW, sorted(voucher_ids))
+                rows = await conn.fetch(_READ_NOW, sorted(voucher_ids), merchant_id)
                 yield conn, {r["voucher_id"]: VoucherNow.from_row(r) for r in rows}
     except LeaseLost:
         raise IDEMPOTENCY_IN_PROGRESS(

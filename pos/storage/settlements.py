@@ -10,7 +10,7 @@ so a batch account holds its total until it is paid, then nothing.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -35,13 +35,15 @@ RUN_TIMEOUT_SECONDS = 1800.0
 
 # One statement: the batches, their lines and the ledger entries, all or nothing.
 # What is due: captured redemptions not yet in a batch, and voids of redemptions already
-# in a batch that no batch has adjusted yet; both up to the period end.
+# in a batch that no batch has adjusted yet; both up to the period end: $6, a local day,
+# ends at the next midnight in each program's own time zone; else the moment $2.
 _CUT = """
 WITH due AS (
     SELECT r.id AS redemption_id, r.merchant_id, r.currency, 'redemption' AS kind,
            r.covered AS amount, r.program_id, r.voucher_id, r.created_at AS occurred_at
-      FROM redemptions r
-     WHERE r.status = 'captured' AND r.created_at <= $2
+      FROM redemptions r JOIN programs p ON p.id = r.program_id
+     WHERE r.status = 'captured'
+       AND r.created_at <= coalesce(($6::date + 1)::timestamp AT TIME ZONE p.time_zone, $2)
        AND ($3::uuid IS NULL OR r.merchant_id = $3) AND ($4::uuid IS NULL OR r.program_id = $4)
        AND NOT EXISTS (SELECT 1 FROM settlement_lines s
                         WHERE s.redemption_id = r.id AND s.kind = 'redemption')
@@ -50,7 +52,9 @@ WITH due AS (
            r.voucher_id, r.voided_at
       FROM redemptions r
       JOIN settlement_lines s ON s.redemption_id = r.id AND s.kind = 'redemption'
-     WHERE r.status = 'voided' AND r.voided_at <= $2
+      JOIN programs p ON p.id = r.program_id
+     WHERE r.status = 'voided'
+       AND r.voided_at <= coalesce(($6::date + 1)::timestamp AT TIME ZONE p.time_zone, $2)
        AND ($3::uuid IS NULL OR r.merchant_id = $3) AND ($4::uuid IS NULL OR r.program_id = $4)
        AND NOT EXISTS (SELECT 1 FROM settlement_lines a
                         WHERE a.redemption_id = r.id AND a.kind = 'adjustment')
@@ -99,9 +103,11 @@ SELECT id::text FROM batches
 
 async def cut_batches(
     conn: Connection, *, run_id: str, period_end: datetime, merchant_id: str | None,
-    program_id: str | None, actor: str,
+    program_id: str | None, actor: str, local_day: date | None = None,
 ) -> list[str]:
-    """Record a run and cut its batches, in one transaction. Returns the new batch ids."""
+    """Record a run and cut its batches, in one transaction. Returns the new batch ids.
+    With `local_day`, the period ends with that day in each program's time zone
+    (`period_end` is what the run records)."""
     try:
         with translated():
             async with conn.transaction():
@@ -114,7 +120,7 @@ async def cut_batches(
                     run_id, period_end, merchant_id, program_id, actor,
                 )
                 rows = await conn.fetch(_CUT, run_id, period_end, merchant_id, program_id, actor,
-                                        timeout=RUN_TIMEOUT_SECONDS)
+                                        local_day, timeout=RUN_TIMEOUT_SECONDS)
                 ids = [r["id"] for r in rows]
                 if ids:
                     await conn.executemany(
@@ -136,6 +142,13 @@ async def cut_batches(
 
 async def merchant_exists(db: Executor, merchant_id: str) -> bool:
     return bool(await db.fetchval("SELECT 1 FROM merchants WHERE id = $1", merchant_id))
+
+
+async def program_zones(db: Executor, program_id: str | None) -> list[str]:
+    """The time zones of one program, or of every program."""
+    rows = await db.fetch("SELECT DISTINCT time_zone FROM programs "
+                          "WHERE $1::uuid IS NULL OR id = $1", program_id)
+    return [r["time_zone"] for r in rows]
 
 
 async def program_exists(db: Executor, program_id: str) -> bool:

@@ -35,6 +35,9 @@ class Program:
     channels: tuple[str, ...]  # how the rest of a basket may be paid
     created_at: datetime
     merchant_ids: tuple[str, ...]  # partner merchants
+    time_zone: str = "Asia/Shanghai"  # IANA name: the program's days, months and limits
+    # [{"period": "day"|"week"|"month", "max_redemptions"?: n, "max_amount"?: n}]
+    limits: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Program:
@@ -46,6 +49,7 @@ class Program:
             valid_until=row["valid_until"], allowance=row["allowance"],
             require_identity=row["require_identity"], channels=tuple(row["channels"]),
             created_at=row["created_at"], merchant_ids=tuple(row["merchant_ids"]),
+            time_zone=row["time_zone"], limits=tuple(row["limits"]),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class Program:
             "require_identity": self.require_identity, "channels": list(self.channels),
             "created_at": self.created_at.isoformat(),
             "merchant_ids": list(self.merchant_ids),
+            "time_zone": self.time_zone, "limits": list(self.limits),
         }
 
 
@@ -71,14 +76,16 @@ async def create_program(pool: asyncpg.Pool[Any], values: dict[str, Any]) -> str
                 """
                 INSERT INTO programs (id, name, currency, restrictions, rule_settings,
                                       face_value, per_visit_cap, uses, unit_price, valid_from,
-                                      valid_until, allowance, require_identity, channels)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                      valid_until, allowance, require_identity, channels,
+                                      time_zone, limits)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                 """,
                 program_id, values["name"], values["currency"], values["restrictions"],
                 values["rule_settings"], values["face_value"], values["per_visit_cap"],
                 values["uses"], values["unit_price"], values["valid_from"],
                 values["valid_until"], values["allowance"], values["require_identity"],
-                values["channels"],
+                values["channels"], values.get("time_zone", "Asia/Shanghai"),
+                values.get("limits") or [],
             )
     except RejectedValue:
         # The request model checks each field; this is a combination the table refuses.
@@ -86,20 +93,33 @@ async def create_program(pool: asyncpg.Pool[Any], values: dict[str, Any]) -> str
     return program_id
 
 
+_PROGRAMS = """
+    SELECT p.*, coalesce(array_agg(pm.merchant_id::text ORDER BY pm.merchant_id) FILTER (
+               WHERE pm.merchant_id IS NOT NULL), '{}') AS merchant_ids
+      FROM programs p LEFT JOIN program_merchants pm ON pm.program_id = p.id
+"""
+
+
+async def known_time_zone(pool: Executor, name: str) -> bool:
+    """Whether the database knows this IANA time zone (limits are counted in it there)."""
+    try:
+        await pool.fetchval("SELECT now() AT TIME ZONE $1", name)
+    except asyncpg.InvalidParameterValueError:
+        return False
+    return True
+
+
 async def get_program(pool: Executor, program_id: str) -> Program:
-    row = await pool.fetchrow(
-        """
-        SELECT p.*, coalesce(array_agg(pm.merchant_id::text) FILTER (
-                   WHERE pm.merchant_id IS NOT NULL), '{}') AS merchant_ids
-          FROM programs p LEFT JOIN program_merchants pm ON pm.program_id = p.id
-         WHERE p.id = $1
-         GROUP BY p.id
-        """,
-        program_id,
-    )
+    row = await pool.fetchrow(_PROGRAMS + " WHERE p.id = $1 GROUP BY p.id", program_id)
     if row is None:
         raise not_found("program")
     return Program.from_row(row)
+
+
+async def list_programs(pool: Executor) -> list[Program]:
+    """Every program, newest first."""
+    rows = await pool.fetch(_PROGRAMS + " GROUP BY p.id ORDER BY p.created_at DESC, p.id")
+    return [Program.from_row(r) for r in rows]
 
 
 async def create_merchant(pool: asyncpg.Pool[Any], name: str) -> str:

@@ -29,7 +29,7 @@ _LOAD_COLUMNS = """
     v.id::text AS voucher_id, v.status, v.token_kid, v.token_iat, v.uses_left,
     p.id::text AS program_id, p.name AS program_name, p.currency, p.restrictions,
     p.rule_settings, p.per_visit_cap, p.unit_price, p.valid_from, p.valid_until,
-    p.require_identity, p.channels,
+    p.require_identity, p.channels, p.limits, p.time_zone,
     (SELECT status FROM signing_keys k WHERE k.kid = $2) AS key_status,
     EXISTS (SELECT 1 FROM program_merchants pm
              WHERE pm.program_id = p.id AND pm.merchant_id = $3) AS partner,
@@ -90,6 +90,8 @@ class VoucherState:
     partner: bool
     available: int
     db_now: datetime
+    limits: list[dict[str, Any]]  # the program's period limits (see migration 0200)
+    time_zone: str  # the program's: its days, weeks and months
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> VoucherState:
@@ -97,7 +99,13 @@ class VoucherState:
         values["currency"] = values["currency"].strip()
         values["restrictions"] = list(values["restrictions"])
         values["channels"] = list(values["channels"])
+        values["limits"] = list(values["limits"])
         return cls(**values)
+
+    @property
+    def limited(self) -> bool:
+        """Whether a per-visit cap or a period limit may cut what the voucher pays."""
+        return self.per_visit_cap is not None or bool(self.limits)
 
 
 async def load_by_id(

@@ -31,6 +31,7 @@ class NewVoucher:
     issuance_id: str | None = None
     issuance_line: int | None = None
     note: str | None = None
+    grant_label: str = ""  # which grant of the program, when a beneficiary holds several
 
 
 async def insert_vouchers(
@@ -50,25 +51,26 @@ async def insert_vouchers(
                 """
                 INSERT INTO vouchers (id, program_id, beneficiary_ref, holder_ref, token_kid,
                                       token_iat, token_exp, code_hash, uses_left, issuance_id,
-                                      issuance_line, note)
+                                      issuance_line, note, grant_label)
                 SELECT u.id, $1, u.ref, u.holder, u.kid, u.iat, u.exp, u.code, u.uses, u.batch,
-                       u.line, u.note
+                       u.line, u.note, u.grant_label
                   FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],
                               $7::bigint[], $8::bytea[], $9::int[], $10::uuid[], $11::int[],
-                              $12::text[])
-                       AS u(id, ref, holder, kid, iat, exp, code, uses, batch, line, note)
+                              $12::text[], $13::text[])
+                       AS u(id, ref, holder, kid, iat, exp, code, uses, batch, line, note,
+                            grant_label)
                 """,
                 program_id, [v.id for v in vouchers], [v.beneficiary_ref for v in vouchers],
                 [v.holder_ref for v in vouchers], [v.token_kid for v in vouchers],
                 [v.token_iat for v in vouchers], [v.token_exp for v in vouchers],
                 [v.code_hash for v in vouchers], [v.uses_left for v in vouchers],
                 [v.issuance_id for v in vouchers], [v.issuance_line for v in vouchers],
-                [v.note for v in vouchers],
+                [v.note for v in vouchers], [v.grant_label for v in vouchers],
             )
     except DuplicateRow as exc:
         if "beneficiary" in (exc.constraint or ""):
             raise ALREADY_ISSUED(
-                "One of these beneficiaries already holds a voucher of this program.",
+                "One of these beneficiaries already holds this grant of this program.",
             ) from None
         raise
     voucher_ids, kinds, amounts, starts, ends = [], [], [], [], []
@@ -106,8 +108,8 @@ async def insert_vouchers(
 
 
 VOUCHER_VIEW = """
-    SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.holder_ref, v.status,
-           v.uses_left, v.token_kid, v.token_iat, v.token_exp, v.created_at, v.updated_at,
+    SELECT v.id::text, v.program_id::text, v.beneficiary_ref, v.grant_label, v.holder_ref,
+           v.status, v.uses_left, v.token_kid, v.token_iat, v.token_exp, v.created_at, v.updated_at,
            v.issuance_id::text, v.issuance_line, v.note,
            p.currency, p.valid_from, p.valid_until, p.per_visit_cap, p.unit_price,
            (SELECT coalesce(sum(remaining), 0) FROM credits c

@@ -46,16 +46,42 @@ def eligible_total(outcomes: Sequence[LineOutcome]) -> int:
 
 
 def wanted_amount(
-    eligible: int, *, per_visit_cap: int | None, unit_price: int | None
+    eligible: int, *, per_visit_cap: int | None, unit_price: int | None = None,
+    sessions_worth: int | None = None,
 ) -> int:
-    """What the voucher would pay before looking at its balance: the eligible total, capped
-    per visit, and for count-based programs at most one session's price."""
+    """What the voucher would pay before looking at its balance and period limits: the
+    eligible total, capped per visit, and for count-based programs what its sessions are
+    worth (`session_cover`), or, where sessions are not counted (an offline kit), one
+    session's `unit_price`."""
     amount = eligible
-    if per_visit_cap is not None:
-        amount = min(amount, per_visit_cap)
-    if unit_price is not None:
-        amount = min(amount, unit_price)
+    for cap in (per_visit_cap, unit_price, sessions_worth):
+        if cap is not None:
+            amount = min(amount, cap)
     return amount
+
+
+def session_cover(outcomes: Sequence[LineOutcome], unit_price: int,
+                  sessions_left: int) -> tuple[int, int]:
+    """A program counted in uses: one session per eligible unit, dearest first, each
+    covered up to the session price, at most the sessions left. (sessions, amount); the
+    same rule as `pos_session_cover` (migration 0200), which decides under the lock."""
+    prices = sorted((o.line.unit_price for o in outcomes if o.eligible
+                     for _ in range(o.line.quantity)), reverse=True)[:max(sessions_left, 0)]
+    return len(prices), sum(min(price, unit_price) for price in prices)
+
+
+def sessions_for(outcomes: Sequence[LineOutcome], unit_price: int, sessions_left: int,
+                 covered: int) -> int:
+    """How many sessions `covered` pays: the dearest units first, every unit any of it
+    falls on, at least one (as `pos_sessions_for`, migration 0200)."""
+    prices = sorted((o.line.unit_price for o in outcomes if o.eligible
+                     for _ in range(o.line.quantity)), reverse=True)[:max(sessions_left, 0)]
+    used, before = 0, 0
+    for price in prices:
+        if before >= covered:
+            break
+        used, before = used + 1, before + min(price, unit_price)
+    return max(used, 1)
 
 
 def covered_amount(wanted: int, available: int) -> int:

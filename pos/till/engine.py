@@ -1,11 +1,12 @@
-"""The redemption engine: what a voucher covers in a basket (quote), taking it (redeem),
-giving it back (void). Checks that can change under concurrency are re-done under the
-voucher's lock in the database; everything else is decided here.
+"""The redemption engine: what a voucher covers in a basket (quote), taking it (redeem), giving
+it back (void). Checks that can change under concurrency are re-done under the voucher's
+lock in the database; everything else is decided here.
 
-The value moves in PL/pgSQL: `pos_redeem` and `pos_void` (migration 0002), called through
-`pos.storage.redemptions`, which answers with typed outcomes matched below. The events that
-listeners get are written at commit by the triggers `redemptions_outbox_committed` and
-`redemptions_outbox_voided` (migration 0010), never here.
+The value moves in PL/pgSQL: `pos_redeem` and `pos_void` (migration 0002, replaced by 0200
+with the per-visit cap per local day, the period limits of `pos_limit_room` and sessions),
+called through `pos.storage.redemptions`, which answers with typed outcomes matched below.
+The events that listeners get are written at commit by the triggers
+`redemptions_outbox_committed` and `redemptions_outbox_voided` (migration 0010), never here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pos.errors import (
     CURRENCY_MISMATCH,
     IDEMPOTENCY_KEY_REQUIRED,
     IDENTITY_CHECK_REQUIRED,
+    LIMIT_REACHED,
     NO_ELIGIBLE_LINES,
     OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
@@ -40,6 +42,7 @@ from pos.storage import offline_sales, till_lookup
 from pos.storage import redemptions as store
 from pos.storage.redemptions import (
     CoverageShort,
+    LimitReached,
     NewRedemption,
     Redeemed,
     RedeemRefusal,
@@ -74,6 +77,9 @@ class Evaluation:
     # Per line, what each rule added to its decision ({"<rule>": detail}), e.g. the
     # approved product list's version; stored with the redemption line.
     details: tuple[dict[str, Any] | None, ...] = ()
+    sessions: int | None = None  # a program counted in uses: the sessions this basket uses
+    # What the per-visit cap and period limits still allow here now (None: not limited).
+    limit_left: int | None = None
 
     def line_dicts(self) -> list[dict[str, Any]]:
         return [{**o.as_dict(), "detail": d}
@@ -118,10 +124,25 @@ async def evaluate(
         raise NO_ELIGIBLE_LINES(
             "Nothing in this basket can be paid with this voucher.",
             lines=[o.as_dict() for o in outcomes])
+    sessions = worth = None
+    if state.unit_price is not None and state.uses_left is not None:
+        sessions, worth = eligibility.session_cover(outcomes, state.unit_price,
+                                                    state.uses_left)
     wanted = eligibility.wanted_amount(
-        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
+        eligible, per_visit_cap=state.per_visit_cap, sessions_worth=worth)
+    limit_left = None
+    if state.limited:
+        room = await store.limit_room(services.pool, state.voucher_id, till.merchant_id)
+        if room.reached is not None:
+            raise limit_reached(room.reached, state, outcomes)
+        if room.room is not None:
+            wanted, limit_left = min(wanted, room.room), room.room
     covered = eligibility.covered_amount(wanted, state.available)
-    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
+    if sessions is not None and state.unit_price is not None and state.uses_left is not None:
+        sessions = eligibility.sessions_for(outcomes, state.unit_price, state.uses_left,
+                                            covered)
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details,
+                      sessions, limit_left)
 
 
 def basket_lines(request: QuoteIn) -> list[BasketLine]:
@@ -163,18 +184,48 @@ async def decide_lines(
     return outcomes, details
 
 
+_LIMIT_WORDS = {
+    "visit": "This voucher has already paid its most per visit at this shop today.",
+    "day": "This voucher has reached its limit for today.",
+    "week": "This voucher has reached its limit for this week.",
+    "month": "This voucher has reached its limit for this month.",
+}
+
+
+def limit_reached(reached: LimitReached, state: VoucherState,
+                  outcomes: list[eligibility.LineOutcome] | None = None) -> Problem:
+    """422 `limit_reached`, saying when the voucher can be used again (local time)."""
+    # TODO(issue 10, other half): render this sentence in zh-CN too, with a reason_code
+    # ("limit_reached.<period>") and params, once the reasons-in-two-languages work merges.
+    when = f"{reached.resets_at:%Y-%m-%d %H:%M}"
+    extra: dict[str, Any] = {"period": reached.period,
+                             "resets_at": reached.resets_at.isoformat(),
+                             "time_zone": state.time_zone}
+    if outcomes is not None:
+        extra["lines"] = [o.as_dict() for o in outcomes]
+    return LIMIT_REACHED(
+        f"{_LIMIT_WORDS.get(reached.period, _LIMIT_WORDS['day'])} It can be used again "
+        f"from {when} ({state.time_zone} time); take another payment for this basket.",
+        **extra)
+
+
 def _voucher_view(state: VoucherState) -> dict[str, Any]:
-    return {
+    view: dict[str, Any] = {
         "id": state.voucher_id, "program_id": state.program_id,
         "program_name": state.program_name, "currency": state.currency,
         "balance": state.available, "uses_left": state.uses_left,
         "per_visit_cap": state.per_visit_cap,
     }
+    if state.unit_price is not None:
+        # A program counted in uses speaks in sessions; its money is only their price.
+        view.update(sessions_left=state.uses_left, session_price=state.unit_price)
+        del view["balance"]
+    return view
 
 
 async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, Any]:
     ev = await evaluate(services, till, request)
-    return {
+    answer = {
         "voucher": _voucher_view(ev.state),
         "currency": ev.state.currency,
         "lines": ev.line_dicts(),
@@ -184,6 +235,13 @@ async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, A
         "remainder": ev.basket_total - ev.covered,
         "channel": request.channel,
     }
+    if ev.sessions is not None and ev.state.uses_left is not None:
+        answer.update(sessions_used=ev.sessions,
+                      sessions_left=ev.state.uses_left - ev.sessions)
+    if ev.state.limited:
+        # Why the voucher may pay less than its balance: what its caps leave here today.
+        answer["limit_left"] = ev.limit_left
+    return answer
 
 
 # ------------------------------------------------------------------------------------------
@@ -274,6 +332,9 @@ async def redeem(
                 problem = AMOUNT_EXCEEDS_COVERAGE(
                     f"This voucher can pay at most {now_covered} now.",
                     covered=now_covered)
+            case LimitReached():
+                # Another till used the rest of the limit while this one was deciding.
+                problem = limit_reached(outcome, ev.state)
             case RedeemRefusal():
                 problem = _REFUSED_REDEMPTIONS[outcome]()
         if collected is not None:

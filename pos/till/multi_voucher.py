@@ -24,6 +24,7 @@ from pos.storage import redemptions as store
 from pos.storage import sale_records
 from pos.storage.redemptions import (
     CoverageShort,
+    LimitReached,
     NewRedemption,
     Redeemed,
     RedeemRefusal,
@@ -77,7 +78,8 @@ async def _write(
     planned: Plan, collected: Collected | None,
 ) -> dict[str, Any]:
     ids = [v.state.voucher_id for v in planned.listed]
-    async with sale_records.locked_vouchers(services.pool, ids) as (conn, now):
+    async with sale_records.locked_vouchers(services.pool, ids, till.merchant_id) as (
+            conn, now):
         split = sale_plan.split(planned.lines, planned.listed, now)
         journalled = collected is not None and collected.payment is not None
         if split.covered == 0 or (journalled and split != planned.split):
@@ -105,6 +107,9 @@ async def _write(
                         uses_left=part_answer["uses_left"])
                 case RedeemRefusal():  # a check pos_redeem makes under the lock
                     raise sale_plan.naming(_REFUSED[done](), k + 1, ids[k])
+                case LimitReached():  # a per-visit cap or period limit, under the lock
+                    raise sale_plan.naming(
+                        engine.limit_reached(done, current.listed[k].state), k + 1, ids[k])
                 case CoverageShort():  # cannot happen under our lock
                     raise sale_plan.naming(VOUCHERS_CHANGED(
                         "This voucher changed meanwhile. Nothing was taken; check the "

@@ -127,9 +127,14 @@ def split(lines: Sequence[BasketLine], listed: Sequence[Listed],
         if current is None or current.status != "active":
             raise naming(exhausted() if current is None else _status_problem(current.status),
                          v.position, v.state.voucher_id)
+        if current.limit.reached is not None and current.available > 0:
+            raise naming(engine.limit_reached(current.limit.reached, v.state), v.position,
+                         v.state.voucher_id)
+        room = current.limit.room
         limit = allocation.ceiling(
             current.available, per_visit_cap=v.state.per_visit_cap,
-            unit_price=v.state.unit_price, uses_left=current.uses_left)
+            unit_price=v.state.unit_price, uses_left=current.uses_left,
+            limits=() if room is None else (room,))
         if limit <= 0:
             raise naming(exhausted(), v.position, v.state.voucher_id)
         purses.append(Purse(limit, current.expires_at, v.eligible))
@@ -143,7 +148,8 @@ def _status_problem(status: str) -> Problem:
 async def plan(services: Services, till: Till, request: QuoteIn) -> Plan:
     listed = await find_listed(services, till, request)
     lines = engine.basket_lines(request)
-    now = await sale_records.read_now(services.pool, [v.state.voucher_id for v in listed])
+    now = await sale_records.read_now(services.pool, [v.state.voucher_id for v in listed],
+                                      till.merchant_id)
     made = Plan(lines, listed, now, split(lines, listed, now))
     if made.split.covered == 0:
         raise NO_ELIGIBLE_LINES(

@@ -3,8 +3,9 @@
 Pure functions, no database: the issuance module streams a list through `read_rows` twice
 (once to check every row, once to issue), so a list of 100,000 rows is never held in
 memory as objects. What the list may contain is deliberately narrow: a pseudonymous
-reference, an optional holder reference, an optional note. A column such as `name` or
-`phone` is refused outright, because personal data has no place in this service.
+reference, an optional holder reference, an optional note, and an optional grant label
+(for a beneficiary who receives several vouchers of one program). A column such as `name`
+or `phone` is refused outright, because personal data has no place in this service.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pos.errors import BATCH_INVALID, BATCH_UNREADABLE, Problem
 
 Format = Literal["csv", "json"]
 
-COLUMNS = ("ref", "holder_ref", "note")
+COLUMNS = ("ref", "holder_ref", "note", "grant")
 MAX_ROWS = 200_000
 MAX_NOTE = 500
 # The same rule as the JSON API's references: letters, digits and . _ : / -
@@ -45,6 +46,7 @@ class BeneficiaryRow:
     ref: str
     holder_ref: str | None
     note: str | None
+    grant: str | None = None  # which grant, when a beneficiary receives several vouchers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _csv_rows(source: BinaryIO) -> Iterator[RawRow]:
         if unknown:
             raise file_problem(
                 f"The list has a column this service does not accept: {unknown[0]!r}. Only "
-                "ref, holder_ref and note are allowed; keep names, phone numbers and other "
+                "ref, holder_ref, note and grant are allowed; keep names, phone numbers and other "
                 "personal data in the program's own records.")
         if "ref" not in names:
             raise file_problem("The list's header has no ref column.")
@@ -126,7 +128,7 @@ def _json_rows(source: BinaryIO) -> Iterator[RawRow]:
     if not isinstance(data, list):
         raise file_problem(
             'Send a JSON list of rows, or {"beneficiaries": [...]}, each row an object '
-            "with ref and optionally holder_ref and note.")
+            "with ref and optionally holder_ref, note and grant.")
     for i, item in enumerate(data, start=1):
         yield RawRow(i, item if isinstance(item, dict) else {"__not_object__": True})
 
@@ -155,10 +157,12 @@ def check_row(raw: RawRow) -> tuple[BeneficiaryRow | None, list[str]]:
         problems.append("the row has more fields than the header")
     unknown = sorted(k for k in values if k not in COLUMNS and not k.startswith("__"))
     if unknown:
-        problems.append(f"unknown field {unknown[0]!r}; only ref, holder_ref and note")
+        problems.append(
+            f"unknown field {unknown[0]!r}; only ref, holder_ref, note and grant")
     ref = _optional(values, "ref")
     holder = _optional(values, "holder_ref")
     note = _optional(values, "note")
+    grant = _optional(values, "grant")
     if ref is None:
         problems.append("ref is missing")
     elif not isinstance(ref, str) or not _REF.match(ref):
@@ -168,9 +172,11 @@ def check_row(raw: RawRow) -> tuple[BeneficiaryRow | None, list[str]]:
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE
                              or not note.isprintable()):
         problems.append(f"note must be text of at most {MAX_NOTE} printable characters")
+    if grant is not None and (not isinstance(grant, str) or not _REF.match(grant)):
+        problems.append("grant must be 1-64 letters, digits or . _ : / -")
     if problems:
         return None, problems
-    return BeneficiaryRow(raw.line, ref, holder, note), []
+    return BeneficiaryRow(raw.line, ref, holder, note, grant), []
 
 
 class ContentHash:
@@ -181,7 +187,9 @@ class ContentHash:
         self._hash = hashlib.sha256(program_id.encode())
 
     def add(self, row: BeneficiaryRow) -> None:
-        fields = (row.ref, row.holder_ref or "", row.note or "")
+        fields: tuple[str, ...] = (row.ref, row.holder_ref or "", row.note or "")
+        if row.grant:  # lists without grants keep the batch ids they always had
+            fields += (row.grant,)
         self._hash.update(("\x1f".join(fields) + "\x1e").encode())
 
     def digest(self) -> bytes:

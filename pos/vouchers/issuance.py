@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 from pos import codes
 from pos.errors import (
@@ -71,16 +72,17 @@ async def issue_vouchers(
         new.append(voucher_store.NewVoucher(
             id=voucher_id, beneficiary_ref=b["ref"], holder_ref=b.get("holder_ref"),
             token_kid=kid, token_iat=iat, token_exp=exp, code_hash=codes.code_hash(body),
-            uses_left=program.uses, credits=plans,
+            uses_left=program.uses, credits=plans, grant_label=b.get("grant") or "",
         ))
         issued.append({
-            "id": voucher_id, "beneficiary_ref": b["ref"], "code": code,
+            "id": voucher_id, "beneficiary_ref": b["ref"], "grant": b.get("grant"),
+            "code": code,
             "token": voucher_token(services, voucher_id=voucher_id, program_id=program_id,
                                    kid=kid, iat=iat, nbf=nbf, exp=exp),
         })
-    refs = [b["ref"] for b in beneficiaries]
+    refs = [(b["ref"], b.get("grant") or "") for b in beneficiaries]
     if len(set(refs)) != len(refs):
-        raise VALIDATION_ERROR("A beneficiary appears twice in this list.")
+        raise VALIDATION_ERROR("A beneficiary appears twice in this list with the same grant.")
     async with services.pool.acquire() as conn, conn.transaction():
         await voucher_store.insert_vouchers(conn, program_id, program.currency, new)
     return issued
@@ -122,6 +124,7 @@ def program_terms(program: Program) -> ProgramTerms:
         face_value=face_value, valid_from=valid_from, valid_until=valid_until,
         allowance_amount=allowance.get("amount"), allowance_count=allowance.get("count", 0),
         allowance_rollover=bool(allowance.get("rollover", False)),
+        zone=ZoneInfo(program.time_zone),
     )
     return ProgramTerms(program.id, program.currency, program.uses, plans,
                         int(valid_from.timestamp()), int(valid_until.timestamp()))
@@ -159,18 +162,18 @@ async def _scan(services: Services, program_id: str, open_source: Opener,
     and beneficiaries who already hold a voucher of the program looked up per chunk."""
     scan = _Scan()
     digest = beneficiary_list.ContentHash(program_id)
-    first_line: dict[str, int] = {}
+    first_line: dict[tuple[str, str], int] = {}
     pending: list[beneficiary_list.BeneficiaryRow] = []
 
     async def check_issued() -> None:
         found = await issuance_store.refs_already_issued(
-            services.pool, program_id, [r.ref for r in pending])
+            services.pool, program_id, [(r.ref, r.grant or "") for r in pending])
         for row in pending:
-            if row.ref in found:
+            if (row.ref, row.grant or "") in found:
                 scan.already_rows += 1
                 if len(scan.already) < beneficiary_list.MAX_REPORTED:
                     scan.already.append(beneficiary_list.RowProblem(row.line, row.ref, (
-                        "this beneficiary already holds a voucher of this program",)))
+                        "this beneficiary already holds this grant of this program",)))
         pending.clear()
 
     with open_source() as source:
@@ -183,9 +186,10 @@ async def _scan(services: Services, program_id: str, open_source: Opener,
             row, problems = beneficiary_list.check_row(raw)
             if row is not None:
                 digest.add(row)
-                earlier = first_line.setdefault(row.ref, row.line)
+                earlier = first_line.setdefault((row.ref, row.grant or ""), row.line)
                 if earlier != row.line:
-                    problems.append(f"ref {row.ref} is also on line {earlier}")
+                    grant = f" (grant {row.grant})" if row.grant else ""
+                    problems.append(f"ref {row.ref}{grant} is also on line {earlier}")
             if problems:
                 scan.bad_rows += 1
                 if len(scan.problems) < beneficiary_list.MAX_REPORTED:
@@ -296,7 +300,7 @@ def _new_voucher(services: Services, terms: ProgramTerms, row: beneficiary_list.
         id=voucher_id, beneficiary_ref=row.ref, holder_ref=row.holder_ref, token_kid=kid,
         token_iat=iat, token_exp=terms.exp, code_hash=codes.code_hash(body),
         uses_left=terms.uses, credits=terms.plans, issuance_id=issuance_id,
-        issuance_line=row.line, note=row.note,
+        issuance_line=row.line, note=row.note, grant_label=row.grant or "",
     )
 
 
@@ -349,13 +353,13 @@ async def export_batch(services: Services, issuance_id: str,
 
 
 EXPORT_COLUMNS = ("line", "ref", "holder_ref", "voucher_id", "status", "code", "token",
-                  "holder_link")
+                  "holder_link", "grant")
 
 
 def export_row(services: Services, item: Carried) -> list[str]:
     v = item.voucher
     return [str(v.issuance_line or ""), v.beneficiary_ref, v.holder_ref or "", v.id, v.status,
-            item.code, item.token, holder_link(services, item.code)]
+            item.code, item.token, holder_link(services, item.code), v.grant_label]
 
 
 async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
@@ -375,5 +379,5 @@ async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
             if (item.voucher.issuance_line or 0) >= first and item.voucher.status in (
                     "active", "suspended"):
                 faces.append(card_face(program, token=item.token, code=item.code,
-                                       timezone=services.config.redemption.timezone))
+                                       timezone=program.time_zone))
     return program, faces

@@ -1,15 +1,30 @@
-"""Defining a program: its rules and channels must be installed, its dates read in the
-service's time zone (a date is local midnight; an end date is inclusive)."""
+"""Defining and changing a program: it checks itself before it is stored.
+
+Its rules and channels must be installed; its rule settings must be keys the rules declare,
+with category codes of docs/categories.md; its dates are read in the program's own time
+zone (a date is local midnight; an end date is inclusive); a monthly allowance must fit
+the validity window, and a per-visit cap the face value. A refusal is `validation_error`
+naming the field. A running program may change only what is safe to change (name, a later
+end, caps, limits, partners, rule settings); each change is recorded
+(`pos.storage.program_changes`) and applies to later redemptions only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pos.api.requests import ProgramIn
-from pos.errors import validation_error
+from pos.api.requests import ProgramIn, ProgramPatchIn
+from pos.errors import Problem, validation_error
 from pos.service.services import Services
+from pos.storage import program_changes
 from pos.storage import setup as setup_store
+from pos.storage.program_changes import ProgramChange
+from pos.storage.setup import Program
+from pos.taxonomy import CATEGORIES
+from pos.vouchers.credits import months_touched
 
 
 def local_moment(value: date | datetime, zone: ZoneInfo, *, end: bool) -> datetime:
@@ -20,19 +35,135 @@ def local_moment(value: date | datetime, zone: ZoneInfo, *, end: bool) -> dateti
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
+def _refuse(field: str, detail: str) -> Problem:
+    return validation_error(f"{field}: {detail}", field=field)
+
+
+def program_zone(name: str | None, default: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _refuse("time_zone", f"{name!r} is not a time zone name such as "
+                      "Asia/Shanghai or Europe/Berlin.") from None
+
+
+def check_rule_settings(services: Services, restrictions: list[str],
+                        rule_settings: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every key is one a rule declares, every category code is one of the taxonomy."""
+    plugin_names = set(services.plugins.plugin_names())
+    for rule, settings in rule_settings.items():
+        field = f"rule_settings.{rule}"
+        if rule not in restrictions and (rule in services.plugins.rules
+                                         or rule not in plugin_names):
+            raise _refuse(field, f"this program has no rule {rule!r} to set.")
+        declared = services.plugins.rule_program_settings(rule)
+        if declared is None:
+            continue
+        for key, value in settings.items():
+            if key not in declared:
+                known = ", ".join(sorted(declared)) or "nothing"
+                raise _refuse(f"{field}.{key}", f"the rule {rule!r} has no setting {key!r} "
+                              f"(it takes {known}).")
+            kind = declared[key]
+            if kind in ("categories", "merchants") and not (
+                    isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise _refuse(f"{field}.{key}", "must be a list of codes.")
+            if kind == "categories":
+                unknown = [v for v in value if v not in CATEGORIES]
+                if unknown:
+                    raise _refuse(f"{field}.{key}", f"{unknown[0]!r} is not a category "
+                                  "code (see docs/categories.md).")
+
+
+def _check_terms(program: ProgramIn, valid_from: datetime, valid_until: datetime,
+                 zone: ZoneInfo) -> None:
+    if valid_until <= valid_from:
+        raise _refuse("valid_until", "must come after valid_from.")
+    if program.allowance is not None:
+        months = months_touched(valid_from, valid_until, zone)
+        if program.allowance.count > months:
+            raise _refuse("allowance.count", f"{program.allowance.count} monthly credits do "
+                          f"not fit a validity window of {months} month(s).")
+    if program.per_visit_cap is not None:
+        ceiling = _value_per_voucher(program)
+        if ceiling and program.per_visit_cap > ceiling:
+            raise _refuse("per_visit_cap", f"{program.per_visit_cap} is more than a voucher "
+                          f"holds ({ceiling}).")
+    check_limits([limit.period for limit in program.limits])
+
+
+def check_limits(periods: list[str]) -> None:
+    for i, period in enumerate(periods):
+        if periods.index(period) != i:
+            raise _refuse(f"limits[{i}]", f"there are two {period} limits; make it one.")
+
+
+def _value_per_voucher(program: ProgramIn) -> int:
+    if program.face_value:
+        return program.face_value
+    if program.uses is not None and program.unit_price is not None:
+        return program.uses * program.unit_price
+    return 0  # allowances: a cap may exceed one month's credit when months roll over
+
+
 async def define_program(services: Services, program: ProgramIn) -> str:
     """Check a program against what is installed and store it; returns its id."""
     unknown = services.plugins.unknown_rules(program.restrictions)
     if unknown:
-        raise validation_error(f"No voucher rule is installed with the name {unknown[0]!r}.")
+        raise _refuse("restrictions",
+                      f"no voucher rule is installed with the name {unknown[0]!r}.")
     missing = [c for c in program.channels if services.plugins.channel(c) is None]
     if missing:
-        raise validation_error(f"No payment channel is installed with the name {missing[0]!r}.")
-    zone = ZoneInfo(services.config.redemption.timezone)
+        raise _refuse("channels",
+                      f"no payment channel is installed with the name {missing[0]!r}.")
+    check_rule_settings(services, program.restrictions, program.rule_settings)
+    zone = program_zone(program.time_zone, services.config.redemption.timezone)
+    if not await setup_store.known_time_zone(services.pool, zone.key):
+        raise _refuse("time_zone", f"the database does not know the time zone {zone.key!r}.")
     valid_from = local_moment(program.valid_from, zone, end=False)
     valid_until = local_moment(program.valid_until, zone, end=True)
-    if valid_until <= valid_from:
-        raise validation_error("valid_until must come after valid_from.")
+    _check_terms(program, valid_from, valid_until, zone)
     values = program.model_dump()
-    values.update(valid_from=valid_from, valid_until=valid_until)
+    values.update(valid_from=valid_from, valid_until=valid_until, time_zone=zone.key,
+                  limits=[limit.stored() for limit in program.limits])
     return await setup_store.create_program(services.pool, values)
+
+
+async def change_program(services: Services, program_id: str,
+                         patch: ProgramPatchIn) -> tuple[Program, ProgramChange | None]:
+    """Apply what may change; the program as it now is, and the recorded change."""
+    current = await setup_store.get_program(services.pool, program_id)
+    zone = ZoneInfo(current.time_zone)
+    given = patch.model_fields_set - {"by"}
+    values: dict[str, Any] = {}
+    if "name" in given:
+        if patch.name is None:
+            raise _refuse("name", "a program needs a name.")
+        values["name"] = patch.name
+    if "valid_until" in given:
+        if patch.valid_until is None:
+            raise _refuse("valid_until", "a program needs an end.")
+        until = local_moment(patch.valid_until, zone, end=True)
+        if until < current.valid_until:
+            raise _refuse("valid_until", "a running program can only end later, not "
+                          "earlier; suspend or revoke vouchers instead.")
+        values["valid_until"] = until
+    if "per_visit_cap" in given:
+        ceiling = current.face_value or (current.uses or 0) * (current.unit_price or 0)
+        if patch.per_visit_cap is not None and ceiling and patch.per_visit_cap > ceiling:
+            raise _refuse("per_visit_cap", f"{patch.per_visit_cap} is more than a voucher "
+                          f"holds ({ceiling}).")
+        values["per_visit_cap"] = patch.per_visit_cap
+    if "limits" in given:
+        check_limits([limit.period for limit in patch.limits or []])
+        values["limits"] = [limit.stored() for limit in patch.limits or []]
+    if "rule_settings" in given:
+        settings = patch.rule_settings or {}
+        check_rule_settings(services, list(current.restrictions), settings)
+        values["rule_settings"] = settings
+    if "merchant_ids" in given and patch.merchant_ids is None:
+        raise _refuse("merchant_ids", "send the full list of partner merchants.")
+    change = await program_changes.change_program(
+        services.pool, program_id, changed_by=patch.by or "admin", values=values,
+        merchant_ids=patch.merchant_ids if "merchant_ids" in given else None)
+    return await setup_store.get_program(services.pool, program_id), change

@@ -417,8 +417,11 @@ function renderVoucherCard() {
     const v = quoted[i];
     if (v) {
       rows.push(el("span", { className: "program", textContent: v.program_name }));
-      rows.push(el("span", { textContent: v.balance === null ? t("balance_offline")
-        : `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+      // A voucher counted in sessions shows sessions, never a money balance.
+      rows.push(el("span", { textContent: v.sessions_left !== undefined
+        ? `${t("sessions_left")} ${v.sessions_left}`
+        : v.balance === null ? t("balance_offline")
+          : `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
       if (state.quote.offline) {
         rows.push(el("span", { className: "offline-banner",
           textContent: t(state.quote.capped_offline ? "offline_capped" : "offline_banner",
@@ -429,7 +432,9 @@ function renderVoucherCard() {
           textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
         }));
       }
-      if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+      if (v.uses_left !== null && v.sessions_left === undefined) {
+        rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+      }
       if (several) {
         rows.push(el("span", { className: "voucher-part",
           textContent: `${t("voucher_part")} ${formatMoney(v.part, v.currency)}` }));
@@ -501,6 +506,9 @@ function renderSummary() {
   const total = sumMinor(state.lines.map((l) => l.unit_price * l.quantity));
   const rows = [[t("basket_total"), formatMoney(total), "total"]];
   if (quote) {
+    if (quote.sessions_used !== undefined) {
+      rows.push([t("sessions_used"), String(quote.sessions_used), "sessions-used"]);
+    }
     rows.push([t("covered"), formatMoney(quote.covered, quote.currency), "covered"]);
     rows.push([`${t("remainder")} (${t("remainder_by", { channel: channelName(quote.channel) })})`,
       formatMoney(quote.remainder, quote.currency), "remainder"]);
@@ -705,11 +713,18 @@ function renderReceipt() {
     ...receiptParts(r, voided),
     receiptRow(t("receipt_remainder", { channel: channelName(r.channel) }),
       formatMoney(r.remainder, cur), "remainder"),
-    r.vouchers ? null : receiptRow(t("receipt_balance_after"), r.offline ? t("receipt_balance_later")
-      : formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+    ...(r.sessions_used !== undefined ? [
+      receiptRow(t("receipt_sessions_used"), String(r.sessions_used), "sessions-used"),
+      receiptRow(t("receipt_sessions_left"),
+        String(voided ? voided.sessions_left : r.sessions_left), "sessions-left"),
+    ] : [
+      r.vouchers ? null : receiptRow(t("receipt_balance_after"), r.offline
+        ? t("receipt_balance_later")
+        : formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+      r.uses_left !== null && r.uses_left !== undefined
+        ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
+    ]),
     r.offline ? el("p", { className: "offline-banner", textContent: t("receipt_offline") }) : null,
-    r.uses_left !== null && r.uses_left !== undefined
-      ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
     voided ? receiptRow(t("receipt_restored"), formatMoney(voided.restored, cur), "restored") : null,
     el("hr"),
     el("div", { className: "receipt-id" },
