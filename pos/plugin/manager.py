@@ -22,6 +22,7 @@ import pluggy
 
 from pos.config import PluginsConfig
 from pos.errors import PluginProblem
+from pos.messages import msg
 from pos.plugin import hookspecs
 from pos.plugin.exporter_calls import ExporterCalls
 from pos.plugin.loading import (
@@ -103,13 +104,12 @@ class Plugins(Registrations):
         """One rule's decisions, checked; a plugin that fails makes the request fail closed."""
         registered = self.rules.get(rule_name)
         if registered is None:
-            raise PluginProblem(rule_name, f"The voucher rule {rule_name!r} is not installed.")
+            raise PluginProblem(rule_name, msg("plugin_error.not_installed", rule=rule_name))
         rule: RestrictionRule = registered.adapter
         ctx = dataclasses.replace(
             ctx_without_settings, settings=self.settings.get(registered.plugin, {})
         )
-        detail = (f"The voucher rule {rule_name!r} could not decide on this basket. "
-                  "Nothing was charged; try again or take another payment.")
+        detail = msg("plugin_error.rule", rule=rule_name)
         try:
             decisions = await asyncio.wait_for(rule.decide(ctx, lines), self.timeout)
         except TimeoutError:

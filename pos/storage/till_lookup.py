@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from pos.errors import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS
+from pos.messages import msg
 
 _LOAD_COLUMNS = """
     v.id::text AS voucher_id, v.status, v.token_kid, v.token_iat, v.uses_left,
@@ -157,13 +158,9 @@ async def claim_and_load(
             lease_seconds=lease_seconds, merchant_id=merchant_id, voucher_id=voucher_id,
             code_hash=code_hash, kid=kid)
     if bytes(existing["request_hash"]) != request_hash:
-        raise IDEMPOTENCY_CONFLICT(
-            "This request reuses the key of a different request. Start a new sale.",
-        )
+        raise IDEMPOTENCY_CONFLICT(msg("idempotency_conflict"))
     if existing["status"] == "running":
-        raise IDEMPOTENCY_IN_PROGRESS(
-            "This payment is still being processed. Wait a moment and try again.",
-        )
+        raise IDEMPOTENCY_IN_PROGRESS(msg("idempotency_in_progress"))
     return Claim(False, existing["response_status"], existing["response_body"]), None
 
 

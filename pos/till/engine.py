@@ -27,11 +27,13 @@ from pos.errors import (
     IDEMPOTENCY_KEY_REQUIRED,
     IDENTITY_CHECK_REQUIRED,
     NO_ELIGIBLE_LINES,
+    NOT_FOUND,
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
     Problem,
     not_found,
 )
+from pos.messages import msg
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
 from pos.storage import redemptions as store
@@ -90,14 +92,12 @@ async def evaluate(
         state = await find_voucher(services, till, request)
     basket = request.basket
     if basket.currency != state.currency:
-        raise CURRENCY_MISMATCH(
-            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.")
+        raise CURRENCY_MISMATCH(msg("currency_mismatch.detail", voucher_currency=state.currency,
+                                    basket_currency=basket.currency))
     if state.require_identity and not request.identity_confirmed:
-        raise IDENTITY_CHECK_REQUIRED(
-            "Check the holder's identity, then confirm it before taking this voucher.")
+        raise IDENTITY_CHECK_REQUIRED(msg("identity_check_required"))
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
-        raise CHANNEL_NOT_ALLOWED(
-            f"The rest of this basket cannot be paid by {request.channel} for this voucher.")
+        raise CHANNEL_NOT_ALLOWED(msg("channel_not_allowed.channel", channel=request.channel))
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
 
@@ -125,7 +125,7 @@ async def evaluate(
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
         raise NO_ELIGIBLE_LINES(
-            "Nothing in this basket can be paid with this voucher.",
+            msg("no_eligible_lines"),
             lines=[o.as_dict() for o in outcomes])
     wanted = eligibility.wanted_amount(
         eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
@@ -172,11 +172,9 @@ def request_hash(path: str, body: dict[str, Any] | None) -> bytes:
 
 def check_idempotency_key(key: str | None) -> str:
     if not key:
-        raise IDEMPOTENCY_KEY_REQUIRED(
-            "This request needs an Idempotency-Key header so it is never taken twice.")
+        raise IDEMPOTENCY_KEY_REQUIRED(msg("idempotency_key_required"))
     if len(key) > 200 or not key.isprintable():
-        raise VALIDATION_ERROR("The Idempotency-Key header must be 1 to 200 printable "
-            "characters.")
+        raise VALIDATION_ERROR(msg("validation_error.idempotency_key"))
     return key
 
 
@@ -229,7 +227,8 @@ async def redeem(
         ev = await evaluate(services, till, request, state)
         if request.amount is not None and request.amount > ev.covered:
             raise AMOUNT_EXCEEDS_COVERAGE(
-                f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
+                msg("amount_exceeds_coverage.asked", covered_amount=ev.covered,
+                    asked_amount=request.amount, currency=ev.state.currency),
                 covered=ev.covered)
         redemption_id = str(uuid.uuid4())
         lines = ev.line_dicts()
@@ -274,7 +273,8 @@ async def redeem(
                 return 201, answer
             case CoverageShort(covered=now_covered):
                 problem = AMOUNT_EXCEEDS_COVERAGE(
-                    f"This voucher can pay at most {now_covered} now.",
+                    msg("amount_exceeds_coverage.now", covered_amount=now_covered,
+                        currency=ev.state.currency),
                     covered=now_covered)
             case RedeemRefusal():
                 problem = _REFUSED_REDEMPTIONS[outcome]()
@@ -300,11 +300,10 @@ async def void(
                 return 200, await channel_payments.after_void(services, till.merchant_id,
                                                               outcome)
             case VoidRefusal.ALREADY_VOIDED:
-                raise ALREADY_VOIDED("This sale was already cancelled.")
+                raise ALREADY_VOIDED(msg("already_voided"))
             case VoidRefusal.VOID_WINDOW_CLOSED:
-                raise VOID_WINDOW_CLOSED(
-                    "This sale is too old to cancel at the till. Contact the program.")
+                raise VOID_WINDOW_CLOSED(msg("void_window_closed"))
             case VoidRefusal.NOT_FOUND:
-                raise not_found("redemption")
+                raise NOT_FOUND(msg("not_found.redemption"))
 
     return await _with_claim(services, till, key, digest, work)

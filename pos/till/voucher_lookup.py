@@ -25,6 +25,7 @@ from pos.errors import (
     VOUCHER_SUSPENDED,
     Problem,
 )
+from pos.messages import msg
 from pos.service.services import Services
 from pos.signing.tokens import VoucherClaims
 from pos.storage import issuances as issuance_store
@@ -45,19 +46,19 @@ class Till:
 
 
 def expired() -> Problem:
-    return TOKEN_EXPIRED("This voucher has expired and can no longer be used.")
+    return TOKEN_EXPIRED(msg("token_expired"))
 
 
 def revoked() -> Problem:
-    return VOUCHER_REVOKED("This voucher has been cancelled and cannot be used.")
+    return VOUCHER_REVOKED(msg("voucher_revoked"))
 
 
 def suspended() -> Problem:
-    return VOUCHER_SUSPENDED("This voucher is on hold. Ask the holder to contact the program.")
+    return VOUCHER_SUSPENDED(msg("voucher_suspended"))
 
 
 def exhausted() -> Problem:
-    return VOUCHER_EXHAUSTED("This voucher has nothing left to spend today.")
+    return VOUCHER_EXHAUSTED(msg("voucher_exhausted"))
 
 
 _STATUS_PROBLEMS = {"suspended": suspended, "revoked": revoked, "expired": expired}
@@ -83,7 +84,7 @@ async def _verify_token(services: Services, token: str, kid: str) -> VoucherClai
 
 
 def _not_genuine() -> Problem:
-    return INVALID_TOKEN("This voucher code is not genuine.")
+    return INVALID_TOKEN(msg("invalid_token"))
 
 
 # What our own kids look like (see pos.signing.keys.rotate); anything else never reaches SQL.
@@ -120,11 +121,10 @@ def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
         return Locator(voucher_id, kid, None)
     assert request.code is not None
     if not services.code_limiter.allow(till.till_id):
-        raise RATE_LIMITED(
-            "Too many codes were typed in a short time. Wait a minute and try again.")
+        raise RATE_LIMITED(msg("rate_limited"))
     body = codes.normalise(request.code)
     if body is None:
-        raise INVALID_TOKEN("This code is not valid. Check it was typed correctly.")
+        raise INVALID_TOKEN(msg("invalid_token.malformed_code"))
     return Locator(None, "", codes.code_hash(body))
 
 
@@ -146,27 +146,24 @@ async def check_voucher(
         if state is None or state.program_id != claims.program_id:
             raise _not_genuine()
         if state.key_status not in ("active", "retired"):
-            raise INVALID_TOKEN("This voucher code was signed with a key that has been withdrawn. "
-                "The holder needs a new voucher.")
+            raise INVALID_TOKEN(msg("invalid_token.key_withdrawn"))
         if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
-            raise VOUCHER_REVOKED(
-                "This voucher code has been replaced by a newer one and cannot be used.")
+            raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
     elif state is None:
         body = codes.normalise(request.code or "")
         if body is not None and await issuance_store.code_was_replaced(
                 services.pool, codes.code_hash(body)):
-            raise VOUCHER_REVOKED(
-                "This voucher code has been replaced by a newer one and cannot be used.")
-        raise INVALID_TOKEN("No voucher has this code. Check it was typed correctly.")
+            raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
+        raise INVALID_TOKEN(msg("invalid_token.unknown_code"))
 
     if state.status in _STATUS_PROBLEMS:
         raise _STATUS_PROBLEMS[state.status]()
     if state.db_now < state.valid_from:
-        raise TOKEN_NOT_YET_VALID("This voucher cannot be used yet. Check its start date.")
+        raise TOKEN_NOT_YET_VALID(msg("token_not_yet_valid"))
     if state.db_now >= state.valid_until:
         raise expired()
     if not state.partner:
-        raise MERCHANT_NOT_ACCEPTED("This voucher cannot be used in this shop.")
+        raise MERCHANT_NOT_ACCEPTED(msg("merchant_not_accepted"))
     return state
 
 
