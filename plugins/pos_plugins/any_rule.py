@@ -11,10 +11,12 @@ from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, Rule
 
 class AnyRule:
     name = "any"
-    description = "Every line is eligible."
+    description = "Every line is eligible (the core's never-list still applies)."
+    messages = {"any": {"zh-CN": "{description}：本券可用于任何商品。",  # noqa: RUF001
+                        "en": "{description}: any goods are allowed by this voucher."}}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
-        return [LineDecision(True, "Any goods are allowed by this voucher.") for _ in lines]
+        return [LineDecision(True, "any") for _ in lines]
 
 
 @hookimpl

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`approved_products`: only products on the program's approved product list (by GTIN), as
 eWIC retailers receive an approved product list from their agency.
 
@@ -22,6 +23,18 @@ from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, Rule
 class ApprovedProductsRule:
     name = "approved_products"
     description = "Only products on the program's approved product list (GTINs)."
+    messages = {
+        "no_list": {"zh-CN": "{description}：本项目还没有核准商品清单。",
+                    "en": "{description}: this program has no approved product list yet."},
+        "scan_barcode": {"zh-CN": "{description}：请扫描条码，只支付清单上的商品。",
+                         "en": "{description}: scan the barcode; only listed products are "
+                               "paid for."},
+        "listed": {"zh-CN": "{description}：在核准商品清单上（第 {version} 版）。",
+                   "en": "{description}: on the approved product list (version {version})."},
+        "not_listed": {"zh-CN": "{description}：不在核准商品清单上（第 {version} 版）。",
+                       "en": "{description}: not on the approved product list "
+                             "(version {version})."},
+    }
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         if ctx.reads is None:
@@ -33,21 +46,14 @@ class ApprovedProductsRule:
         decisions = []
         for line in lines:
             if version is None:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: this program has no approved product list "
-                    "yet.", detail))
+                decisions.append(LineDecision(False, "no_list", detail=detail))
             elif not line.gtin:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: scan the barcode; only listed products are "
-                    "paid for.", detail))
+                decisions.append(LineDecision(False, "scan_barcode", detail=detail))
             elif line.gtin in listed:
-                decisions.append(LineDecision(
-                    True, f"{line.description}: on the approved product list "
-                    f"(version {version}).", detail))
+                decisions.append(LineDecision(True, "listed", {"version": version}, detail))
             else:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: not on the approved product list "
-                    f"(version {version}).", detail))
+                decisions.append(LineDecision(False, "not_listed", {"version": version},
+                                              detail))
         return decisions
 
 

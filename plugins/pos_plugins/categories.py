@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`categories`: only lines whose category code the program allows.
 
 The program lists its allowed codes (see docs/categories.md) in
@@ -19,6 +20,14 @@ NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
 class CategoriesRule:
     name = "categories"
     description = "Lines whose category the program allows; never alcohol, tobacco or gift cards."
+    messages = {
+        "never": {"zh-CN": "{description}：本券从不支付{category}。",
+                  "en": "{description}: this voucher never pays for {category}."},
+        "covered": {"zh-CN": "{description}：{category}可用本券支付。",
+                    "en": "{description}: {category} is covered by this voucher."},
+        "not_covered": {"zh-CN": "{description}：本券不支付{category}。",
+                        "en": "{description}: {category} is not covered by this voucher."},
+    }
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         program = ctx.program.settings_for(self.name)
@@ -27,14 +36,11 @@ class CategoriesRule:
         decisions = []
         for line in lines:
             if line.category in denied:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: this voucher never pays for {line.category}."))
+                decisions.append(LineDecision(False, "never"))
             elif line.category in allowed:
-                decisions.append(LineDecision(
-                    True, f"{line.description}: {line.category} is covered by this voucher."))
+                decisions.append(LineDecision(True, "covered"))
             else:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: {line.category} is not covered by this voucher."))
+                decisions.append(LineDecision(False, "not_covered"))
         return decisions
 
 

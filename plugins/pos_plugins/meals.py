@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`meals`: meals at registered canteens (elderly meal assistance).
 
 Canteens are registered as the program's partner merchants; a program may name a subset
@@ -25,8 +26,12 @@ from pos.plugin.types import (
 class MealsRule(CategoryRule):
     name = "meals"
     description = "Meals at the program's registered canteens."
-    purpose = "meal"
+    purpose = {"zh-CN": "餐食", "en": "meal"}
     covers = frozenset({"meals"})
+    extra_messages = {"not_canteen": {
+        "zh-CN": "{description}：本店不是该项目登记的助餐点。",
+        "en": "{description}: this shop is not a registered canteen of the program.",
+    }}
 
     def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
         decision = super().check_line(ctx, line)
@@ -34,9 +39,7 @@ class MealsRule(CategoryRule):
             return decision
         canteens = ctx.program.settings_for(self.name).get("canteens")
         if canteens and ctx.merchant_id not in {str(c) for c in canteens}:
-            return LineDecision(
-                False, f"{line.description}: this shop is not a registered canteen of the "
-                "program.")
+            return LineDecision(False, "not_canteen")
         return decision
 
 

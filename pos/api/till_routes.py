@@ -1,4 +1,5 @@
-"""Till calls: quote a basket, redeem, void, read a redemption."""
+"""Till calls: quote a basket, redeem, void, read a redemption. Reasons and refusals come
+in the request's `Accept-Language` (zh-CN by default, or en)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiohttp import web
 from pos.api.requests import QuoteIn, RedemptionIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_till, json_response, path_id, principal, services
+from pos.messages import language
 from pos.storage import redemptions as store
 from pos.till import engine
 from pos.till.voucher_lookup import Till
@@ -19,7 +21,8 @@ routes = Routes("till")
 async def quote(request: web.Request) -> web.Response:
     till = calling_till(request)
     payload = await body(request, QuoteIn)
-    return json_response(await engine.quote(services(request), till, payload))
+    return json_response(await engine.quote(services(request), till, payload,
+                                            language(request.headers.get("Accept-Language"))))
 
 
 @routes.post("/v1/redemptions", summary="Redeem the voucher for this basket, exactly once",
@@ -28,7 +31,8 @@ async def redeem(request: web.Request) -> web.Response:
     till = calling_till(request)
     key = engine.check_idempotency_key(request.headers.get("Idempotency-Key"))
     payload = await body(request, RedemptionIn)
-    status, answer = await engine.redeem(services(request), till, payload, key, request.path)
+    status, answer = await engine.redeem(services(request), till, payload, key, request.path,
+                                         language(request.headers.get("Accept-Language")))
     return json_response(answer, status=status)
 
 

@@ -22,7 +22,7 @@ import pluggy
 
 from pos.config import PluginsConfig
 from pos.errors import PluginProblem
-from pos.messages import msg
+from pos.messages import CORE_REASONS, NEVER_RULE, msg, pick, render
 from pos.plugin import hookspecs
 from pos.plugin.exporter_calls import ExporterCalls
 from pos.plugin.loading import (
@@ -119,14 +119,25 @@ class Plugins(Registrations):
             log.exception("plugin %s: rule %s raised", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail) from None
         decisions = list(decisions) if isinstance(decisions, (list, tuple)) else []
+        messages = rule.messages
         if len(decisions) != len(lines) or not all(
             isinstance(d, LineDecision) and isinstance(d.eligible, bool)
-            and isinstance(d.reason, str) and d.reason and _storable(d.detail)
+            and isinstance(d.code, str) and d.code in messages
+            and _storable(d.params) and _storable(d.detail)
             for d in decisions
         ):
             log.error("plugin %s: rule %s returned nonsense", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail)
         return decisions
+
+    def reason(self, rule_name: str, code: str, params: Mapping[str, Any], lang: str) -> str:
+        """A rule's reason `code` put into words in `lang` (checked by `decide`: the rule
+        declared it in both languages)."""
+        if rule_name == NEVER_RULE:
+            texts: Mapping[str, str] = CORE_REASONS[code]
+        else:
+            texts = self.rules[rule_name].adapter.messages[code]
+        return render(pick(texts, lang), params, lang)
 
     # -- payment channels --------------------------------------------------------------
 

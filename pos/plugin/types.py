@@ -80,21 +80,39 @@ class RuleContext:
     reads: RuleReads | None = None
 
 
+# A rule's sentences: reason code -> {"zh-CN": template, "en": template}. Both languages
+# are required (a rule without its Chinese text stops the start-up). Templates use
+# `str.format` fields: `{description}` and `{category}` are the line's (the category shown
+# with the taxonomy's label in the reader's language), any other field comes from the
+# decision's `params`; a field ending in `_category` is a category code too, one ending in
+# `amount` is integer minor units.
+Messages = Mapping[str, Mapping[str, str]]
+
+
 @dataclasses.dataclass(frozen=True)
 class LineDecision:
-    """A rule's verdict on one line, with a reason a cashier can read aloud."""
+    """A rule's verdict on one line: `code` names one of the rule's `messages`, `params`
+    fill it (small and JSON-able); the core puts it into the reader's language. `detail` is
+    stored with the redemption line under the rule's name."""
 
     eligible: bool
-    reason: str
+    code: str
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     detail: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
 class RestrictionRule(Protocol):
-    """Decides, line by line, what a program's voucher may pay for."""
+    """Decides, line by line, what a program's voucher may pay for, and says why in the
+    sentences it declares in `messages` (zh-CN and en)."""
 
     name: str
     description: str
+
+    @property
+    def messages(self) -> Messages:
+        """Every reason `decide` may give: code -> {"zh-CN": ..., "en": ...}."""
+        ...
 
     async def decide(
         self, ctx: RuleContext, lines: Sequence[BasketLine]
@@ -243,11 +261,16 @@ Decisions = Sequence[LineDecision]
 # a helper for the commonest kind of rule
 
 
+def _texts(zh: str, en: str) -> Mapping[str, str]:
+    return {"zh-CN": zh, "en": en}
+
+
 class CategoryRule:
     """A rule that covers a fixed set of category codes (see docs/categories.md).
 
     Most purpose rules are this: "books only", "baby goods only". A subclass sets `name`,
-    `description`, `purpose` (how the cashier names the voucher) and `covers`; the plugin's
+    `description`, `purpose` (how the cashier names the voucher, in each language:
+    `{"zh-CN": "营养", "en": "nutrition"}`) and `covers`; the plugin's
     settings may replace `covers` (key `categories`) and add codes never paid for (`never`);
     a program may narrow the set (`rule_settings.<name>.only`) or exclude codes from it
     (`rule_settings.<name>.exclude`, e.g. sweets from a nutrition voucher).
@@ -256,8 +279,29 @@ class CategoryRule:
 
     name: str = ""
     description: str = ""
-    purpose: str = ""
+    purpose: Mapping[str, str] = {}
     covers: frozenset[str] = frozenset()
+    # A subclass adds its own reasons here (the books rule: a barcode that is no ISBN).
+    extra_messages: Messages = {}
+
+    @property
+    def messages(self) -> Messages:
+        """The four reasons of a category rule in both languages, naming the purpose."""
+        base = {
+            "never": _texts("{description}：任何券都不能用于{category}。",  # noqa: RUF001
+                            "{description}: no voucher pays for {category}."),
+            "excluded": _texts("{description}：本项目不支付{category}。",  # noqa: RUF001
+                               "{description}: this program does not pay for {category}."),
+            "covered": _texts("{description}：{category}可用本{purpose}券支付。",  # noqa: RUF001
+                              "{description}: {category} is covered by this {purpose} "
+                              "voucher."),
+            "not_covered": _texts("{description}：本{purpose}券不支付{category}。",  # noqa: RUF001
+                                  "{description}: this {purpose} voucher does not pay for "
+                                  "{category}."),
+        }
+        return {code: {lang: text.replace("{purpose}", self.purpose[lang])
+                       for lang, text in texts.items() if lang in self.purpose}
+                for code, texts in base.items()} | dict(self.extra_messages)
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [self.check_line(ctx, line) for line in lines]
@@ -269,17 +313,11 @@ class CategoryRule:
         return base & frozenset(str(c) for c in only) if only else base
 
     def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
-        from pos.taxonomy import label  # the shared vocabulary of category names
-
-        what = label(line.category)
         excluded = {str(c) for c in ctx.program.settings_for(self.name).get("exclude", [])}
         if line.category in set(ctx.settings.get("never", ())):
-            return LineDecision(False, f"{line.description}: no voucher pays for {what}.")
+            return LineDecision(False, "never")
         if line.category in excluded:
-            return LineDecision(
-                False, f"{line.description}: this program does not pay for {what}.")
+            return LineDecision(False, "excluded")
         if line.category in self.covered(ctx):
-            return LineDecision(
-                True, f"{line.description}: {what} is covered by this {self.purpose} voucher.")
-        return LineDecision(
-            False, f"{line.description}: this {self.purpose} voucher does not pay for {what}.")
+            return LineDecision(True, "covered")
+        return LineDecision(False, "not_covered")

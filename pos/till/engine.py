@@ -33,7 +33,7 @@ from pos.errors import (
     Problem,
     not_found,
 )
-from pos.messages import msg
+from pos.messages import DEFAULT_LANGUAGE, msg
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
 from pos.storage import redemptions as store
@@ -85,9 +85,11 @@ class Evaluation:
 
 
 async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it."""
+    """What the voucher covers in this basket; `state` when the caller already checked it.
+    Each line's reason is put into `lang`."""
     if state is None:
         state = await find_voucher(services, till, request)
     basket = request.basket
@@ -119,8 +121,10 @@ async def evaluate(
     results = await asyncio.gather(
         *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions)
     )
-    outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
-                                                                strict=True)), lines)
+    outcomes = eligibility.combine(
+        state.restrictions, dict(zip(state.restrictions, results, strict=True)), lines,
+        lambda rule, code, params: services.plugins.reason(rule, code, params, lang),
+        services.config.redemption.never_pay)
     eligible = eligibility.eligible_total(outcomes)
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
@@ -147,8 +151,9 @@ def _voucher_view(state: VoucherState) -> dict[str, Any]:
     }
 
 
-async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, Any]:
-    ev = await evaluate(services, till, request)
+async def quote(services: Services, till: Till, request: QuoteIn,
+                lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    ev = await evaluate(services, till, request, lang=lang)
     return {
         "voucher": _voucher_view(ev.state),
         "currency": ev.state.currency,
@@ -217,14 +222,15 @@ async def _with_claim(
 
 
 async def redeem(
-    services: Services, till: Till, request: RedemptionIn, key: str, path: str
+    services: Services, till: Till, request: RedemptionIn, key: str, path: str,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
     where = locate(services, till, request)
 
     async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)
-        ev = await evaluate(services, till, request, state)
+        ev = await evaluate(services, till, request, state, lang)
         if request.amount is not None and request.amount > ev.covered:
             raise AMOUNT_EXCEEDS_COVERAGE(
                 msg("amount_exceeds_coverage.asked", covered_amount=ev.covered,
