@@ -107,7 +107,9 @@ def problem_text(code: str, message: Message | None, detail: str, lang: str) -> 
     if message is not None:
         return message.render(lang)
     if lang != "en" and code in PROBLEM_TEXTS:
-        return render(pick(PROBLEM_TEXTS[code], lang), {}, lang)
+        # A sentence raised as plain text keeps its specifics where the code's own sentence
+        # has room for them (`{detail}`), as for validation errors.
+        return render(pick(PROBLEM_TEXTS[code], lang), {"detail": detail}, lang)
     return detail
 
 
@@ -120,8 +122,7 @@ PROBLEM_TEXTS: dict[str, Texts] = {
     "unauthorized": _t("这台平板未登录或配对已失效，请重新配对。",
                        "This device is not signed in. Pair the till again."),
     "forbidden": _t("这台平板无权进行此操作。", "This till may not do this."),
-    "validation_error": _t("请求有误，请检查输入后重试。",
-                           "The request was not understood. Check it and try again."),
+    "validation_error": _t("请求有误，请检查后重试：{detail}", "{detail}"),
     "validation_error.json": _t("请求不是有效的 JSON。", "The request is not valid JSON."),
     "validation_error.any": _t("请求有误：{message}。",
                                "The request was not understood: {message}."),
@@ -130,7 +131,7 @@ PROBLEM_TEXTS: dict[str, Texts] = {
     "validation_error.idempotency_key": _t(
         "Idempotency-Key 请求头必须是 1 到 200 个可打印字符。",
         "The Idempotency-Key header must be 1 to 200 printable characters."),
-    "not_found": _t("没有找到对应记录。", "Nothing was found."),
+    "not_found": _t("没有找到对应记录：{detail}", "{detail}"),
     "not_found.redemption": _t("没有找到这笔收券记录。", "No redemption was found."),
     "unsupported_media_type": _t("请以 JSON 格式发送请求。", "Send the request as JSON."),
     "payload_too_large": _t("请求内容过大。", "The request is too large."),

@@ -18,6 +18,7 @@ POS = ROOT / "pos"
 # plan of a new voucher (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.ratelimit",
+     "pos.messages",
      "pos.api.requests", "pos.vouchers.credits"),
     ("pos.db",),
     ("pos.plugin",),

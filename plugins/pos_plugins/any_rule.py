@@ -13,7 +13,8 @@ class AnyRule:
     name = "any"
     description = "Every line is eligible (the core's never-list still applies)."
     messages = {"any": {"zh-CN": "{description}：本券可用于任何商品。",  # noqa: RUF001
-                        "en": "{description}: any goods are allowed by this voucher."}}
+                        "en": "{description}: any goods are allowed by this voucher."},
+                "buys": {"zh-CN": "任何商品", "en": "any goods"}}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [LineDecision(True, "any") for _ in lines]

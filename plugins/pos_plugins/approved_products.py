@@ -24,6 +24,8 @@ class ApprovedProductsRule:
     name = "approved_products"
     description = "Only products on the program's approved product list (GTINs)."
     messages = {
+        "buys": {"zh-CN": "项目核准商品清单上的商品",
+                 "en": "products on the program's approved list"},
         "no_list": {"zh-CN": "{description}：本项目还没有核准商品清单。",
                     "en": "{description}: this program has no approved product list yet."},
         "scan_barcode": {"zh-CN": "{description}：请扫描条码，只支付清单上的商品。",

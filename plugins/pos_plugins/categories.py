@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
-from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext, Setting
+from pos.plugin.types import (
+    BasketLine,
+    LineDecision,
+    ProgramView,
+    RestrictionRegistry,
+    RuleContext,
+    Setting,
+)
 
 NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
 
@@ -28,6 +35,12 @@ class CategoriesRule:
         "not_covered": {"zh-CN": "{description}：本券不支付{category}。",
                         "en": "{description}: {category} is not covered by this voucher."},
     }
+
+    def buys(self, program: ProgramView, settings: Mapping[str, Any]) -> frozenset[str]:
+        """What the program allows, less what it or the plugin denies (the holder's page)."""
+        mine = program.settings_for(self.name)
+        return (frozenset(str(c) for c in mine.get("allowed", []))
+                - {str(c) for c in mine.get("denied", [])} - set(settings["always_denied"]))
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         program = ctx.program.settings_for(self.name)

@@ -14,7 +14,7 @@ import dataclasses
 import inspect
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Literal, TypeGuard
 
@@ -38,6 +38,7 @@ from pos.plugin.types import (
     ChannelUnavailable,
     LineDecision,
     PaymentChannel,
+    ProgramView,
     RestrictionRule,
     RuleContext,
     WebhookChannel,
@@ -45,8 +46,12 @@ from pos.plugin.types import (
     WebhookRejected,
     WebhookRequest,
 )
+from pos.taxonomy import CATEGORIES, label
 
 log = logging.getLogger(__name__)
+
+# Categories in the taxonomy's order (unknown codes last), so lists read as documented.
+CATEGORY_ORDER: dict[str, int] = {code: i for i, code in enumerate(CATEGORIES)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +143,32 @@ class Plugins(Registrations):
         else:
             texts = self.rules[rule_name].adapter.messages[code]
         return render(pick(texts, lang), params, lang)
+
+    def what_it_buys(self, program: ProgramView, never: Collection[str]
+                     ) -> list[Mapping[str, str]]:
+        """What a program's voucher pays for in plain words, one entry per rule, each in
+        zh-CN and en: the labels of the categories a rule's `buys()` names (less the
+        never-list), else its `buys` message. A rule that fails here is left out (logged):
+        this only describes, it never decides."""
+        said: list[Mapping[str, str]] = []
+        for name in program.restrictions:
+            registered = self.rules.get(name)
+            if registered is None:
+                continue
+            rule = registered.adapter
+            try:
+                if callable(getattr(rule, "buys", None)):
+                    found = rule.buys(program, self.settings.get(registered.plugin, {}))
+                    codes = sorted(set(found) - set(never),
+                                   key=lambda c: CATEGORY_ORDER.get(c, len(CATEGORY_ORDER)))
+                    said.append({"zh-CN": "、".join(label(c, "zh-CN") for c in codes),
+                                 "en": ", ".join(label(c, "en") for c in codes)})
+                elif "buys" in rule.messages:
+                    said.append(dict(rule.messages["buys"]))
+            except Exception:
+                log.exception("plugin %s: rule %s could not say what it buys",
+                              registered.plugin, name)
+        return said
 
     # -- payment channels --------------------------------------------------------------
 

@@ -111,7 +111,9 @@ class RestrictionRule(Protocol):
 
     @property
     def messages(self) -> Messages:
-        """Every reason `decide` may give: code -> {"zh-CN": ..., "en": ...}."""
+        """Every reason `decide` may give: code -> {"zh-CN": ..., "en": ...}. The code
+        `buys`, if declared, is no reason but what the rule pays for in plain words (the
+        holder's page shows it when the rule has no `buys()` method)."""
         ...
 
     async def decide(
@@ -305,6 +307,12 @@ class CategoryRule:
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [self.check_line(ctx, line) for line in lines]
+
+    def buys(self, program: ProgramView, settings: Mapping[str, Any]) -> frozenset[str]:
+        """The category codes this rule pays for in `program` (for the holder's page)."""
+        ctx = RuleContext(program, "", "", False, settings)
+        excluded = {str(c) for c in program.settings_for(self.name).get("exclude", [])}
+        return self.covered(ctx) - excluded - set(settings.get("never", ()))
 
     def covered(self, ctx: RuleContext) -> frozenset[str]:
         configured = ctx.settings.get("categories")

@@ -112,6 +112,7 @@ class Locator:
     voucher_id: str | None
     kid: str
     code_hash: bytes | None
+    till_id: str = ""  # who typed the code: a code it found is no guess when re-quoted
 
 
 def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
@@ -120,12 +121,15 @@ def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
         voucher_id, kid = _peek(request.token)
         return Locator(voucher_id, kid, None)
     assert request.code is not None
-    if not services.code_limiter.allow(till.till_id):
-        raise RATE_LIMITED(msg("rate_limited"))
     body = codes.normalise(request.code)
-    if body is None:
+    code_hash = None if body is None else codes.code_hash(body)
+    # Every wrong or malformed code spends from the till's allowance, with the same answers
+    # as ever; a code this till found lately (a basket being edited) spends nothing.
+    if not services.code_limiter.allow(till.till_id, code_hash):
+        raise RATE_LIMITED(msg("rate_limited"))
+    if code_hash is None:
         raise INVALID_TOKEN(msg("invalid_token.malformed_code"))
-    return Locator(None, "", codes.code_hash(body))
+    return Locator(None, "", code_hash, till.till_id)
 
 
 async def load(services: Services, till: Till, where: Locator) -> VoucherState | None:
@@ -149,6 +153,8 @@ async def check_voucher(
             raise INVALID_TOKEN(msg("invalid_token.key_withdrawn"))
         if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
             raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
+    elif state is not None and where.code_hash is not None:
+        services.code_limiter.remember(where.till_id, where.code_hash)
     elif state is None:
         body = codes.normalise(request.code or "")
         if body is not None and await issuance_store.code_was_replaced(

@@ -23,6 +23,8 @@ class FreshProduceRule:
     # Every reason in both languages: the core shows the one the till asks for (Chinese
     # first). `{description}` is the line's; other fields come from the decision's params.
     messages = {
+        # Not a reason: what the voucher buys, in plain words, for the holder's page.
+        "buys": {"zh-CN": "新鲜蔬果", "en": "fresh fruit and vegetables"},
         "not_fresh": {"zh-CN": "{description}：本券只支付新鲜蔬果。",
                       "en": "{description}: only fresh fruit and vegetables are paid for by "
                             "this voucher."},
