@@ -5,9 +5,26 @@
 
 export class NetworkError extends Error {}
 
+// The till's language: the service writes reasons and refusals in it (Accept-Language).
+let language = null;
+
+export function setLanguage(lang) {
+  language = lang;
+}
+
+/**
+ * Whether an answer says the till's own credential is gone (paired again, withdrawn): the
+ * only answer that unpairs the tablet. Refusals about the voucher (a mistyped code, an
+ * expired voucher) are never 401 and keep the pairing.
+ */
+export function tillRefused(answer) {
+  return answer.status === 401 && (!answer.body?.code || answer.body.code === "unauthorized");
+}
+
 /** One HTTP call. Resolves {status, body} for any answer; throws NetworkError for none. */
 export async function call(method, path, { secret, body, key } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
+  if (language) headers["Accept-Language"] = language;
   if (secret) headers.Authorization = `Bearer ${secret}`;
   if (key) headers["Idempotency-Key"] = key;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -88,7 +105,7 @@ export class IdempotentWrite {
         answer = await call("POST", this.state.path, {
           secret, body: this.state.body ?? undefined, key: this.state.key,
         });
-        if (answer.status === 401) {
+        if (tillRefused(answer)) {
           // The till's credential was replaced (paired again) or withdrawn: the outcome is
           // still unknown, so the write stays kept for the same till to finish once paired.
           return answer;

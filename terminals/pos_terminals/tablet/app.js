@@ -1,7 +1,7 @@
 // The till: pair once, read a voucher, build the basket, confirm, print, void.
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
-import { call, IdempotentWrite } from "./api.js";
+import { call, IdempotentWrite, setLanguage, tillRefused } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
@@ -45,6 +45,7 @@ const scanner = new Scanner($("#camera"));
 
 function applyLanguage() {
   const { t } = state;
+  setLanguage(t.lang);
   document.documentElement.lang = t.lang;
   document.title = t("title");
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
@@ -190,6 +191,21 @@ async function startCamera() {
   }
 }
 
+// Refusals about the voucher read (not the basket, not the till): read another voucher.
+const VOUCHER_REFUSALS = new Set([
+  "invalid_token", "token_expired", "token_not_yet_valid", "voucher_suspended",
+  "voucher_revoked", "voucher_expired", "voucher_exhausted", "voucher_replaced",
+  "reissue_required", "merchant_not_accepted", "rate_limited",
+]);
+
+function voucherRefused(problem) {
+  Object.assign(state, { voucher: null, quote: null, lineOutcomes: null, problem: null });
+  show("scan");
+  showProblem($("#screen-scan"), problem);
+  $("#voucher-input").value = "";
+  $("#voucher-input").focus();
+}
+
 function takeVoucher(text, source) {
   const credential = voucherCredential(text);
   if (!credential) return;
@@ -324,12 +340,17 @@ async function runQuote() {
   delete $("#screen-basket").dataset.quoting;
   if (answer === null) {
     state.problem = { code: "network", detail: state.t("network") };
-  } else if (answer.status === 401) {
+  } else if (tillRefused(answer)) {
     unpaired();
     return;
   } else if (answer.status === 200) {
     state.quote = answer.body;
     state.lineOutcomes = answer.body.lines;
+  } else if (VOUCHER_REFUSALS.has(answer.body?.code)) {
+    // The voucher, not the till: back to reading a voucher, the basket kept, the pairing
+    // untouched.
+    voucherRefused(answer.body);
+    return;
   } else {
     state.problem = answer.body;
     state.lineOutcomes = answer.body.lines || null;
@@ -453,7 +474,7 @@ async function runWrite(write) {
   renderPending(null);
   const answer = await write.run(state.till.secret, (waiting) => renderPending(waiting));
   state.write = null;
-  if (answer.status === 401) {
+  if (tillRefused(answer)) {
     unpaired();
     return;
   }
@@ -636,6 +657,8 @@ function wire() {
     localStorage.setItem(LANG, lang);
     state.t = translator(lang);
     applyLanguage();
+    // Reasons come from the service in the till's language: ask again in the new one.
+    if (state.screen === "basket" && state.voucher && state.lines.length) requestQuote();
   });
   $("#unpair").addEventListener("click", () => {
     if (!window.confirm(state.t("unpair_confirm"))) return;
@@ -683,7 +706,7 @@ async function refreshTill() {
     return;  // offline for now; the next quote will tell
   }
   if (state.till?.secret !== secret) return;
-  if (answer.status === 401) {
+  if (tillRefused(answer)) {
     if (!state.write) unpaired();
   } else if (answer.status === 200) {
     state.till = { ...state.till, ...answer.body };

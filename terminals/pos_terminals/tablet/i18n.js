@@ -1,6 +1,7 @@
 // The till's words in Chinese (the default where the browser asks for it) and English.
-// Refusals: in English the service's own `detail` sentence is shown; in Chinese the
-// sentence for the problem's stable `code`, falling back to `detail` for codes not listed.
+// Refusals and line reasons come from the service in the till's language (the page sends
+// Accept-Language); the sentences below by `code` are for answers without a `detail` (no
+// connection) and for older services.
 
 const STRINGS = {
   "zh-CN": {
@@ -258,6 +259,6 @@ export function translator(lang) {
     ? catalog.map((g) => ({ group: g.group, label: table.groups[g.group] || g.group,
       codes: g.categories.map((c) => c.code) }))
     : [{ group: "all", label: "", codes: Object.keys(STRINGS["zh-CN"].categories) }]);
-  t.problem = (problem) => table.problems[problem.code] || problem.detail || t("problems_unknown");
+  t.problem = (problem) => problem.detail || table.problems[problem.code] || t("problems_unknown");
   return t;
 }
