@@ -66,7 +66,7 @@ dl{margin:1rem 0}dt{color:#555;font-size:.9rem;margin-top:.8rem}dd{margin:0;font
 .notice{background:#fff4e5;border-left:.3rem solid #e67700;padding:.8rem;margin:1rem 0}
 ul{padding-left:1.2rem;margin:.3rem 0}
 table{border-collapse:collapse;width:100%}td{padding:.25rem .3rem;border-bottom:1px solid #eee}
-td.amount{text-align:right;white-space:nowrap}
+td.amount,td:first-child{text-align:right;white-space:nowrap}td:first-child{text-align:left}
 """
 
 
