@@ -6,7 +6,10 @@ Shared by every test module; plugin-specific fixtures live beside their tests.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,17 @@ from pos.db.embedded import embedded_url
 from pos.db.migrate import migrate
 
 ADMIN_TOKEN = "adm_test_" + "x" * 32
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each run gets its own temporary folder (the embedded PostgreSQL lives in it). pytest's
+    shared numbered folders are pruned by whichever run starts next, which removes the data
+    folder of a server another run on the same machine is still using."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="pos-tests-")
+        # Removed at exit, after the embedded server's own exit handler (registered later,
+        # so run earlier) has stopped it: never pull a data folder from under a server.
+        atexit.register(shutil.rmtree, config.option.basetemp, ignore_errors=True)
+
 TEMPLATE_DB = "pos_test_template"
 
 
