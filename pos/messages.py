@@ -70,7 +70,10 @@ def render(template: str, params: Mapping[str, Any], lang: str) -> str:
             shown[key] = format_major(value, currency)
         else:
             shown[key] = str(value)
-    return string.Formatter().vformat(template, (), shown)
+    try:
+        return string.Formatter().vformat(template, (), shown)
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return template  # a malformed sentence is shown as written, never a failure
 
 
 def pick(texts: Texts, lang: str) -> str:

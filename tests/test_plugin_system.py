@@ -414,6 +414,11 @@ class EnglishOnlyRule(NonsenseRule):
     messages = {"fine": {"en": "fine"}}
 
 
+class OddTemplateRule(NonsenseRule):
+    name = "odd"
+    messages = {"fine": {"zh-CN": "{0}好", "en": "{description.__class__} fine"}}
+
+
 class SilentRule(RaisingRule):
     name = "silent"
     messages = {}
@@ -434,6 +439,7 @@ class Duplicate:
      "the rule 'english_only' has no zh-CN text for its reason 'fine'"),
     ({"mute": rule_plugin(SilentRule())},
      "registered the rule 'silent' without messages"),
+    ({"odd": rule_plugin(OddTemplateRule([]))}, "is not a template of named fields"),
 ])
 def test_a_malformed_plugin_stops_the_start_up(plugins: dict[str, object],
                                                message: str) -> None:

@@ -74,6 +74,7 @@ def test_a_reason_is_rendered_in_the_language_asked_with_category_labels() -> No
     assert render(template["zh-CN"], params, "zh-CN") == "Rice wine：任何券都不能用于酒类。"  # noqa: RUF001
     assert render(template["en"], params, "en") == "Rice wine: no voucher pays for alcohol."
     assert render("{cap_amount}", {"cap_amount": 12345, "currency": "CNY"}, "en") == "123.45"
+    assert render("{", params, "en") == "{"  # never a failure at the till
     assert language(None) == language("fr-FR") == language("zh-TW,zh;q=0.9") == "zh-CN"
     assert language("en-US,en;q=0.9,zh-CN;q=0.8") == language("de, en;q=0.5") == "en"
     assert language("en;q=0.4, zh-CN;q=0.8") == "zh-CN"

@@ -11,6 +11,7 @@ collects what the registration hooks add; anything malformed stops the start-up 
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
@@ -78,6 +79,21 @@ def _check_messages(plugin: str, rule: str, messages: Any) -> None:
             if not isinstance(code, str) or not isinstance(text, str) or not text.strip():
                 raise ConfigError(f"plugin {plugin}: the rule {rule!r} has no {lang} text "
                                   f"for its reason {code!r}")
+            if not _named_fields_only(text):
+                raise ConfigError(f"plugin {plugin}: the rule {rule!r} has a {lang} text "
+                                  f"for {code!r} that is not a template of named fields "
+                                  f"({{name}}): {text!r}")
+
+
+def _named_fields_only(template: str) -> bool:
+    """A reason's template fills only plain named fields (`{description}`), so rendering
+    it can never fail nor reach into an object."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError:
+        return False
+    return all(name.isidentifier() for name in fields)
 
 
 def call_hookimpl(impl: Any, **available: Any) -> Any:

@@ -7,6 +7,7 @@ Everything here is plain data or a Protocol, so a plugin depends on this module 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -286,7 +287,7 @@ class CategoryRule:
     # A subclass adds its own reasons here (the books rule: a barcode that is no ISBN).
     extra_messages: Messages = {}
 
-    @property
+    @functools.cached_property
     def messages(self) -> Messages:
         """The four reasons of a category rule in both languages, naming the purpose."""
         base = {
