@@ -43,7 +43,7 @@ TEXT = {
            "accepted": "Voucher accepted", "unknown": "Outcome unknown",
            "not_this_shop": "This voucher cannot be used in this shop.",
            "nothing_eligible": "Nothing in this basket can be paid with this voucher.",
-           "sweets": "sweets, chocolate and desserts is not covered"},
+           "sweets": "this voucher does not pay for sweets, chocolate and desserts"},
 }
 
 

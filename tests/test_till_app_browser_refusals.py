@@ -25,7 +25,8 @@ WORDS = {
               "sweets": "Candy 糖果：本券不支付糖果甜点。"},
     "en": {"wrong_code": "This code is not valid. Check it was typed correctly.",
            "accepted": "Voucher accepted",
-           "sweets": "Candy 糖果: sweets, chocolate and desserts is not covered by this voucher."},
+           "sweets": "Candy 糖果: this voucher does not pay for sweets, chocolate and "
+                     "desserts."},
 }
 
 

@@ -31,9 +31,9 @@ class CategoriesRule:
         "never": {"zh-CN": "{description}：本券从不支付{category}。",
                   "en": "{description}: this voucher never pays for {category}."},
         "covered": {"zh-CN": "{description}：{category}可用本券支付。",
-                    "en": "{description}: {category} is covered by this voucher."},
+                    "en": "{description}: covered by this voucher ({category})."},
         "not_covered": {"zh-CN": "{description}：本券不支付{category}。",
-                        "en": "{description}: {category} is not covered by this voucher."},
+                        "en": "{description}: this voucher does not pay for {category}."},
     }
 
     def buys(self, program: ProgramView, settings: Mapping[str, Any]) -> frozenset[str]:

@@ -296,8 +296,8 @@ class CategoryRule:
             "excluded": _texts("{description}：本项目不支付{category}。",  # noqa: RUF001
                                "{description}: this program does not pay for {category}."),
             "covered": _texts("{description}：{category}可用本{purpose}券支付。",  # noqa: RUF001
-                              "{description}: {category} is covered by this {purpose} "
-                              "voucher."),
+                              "{description}: covered by this {purpose} voucher "
+                              "({category})."),
             "not_covered": _texts("{description}：本{purpose}券不支付{category}。",  # noqa: RUF001
                                   "{description}: this {purpose} voucher does not pay for "
                                   "{category}."),
