@@ -66,6 +66,17 @@ class LimitsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class OfflineConfig:
+    """Defaults of the offline limits; a program (and a merchant of it) may set its own."""
+
+    enabled: bool = True
+    max_per_sale: int = 5000
+    max_till_total: int = 50000
+    max_offline_seconds: int = 24 * 3600
+    kit_refresh_seconds: int = 300
+
+
+@dataclasses.dataclass(frozen=True)
 class VouchersConfig:
     font_path: str = ""
     max_upload_bytes: int = 32 * 1024 * 1024
@@ -95,6 +106,7 @@ class Config:
     redemption: RedemptionConfig = dataclasses.field(default_factory=RedemptionConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
     vouchers: VouchersConfig = dataclasses.field(default_factory=VouchersConfig)
+    offline: OfflineConfig = dataclasses.field(default_factory=OfflineConfig)
     plugins: PluginsConfig = dataclasses.field(default_factory=PluginsConfig)
 
     @property
@@ -111,6 +123,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "redemption": RedemptionConfig,
     "limits": LimitsConfig,
     "vouchers": VouchersConfig,
+    "offline": OfflineConfig,
     "plugins": PluginsConfig,
 }
 

@@ -180,6 +180,10 @@ IDENTITY_CHECK_REQUIRED = _declare("identity_check_required", 422, "Identity che
                                    InputProblem)
 CHANNEL_NOT_ALLOWED = _declare("channel_not_allowed", 422, "Payment channel not allowed",
                                InputProblem)
+VOUCHER_LISTED_TWICE = _declare("voucher_listed_twice", 422, "Voucher scanned twice",
+                                InputProblem)
+VOUCHERS_CHANGED = _declare("vouchers_changed", 409, "Vouchers changed meanwhile",
+                            VoucherProblem)
 PAYMENT_DECLINED = _declare("payment_declined", 402, "Payment declined", InputProblem)
 PAYMENT_FAILED = _declare("payment_failed", 502, "Payment failed", Problem)
 
@@ -216,6 +220,24 @@ WEBHOOK_SIGNATURE_INVALID = _declare("webhook_signature_invalid", 401, "Signatur
 WEBHOOK_STALE = _declare("webhook_stale", 400, "Webhook too old", InputProblem)
 WEBHOOK_INVALID = _declare("webhook_invalid", 422, "Webhook not understood", InputProblem)
 WEBHOOK_REPLAYED = _declare("webhook_replayed", 409, "Webhook already taken", InputProblem)
+
+# -- offline tills (docs/offline.md) ----------------------------------------------------------
+OFFLINE_SALE_SIGNATURE_INVALID = _declare(
+    "offline_sale_signature_invalid", 422, "Offline sale not signed by this till", InputProblem)
+OFFLINE_SALE_UNREADABLE = _declare("offline_sale_unreadable", 422, "Offline sale unreadable",
+                                   InputProblem)
+OFFLINE_KEY_MISMATCH = _declare("offline_key_mismatch", 422, "Wrong key for this sale",
+                                InputProblem)
+OFFLINE_KIT_UNKNOWN = _declare("offline_kit_unknown", 422, "Unknown offline kit", InputProblem)
+OFFLINE_KIT_EXPIRED = _declare("offline_kit_expired", 422, "Outside the offline kit's life",
+                               InputProblem)
+OFFLINE_NOT_ALLOWED = _declare("offline_not_allowed", 422, "Not allowed offline", InputProblem)
+OFFLINE_VOUCHER_INVALID = _declare("offline_voucher_invalid", 422,
+                                   "Voucher not valid for this offline sale", InputProblem)
+OFFLINE_LIMIT_EXCEEDED = _declare("offline_limit_exceeded", 422, "Over the offline limits",
+                                  InputProblem)
+OFFLINE_SALE_NOT_VOIDABLE = _declare("offline_sale_not_voidable", 409,
+                                     "Offline sale cannot be cancelled", VoucherProblem)
 
 # -- our side --------------------------------------------------------------------------------
 TRY_AGAIN = _declare("try_again", 503, "Busy, try again", Problem)

@@ -256,6 +256,9 @@ TILL_CODES: frozenset[str] = frozenset({
     "idempotency_in_progress", "plugin_error", "try_again", "internal_error",
 })
 
+# Which voucher of a sale paid by several a refusal is about (before its sentence).
+VOUCHER_N: Texts = _t("第 {n} 张券：", "Voucher {n}: ")
+
 # Reasons the core gives for a basket line, whatever the program's rules say.
 NEVER_RULE = "never_list"
 CORE_REASONS: dict[str, Texts] = {

@@ -28,6 +28,7 @@ OPEN_ROUTES = {
     ("GET", "/till"),
     ("GET", "/till/"),
     ("GET", "/till/categories.json"),
+    ("GET", "/till/app-files.json"),  # what the app's service worker keeps for offline use
 }
 # The tablet app's files are public by nature: shipping a file in it publishes it.
 TABLET_FILES = {

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
 
 
@@ -16,6 +17,9 @@ class AnyRule:
                         "en": "{description}: any goods are allowed by this voucher."},
                 "buys": {"zh-CN": "任何商品", "en": "any goods"}}
 
+    def describe(self, ctx: RuleContext) -> OfflineRule:
+        return OfflineRule(rule=self.name)
+
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [LineDecision(True, "any") for _ in lines]
 
@@ -23,3 +27,8 @@ class AnyRule:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(AnyRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return AnyRule().describe(ctx) if rule == AnyRule.name else None

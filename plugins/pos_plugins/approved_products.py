@@ -13,10 +13,11 @@ meanwhile is seen whole or not at all).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule, decide_line
 from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext
 
 
@@ -28,35 +29,41 @@ class ApprovedProductsRule:
                  "en": "products on the program's approved list"},
         "no_list": {"zh-CN": "{description}：本项目还没有核准商品清单。",
                     "en": "{description}: this program has no approved product list yet."},
-        "scan_barcode": {"zh-CN": "{description}：请扫描条码，只支付清单上的商品。",
-                         "en": "{description}: scan the barcode; only listed products are "
-                               "paid for."},
-        "listed": {"zh-CN": "{description}：在核准商品清单上（第 {version} 版）。",
-                   "en": "{description}: on the approved product list (version {version})."},
+        "no_gtin": {"zh-CN": "{description}：请扫描条码，只支付清单上的商品。",
+                    "en": "{description}: scan the barcode; only listed products are "
+                          "paid for."},
+        "covered": {"zh-CN": "{description}：在核准商品清单上（第 {version} 版）。",
+                    "en": "{description}: on the approved product list (version {version})."},
         "not_listed": {"zh-CN": "{description}：不在核准商品清单上（第 {version} 版）。",
                        "en": "{description}: not on the approved product list "
                              "(version {version})."},
     }
 
-    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+    async def describe(self, ctx: RuleContext, gtins: Sequence[str] | None = None
+                       ) -> OfflineRule:
+        """The list as data: the whole current list (for the offline kit), or only the
+        entries among `gtins` (a basket's barcodes, online)."""
         if ctx.reads is None:
             raise RuntimeError("approved_products needs ctx.reads to look the list up")
-        gtins = sorted({line.gtin for line in lines if line.gtin})
         found = await ctx.reads.approved_products(ctx.program.id, gtins)
-        version, listed = found.version, found.listed
+        return OfflineRule(rule=self.name, gtin_check="approved",
+                           approved_gtins=tuple(sorted(found.listed)),
+                           list_version=found.version)
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        rule = await self.describe(ctx, sorted({line.gtin for line in lines if line.gtin}))
+        version = rule.list_version
         detail = {"list_version": version}
         decisions = []
         for line in lines:
-            if version is None:
-                decisions.append(LineDecision(False, "no_list", detail=detail))
-            elif not line.gtin:
-                decisions.append(LineDecision(False, "scan_barcode", detail=detail))
-            elif line.gtin in listed:
-                decisions.append(LineDecision(True, "listed", {"version": version}, detail))
-            else:
-                decisions.append(LineDecision(False, "not_listed", {"version": version},
-                                              detail))
+            why = decide_line(rule, line, ctx.merchant_id)
+            decisions.append(LineDecision(why == "covered", why, {"version": version}, detail))
         return decisions
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> Awaitable[OfflineRule] | None:
+    return ApprovedProductsRule().describe(ctx) if rule == ApprovedProductsRule.name else None
 
 
 @hookimpl

@@ -5,10 +5,12 @@ paid for; a line without a barcode (a second-hand book) is judged by its categor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule, is_isbn13
 from pos.plugin.types import (
     BasketLine,
     CategoryRule,
@@ -17,14 +19,7 @@ from pos.plugin.types import (
     RuleContext,
 )
 
-
-def is_isbn13(code: str) -> bool:
-    """An ISBN-13 (Bookland EAN): 13 digits, prefix 978/979, weights 1,3,1,3... sum to 0
-    mod 10."""
-    if len(code) != 13 or not code.isdigit() or code[:3] not in ("978", "979"):
-        return False
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(code))
-    return total % 10 == 0
+__all__ = ["BooksRule", "is_isbn13"]
 
 
 class BooksRule(CategoryRule):
@@ -38,13 +33,20 @@ class BooksRule(CategoryRule):
               "for as a book.",
     }}
 
-    def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
-        decision = super().check_line(ctx, line)
-        if decision.eligible and line.gtin is not None and not is_isbn13(line.gtin):
+    def describe(self, ctx: RuleContext) -> OfflineRule:
+        return dataclasses.replace(super().describe(ctx), gtin_check="isbn13")
+
+    def sentence(self, why: str, line: BasketLine) -> LineDecision:
+        if why == "not_isbn":
             return LineDecision(False, "not_isbn", {"gtin": line.gtin})
-        return decision
+        return super().sentence(why, line)
 
 
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(BooksRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return BooksRule().describe(ctx) if rule == BooksRule.name else None

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule, decide_line
 from pos.plugin.types import (
     BasketLine,
     LineDecision,
@@ -42,18 +43,19 @@ class CategoriesRule:
         return (frozenset(str(c) for c in mine.get("allowed", []))
                 - {str(c) for c in mine.get("denied", [])} - set(settings["always_denied"]))
 
-    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+    def describe(self, ctx: RuleContext) -> OfflineRule:
         program = ctx.program.settings_for(self.name)
-        allowed = {str(c) for c in program.get("allowed", [])}
         denied = {str(c) for c in program.get("denied", [])} | set(ctx.settings["always_denied"])
+        return OfflineRule(rule=self.name, allowed=tuple(sorted(str(c) for c in program.get(
+            "allowed", []))), denied=tuple(sorted(denied)))
+
+    async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
+        rule = self.describe(ctx)
         decisions = []
         for line in lines:
-            if line.category in denied:
-                decisions.append(LineDecision(False, "never"))
-            elif line.category in allowed:
-                decisions.append(LineDecision(True, "covered"))
-            else:
-                decisions.append(LineDecision(False, "not_covered"))
+            why = decide_line(rule, line, ctx.merchant_id)
+            decisions.append(LineDecision(why == "covered", why if why in self.messages
+                                          else "not_covered"))
         return decisions
 
 
@@ -66,3 +68,8 @@ def pos_declare_settings() -> list[Setting]:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(CategoriesRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return CategoriesRule().describe(ctx) if rule == CategoriesRule.name else None

@@ -10,14 +10,14 @@ diner.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from pos import hookimpl
+from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import (
-    BasketLine,
     CategoryRule,
-    LineDecision,
     RestrictionRegistry,
     RuleContext,
 )
@@ -28,21 +28,22 @@ class MealsRule(CategoryRule):
     description = "Meals at the program's registered canteens."
     purpose = {"zh-CN": "餐食", "en": "meal"}
     covers = frozenset({"meals"})
-    extra_messages = {"not_canteen": {
+    extra_messages = {"not_this_shop": {
         "zh-CN": "{description}：本店不是该项目登记的助餐点。",
         "en": "{description}: this shop is not a registered canteen of the program.",
     }}
 
-    def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
-        decision = super().check_line(ctx, line)
-        if not decision.eligible:
-            return decision
+    def describe(self, ctx: RuleContext) -> OfflineRule:
         canteens = ctx.program.settings_for(self.name).get("canteens")
-        if canteens and ctx.merchant_id not in {str(c) for c in canteens}:
-            return LineDecision(False, "not_canteen")
-        return decision
-
+        return dataclasses.replace(
+            super().describe(ctx),
+            merchants=tuple(sorted(str(c) for c in canteens)) if canteens else None)
 
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(MealsRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return MealsRule().describe(ctx) if rule == MealsRule.name else None

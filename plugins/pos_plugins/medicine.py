@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pos import hookimpl
-from pos.plugin.types import CategoryRule, RestrictionRegistry, Setting
+from pos.plugin.offline_rules import OfflineRule
+from pos.plugin.types import CategoryRule, RestrictionRegistry, RuleContext, Setting
 
 MEDICAL = frozenset({"medicine", "medical_consumables"})
 
@@ -28,3 +29,8 @@ def pos_declare_settings() -> list[Setting]:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(MedicineRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return MedicineRule().describe(ctx) if rule == MedicineRule.name else None

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pos import hookimpl
-from pos.plugin.types import CategoryRule, RestrictionRegistry, Setting
+from pos.plugin.offline_rules import OfflineRule
+from pos.plugin.types import CategoryRule, RestrictionRegistry, RuleContext, Setting
 from pos.taxonomy import RESTRICTED, in_group
 
 
@@ -35,3 +36,8 @@ def pos_declare_settings() -> list[Setting]:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(NutritionRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return NutritionRule().describe(ctx) if rule == NutritionRule.name else None

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pos import hookimpl
-from pos.plugin.types import CategoryRule, RestrictionRegistry, Setting
+from pos.plugin.offline_rules import OfflineRule
+from pos.plugin.types import CategoryRule, RestrictionRegistry, RuleContext, Setting
 
 STUDY_GOODS = frozenset({"stationery", "school_bags", "sports_goods"})
 
@@ -27,3 +28,8 @@ def pos_declare_settings() -> list[Setting]:
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:
     register.add(StudyRule())
+
+
+@hookimpl
+def pos_describe_restriction(rule: str, ctx: RuleContext) -> OfflineRule | None:
+    return StudyRule().describe(ctx) if rule == StudyRule.name else None

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from pos.api import (
     admin_routes,
+    offline_routes,
     pairing_routes,
     public_routes,
     report_routes,
@@ -37,6 +38,9 @@ ROUTE_TABLES: tuple[Routes, ...] = (public_routes.routes, admin_routes.routes,
                                     report_routes.routes)
 # Vouchers as people hold them: issuance batches, QR codes, cards, lifecycle, holder page.
 ROUTE_TABLES += (voucher_routes.routes,)
+
+# Offline tills: the signed kit, forwarded offline sales, offline limits.
+ROUTE_TABLES += (offline_routes.routes,)
 
 # Calls of built-in plugins: approved product lists, payment providers' webhooks.
 ROUTE_TABLES += (plugin_routes,)

@@ -15,6 +15,8 @@ from pos.api.requests import PairingIn
 from pos.api.routing import Routes
 from pos.api.state import PAIRING_LIMITER, body, calling_till, json_response, path_id, services
 from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
+from pos.signing import kit_signing
+from pos.storage import offline_kits
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
 
@@ -60,7 +62,10 @@ async def pair(request: web.Request) -> web.Response:
                                   secret_hash(secret))
     if till is None:
         raise _invalid()
-    response = json_response({**till, "secret": secret}, status=201)
+    if payload.device_key is not None:
+        await offline_kits.set_device_key(services(request).pool, till["till_id"],
+                                          payload.device_key)
+    response = json_response({**till, "secret": secret, **_kit_key(request)}, status=201)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -70,3 +75,9 @@ async def pair(request: web.Request) -> web.Response:
 async def whoami(request: web.Request) -> web.Response:
     till = calling_till(request)
     return json_response(await store.till_profile(services(request).pool, till.till_id))
+
+
+def _kit_key(request: web.Request) -> dict[str, str]:
+    """The public key offline kits are signed with: the tablet pins it (docs/offline.md)."""
+    return {"kit_public_key": kit_signing.public_text(
+        kit_signing.kit_key(services(request).data_dir))}

@@ -20,7 +20,7 @@ from pos.errors import (
     Problem,
     validation_error,
 )
-from pos.messages import language, msg, problem_text
+from pos.messages import VOUCHER_N, language, msg, pick, problem_text, render
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ _HTTP_CODES = {
 def problem_response(problem: Problem, lang: str = "en") -> web.Response:
     headers = {"Retry-After": "60"} if problem.status == 429 else None
     detail = problem_text(problem.code, problem.message, problem.detail, lang)
+    position = (problem.extra.get("voucher") or {}).get("position")
+    if position and detail != problem.detail:
+        # A sale with several vouchers: say which one, in the sentence's language too.
+        detail = render(pick(VOUCHER_N, lang), {"n": position}, lang) + detail
     return web.Response(
         status=problem.status, text=json.dumps(problem.as_dict(detail), ensure_ascii=False),
         content_type=PROBLEM_TYPE, headers={**(headers or {}), "Content-Language": lang},

@@ -119,22 +119,55 @@ class BasketIn(Strict):
     lines: Annotated[list[BasketLineIn], Field(min_length=1, max_length=200)]
 
 
+Token = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+ManualCode = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MAX_VOUCHERS = 10  # vouchers paying one basket
+
+
+class VoucherRefIn(Strict):
+    """One voucher of a sale paid by several: its token or its manual code."""
+
+    token: Token | None = None
+    code: ManualCode | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> VoucherRefIn:
+        if (self.token is None) == (self.code is None):
+            raise ValueError("send either the voucher's token or its manual code, not both")
+        return self
+
+
 class QuoteIn(Strict):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-    code: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    """One voucher (`token` or `code`), or several paying one basket (`vouchers`, in the
+    order they were scanned)."""
+
+    token: Token | None = None
+    code: ManualCode | None = None
+    vouchers: Annotated[list[VoucherRefIn], Field(min_length=1, max_length=MAX_VOUCHERS)
+                        ] | None = None
     basket: BasketIn
     identity_confirmed: bool = False
     channel: RuleName = "cash"
 
     @model_validator(mode="after")
     def _one_credential(self) -> QuoteIn:
-        if (self.token is None) == (self.code is None):
+        if self.vouchers is not None:
+            if self.token is not None or self.code is not None:
+                raise ValueError("send either a list of vouchers or one token or code")
+        elif (self.token is None) == (self.code is None):
             raise ValueError("send either the voucher's token or its manual code, not both")
         return self
 
 
 class RedemptionIn(QuoteIn):
     amount: PositiveAmount | None = None
+
+    @model_validator(mode="after")
+    def _amount_for_one(self) -> RedemptionIn:
+        if self.vouchers is not None and self.amount is not None:
+            raise ValueError("an exact amount can be asked of one voucher only; with a list "
+                             "of vouchers the split is worked out")
+        return self
 
 
 # Vouchers after issue
@@ -166,8 +199,13 @@ class TopUpIn(Strict):
 
 # Pairing a tablet
 
+DeviceKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+
+
 class PairingIn(Strict):
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    # The tablet's own Ed25519 public key (raw, base64url): it signs offline sales.
+    device_key: DeviceKey | None = None
 
 
 # Settlement
@@ -219,3 +257,44 @@ class PayeeIn(Strict):
     agent_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                max_length=35, pattern=r"^[A-Za-z0-9]+$")
                         ] | None = None
+
+
+# Offline tills (docs/offline.md)
+
+class DeviceKeyIn(Strict):
+    public_key: DeviceKey
+
+
+class OfflineLimitsIn(Strict):
+    """A program's offline limits, for one merchant (`merchant_id`) or for all."""
+
+    merchant_id: uuid.UUID | None = None
+    enabled: bool = True
+    max_per_sale: Amount
+    max_till_total: Amount
+    max_offline_seconds: Annotated[int, Field(strict=True, gt=0, le=30 * 86400)]
+
+
+class OfflineSaleIn(Strict):
+    """A forwarded offline sale: `sale` is the JSON text the tablet signed (an
+    `OfflineSaleRecord`), `signature` its Ed25519 signature, base64url."""
+
+    sale: Annotated[str, StringConstraints(min_length=2, max_length=60_000)]
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
+
+
+class OfflineSaleRecord(BaseModel):
+    """What a tablet signs for each offline sale (read from `OfflineSaleIn.sale`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    till_id: uuid.UUID
+    kit_version: Annotated[int, Field(strict=True, gt=0)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    program_id: uuid.UUID
+    voucher_id: uuid.UUID
+    occurred_at_ms: Annotated[int, Field(strict=True, gt=0)]
+    basket: BasketIn
+    covered: PositiveAmount
+    identity_confirmed: bool = False

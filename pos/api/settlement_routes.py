@@ -20,6 +20,7 @@ from pos.api.state import body, json_response, path_id, services
 from pos.errors import validation_error
 from pos.plugin.exporter_types import Payee
 from pos.settlement import batch_status, exporting, runs
+from pos.storage import offline_sales
 from pos.storage import settlements as store
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ def _query_id(value: str, name: str) -> str:
             auth="admin")
 async def get_settlement(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
-    return json_response(await store.get_batch(services(request).pool, batch_id))
+    pool = services(request).pool
+    batch = await store.get_batch(pool, batch_id)
+    # Offline sales are paid in full; what the program's offline-risk account carried.
+    return json_response({**batch, "offline": await offline_sales.in_batch(pool, batch_id)})
 
 
 @routes.post("/v1/settlements/{id}/approve", summary="Approve a batch for payment",

@@ -70,6 +70,18 @@ async def till_app_categories(request: web.Request) -> web.StreamResponse:
                                             "X-Content-Type-Options": "nosniff"})
 
 
+@routes.get("/till/app-files.json", summary="Till app: the files its service worker keeps "
+            "for offline use", auth="none")
+async def till_app_files(request: web.Request) -> web.StreamResponse:
+    # Everything served under /till/, so a reload or a cold start offline opens the till.
+    files = ["/till/", "/till/categories.json"] + [
+        f"/till/{f.relative_to(TABLET_DIR).as_posix()}" for f in sorted(TABLET_DIR.rglob("*"))
+        if f.is_file() and f.name not in _SKIP and not f.name.startswith(".")
+        and f.name != "index.html"]
+    return web.json_response({"files": files}, headers={"Cache-Control": "no-cache",
+                                                        "X-Content-Type-Options": "nosniff"})
+
+
 @routes.get("/till", summary="Till app (redirects to /till/)", auth="none",
             content_type="text/html", status=301)
 async def till_app_redirect(request: web.Request) -> web.StreamResponse:

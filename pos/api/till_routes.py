@@ -9,40 +9,45 @@ from pos.api.requests import QuoteIn, RedemptionIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_till, json_response, path_id, principal, services
 from pos.messages import language
-from pos.storage import redemptions as store
-from pos.till import engine
+from pos.till import engine, multi_voucher, sale_plan
 from pos.till.voucher_lookup import Till
 
 routes = Routes("till")
 
 
-@routes.post("/v1/quotes", summary="What the voucher would pay for in this basket",
+@routes.post("/v1/quotes",
+             summary="What the voucher (or each of several) would pay for in this basket",
              auth="till", body=QuoteIn)
 async def quote(request: web.Request) -> web.Response:
     till = calling_till(request)
     payload = await body(request, QuoteIn)
-    return json_response(await engine.quote(services(request), till, payload,
-                                            language(request.headers.get("Accept-Language"))))
+    lang = language(request.headers.get("Accept-Language"))
+    if payload.vouchers is not None:
+        return json_response(await sale_plan.quote(services(request), till, payload, lang))
+    return json_response(await engine.quote(services(request), till, payload, lang))
 
 
-@routes.post("/v1/redemptions", summary="Redeem the voucher for this basket, exactly once",
+@routes.post("/v1/redemptions",
+             summary="Redeem the voucher (or several together) for this basket, exactly once",
              auth="till", body=RedemptionIn, status=201, idempotent=True)
 async def redeem(request: web.Request) -> web.Response:
     till = calling_till(request)
     key = engine.check_idempotency_key(request.headers.get("Idempotency-Key"))
     payload = await body(request, RedemptionIn)
-    status, answer = await engine.redeem(services(request), till, payload, key, request.path,
-                                         language(request.headers.get("Accept-Language")))
+    redeem_with = multi_voucher.redeem if payload.vouchers is not None else engine.redeem
+    status, answer = await redeem_with(services(request), till, payload, key, request.path,
+                                       language(request.headers.get("Accept-Language")))
     return json_response(answer, status=status)
 
 
-@routes.post("/v1/redemptions/{id}/void", summary="Cancel a redemption and restore its value",
+@routes.post("/v1/redemptions/{id}/void",
+             summary="Cancel a redemption (every part of a sale) and restore its value",
              auth="till", idempotent=True)
 async def void(request: web.Request) -> web.Response:
     till = calling_till(request)
     key = engine.check_idempotency_key(request.headers.get("Idempotency-Key"))
     redemption_id = path_id(request, "id", "redemption")
-    status, answer = await engine.void(services(request), till, redemption_id, key,
+    status, answer = await multi_voucher.void(services(request), till, redemption_id, key,
                                        f"/v1/redemptions/{redemption_id}/void")
     return json_response(answer, status=status)
 
@@ -53,5 +58,5 @@ async def get_redemption(request: web.Request) -> web.Response:
     redemption_id = path_id(request, "id", "redemption")
     caller = principal(request)
     merchant_id = caller.merchant_id if isinstance(caller, Till) else None  # admin: any
-    return json_response(await store.get_redemption(services(request).pool, redemption_id,
-                                                    merchant_id))
+    return json_response(await multi_voucher.read(services(request), redemption_id,
+                                                  merchant_id))

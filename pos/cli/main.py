@@ -19,6 +19,7 @@ from pos.errors import PosError, Problem
 from pos.service.startup import running_plugins, running_services
 from pos.signing import keys
 from pos.storage.ledger import verify_ledger
+from pos.storage.offline_sales import verify_offline
 from pos.storage.reconciliation import verify_settlements
 
 log = logging.getLogger("pos")
@@ -82,7 +83,8 @@ async def _migrate(conn: Any) -> int:
 
 async def _verify(conn: Any) -> int:
     failed = False
-    for check in [*await verify_ledger(conn), *await verify_settlements(conn)]:
+    for check in [*await verify_ledger(conn), *await verify_settlements(conn),
+                  *await verify_offline(conn)]:
         mark = "ok  " if check.ok else "FAIL"
         print(f"{mark} {check.name} ({check.checked} checked)")
         for problem in check.problems:

@@ -11,12 +11,16 @@ settings (its `[plugins.<name>]` table, checked against what it declared).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from pos.plugin.exporter_types import ExporterRegistry
 from pos.plugin.types import ChannelRegistry, RedemptionEvent, RestrictionRegistry, Setting
+
+if TYPE_CHECKING:
+    from pos.plugin.offline_rules import OfflineRule
+    from pos.plugin.types import RuleContext
 
 hookspec = pluggy.HookspecMarker("pos")
 hookimpl = pluggy.HookimplMarker("pos")
@@ -57,6 +61,23 @@ def pos_register_payment_channels(register: ChannelRegistry, settings: Mapping[s
     A channel has a unique `name` (what a till names as `channel` for the remainder) and
     async `collect`, `refund` and `payout` methods taking a `ChannelRequest`. `settings` is
     this plugin's configuration. Returns nothing.
+    """
+
+
+@hookspec
+def pos_describe_restriction(
+    rule: str, ctx: RuleContext
+) -> OfflineRule | Awaitable[OfflineRule | None] | None:
+    """Describe the restriction rule named `rule` for one program as data a till applies
+    offline (`pos.plugin.offline_rules.OfflineRule`: allowed, denied and excluded
+    categories, shops, an ISBN check or an approved product list with its version).
+
+    Called for the plugin that registered `rule` only, with `ctx.program` the program and
+    `ctx.settings` that plugin's settings, while an offline kit is built. Return the
+    description (or an awaitable of it, to read data); `None` means the rule cannot be
+    described, so it and every program that uses it are online-only. A rule that describes
+    itself must decide online through `pos.plugin.offline_rules.decide_line` on the same
+    description, so the till and the service cannot disagree.
     """
 
 

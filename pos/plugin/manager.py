@@ -31,6 +31,7 @@ from pos.plugin.loading import (
     call_hookimpl,
     load_entry_points,
 )
+from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import (
     BasketLine,
     ChannelRequest,
@@ -169,6 +170,31 @@ class Plugins(Registrations):
                 log.exception("plugin %s: rule %s could not say what it buys",
                               registered.plugin, name)
         return said
+
+    async def describe_offline(
+        self, rule_name: str, ctx_without_settings: RuleContext
+    ) -> OfflineRule | None:
+        """The rule's description for the offline kit, from the plugin that registered it;
+        None (online-only) when it has none or fails to give one."""
+        registered = self.rules.get(rule_name)
+        if registered is None:
+            return None
+        ctx = dataclasses.replace(
+            ctx_without_settings, settings=self.settings.get(registered.plugin, {}))
+        for impl in self.pm.hook.pos_describe_restriction.get_hookimpls():
+            if impl.plugin_name != registered.plugin:
+                continue
+            try:
+                found = call_hookimpl(impl, rule=rule_name, ctx=ctx)
+                if inspect.isawaitable(found):
+                    found = await asyncio.wait_for(found, self.timeout)
+            except Exception:
+                log.exception("plugin %s: describing rule %s failed", registered.plugin,
+                              rule_name)
+                return None
+            if isinstance(found, OfflineRule):
+                return found
+        return None
 
     # -- payment channels --------------------------------------------------------------
 

@@ -11,6 +11,8 @@ import functools
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from pos.plugin.offline_rules import OfflineRule, decide_line
+
 
 @dataclasses.dataclass(frozen=True)
 class BasketLine:
@@ -61,9 +63,10 @@ class RuleReads(Protocol):
     """The data the core keeps that a rule may read, and nothing else: read-only questions,
     each answered from one snapshot. The service passes its own in `RuleContext.reads`."""
 
-    async def approved_products(self, program_id: str, gtins: Sequence[str]
+    async def approved_products(self, program_id: str, gtins: Sequence[str] | None
                                 ) -> ApprovedProducts:
-        """The program's current approved product list, as far as `gtins` are concerned."""
+        """The program's current approved product list, as far as `gtins` are concerned
+        (`None`: the whole list, for a till's offline kit)."""
         ...
 
 
@@ -277,7 +280,11 @@ class CategoryRule:
     settings may replace `covers` (key `categories`) and add codes never paid for (`never`);
     a program may narrow the set (`rule_settings.<name>.only`) or exclude codes from it
     (`rule_settings.<name>.exclude`, e.g. sweets from a nutrition voucher).
-    Override `check_line` to look at more than the category (the books rule checks ISBNs).
+
+    It decides through its own description (`describe`, an `OfflineRule`), the same data a
+    till applies offline, so online and offline cannot disagree. Override `describe` to
+    check more than the category (the books rule asks for ISBNs, meals for canteens) and
+    `sentence` for a reason of your own.
     """
 
     name: str = ""
@@ -307,7 +314,9 @@ class CategoryRule:
                 for code, texts in base.items()} | dict(self.extra_messages)
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
-        return [self.check_line(ctx, line) for line in lines]
+        rule = self.describe(ctx)
+        return [self.sentence(decide_line(rule, line, ctx.merchant_id), line)
+                for line in lines]
 
     def buys(self, program: ProgramView, settings: Mapping[str, Any]) -> frozenset[str]:
         """The category codes this rule pays for in `program` (for the holder's page)."""
@@ -321,12 +330,16 @@ class CategoryRule:
         only = ctx.program.settings_for(self.name).get("only")
         return base & frozenset(str(c) for c in only) if only else base
 
-    def check_line(self, ctx: RuleContext, line: BasketLine) -> LineDecision:
-        excluded = {str(c) for c in ctx.program.settings_for(self.name).get("exclude", [])}
-        if line.category in set(ctx.settings.get("never", ())):
-            return LineDecision(False, "never")
-        if line.category in excluded:
-            return LineDecision(False, "excluded")
-        if line.category in self.covered(ctx):
-            return LineDecision(True, "covered")
-        return LineDecision(False, "not_covered")
+    def describe(self, ctx: RuleContext) -> OfflineRule:
+        """This rule's decision for this program, as data."""
+        program = ctx.program.settings_for(self.name)
+        return OfflineRule(
+            rule=self.name, purpose=self.purpose.get("en", ""),
+            allowed=tuple(sorted(self.covered(ctx))),
+            denied=tuple(sorted(str(c) for c in ctx.settings.get("never", ()))),
+            excluded=tuple(sorted(str(c) for c in program.get("exclude", []))))
+
+    def sentence(self, why: str, line: BasketLine) -> LineDecision:
+        """One line's decision from its `why` code (see `pos.plugin.offline_rules`): the
+        code is the reason, which `messages` words in each language."""
+        return LineDecision(why == "covered", why)

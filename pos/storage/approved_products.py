@@ -92,9 +92,10 @@ async def current_list(pool: asyncpg.Pool[Any], program_id: str) -> dict[str, An
 
 
 async def lookup(
-    pool: Any, program_id: str, gtins: Sequence[str]
+    pool: Any, program_id: str, gtins: Sequence[str] | None
 ) -> tuple[int | None, set[str]]:
-    """The current version and which of `gtins` are on it, in one snapshot."""
+    """The current version and which of `gtins` are on it (all of it for None), in one
+    snapshot."""
     row = await pool.fetchrow(
         """
         WITH current AS (
@@ -103,10 +104,10 @@ async def lookup(
         SELECT current.version,
                ARRAY(SELECT a.gtin FROM approved_products a
                       WHERE a.program_id = $1 AND a.version = current.version
-                        AND a.gtin = ANY($2::text[])) AS listed
+                        AND ($2::text[] IS NULL OR a.gtin = ANY($2::text[]))) AS listed
           FROM current
         """,
-        program_id, list(gtins),
+        program_id, None if gtins is None else list(gtins),
     )
     if row is None or row["version"] is None:
         return None, set()

@@ -135,15 +135,19 @@ _REDEEM = ("SELECT pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
            "$15)")
 
 
-async def redeem(pool: asyncpg.Pool[Any], new: NewRedemption) -> RedeemOutcome:
-    """Call `pos_redeem`. In the same transaction: the rules' details on each line, and the
-    remainder's channel payment (`payment_id`) bound to the redemption; if that payment is
-    no longer there to bind, nothing is written."""
-    args = (
+def _redeem_args(new: NewRedemption) -> tuple[Any, ...]:
+    return (
         new.redemption_id, new.voucher_id, new.merchant_id, new.till_id, new.idem_key,
         new.idem_owner, new.currency, new.basket_total, new.eligible_total, new.wanted,
         new.requested, new.channel, list(new.lines), new.response, new.token_iat,
     )
+
+
+async def redeem(pool: asyncpg.Pool[Any], new: NewRedemption) -> RedeemOutcome:
+    """Call `pos_redeem`. In the same transaction: the rules' details on each line, and the
+    remainder's channel payment (`payment_id`) bound to the redemption; if that payment is
+    no longer there to bind, nothing is written."""
+    args = _redeem_args(new)
     doc: dict[str, Any]
     try:
         with translated():
@@ -159,6 +163,31 @@ async def redeem(pool: asyncpg.Pool[Any], new: NewRedemption) -> RedeemOutcome:
     except LeaseLost:
         raise _still_running("payment") from None
     return _redeem_outcome(doc)
+
+
+async def redeem_in(conn: Connection, new: NewRedemption) -> RedeemOutcome:
+    """`redeem` inside the caller's transaction: one part of a sale paid by several
+    vouchers (`pos.storage.sale_records`). The caller translates driver errors, and rolls
+    back unless every part is `Redeemed`."""
+    doc: dict[str, Any] = await conn.fetchval(_REDEEM, *_redeem_args(new))
+    if doc["outcome"] == "ok":
+        await _after_redeem(conn, new)
+    return _redeem_outcome(doc)
+
+
+async def void_in(
+    conn: Connection, redemption_id: str, merchant_id: str, till_id: str,
+    window_minutes: int, idem_key: str, idem_owner: str,
+) -> dict[str, Any] | VoidRefusal:
+    """`pos_void` of one part of a sale, inside the caller's transaction: its answer, or
+    why nothing was written."""
+    doc: dict[str, Any] = await conn.fetchval(
+        "SELECT pos_void($1, $2, $3, make_interval(mins => $4), $5, $6)",
+        redemption_id, merchant_id, till_id, window_minutes, idem_key, idem_owner)
+    if doc["outcome"] != "ok":
+        return _void_refusal(doc["outcome"])
+    answer: dict[str, Any] = doc["answer"]
+    return answer
 
 
 async def _after_redeem(conn: Connection, new: NewRedemption) -> None:

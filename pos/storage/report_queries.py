@@ -7,7 +7,8 @@ Category figures split each redemption's covered amount over its *eligible* line
 proportion to their totals (largest remainder, so the parts add up to the covered amount
 exactly). Ineligible lines were paid another way and never count; the voucher paid for
 eligible lines only, and where it paid part of them (a per-visit cap), each category
-carries its share.
+carries its share. A part of a sale paid by several vouchers counts exactly what its
+voucher paid of each line (`sale_line_parts`).
 """
 
 from __future__ import annotations
@@ -57,11 +58,20 @@ async def by_category(db: Executor, program_id: str) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
         WITH lines AS (
-            SELECT r.id, r.covered, l.line_no, l.category, l.line_total,
-                   sum(l.line_total) OVER (PARTITION BY r.id) AS eligible
+            -- A part of a sale paid by several vouchers (migration 0500) weighs each
+            -- line by what this voucher paid of it, so the split is exact.
+            SELECT r.id, r.covered, l.line_no, l.category,
+                   coalesce(slp.amount, l.line_total) AS line_total,
+                   sum(coalesce(slp.amount, l.line_total)) OVER (PARTITION BY r.id)
+                       AS eligible
               FROM redemptions r
               JOIN redemption_lines l ON l.redemption_id = r.id AND l.eligible
+              LEFT JOIN sale_parts sp ON sp.redemption_id = r.id
+              LEFT JOIN sale_line_parts slp
+                     ON slp.sale_id = sp.sale_id AND slp.line_no = l.line_no
+                    AND slp.voucher_id = r.voucher_id
              WHERE r.program_id = $1 AND r.status = 'captured'
+               AND (sp.sale_id IS NULL OR slp.amount IS NOT NULL)
         ), shares AS (
             SELECT id, covered, line_no, category,
                    -- numeric: covered * line_total can pass the range of bigint

@@ -28,6 +28,7 @@ from pos.errors import (
     IDENTITY_CHECK_REQUIRED,
     NO_ELIGIBLE_LINES,
     NOT_FOUND,
+    OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
     Problem,
@@ -36,8 +37,8 @@ from pos.errors import (
 from pos.messages import DEFAULT_LANGUAGE, msg
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
+from pos.storage import offline_sales, till_lookup
 from pos.storage import redemptions as store
-from pos.storage import till_lookup
 from pos.storage.redemptions import (
     CoverageShort,
     NewRedemption,
@@ -84,14 +85,8 @@ class Evaluation:
 # quote
 
 
-async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
-    lang: str = DEFAULT_LANGUAGE,
-) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it.
-    Each line's reason is put into `lang`."""
-    if state is None:
-        state = await find_voucher(services, till, request)
+def check_sale_terms(services: Services, request: QuoteIn, state: VoucherState) -> None:
+    """What the voucher asks of the sale beyond its lines: currency, identity, channel."""
     basket = request.basket
     if basket.currency != state.currency:
         raise CURRENCY_MISMATCH(msg("currency_mismatch.detail", voucher_currency=state.currency,
@@ -100,15 +95,48 @@ async def evaluate(
         raise IDENTITY_CHECK_REQUIRED(msg("identity_check_required"))
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
         raise CHANNEL_NOT_ALLOWED(msg("channel_not_allowed.channel", channel=request.channel))
+
+
+async def evaluate(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
+    lang: str = DEFAULT_LANGUAGE,
+) -> Evaluation:
+    """What the voucher covers in this basket; `state` when the caller already checked it.
+    Each line's reason is put into `lang`."""
+    if state is None:
+        state = await find_voucher(services, till, request)
+    check_sale_terms(services, request, state)
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
+    lines = basket_lines(request)
+    outcomes, details = await decide_lines(services, till, request, state, lines, lang)
+    eligible = eligibility.eligible_total(outcomes)
+    basket_total = sum(line.total for line in lines)
+    if eligible == 0:
+        raise NO_ELIGIBLE_LINES(
+            msg("no_eligible_lines"),
+            lines=[o.as_dict() for o in outcomes])
+    wanted = eligibility.wanted_amount(
+        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
+    covered = eligibility.covered_amount(wanted, state.available)
+    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
 
-    lines = [
+
+def basket_lines(request: QuoteIn) -> list[BasketLine]:
+    return [
         BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
                    description=line.description, quantity=line.quantity,
                    unit_price=line.unit_price)
-        for i, line in enumerate(basket.lines)
+        for i, line in enumerate(request.basket.lines)
     ]
+
+
+async def decide_lines(
+    services: Services, till: Till, request: QuoteIn, state: VoucherState,
+    lines: list[BasketLine], lang: str = DEFAULT_LANGUAGE,
+) -> tuple[list[eligibility.LineOutcome], tuple[dict[str, Any] | None, ...]]:
+    """Each rule of the voucher's program decides each line (deny wins, the never-list
+    above all), each reason in `lang`; with the details the rules added per line."""
     ctx = RuleContext(
         program=ProgramView(
             id=state.program_id, name=state.program_name, currency=state.currency,
@@ -125,21 +153,12 @@ async def evaluate(
         state.restrictions, dict(zip(state.restrictions, results, strict=True)), lines,
         lambda rule, code, params: services.plugins.reason(rule, code, params, lang),
         services.config.redemption.never_pay)
-    eligible = eligibility.eligible_total(outcomes)
-    basket_total = sum(line.total for line in lines)
-    if eligible == 0:
-        raise NO_ELIGIBLE_LINES(
-            msg("no_eligible_lines"),
-            lines=[o.as_dict() for o in outcomes])
-    wanted = eligibility.wanted_amount(
-        eligible, per_visit_cap=state.per_visit_cap, unit_price=state.unit_price)
-    covered = eligibility.covered_amount(wanted, state.available)
     details = tuple(
         {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
                                                 zip(state.restrictions, results, strict=True))
          if d.detail} or None
         for i in range(len(lines)))
-    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details)
+    return outcomes, details
 
 
 def _voucher_view(state: VoucherState) -> dict[str, Any]:
@@ -192,7 +211,7 @@ _REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
 }
 
 
-async def _with_claim(
+async def with_claim(
     services: Services, till: Till, key: str, digest: bytes, work: Any,
     where: Locator | None = None,
 ) -> tuple[int, dict[str, Any]]:
@@ -289,7 +308,7 @@ async def redeem(
                           await channel_payments.reverse(services, collected))
         raise problem
 
-    return await _with_claim(services, till, key, digest, work, where)
+    return await with_claim(services, till, key, digest, work, where)
 
 
 async def void(
@@ -298,6 +317,10 @@ async def void(
     digest = request_hash(path, None)
 
     async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
+        if await offline_sales.shortfall_of(services.pool, redemption_id):
+            # Part of it was paid by the program's offline-risk account, not the voucher.
+            raise OFFLINE_SALE_NOT_VOIDABLE(
+                "This offline sale was partly paid by the program. Contact the program.")
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
@@ -312,4 +335,4 @@ async def void(
             case VoidRefusal.NOT_FOUND:
                 raise NOT_FOUND(msg("not_found.redemption"))
 
-    return await _with_claim(services, till, key, digest, work)
+    return await with_claim(services, till, key, digest, work)

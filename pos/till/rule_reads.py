@@ -20,7 +20,7 @@ class DatabaseRuleReads:
     def __init__(self, db: Executor) -> None:
         self._db = db
 
-    async def approved_products(self, program_id: str, gtins: Sequence[str]
+    async def approved_products(self, program_id: str, gtins: Sequence[str] | None
                                 ) -> ApprovedProducts:
         version, listed = await approved_store.lookup(self._db, program_id, gtins)
         return ApprovedProducts(version=version, listed=frozenset(listed))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
+from typing import Protocol
 
 import jwt
 
 from pos import codes
-from pos.api.requests import QuoteIn
 from pos.errors import (
     INVALID_TOKEN,
     MERCHANT_NOT_ACCEPTED,
@@ -31,6 +31,16 @@ from pos.signing.tokens import VoucherClaims
 from pos.storage import issuances as issuance_store
 from pos.storage import till_lookup as store
 from pos.storage.till_lookup import VoucherState
+
+
+class Credential(Protocol):
+    """What names one voucher: a quote's own token or code, or one entry of its list."""
+
+    @property
+    def token(self) -> str | None: ...
+
+    @property
+    def code(self) -> str | None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +125,7 @@ class Locator:
     till_id: str = ""  # who typed the code: a code it found is no guess when re-quoted
 
 
-def locate(services: Services, till: Till, request: QuoteIn) -> Locator:
+def locate(services: Services, till: Till, request: Credential) -> Locator:
     """Find where to look, without the database; manual codes are rate-limited here."""
     if request.token is not None:
         voucher_id, kid = _peek(request.token)
@@ -141,7 +151,7 @@ async def load(services: Services, till: Till, where: Locator) -> VoucherState |
 
 
 async def check_voucher(
-    services: Services, request: QuoteIn, where: Locator, state: VoucherState | None
+    services: Services, request: Credential, where: Locator, state: VoucherState | None
 ) -> VoucherState:
     """Every check that does not depend on the basket: genuine, current, active, in its
     dates, at a partner shop."""
@@ -173,7 +183,7 @@ async def check_voucher(
     return state
 
 
-async def find_voucher(services: Services, till: Till, request: QuoteIn) -> VoucherState:
+async def find_voucher(services: Services, till: Till, request: Credential) -> VoucherState:
     """The voucher a token or manual code names, checked (one database round trip)."""
     where = locate(services, till, request)
     return await check_voucher(services, request, where, await load(services, till, where))

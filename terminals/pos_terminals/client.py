@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -113,17 +113,24 @@ class TerminalClient:
         raise OutcomeUnknown(key, cause)
 
     @staticmethod
-    def _credential(token: str | None, code: str | None) -> dict[str, str]:
-        if token is not None and code is None:
+    def _credential(token: str | None, code: str | None,
+                    vouchers: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
+        """One voucher (`token` or `code`), or several paying one basket (`vouchers`, each
+        `{"token": ...}` or `{"code": ...}`, in scan order)."""
+        if vouchers is not None and token is None and code is None:
+            return {"vouchers": [dict(v) for v in vouchers]}
+        if token is not None and code is None and vouchers is None:
             return {"token": token}
-        if code is not None and token is None:
+        if code is not None and token is None and vouchers is None:
             return {"code": code}
-        raise ValueError("give the voucher's token or its manual code, one of them")
+        raise ValueError("give the voucher's token, its manual code, or a list of vouchers")
 
     async def quote(self, *, basket: Mapping[str, Any], token: str | None = None,
                     code: str | None = None, channel: str = "cash",
-                    identity_confirmed: bool = False) -> dict[str, Any]:
-        body = {**self._credential(token, code), "basket": basket, "channel": channel,
+                    identity_confirmed: bool = False,
+                    vouchers: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
+        body = {**self._credential(token, code, vouchers), "basket": basket,
+                "channel": channel,
                 "identity_confirmed": identity_confirmed}
         status, data = await self._call("POST", "/v1/quotes", body)
         if status != 200:
@@ -133,9 +140,10 @@ class TerminalClient:
     async def redeem(self, *, basket: Mapping[str, Any], token: str | None = None,
                      code: str | None = None, channel: str = "cash",
                      identity_confirmed: bool = False, amount: int | None = None,
-                     key: str | None = None) -> dict[str, Any]:
+                     key: str | None = None,
+                     vouchers: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
         """Redeem, exactly once. Pass `key` to resume a redemption whose outcome was unknown."""
-        body: dict[str, Any] = {**self._credential(token, code), "basket": basket,
+        body: dict[str, Any] = {**self._credential(token, code, vouchers), "basket": basket,
                                 "channel": channel, "identity_confirmed": identity_confirmed}
         if amount is not None:
             body["amount"] = amount

@@ -63,12 +63,17 @@ class TillPage:
 
 @asynccontextmanager
 async def open_till(browser: Browser, client: TestClient[Any, Any], lang: str,
-                    layout: str = "landscape") -> AsyncIterator[TillPage]:
-    """The till app in a fresh browser profile whose browser asks for `lang`."""
+                    layout: str = "landscape", *, offline_app: bool = False
+                    ) -> AsyncIterator[TillPage]:
+    """The till app in a fresh browser profile whose browser asks for `lang`.
+
+    With `offline_app` the app's service worker runs (the offline tests need it); otherwise
+    it is blocked, because Playwright's request routing does not see what a service worker
+    fetches, and the other tests hold back or drop requests through it."""
     width, height = VIEWPORTS[layout]
     context = await browser.new_context(
         locale=lang, viewport={"width": width, "height": height}, device_scale_factor=1,
-        timezone_id="Asia/Shanghai")
+        timezone_id="Asia/Shanghai", service_workers="allow" if offline_app else "block")
     context.set_default_timeout(10_000)
     page = await context.new_page()
     errors = console_errors(page)

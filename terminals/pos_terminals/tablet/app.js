@@ -1,11 +1,16 @@
 // The till: pair once, read a voucher, build the basket, confirm, print, void.
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
-import { call, IdempotentWrite, setLanguage, tillRefused } from "./api.js";
+import { call, IdempotentWrite, NetworkError, setLanguage, tillRefused } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
+import { OfflineTill } from "./offline.js";
+import "./offline_i18n.js";
 import { Scanner } from "./scanner.js";
+import {
+  answeredVouchers, credentials, MAX_VOUCHERS, programNames, sameVoucher,
+} from "./voucher_list.js";
 import qrcode from "./vendor/qrcode-generator/qrcode.mjs";
 
 const TILL = "pos.till";
@@ -27,7 +32,7 @@ const state = {
   t: translator(pickLanguage(localStorage.getItem(LANG), navigator.languages)),
   till: load(TILL),
   screen: null,
-  voucher: null,        // {token} or {code}, as read
+  vouchers: [],         // [{token} or {code}, source], in scan order
   lines: [],            // {key, gtin, category, description, quantity, unit_price}
   quote: null,          // the last quote answer
   lineOutcomes: null,   // per-line decisions from a quote or a no_eligible_lines problem
@@ -39,6 +44,9 @@ const state = {
   write: null,          // the IdempotentWrite in flight
 };
 const scanner = new Scanner($("#camera"));
+// Selling through a network cut (offline.js, docs/offline.md).
+const offline = new OfflineTill(() => state.till);
+const net = { state: "online", forwarding: false, waiting: 0 };
 
 // ------------------------------------------------------------------------------------------
 // language and screens
@@ -57,6 +65,7 @@ function applyLanguage() {
   select.value = current;
   renderHeader();
   if (state.screen === "basket") renderBasket();
+  if (state.screen === "scan" && state.vouchers.length) $("#scan-title").textContent = state.t("scan_next_title");
   if (state.screen === "receipt") renderReceipt();
   if (state.screen === "pending" && state.write) renderPending(null);
 }
@@ -75,6 +84,22 @@ function renderHeader() {
   $("#paired-as").textContent = till
     ? state.t("paired_as", { merchant: till.merchant_name, till: till.till_name }) : "";
   $("#unpair").hidden = !till;
+  renderNet();
+}
+
+/** Online, offline or forwarding, and how many offline sales wait to be sent. */
+function renderNet() {
+  const box = $("#net-status");
+  const shown = net.forwarding ? "forwarding" : net.state;
+  box.hidden = !state.till;
+  box.dataset.state = shown;
+  box.dataset.waiting = String(net.waiting);
+  box.textContent = state.t(`net_${shown}`) + (net.waiting ? state.t("net_waiting", { count: net.waiting }) : "");
+}
+
+function setNet(value) {
+  net.state = value;
+  renderNet();
 }
 
 function notice(text) {
@@ -125,9 +150,12 @@ async function pair(event) {
   try {
     // A till secret pasted as it is (as `pos run --demo` prints them) is checked and kept
     // like one received for a pairing code.
+    // The tablet's own key pair is made now; its public half is registered with the code.
+    const deviceKey = typed.startsWith("till_") ? null : await offline.newDeviceKey();
     answer = typed.startsWith("till_")
       ? await call("GET", "/v1/till", { secret: typed })
-      : await call("POST", "/v1/pairings", { body: { code: typed } });
+      : await call("POST", "/v1/pairings", { body: { code: typed, device_key: deviceKey } });
+    if (deviceKey && answer.status === 201) answer.body.device_key = deviceKey;
   } catch {
     showProblem(section, { code: "network", detail: state.t("network") });
     return;
@@ -140,6 +168,7 @@ async function pair(event) {
   save(TILL, state.till);
   notice("");
   renderHeader();
+  backgroundSync();
   if (!resumePendingWrite()) startSale();
 }
 
@@ -166,14 +195,22 @@ function resumePendingWrite() {
 
 function startSale() {
   Object.assign(state, {
-    voucher: null, lines: [], quote: null, lineOutcomes: null, problem: null,
+    vouchers: [], lines: [], quote: null, lineOutcomes: null, problem: null,
     identityConfirmed: false,
   });
   $("#identity-check").checked = false;
+  showScan();
+}
+
+/** The scan screen, for the first voucher of a sale or one more. */
+function showScan() {
   show("scan");
+  const more = state.vouchers.length > 0;
+  $("#scan-title").textContent = state.t(more ? "scan_next_title" : "scan_title");
+  $("#back-to-basket").hidden = !more;
   showProblem($("#screen-scan"), null);
   $("#voucher-input").value = "";
-  $("#show-last-receipt").hidden = !load(LAST);
+  $("#show-last-receipt").hidden = more || !load(LAST);
   $("#voucher-input").focus();
   startCamera();
 }
@@ -199,20 +236,47 @@ const VOUCHER_REFUSALS = new Set([
 ]);
 
 function voucherRefused(problem) {
-  Object.assign(state, { voucher: null, quote: null, lineOutcomes: null, problem: null });
-  show("scan");
+  // The refused voucher leaves the sale (in a sale with several, the one the problem names).
+  const index = (problem.voucher?.position || 1) - 1;
+  if (index < state.vouchers.length) state.vouchers.splice(index, 1);
+  Object.assign(state, { quote: null, lineOutcomes: null, problem: null });
+  showScan();
   showProblem($("#screen-scan"), problem);
-  $("#voucher-input").value = "";
-  $("#voucher-input").focus();
 }
 
 function takeVoucher(text, source) {
   const credential = voucherCredential(text);
   if (!credential) return;
-  state.voucher = { ...credential, source };
+  if (state.vouchers.some((v) => sameVoucher(v, credential))) {
+    notice(state.t("already_scanned"));
+  } else if (state.vouchers.length >= MAX_VOUCHERS) {
+    notice(state.t("too_many_vouchers"));
+  } else {
+    notice("");
+    state.vouchers.push({ ...credential, source });
+  }
+  backToBasket();
+}
+
+function backToBasket() {
   show("basket");
-  renderBasket();
+  vouchersChanged();
   $("#line-gtin").focus();
+}
+
+function removeVoucher(index) {
+  state.vouchers.splice(index, 1);
+  if (!state.vouchers.length) {
+    startSale();
+    return;
+  }
+  vouchersChanged();
+}
+
+function vouchersChanged() {
+  state.quote = null;
+  state.problem = null;
+  renderBasket();
   if (state.lines.length) requestQuote();
 }
 
@@ -234,9 +298,8 @@ function basketBody() {
 }
 
 function requestBody() {
-  const { token, code } = state.voucher;
   return {
-    ...(token ? { token } : { code }),
+    ...credentials(state.vouchers),
     basket: basketBody(),
     channel: "cash",
     ...(state.identityConfirmed ? { identity_confirmed: true } : {}),
@@ -338,8 +401,11 @@ async function runQuote() {
   }
   if (seq !== state.quoteSeq) return;  // the basket changed meanwhile; a newer quote runs
   delete $("#screen-basket").dataset.quoting;
+  if (answer !== null) setNet("online");
   if (answer === null) {
-    state.problem = { code: "network", detail: state.t("network") };
+    await offlineQuote();
+    if (seq !== state.quoteSeq) return;
+    delete $("#screen-basket").dataset.quoting;
   } else if (tillRefused(answer)) {
     unpaired();
     return;
@@ -358,24 +424,54 @@ async function runQuote() {
   renderBasket();
 }
 
+/** The vouchers above the basket, each with what it pays in this sale and a remove button. */
 function renderVoucherCard() {
-  const { t, voucher, quote } = state;
-  const card = $("#voucher-card");
-  const what = voucher.token ? t("voucher_qr") : t("voucher_code", { code: voucher.code });
-  const rows = [el("strong", { textContent: `✓ ${t("voucher_scanned")}` }),
-    el("span", { className: "muted", textContent: what })];
-  if (quote) {
-    const v = quote.voucher;
-    rows.push(el("span", { className: "program", textContent: v.program_name }));
-    rows.push(el("span", { textContent: `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
-    if (v.per_visit_cap !== null) {
-      rows.push(el("span", {
-        textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
-      }));
+  const { t, vouchers } = state;
+  const quoted = answeredVouchers(state.quote);
+  const several = vouchers.length > 1;
+  const heading = el("strong", { className: "voucher-heading", textContent: several
+    ? `✓ ${t("vouchers_scanned", { count: vouchers.length })}` : `✓ ${t("voucher_scanned")}` });
+  const items = vouchers.map((voucher, i) => {
+    const what = voucher.token ? t("voucher_qr") : t("voucher_code", { code: voucher.code });
+    const rows = [];
+    if (several) rows.push(el("span", { className: "voucher-n", textContent: t("voucher_n", { n: i + 1 }) }));
+    rows.push(el("span", { className: "muted", textContent: what }));
+    const v = quoted[i];
+    if (v) {
+      rows.push(el("span", { className: "program", textContent: v.program_name }));
+      rows.push(el("span", { textContent: v.balance === null ? t("balance_offline")
+        : `${t("balance")} ${formatMoney(v.balance, v.currency)}` }));
+      if (state.quote.offline) {
+        rows.push(el("span", { className: "offline-banner",
+          textContent: t(state.quote.capped_offline ? "offline_capped" : "offline_banner",
+            { amount: formatMoney(v.max_per_sale, v.currency) }) }));
+      }
+      if (v.per_visit_cap !== null) {
+        rows.push(el("span", {
+          textContent: `${t("per_visit_cap")} ${formatMoney(v.per_visit_cap, v.currency)}`,
+        }));
+      }
+      if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
+      if (several) {
+        rows.push(el("span", { className: "voucher-part",
+          textContent: `${t("voucher_part")} ${formatMoney(v.part, v.currency)}` }));
+      }
     }
-    if (v.uses_left !== null) rows.push(el("span", { textContent: `${t("uses_left")} ${v.uses_left}` }));
-  }
-  card.replaceChildren(...rows);
+    rows.push(el("button", { type: "button", className: "remove-btn remove-voucher",
+      textContent: t("remove"), onclick: () => removeVoucher(i) }));
+    const item = el("li", { className: "voucher-item" }, ...rows);
+    item.dataset.voucher = String(i + 1);
+    return item;
+  });
+  $("#voucher-card").replaceChildren(heading, el("ul", { className: "voucher-list" }, ...items));
+  $("#add-voucher").hidden = vouchers.length >= MAX_VOUCHERS;
+}
+
+/** Who pays how much of a line, when several vouchers share the basket. */
+function linePartsText(outcome) {
+  if (state.vouchers.length < 2 || !outcome?.parts?.length) return null;
+  return outcome.parts.map((p) => `${state.t("voucher_n", { n: p.position })} ${
+    formatMoney(p.amount)}`).join(" · ");
 }
 
 function renderLines() {
@@ -395,7 +491,10 @@ function renderLines() {
         textContent: outcome.eligible ? `✓ ${t("eligible")}` : `✗ ${t("not_eligible")}`,
       }) : null;
     const reason = outcome && !outcome.eligible
-      ? el("p", { className: "reason", textContent: `${t("why_not")}${outcome.reason}` }) : null;
+      ? el("p", { className: "reason", textContent: `${t("why_not")}${outcome.why
+        ? `${line.description || t.category(line.category)}: ${t(`why_${outcome.why}`)}` : outcome.reason}` }) : null;
+    const split = linePartsText(outcome);
+    const parts = split ? el("p", { className: "line-parts", textContent: split }) : null;
     const item = el("li", { className: `line ${outcome ? (outcome.eligible ? "eligible" : "ineligible") : ""}` },
       el("div", { className: "line-head" },
         el("span", { className: "line-name",
@@ -413,7 +512,7 @@ function renderLines() {
             ariaLabel: "+", onclick: () => changeQuantity(line, 1) }),
           el("button", { type: "button", className: "remove-btn", textContent: t("remove"),
             onclick: () => removeLine(line) }))),
-      reason);
+      parts, reason);
     item.dataset.line = String(i + 1);
     return item;
   }));
@@ -442,7 +541,7 @@ function channelName(channel) {
 }
 
 function renderBasket() {
-  if (!state.voucher) return;
+  if (!state.vouchers.length) return;
   renderVoucherCard();
   renderLines();
   renderSummary();
@@ -457,8 +556,12 @@ function renderBasket() {
 
 async function confirmRedemption() {
   if (!state.quote) return;
+  if (state.quote.offline) {
+    await confirmOffline();
+    return;
+  }
   const context = {
-    program_name: state.quote.voucher.program_name,
+    program_name: programNames(state.quote),
     merchant_name: state.till.merchant_name, till_name: state.till.till_name,
     lines: basketBody().lines, at: new Date().toISOString(), till_id: state.till.till_id,
     covered: state.quote.covered, currency: state.quote.currency,
@@ -486,7 +589,7 @@ async function runWrite(write) {
       renderReceipt();
     } else {
       // A definite refusal: nothing was taken. Back to the basket with the reason.
-      if (!state.voucher) {
+      if (!state.vouchers.length) {
         startSale();
         showProblem($("#screen-scan"), answer.body);
         return;
@@ -579,6 +682,21 @@ function qrCanvas(text) {
   return canvas;
 }
 
+/** A sale paid by several vouchers: each voucher's part and what it holds after. */
+function receiptParts(r, voided) {
+  if (!r.vouchers) return [];
+  const { t } = state;
+  return r.vouchers.map((v, i) => {
+    const after = voided?.vouchers?.find((x) => x.voucher_id === v.id)?.balance_after;
+    const row = el("div", { className: "receipt-row voucher-part" },
+      el("span", { textContent: `${t("voucher_n", { n: v.position })} ${v.program_name}` }),
+      el("span", { textContent: `${formatMoney(v.part, r.currency)} · ${t("balance")} ${
+        formatMoney(after ?? v.balance_after, r.currency)}` }));
+    row.dataset.voucher = String(i + 1);
+    return row;
+  });
+}
+
 function renderReceipt() {
   const { t } = state;
   const { redemption: r, context, voided } = state.receipt;
@@ -606,10 +724,12 @@ function renderReceipt() {
     el("hr"),
     receiptRow(t("basket_total"), formatMoney(r.basket_total, cur), "total"),
     receiptRow(t("receipt_voucher_paid"), formatMoney(r.covered, cur), "covered"),
+    ...receiptParts(r, voided),
     receiptRow(t("receipt_remainder", { channel: channelName(r.channel) }),
       formatMoney(r.remainder, cur), "remainder"),
-    receiptRow(t("receipt_balance_after"),
-      formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+    r.vouchers ? null : receiptRow(t("receipt_balance_after"), r.offline ? t("receipt_balance_later")
+      : formatMoney(voided ? voided.balance_after : r.balance_after, cur), "balance"),
+    r.offline ? el("p", { className: "offline-banner", textContent: t("receipt_offline") }) : null,
     r.uses_left !== null && r.uses_left !== undefined
       ? receiptRow(t("receipt_uses_left"), String(voided ? voided.uses_left : r.uses_left)) : null,
     voided ? receiptRow(t("receipt_restored"), formatMoney(voided.restored, cur), "restored") : null,
@@ -620,7 +740,7 @@ function renderReceipt() {
     qrCanvas(r.id),
   ];
   receipt.replaceChildren(...parts.filter(Boolean));
-  $("#void").hidden = Boolean(voided);
+  $("#void").hidden = Boolean(voided) || Boolean(r.offline);
   showProblem($("#screen-receipt"), null);
 }
 
@@ -658,7 +778,7 @@ function wire() {
     state.t = translator(lang);
     applyLanguage();
     // Reasons come from the service in the till's language: ask again in the new one.
-    if (state.screen === "basket" && state.voucher && state.lines.length) requestQuote();
+    if (state.screen === "basket" && state.vouchers.length && state.lines.length) requestQuote();
   });
   $("#unpair").addEventListener("click", () => {
     if (!window.confirm(state.t("unpair_confirm"))) return;
@@ -681,6 +801,8 @@ function wire() {
     renderReceipt();
   });
   $("#line-form").addEventListener("submit", addLine);
+  $("#add-voucher").addEventListener("click", showScan);
+  $("#back-to-basket").addEventListener("click", backToBasket);
   $("#line-gtin").addEventListener("keydown", scannedBarcode);
   $("#identity-check").addEventListener("change", (event) => {
     state.identityConfirmed = event.target.checked;
@@ -733,7 +855,152 @@ async function main() {
     return;
   }
   refreshTill();
+  backgroundSync();
   if (!resumePendingWrite()) startSale();
+}
+
+// ------------------------------------------------------------------------------------------
+// offline: the quote and sale without the network, then forwarding (offline.js)
+
+function offlineLines(outcomes) {
+  return outcomes.map((o) => ({ ...o, reason: "" }));
+}
+
+/** The basket decided on the tablet from the signed kit; same shape as a service quote. */
+/** Offline a sale takes one voucher: the kit's limits are per voucher and per sale. */
+function offlineCheck(lines) {
+  if (state.vouchers.length !== 1) {
+    return { problem: { code: "offline_one_voucher",
+      detail: "Offline, a sale takes one voucher. Keep one voucher, or combine them once the till is online." } };
+  }
+  return offline.check(state.vouchers[0], lines, state.identityConfirmed);
+}
+
+async function offlineQuote() {
+  setNet("offline");
+  const body = basketBody();
+  const checked = await offlineCheck(body.lines);
+  if (checked.problem) {
+    state.quote = null;
+    state.problem = checked.problem;
+    state.lineOutcomes = checked.problem.lines ? offlineLines(checked.problem.lines) : null;
+    return;
+  }
+  const { quote, program } = checked;
+  const total = sumMinor(body.lines.map((l) => l.unit_price * l.quantity));
+  state.problem = null;
+  state.lineOutcomes = offlineLines(quote.outcomes);
+  state.quote = {
+    offline: true, currency: program.currency, channel: "cash", lines: state.lineOutcomes,
+    basket_total: total, eligible_total: quote.eligible_total, covered: quote.covered,
+    remainder: total - quote.covered, capped_offline: quote.capped_offline,
+    voucher: { program_name: program.name, currency: program.currency, balance: null,
+      per_visit_cap: program.per_visit_cap, uses_left: null, max_per_sale: program.max_per_sale },
+  };
+}
+
+/** Checked again at the moment of confirming, signed, kept, and a receipt at once. */
+async function confirmOffline() {
+  const body = basketBody();
+  const checked = await offlineCheck(body.lines);
+  if (checked.problem) {
+    state.quote = null;
+    state.problem = checked.problem;
+    renderBasket();
+    return;
+  }
+  const record = await offline.record(checked, state.vouchers[0], body, state.identityConfirmed);
+  const q = checked.quote;
+  const total = sumMinor(body.lines.map((l) => l.unit_price * l.quantity));
+  state.receipt = {
+    redemption: {
+      id: record.key, offline: true, currency: checked.program.currency, channel: "cash",
+      basket_total: total, covered: q.covered, remainder: total - q.covered,
+      lines: q.outcomes, balance_after: null, uses_left: null,
+    },
+    context: {
+      program_name: checked.program.name, merchant_name: state.till.merchant_name,
+      till_name: state.till.till_name, lines: body.lines, at: new Date(record.at).toISOString(),
+      till_id: state.till.till_id, covered: q.covered, currency: checked.program.currency,
+    },
+    voided: null,
+  };
+  save(LAST, state.receipt);
+  show("receipt");
+  renderReceipt();
+  await countWaiting();
+  forwardNow();
+}
+
+async function countWaiting() {
+  net.waiting = state.till ? (await offline.waiting()).length : 0;
+  renderNet();
+}
+
+/** Send kept offline sales; a fresh kit afterwards (it resets the till's offline total). */
+async function forwardNow() {
+  if (!state.till) return null;
+  const result = await offline.forward((progress) => {
+    net.forwarding = true;
+    net.waiting = progress.left;
+    renderNet();
+  });
+  net.forwarding = false;
+  if (result.forwarded || result.refused) setNet("online");
+  if (result.network) setNet("offline");
+  await countWaiting();
+  if (result.forwarded) {
+    try {
+      await offline.refreshKit();
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+    }
+  }
+  return result;
+}
+
+let lastKitFetch = 0;
+
+/** While online: the tablet's key registered, a fresh kit now and then, sales forwarded. */
+async function backgroundSync() {
+  if (!state.till) return;
+  try {
+    if (await offline.ensureDeviceKey()) save(TILL, state.till);
+    // Sales kept from an offline stretch go first, before a new kit starts another.
+    await forwardNow();
+    if ((await offline.waiting()).length) return;
+    const kit = await offline.kit();
+    const every = (kit.kit?.refresh_seconds || 300) * 1000;
+    if (kit.problem || Date.now() - lastKitFetch > every) {
+      if (await offline.refreshKit()) lastKitFetch = Date.now();
+      save(TILL, state.till);
+    }
+    setNet("online");
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+    setNet("offline");
+  }
+}
+
+// A basket on screen is quoted again when the connection comes or goes, so what the
+// cashier confirms is already an online or an offline sale.
+function requoteOpenBasket() {
+  if (state.screen === "basket" && state.lines.length) basketChanged();
+}
+
+window.addEventListener("online", () => {
+  backgroundSync();
+  requoteOpenBasket();
+});
+window.addEventListener("offline", () => {
+  setNet("offline");
+  requoteOpenBasket();
+});
+setInterval(backgroundSync, 15000);
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("sw.js").catch(() => {
+    // Without a service worker the till still works online; only a cold start offline fails.
+  });
 }
 
 main();

@@ -25,6 +25,14 @@ const STRINGS = {
     last_receipt: "上一张小票",
     basket_title: "购物篮",
     voucher_scanned: "已读取消费券",
+    vouchers_scanned: "已读取 {count} 张消费券",
+    voucher_n: "第 {n} 张券",
+    voucher_part: "本单支付",
+    add_voucher: "再扫一张券",
+    back_to_basket: "返回购物篮",
+    scan_next_title: "扫描下一张券",
+    already_scanned: "这张券已经扫过了。",
+    too_many_vouchers: "一笔交易最多使用 10 张券。",
     voucher_code: "券码 {code}",
     voucher_qr: "二维码券",
     balance: "余额",
@@ -115,6 +123,8 @@ const STRINGS = {
       identity_check_required: "请先核对持券人身份，再勾选确认。",
       channel_not_allowed: "这张券的剩余金额不能用该方式支付。",
       amount_exceeds_coverage: "金额超过了这张券可支付的额度。",
+      voucher_listed_twice: "同一张券扫了两次，请删除其中一张。",
+      vouchers_changed: "有券刚在别处被使用，本单未收券，请重新核对购物篮。",
       rate_limited: "短时间内输入次数过多，请一分钟后再试。",
       unauthorized: "这台平板未登录，请重新配对。",
       forbidden: "这台平板无权进行此操作。",
@@ -149,6 +159,14 @@ const STRINGS = {
     last_receipt: "Last receipt",
     basket_title: "Basket",
     voucher_scanned: "Voucher read",
+    vouchers_scanned: "{count} vouchers read",
+    voucher_n: "Voucher {n}",
+    voucher_part: "Pays now",
+    add_voucher: "Add another voucher",
+    back_to_basket: "Back to the basket",
+    scan_next_title: "Scan the next voucher",
+    already_scanned: "This voucher was already scanned.",
+    too_many_vouchers: "At most 10 vouchers can pay one sale.",
     voucher_code: "Code {code}",
     voucher_qr: "QR voucher",
     balance: "Balance",
@@ -221,6 +239,14 @@ const STRINGS = {
 
 export const LANGUAGES = Object.keys(STRINGS);
 
+/** More words for one language (a feature's own table, e.g. offline_i18n.js). */
+export function addStrings(lang, strings) {
+  const table = STRINGS[lang];
+  for (const [key, value] of Object.entries(strings)) {
+    table[key] = key === "problems" ? { ...table.problems, ...value } : value;
+  }
+}
+
 /** zh-CN when the browser prefers any Chinese, else English; a saved choice wins. */
 export function pickLanguage(saved, browserLanguages) {
   if (saved && STRINGS[saved]) return saved;
@@ -259,6 +285,14 @@ export function translator(lang) {
     ? catalog.map((g) => ({ group: g.group, label: table.groups[g.group] || g.group,
       codes: g.categories.map((c) => c.code) }))
     : [{ group: "all", label: "", codes: Object.keys(STRINGS["zh-CN"].categories) }]);
-  t.problem = (problem) => problem.detail || table.problems[problem.code] || t("problems_unknown");
+  t.problem = (problem) => {
+    // The service writes `detail` in the till's language (and names the voucher of a sale
+    // with several); the table below is for answers without one.
+    if (problem.detail) return problem.detail;
+    const sentence = table.problems[problem.code];
+    if (!sentence) return t("problems_unknown");
+    const which = problem.voucher?.position;
+    return which ? `${t("voucher_n", { n: which })}：${sentence}` : sentence;
+  };
   return t;
 }

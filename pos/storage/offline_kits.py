@@ -1,0 +1,176 @@
+"""Offline tills in PostgreSQL: tablets' public keys, the offline limits programs publish,
+what goes into a till's offline kit, and the kits handed out (each kept, so a forwarded
+sale is judged against the kit the till actually used)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+from pos.db.pool import Executor
+from pos.errors import not_found
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineLimits:
+    enabled: bool
+    max_per_sale: int
+    max_till_total: int
+    max_offline_seconds: int
+
+
+@dataclasses.dataclass(frozen=True)
+class KitProgram:
+    """A program a merchant accepts, with what the kit needs to know of it."""
+
+    id: str
+    name: str
+    currency: str
+    restrictions: tuple[str, ...]
+    rule_settings: dict[str, Any]
+    per_visit_cap: int | None
+    unit_price: int | None
+    valid_from: datetime
+    valid_until: datetime
+    require_identity: bool
+    channels: tuple[str, ...]
+    limits: OfflineLimits | None  # None: the service's [offline] defaults apply
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedKit:
+    version: int
+    till_id: str
+    issued_at: datetime
+    expires_at: datetime
+    programs: dict[str, Any]
+
+
+async def set_device_key(conn: Executor, till_id: str, public_key: str) -> None:
+    done = await conn.fetchval(
+        "UPDATE tills SET device_public_key = $2 WHERE id = $1 AND disabled_at IS NULL "
+        "RETURNING 1", till_id, public_key)
+    if done is None:
+        raise not_found("till")
+
+
+async def device_key(conn: Executor, till_id: str) -> str | None:
+    key: str | None = await conn.fetchval(
+        "SELECT device_public_key FROM tills WHERE id = $1", till_id)
+    return key
+
+
+async def set_limits(conn: Executor, program_id: str, merchant_id: str | None,
+                     limits: OfflineLimits) -> None:
+    """Publish a program's offline limits (for one of its merchants, or for all)."""
+    if await conn.fetchval("SELECT 1 FROM programs WHERE id = $1", program_id) is None:
+        raise not_found("program")
+    if merchant_id is not None and await conn.fetchval(
+            "SELECT 1 FROM merchants WHERE id = $1", merchant_id) is None:
+        raise not_found("merchant")
+    await conn.execute(
+        """
+        INSERT INTO offline_limits (program_id, merchant_id, enabled, max_per_sale,
+                                    max_till_total, max_offline_seconds)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (program_id, coalesce(merchant_id,
+                     '00000000-0000-0000-0000-000000000000'))
+        DO UPDATE SET enabled = EXCLUDED.enabled, max_per_sale = EXCLUDED.max_per_sale,
+                      max_till_total = EXCLUDED.max_till_total,
+                      max_offline_seconds = EXCLUDED.max_offline_seconds, updated_at = now()
+        """,
+        program_id, merchant_id, limits.enabled, limits.max_per_sale, limits.max_till_total,
+        limits.max_offline_seconds)
+
+
+async def merchant_programs(conn: Executor, merchant_id: str) -> list[KitProgram]:
+    """The programs this merchant accepts that have not ended, each with the offline
+    limits that apply to this merchant (its own row over the program's)."""
+    rows = await conn.fetch(
+        """
+        SELECT p.id::text, p.name, p.currency, p.restrictions, p.rule_settings,
+               p.per_visit_cap, p.unit_price, p.valid_from, p.valid_until,
+               p.require_identity, p.channels, l.enabled, l.max_per_sale, l.max_till_total,
+               l.max_offline_seconds
+          FROM programs p
+          JOIN program_merchants pm ON pm.program_id = p.id AND pm.merchant_id = $1
+          LEFT JOIN LATERAL (
+              SELECT * FROM offline_limits ol
+               WHERE ol.program_id = p.id AND (ol.merchant_id = $1 OR ol.merchant_id IS NULL)
+               ORDER BY ol.merchant_id NULLS LAST LIMIT 1) l ON true
+         WHERE p.valid_until > now()
+         ORDER BY p.id
+        """,
+        merchant_id)
+    return [KitProgram(
+        id=r["id"], name=r["name"], currency=r["currency"].strip(),
+        restrictions=tuple(r["restrictions"]),
+        rule_settings=_json(r["rule_settings"]), per_visit_cap=r["per_visit_cap"],
+        unit_price=r["unit_price"], valid_from=r["valid_from"], valid_until=r["valid_until"],
+        require_identity=r["require_identity"], channels=tuple(r["channels"]),
+        limits=None if r["enabled"] is None else OfflineLimits(
+            r["enabled"], r["max_per_sale"], r["max_till_total"], r["max_offline_seconds"]),
+    ) for r in rows]
+
+
+def _json(value: Any) -> dict[str, Any]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return dict(loaded or {})
+
+
+async def blocked_vouchers(conn: Executor, program_ids: list[str]) -> dict[str, str]:
+    """Vouchers of these programs a till must refuse offline, with why: not active
+    (suspended, revoked, expired), or nothing left (no live credit, or no uses)."""
+    rows = await conn.fetch(
+        """
+        SELECT v.id::text AS id,
+               CASE WHEN v.status <> 'active' THEN v.status ELSE 'exhausted' END AS why
+          FROM vouchers v
+         WHERE v.program_id = ANY($1::uuid[])
+           AND (v.status <> 'active' OR v.uses_left = 0 OR NOT EXISTS (
+                SELECT 1 FROM credits c WHERE c.voucher_id = v.id AND c.remaining > 0
+                   AND c.valid_until > now()))
+        """,
+        program_ids)
+    return {r["id"]: r["why"] for r in rows}
+
+
+async def revoked_kids(conn: Executor) -> list[str]:
+    rows = await conn.fetch("SELECT kid FROM signing_keys WHERE status = 'revoked' ORDER BY kid")
+    return [r["kid"] for r in rows]
+
+
+async def save_kit(conn: Executor, till_id: str, expires_in_seconds: int,
+                   max_till_total: int, programs: dict[str, Any]) -> IssuedKit:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO offline_kits (till_id, expires_at, max_till_total, programs)
+        VALUES ($1, now() + make_interval(secs => $2), $3, $4)
+        RETURNING version, issued_at, expires_at
+        """,
+        till_id, expires_in_seconds, max_till_total, programs)
+    assert row is not None
+    return IssuedKit(row["version"], till_id, row["issued_at"], row["expires_at"], programs)
+
+
+async def load_kit(conn: Executor, version: int, till_id: str) -> IssuedKit | None:
+    row = await conn.fetchrow(
+        "SELECT version, issued_at, expires_at, programs FROM offline_kits "
+        "WHERE version = $1 AND till_id = $2", version, till_id)
+    if row is None:
+        return None
+    return IssuedKit(row["version"], till_id, row["issued_at"], row["expires_at"],
+                     _json(row["programs"]))
+
+
+async def tills_accepting(conn: Executor, program_id: str) -> int:
+    """Enabled tills of the program's partner merchants."""
+    count: int = await conn.fetchval(
+        """
+        SELECT count(*) FROM tills t
+          JOIN program_merchants pm ON pm.merchant_id = t.merchant_id AND pm.program_id = $1
+         WHERE t.disabled_at IS NULL
+        """, program_id)
+    return count

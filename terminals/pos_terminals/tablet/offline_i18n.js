@@ -1,0 +1,57 @@
+// The offline till's words, in Chinese and English (added to i18n.js's tables).
+
+import { addStrings } from "./i18n.js";
+
+addStrings("zh-CN", {
+  net_online: "● 在线",
+  net_offline: "○ 离线",
+  net_forwarding: "⇡ 正在上传",
+  net_waiting: " · {count} 笔待上传",
+  offline_banner: "离线销售：本券每笔最多 {amount}，联网后自动上传。",
+  offline_capped: "离线时本券每笔最多付 {amount}，其余请收现金。",
+  balance_offline: "余额：联网后核对",
+  receipt_offline: "离线销售 · 联网后自动上传",
+  receipt_balance_later: "联网后核对",
+  why_never: "此券不支付该类商品。",
+  why_excluded: "本项目不支付该类商品。",
+  why_not_covered: "此券不支付该类商品。",
+  why_not_this_shop: "本店不是该项目登记的网点。",
+  why_not_isbn: "条码不是有效的 ISBN，不能按图书支付。",
+  why_no_list: "本项目尚无核准商品清单。",
+  why_no_gtin: "请扫描商品条码，只支付清单内商品。",
+  why_not_listed: "不在核准商品清单内。",
+  problems: {
+    offline_kit_missing: "这台收银台还没有离线资料包，请先联网一次。",
+    offline_kit_invalid: "平板上的离线资料包不是真实的，离线时无法收券。请联网。",
+    offline_kit_expired: "收银台离线时间过长，请联网后再收券。",
+    offline_code_needs_network: "离线时无法核对手输券码，请扫描二维码。",
+    offline_one_voucher: "离线时每笔只能用一张券。请只留一张券，或联网后再合并付款。",
+    offline_not_allowed: "此券只能在联网时使用。请持券人稍后再来，或改用其他方式付款。",
+    offline_once_a_day: "此券今天已在本收银台离线使用过，联网后才能再用。",
+    offline_till_limit: "本收银台离线收券已达上限，请联网后再收。",
+    not_accepted_here: "此券不能在本店使用。",
+    offline_limit_exceeded: "这笔离线销售超出了公布的离线限额，未被接受。",
+    offline_sale_signature_invalid: "这笔离线销售不是本收银台签名的，未被接受。",
+    offline_sale_not_voidable: "这笔离线销售部分由项目垫付，收银台不能撤销，请联系项目方。",
+  },
+});
+
+addStrings("en", {
+  net_online: "● Online",
+  net_offline: "○ Offline",
+  net_forwarding: "⇡ Forwarding",
+  net_waiting: " · {count} waiting",
+  offline_banner: "Offline sale: this voucher pays at most {amount} per sale; it is sent on once online.",
+  offline_capped: "Offline, this voucher pays at most {amount} per sale; take the rest in cash.",
+  balance_offline: "Balance: checked once online",
+  receipt_offline: "Offline sale · sent on once online",
+  receipt_balance_later: "checked once online",
+  why_never: "this voucher never pays for this.",
+  why_excluded: "this program does not pay for this.",
+  why_not_covered: "this voucher does not pay for this.",
+  why_not_this_shop: "this shop is not a registered outlet of the program.",
+  why_not_isbn: "the barcode is not a valid ISBN, so this is not paid for as a book.",
+  why_no_list: "this program has no approved product list yet.",
+  why_no_gtin: "scan the barcode; only listed products are paid for.",
+  why_not_listed: "not on the approved product list.",
+});
