@@ -135,7 +135,7 @@ async def test_a_refused_voucher_refuses_the_whole_sale_and_says_which(
     status, r = await sell(world, shop, vouchers, STATIONERY_250)
     assert (status, r["code"]) == (403, "voucher_revoked"), r
     assert r["voucher"] == {"position": 2, "voucher_id": vouchers[1]["id"]}
-    assert r["detail"] == "第 2 张券：这张券已作废，不能使用。"  # zh-CN unless asked otherwise
+    assert r["detail"] == "第 2 张券：这张券已作废，不能使用。"  # noqa: RUF001 - zh-CN by default
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
     assert await db.fetchval("SELECT count(*) FROM sales") == 0
     assert await balances(world, [vouchers[0], vouchers[2]]) == [30000, 30000]

@@ -51,8 +51,11 @@ async def test_the_kit_is_signed_and_carries_rules_and_limits(world: World) -> N
     assert kit["jwks"]["keys"] and kit["revoked_kids"] == []
     entry = till.program(program_id)
     assert entry["offline"] is True and entry["max_per_sale"] == 5000
-    (rule,) = entry["rules"]
+    rule, never = entry["rules"]
     assert rule["rule"] == "nutrition" and rule["excluded"] == ["sweets"]
+    # The core's never-list travels with every program, so offline sales keep it too.
+    assert (never["rule"], never["allowed"]) == ("never_list", None)
+    assert {"alcohol", "tobacco", "lottery", "gift_card"} <= set(never["denied"])
     assert "milk" in rule["allowed"] and "alcohol" in rule["denied"]
 
 
@@ -196,7 +199,8 @@ async def test_hook_pos_describe_restriction(rules_plugin: None, world: World) -
     entry = till.program(described)
     assert entry["offline"]
     assert [OfflineRule.from_dict(r) for r in entry["rules"]] == [
-        OfflineRule("only_milk", allowed=("milk",))]
+        OfflineRule("only_milk", allowed=("milk",)),
+        OfflineRule("never_list", denied=("alcohol", "gift_card", "lottery", "tobacco"))]
     assert till.program(online_only)["online_only"] == "rule:asks_a_server"
     assert till.program(online_only)["rules"] == [] and kit["version"] >= 1
 
