@@ -173,6 +173,14 @@ PROBLEM_TEXTS: dict[str, Texts] = {
                            "This voucher must be reissued first. Contact the program."),
     "merchant_not_accepted": _t("这张券不能在本店使用。",
                                 "This voucher cannot be used in this shop."),
+    "vouchers_changed": _t("这笔交易中的券刚在别处使用过，未扣款，请重新核对购物篮。",
+                           "A voucher of this sale changed meanwhile. Nothing was taken; "
+                           "check the basket again."),
+    "voucher_listed_twice": _t("同一张券扫了两次，请删掉一张。",
+                               "This voucher was scanned twice. Remove one."),
+    "offline_sale_not_voidable": _t("这笔离线销售部分由项目垫付，收银台不能撤销，请联系项目方。",
+                                    "This offline sale was partly paid by the program. "
+                                    "Contact the program."),
     "already_voided": _t("这笔收券已经撤销过了。", "This sale was already cancelled."),
     "void_window_closed": _t("这笔收券时间太久，收银台不能撤销，请联系项目方。",
                              "This sale is too old to cancel at the till. Contact the program."),
@@ -254,6 +262,7 @@ TILL_CODES: frozenset[str] = frozenset({
     "amount_exceeds_coverage", "identity_check_required", "channel_not_allowed",
     "payment_declined", "payment_failed", "idempotency_key_required", "idempotency_conflict",
     "idempotency_in_progress", "plugin_error", "try_again", "internal_error",
+    "vouchers_changed", "voucher_listed_twice", "offline_sale_not_voidable",
 })
 
 # Which voucher of a sale paid by several a refusal is about (before its sentence).
