@@ -135,7 +135,10 @@ async def main() -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "POS_DATABASE_URL": with_database(server, "bench"),
            "POS_DATA_DIR": str(workdir / "data"), "POS_ADMIN_TOKEN": ADMIN,
-           "POS_SERVER_PORT": str(port), "POS_DATABASE_POOL_MAX_SIZE": str(args.tills)}
+           "POS_SERVER_PORT": str(port), "POS_DATABASE_POOL_MAX_SIZE": str(args.tills),
+           # One process, as the figures were always measured (and pgbench's reference is
+           # one client process); POS_SERVER_WORKERS set outside overrides it.
+           "POS_SERVER_WORKERS": os.environ.get("POS_SERVER_WORKERS", "1")}
     service = subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -94,7 +94,8 @@ async def bench(count: int, server: str, data_dir: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "POS_DATABASE_URL": db_url, "POS_DATA_DIR": str(data_dir),
            "POS_ADMIN_TOKEN": ADMIN, "POS_SERVER_PORT": str(port),
-           "POS_PLUGINS_EXPORT_PAIN001_DEBTOR_ACCOUNT": "DE89370400440532013000"}
+           "POS_PLUGINS_EXPORT_PAIN001_DEBTOR_ACCOUNT": "DE89370400440532013000",
+           "POS_SERVER_WORKERS": "1"}  # one process: the export is one streamed request
     service = subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -24,11 +24,15 @@ class ServerConfig:
     port: int = 8080
     max_body_bytes: int = 64 * 1024
     public_url: str = ""
+    workers: int = 0  # 0: one per CPU core
+    trusted_proxies: tuple[str, ...] = ()
+    log_format: str = "json"
 
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseConfig:
     url: str = ""
+    replica_url: str = ""
     pool_min_size: int = 2
     pool_max_size: int = 10
 
@@ -63,6 +67,9 @@ class RedemptionConfig:
 @dataclasses.dataclass(frozen=True)
 class LimitsConfig:
     code_lookups_per_minute: int = 20
+    code_tries_per_minute: int = 10
+    pairing_attempts_per_minute: int = 10
+    sign_ins_per_minute: int = 10
 
 
 @dataclasses.dataclass(frozen=True)

@@ -241,6 +241,8 @@ OFFLINE_SALE_NOT_VOIDABLE = _declare("offline_sale_not_voidable", 409,
 
 # -- our side --------------------------------------------------------------------------------
 TRY_AGAIN = _declare("try_again", 503, "Busy, try again", Problem)
+# PostgreSQL cannot be reached just now (answered with Retry-After; the pool heals itself).
+SERVICE_UNAVAILABLE = _declare("service_unavailable", 503, "Database unavailable", Problem)
 # Raised as `PluginProblem(plugin, detail)`, which carries the plugin's name.
 PLUGIN_ERROR = _declare("plugin_error", 502, "A plugin failed", Problem)
 INTERNAL_ERROR = _declare("internal_error", 500, "Something went wrong", Problem)

@@ -26,6 +26,9 @@ from pos.config import Config, load_config
 from pos.db.embedded import embedded_url
 from pos.db.migrate import migrate
 
+# Every log line of the run is checked for tokens, codes, secrets and references.
+pytest_plugins = ["tests.log_guard"]
+
 ADMIN_TOKEN = "adm_test_" + "x" * 32
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,9 +17,8 @@ POS = ROOT / "pos"
 # but import only leaves: the request models (every body the API takes) and the credit
 # plan of a new voucher (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.ratelimit",
-     "pos.messages",
-     "pos.api.requests", "pos.vouchers.credits"),
+    ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.messages",
+     "pos.api.requests", "pos.vouchers.credits", "pos.logs", "pos.metrics", "pos.private_files"),
     ("pos.db",),
     ("pos.plugin",),
     ("pos.storage",),

@@ -144,4 +144,5 @@ async def test_pos_cards_writes_the_sheets(world: World, config: Config, tmp_pat
     done = await run_pos(config, "cards", "--issuance", created["id"], str(out))
     assert done.returncode == 0, done.stderr
     assert f"wrote {out} (3 cards)" in done.stdout
+    assert out.stat().st_mode & 0o077 == 0  # every QR on it is a usable token
     assert len(pdfium.PdfDocument(out)) == 1

@@ -500,3 +500,12 @@ async def test_a_collection_taken_over_before_it_was_bound(
     assert (await world.voucher(voucher["id"]))["balance"] == 30000
     assert await channel_payments.retry_due(services_of(world)) == 1
     assert w.net() == 0
+
+
+async def test_a_webhook_timestamp_of_thousands_of_digits_is_refused(wallet: Any,
+                                                                     world: World) -> None:
+    body, headers = webhook({"id": "evt-huge", "type": "payment.succeeded"})
+    headers["X-Wallet-Timestamp"] = "9" * 5000
+    status, problem = await post_webhook(world, body, headers)
+    assert 400 <= status < 500, problem
+    assert problem["code"] == "webhook_signature_invalid"

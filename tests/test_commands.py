@@ -69,7 +69,9 @@ async def _wait_healthy(url: str) -> None:
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run"], env=env,
+    # One process is what these tests need (tests/test_two_processes.py runs workers).
+    return subprocess.Popen([sys.executable, "-m", "pos.cli.main", "run", "--workers", "1"],
+                            env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

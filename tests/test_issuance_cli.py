@@ -81,3 +81,5 @@ async def test_pos_issue_can_write_the_cards_too(world: World, config: Config,
     assert done.returncode == 0, done.stderr
     assert f"wrote {out}/cards.pdf (4 cards)" in done.stdout
     assert (out / "cards.pdf").read_bytes().startswith(b"%PDF")
+    for private in (out, out / "cards.pdf", out / "vouchers.csv"):
+        assert private.stat().st_mode & 0o077 == 0, private

@@ -432,10 +432,10 @@ async def test_refusals_show_the_cashiers_sentence(
         await expect(page.locator("#confirm")).to_be_disabled()
         await screenshot(page, lang, "09-refusal-nothing-eligible")
 
-        # A shop that is not a partner of the program.
+        # A shop that is not a partner of the program: the QR (a token, unguessable) says so.
         await set_paired(page, world, elsewhere.secret, elsewhere.till_id,
                          elsewhere.merchant_id)
-        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.fill("#voucher-input", sale.voucher["token"])
         await page.click("#voucher-form button[type=submit]")
         await add_line(page, "stationery", "8", 1, "Pen 笔")
         # About the voucher, not the basket: back to reading a voucher, still paired.
@@ -444,6 +444,16 @@ async def test_refusals_show_the_cashiers_sentence(
         await expect(problem).to_have_attribute("data-code", "merchant_not_accepted")
         await expect(page.locator("#unpair")).to_be_visible()
         await screenshot(page, lang, "10-refusal-not-this-shop")
+
+        # A typed code at that shop answers as an unknown code would (no guessing oracle),
+        # and the tablet stays paired: that 401 is about the code, not the till.
+        await set_paired(page, world, elsewhere.secret, elsewhere.till_id,
+                         elsewhere.merchant_id)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "8", 1, "Pen 笔")
+        await expect(problem).to_have_attribute("data-code", "invalid_token")
+        await expect(page.locator("#screen-basket")).to_be_visible()
         assert till.errors == []
 
 

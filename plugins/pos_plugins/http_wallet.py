@@ -139,7 +139,9 @@ class HttpWalletChannel:
     def verify_webhook(self, request: WebhookRequest) -> WebhookEvent:
         timestamp = request.headers.get("X-Wallet-Timestamp", "")
         given = request.headers.get("X-Wallet-Signature", "")
-        well_formed = timestamp.isascii() and timestamp.isdigit() and bool(given)
+        # Bounded before int(): a timestamp of thousands of digits is simply unsigned.
+        well_formed = (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+                       and bool(given) and len(given) <= 256)
         if not self.webhook_secret or not well_formed:
             raise WebhookRejected("webhook_signature_invalid",
                                   "The webhook is not signed.")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from pos.api import (
     admin_routes,
+    observability,
     offline_routes,
     pairing_routes,
     public_routes,
@@ -23,11 +24,11 @@ from pos.api.openapi import ROUTE_SPECS
 from pos.api.plugin_routes import routes as plugin_routes
 from pos.api.problems import problem_middleware
 from pos.api.routing import Routes
-from pos.api.state import ADMIN_TOKEN, AUTH, HOLDER_PAGE_LIMITER, PAIRING_LIMITER, SERVICES
+from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
 from pos.config import Config
 from pos.events.background import background
-from pos.ratelimit import RateLimiter
 from pos.service import admin_token
+from pos.service.change_listener import listening
 from pos.service.startup import running_services
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ ROUTE_TABLES += (offline_routes.routes,)
 # Calls of built-in plugins: approved product lists, payment providers' webhooks.
 ROUTE_TABLES += (plugin_routes,)
 
+# What an operator watches: /metrics and /readyz.
+ROUTE_TABLES += (observability.routes,)
+
 
 def setup_routes(app: web.Application) -> None:
     specs = []
@@ -54,14 +58,9 @@ def setup_routes(app: web.Application) -> None:
     app[ROUTE_SPECS] = specs
 
 
-def setup_limiters(app: web.Application, config: Config) -> None:
-    """Per-address limits of the public calls, one set per app (tests build many apps)."""
-    app[PAIRING_LIMITER] = RateLimiter(pairing_routes.ATTEMPTS_PER_MINUTE)
-    app[HOLDER_PAGE_LIMITER] = RateLimiter(config.vouchers.holder_views_per_minute)
-
-
 def setup_middlewares(app: web.Application) -> None:
     app.middlewares.append(problem_middleware)
+    observability.setup(app)  # request id, metrics and access log, outside the problems
 
 
 def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = None
@@ -69,14 +68,14 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
     app = web.Application(client_max_size=config.server.max_body_bytes)
     setup_middlewares(app)
     setup_routes(app)
-    setup_limiters(app, config)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        async with running_services(config, extra_plugins=extra_plugins) as services:
+        async with running_services(config, extra_plugins=extra_plugins) as services, \
+                listening(services.pool) as changes:
             token = admin_token.resolve(config)
             app[SERVICES] = services
             app[ADMIN_TOKEN] = token
-            app[AUTH] = Authenticator(token, services.pool)
+            app[AUTH] = Authenticator(token, services.pool, changes)
             yield
 
     app.cleanup_ctx.append(resources)

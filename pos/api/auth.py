@@ -16,6 +16,7 @@ import asyncpg
 from aiohttp import web
 
 from pos.errors import forbidden, unauthorized
+from pos.service.change_listener import EVERYTHING, ChangeListener
 from pos.storage import setup as setup_store
 from pos.till.voucher_lookup import Till
 
@@ -66,13 +67,24 @@ def bearer(request: web.Request) -> str | None:
 
 class Authenticator:
     """Checks admin and till credentials; till look-ups are cached for half a minute so the
-    hot path does not pay a database round trip for them (a disabled till is refused within
-    that time)."""
+    hot path does not pay a database round trip for them. A change to any till, in any
+    process, empties the cache at once (`ChangeListener`), so a disabled till is refused by
+    every process on its next request."""
 
-    def __init__(self, admin_token: str, pool: asyncpg.Pool[Any]) -> None:
+    def __init__(self, admin_token: str, pool: asyncpg.Pool[Any],
+                 changes: ChangeListener | None = None) -> None:
         self._admin_hash = secret_hash(admin_token)
         self._pool = pool
         self._tills: dict[bytes, tuple[Till, float]] = {}
+        # A till disabled or re-paired in any process is forgotten here at once; while the
+        # listener cannot hear (database away), the cache is not trusted at all.
+        self._changes = changes
+        if changes is not None:
+            changes.subscribe(self._forget_tills)
+
+    def _forget_tills(self, table: str) -> None:
+        if table in ("tills", EVERYTHING):
+            self._tills.clear()
 
     def is_admin(self, request: web.Request) -> bool:
         token = bearer(request)
@@ -81,7 +93,8 @@ class Authenticator:
     def has_report_session(self, request: web.Request) -> bool:
         value = request.cookies.get(REPORT_COOKIE, "")
         expires_text, _, mac = value.partition(".")
-        if (not (expires_text.isascii() and expires_text.isdigit())
+        # Bounded before int(): a cookie of thousands of digits is simply not a session.
+        if (not (expires_text.isascii() and expires_text.isdigit()) or len(expires_text) > 12
                 or int(expires_text) < time.time()):
             return False
         expected = _report_session_mac(self._admin_hash, int(expires_text))
@@ -104,7 +117,8 @@ class Authenticator:
         digest = secret_hash(token)
         cached = self._tills.get(digest)
         now = time.monotonic()
-        if cached is not None and cached[1] > now:
+        hearing = self._changes is None or self._changes.hearing
+        if cached is not None and cached[1] > now and hearing:
             return cached[0]
         found = await setup_store.till_by_secret_hash(self._pool, digest)
         if found is None:

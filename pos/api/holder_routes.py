@@ -1,6 +1,6 @@
 """The holder's page, `GET /v/{code}`: what the holder (or the volunteer carrying the
 voucher) opens from the link printed with their code. Public, so it shows nothing about the
-person, is never cached and is rate-limited per address."""
+person, is never cached and is rate-limited per client address (in PostgreSQL, across processes)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from pos import codes
+from pos.api.client_address import client_address
 from pos.api.routing import Routes
-from pos.api.state import HOLDER_PAGE_LIMITER, services
+from pos.api.state import services
 from pos.errors import RATE_LIMITED, VOUCHER_REPLACED, not_found
 from pos.money import format_major
 from pos.plugin.types import ProgramView
@@ -20,7 +21,7 @@ from pos.printing.holder_page import HolderView, render, render_missing
 from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
-from pos.storage import voucher_history
+from pos.storage import throttles, voucher_history
 from pos.storage.issuances import HeldVoucher
 from pos.storage.setup import Program
 from pos.storage.voucher_history import Usage
@@ -63,7 +64,9 @@ def _missing(request: web.Request, *, replaced: bool) -> web.Response:
             auth="none", content_type="text/html")
 async def holder(request: web.Request) -> web.Response:
     svc = services(request)
-    if not request.app[HOLDER_PAGE_LIMITER].allow(request.remote or "?"):
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"holder:{address}",
+                                svc.config.vouchers.holder_views_per_minute):
         raise RATE_LIMITED("Too many pages were opened. Wait a minute.")
     body_ = codes.normalise(request.match_info["code"][:40])
     if body_ is None:

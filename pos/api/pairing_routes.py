@@ -2,8 +2,8 @@
 
 An administrator asks for a pairing code for a till; the tablet sends the code once and
 receives a fresh till secret, which it keeps. The new secret replaces the till's previous
-one (a till is one device; pairing another tablet moves the till to it). The old secret may
-still be accepted for the authenticator's cache time, half a minute.
+one (a till is one device; pairing another tablet moves the till to it). Every process
+hears of the change at once (migration 0401) and stops accepting the old secret.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from pos.api.auth import new_till_secret, secret_hash
+from pos.api.client_address import client_address
 from pos.api.requests import PairingIn
 from pos.api.routing import Routes
-from pos.api.state import PAIRING_LIMITER, body, calling_till, json_response, path_id, services
+from pos.api.state import body, calling_till, json_response, path_id, services
 from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
 from pos.signing import kit_signing
-from pos.storage import offline_kits
+from pos.storage import offline_kits, throttles
 from pos.storage import till_pairing as store
 from pos.till import pairing_code
-
-ATTEMPTS_PER_MINUTE = 10  # per address; the app's PAIRING_LIMITER is built with it
 
 routes = Routes("pairing")
 
@@ -50,8 +49,11 @@ async def create_pairing_code(request: web.Request) -> web.Response:
              auth="none", body=PairingIn, status=201)
 async def pair(request: web.Request) -> web.Response:
     # Rate-limited before anything else, so guessing costs the same whatever is sent. Per
-    # address as the service sees it: behind a proxy, the tills behind it share the limit.
-    if not request.app[PAIRING_LIMITER].allow(request.remote or "unknown"):
+    # client address (read through trusted proxies), in PostgreSQL across every process.
+    svc = services(request)
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"pairing:{address}",
+                                svc.config.limits.pairing_attempts_per_minute):
         raise RATE_LIMITED("Too many pairing attempts. Wait a minute and try again.")
     payload = await body(request, PairingIn)
     symbols = pairing_code.normalise(payload.code)

@@ -11,12 +11,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from pos import logs
+from pos.db import availability
 from pos.errors import (
     HTTP_ERROR,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
+    SERVICE_UNAVAILABLE,
     Problem,
     validation_error,
 )
@@ -25,6 +28,10 @@ from pos.messages import VOUCHER_N, language, msg, pick, problem_text, render
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
+# The problem's code, kept on the response for the request metrics.
+PROBLEM_CODE = web.ResponseKey("pos_problem_code", str)
+_RETRY_AFTER = {429: {"Retry-After": "60"},
+                503: {"Retry-After": str(availability.RETRY_AFTER_SECONDS)}}
 
 _HTTP_CODES = {
     404: (NOT_FOUND, "There is nothing at this address."),
@@ -34,16 +41,28 @@ _HTTP_CODES = {
 
 
 def problem_response(problem: Problem, lang: str = "en") -> web.Response:
-    headers = {"Retry-After": "60"} if problem.status == 429 else None
+    headers = dict(_RETRY_AFTER.get(problem.status) or {})
     detail = problem_text(problem.code, problem.message, problem.detail, lang)
     position = (problem.extra.get("voucher") or {}).get("position")
     if position and detail != problem.detail:
         # A sale with several vouchers: say which one, in the sentence's language too.
         detail = render(pick(VOUCHER_N, lang), {"n": position}, lang) + detail
-    return web.Response(
-        status=problem.status, text=json.dumps(problem.as_dict(detail), ensure_ascii=False),
-        content_type=PROBLEM_TYPE, headers={**(headers or {}), "Content-Language": lang},
+    body = problem.as_dict(detail)
+    rid = logs.request_id.get()
+    if rid is not None:
+        body["request_id"] = rid  # what the cashier reads out to support, found in the logs
+    response = web.Response(
+        status=problem.status, text=json.dumps(body, ensure_ascii=False),
+        content_type=PROBLEM_TYPE, headers={**headers, "Content-Language": lang},
     )
+    response[PROBLEM_CODE] = problem.code  # for the metrics of the request middleware
+    return response
+
+
+def database_unavailable() -> Problem:
+    return SERVICE_UNAVAILABLE(
+        "The service cannot reach its database just now. Try again in a few seconds: a "
+        "repeated request is never charged twice.")
 
 
 def from_validation_error(exc: ValidationError) -> Problem:
@@ -91,7 +110,12 @@ async def problem_middleware(
             return problem_response(known[0](known[1]), lang)
         # aiohttp's own refusals of a malformed request keep their status.
         return problem_response(Problem(HTTP_ERROR, exc.reason, status=exc.status), lang)
-    except Exception:
+    except Exception as exc:
+        if availability.is_database_away(exc):
+            # An outage, not a bug: one line, no trace; the pool heals when it comes back.
+            log.warning("%s %s: database unavailable (%s)", request.method, _route(request),
+                        type(exc).__name__)
+            return problem_response(database_unavailable(), lang)
         # A bug: logged with its trace here, never shown to the client.
         log.exception("unhandled error on %s %s", request.method, _route(request))
         return problem_response(INTERNAL_ERROR(msg("internal_error")), lang)

@@ -16,10 +16,12 @@ import hmac
 from aiohttp import web
 
 from pos.api.auth import REPORT_COOKIE, REPORT_SESSION_SECONDS, report_session_cookie
+from pos.api.client_address import client_address
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, json_response, path_id, services
-from pos.errors import not_found, validation_error
+from pos.errors import RATE_LIMITED, not_found, validation_error
 from pos.reports import figures, html_page
+from pos.storage import throttles
 
 routes = Routes("reports")
 
@@ -32,7 +34,7 @@ def _timezone(request: web.Request) -> str:
             auth="report_reader")
 async def program_report(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
-    report = await figures.program_report(services(request).pool, program_id,
+    report = await figures.program_report(await services(request).reader(), program_id,
                                           _timezone(request))
     return json_response(report)
 
@@ -45,7 +47,7 @@ async def program_report_csv(request: web.Request) -> web.Response:
     section = request.match_info["section"]
     if section not in figures.SECTIONS:
         raise not_found("report section")
-    data = await figures.report_csv(services(request).pool, program_id, section,
+    data = await figures.report_csv(await services(request).reader(), program_id, section,
                                     _timezone(request))
     return web.Response(body=data, headers={
         "Content-Type": "text/csv; charset=utf-8",
@@ -69,6 +71,11 @@ async def login_form(request: web.Request) -> web.Response:
 @routes.post("/reports/login", summary="Sign in to the report pages with the admin token",
              auth="none", content_type="text/html")
 async def login(request: web.Request) -> web.Response:
+    svc = services(request)
+    address = client_address(request, svc.config.server.trusted_proxies)
+    if not await throttles.take(svc.pool, f"sign-in:{address}",
+                                svc.config.limits.sign_ins_per_minute):
+        raise RATE_LIMITED("Too many sign-in attempts. Wait a minute and try again.")
     if request.content_type != "application/x-www-form-urlencoded":
         raise validation_error("Send the sign-in form.")
     try:
@@ -92,7 +99,7 @@ async def login(request: web.Request) -> web.Response:
             auth="report_page", content_type="text/html")
 async def report_html(request: web.Request) -> web.Response:
     program_id = path_id(request, "program", "program")
-    report = await figures.program_report(services(request).pool, program_id,
+    report = await figures.program_report(await services(request).reader(), program_id,
                                           _timezone(request))
     # matplotlib is imported on the first report page, not by every till-serving process.
     from pos.reports import svg_charts

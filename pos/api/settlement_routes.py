@@ -49,7 +49,8 @@ async def list_settlements(request: web.Request) -> web.Response:
     run_id = _query_id(query["run_id"], "run_id") if "run_id" in query else None
     merchant_id = (_query_id(query["merchant_id"], "merchant_id")
                    if "merchant_id" in query else None)
-    batches = await store.list_batches(services(request).pool, status=status, run_id=run_id,
+    batches = await store.list_batches(await services(request).reader(), status=status,
+                                       run_id=run_id,
                                        merchant_id=merchant_id)
     return json_response({"batches": batches})
 
@@ -65,7 +66,7 @@ def _query_id(value: str, name: str) -> str:
             auth="admin")
 async def get_settlement(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
-    pool = services(request).pool
+    pool = await services(request).reader()
     batch = await store.get_batch(pool, batch_id)
     # Offline sales are paid in full; what the program's offline-risk account carried.
     return json_response({**batch, "offline": await offline_sales.in_batch(pool, batch_id)})

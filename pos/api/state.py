@@ -16,16 +16,12 @@ from pos.errors import (
     not_found,
     validation_error,
 )
-from pos.ratelimit import RateLimiter
 from pos.service.services import Services
 from pos.till.voucher_lookup import Till
 
 SERVICES = web.AppKey("services", Services)
 AUTH = web.AppKey("auth", Authenticator)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
-# Per address: pairing attempts, and views of the public holder page.
-PAIRING_LIMITER = web.AppKey("pairing_limiter", RateLimiter)
-HOLDER_PAGE_LIMITER = web.AppKey("holder_page_limiter", RateLimiter)
 
 # Set by the router once a route's guard has let the caller in (see `pos.api.routing`).
 PRINCIPAL = web.RequestKey[Principal]("principal")

@@ -101,7 +101,7 @@ async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, Program]
 
 def _module_px(request: web.Request) -> int:
     raw = request.query.get("module", str(qr.DEFAULT_MODULE_PX))
-    if (not (raw.isascii() and raw.isdigit())
+    if (not (raw.isascii() and raw.isdigit()) or len(raw) > 4  # bounded before int()
             or not qr.MIN_MODULE_PX <= int(raw) <= qr.MAX_MODULE_PX):
         raise validation_error(
             f"module must be a whole number of pixels from {qr.MIN_MODULE_PX} to "
@@ -213,11 +213,13 @@ async def issuance_pdf(request: web.Request) -> web.Response:
 
 def _range(request: web.Request, total: int) -> tuple[int, int]:
     """Which cards to print: `count` of them (default all), from list line `from_line`."""
-    try:
-        first = int(request.query.get("from_line", "1"))
-        count = int(request.query.get("count", str(total)))
-    except ValueError:
-        raise validation_error("from_line and count must be whole numbers.") from None
+    first_text = request.query.get("from_line", "1")
+    count_text = request.query.get("count", str(total))
+    if not all(t.isascii() and t.isdigit() and len(t) <= 9 for t in (first_text, count_text)):
+        # Bounded before int(): Python refuses over 4,300 digits with a ValueError anyway,
+        # but only after the work; nine digits is more than any batch has lines.
+        raise validation_error("from_line and count must be whole numbers.")
+    first, count = int(first_text), int(count_text)
     if first < 1 or not 1 <= count <= MAX_PDF_CARDS:
         raise validation_error(
             f"Print 1 to {MAX_PDF_CARDS} cards at a time (this batch has {total}): choose "

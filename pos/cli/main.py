@@ -6,14 +6,12 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
-
-from pos.cli import settlement_commands, voucher_commands
+from pos import logs
+from pos.cli import serve, settlement_commands, voucher_commands
 from pos.config import Config, load_config
 from pos.errors import PosError, Problem
 from pos.service.startup import running_plugins, running_services
@@ -30,50 +28,6 @@ async def _with_connection(config: Config, work: Callable[[Any], Awaitable[int]]
     async with running_services(config, pool_size=(1, 1)) as svc, \
             svc.pool.acquire() as conn:
         return await work(conn)
-
-
-async def _run(config: Config, demo: bool) -> int:
-    from pos.api.app import create_app
-    from pos.api.state import ADMIN_TOKEN, SERVICES
-    from pos.cli.demo import load_demo
-
-    app = create_app(config)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.server.host, config.server.port)
-    await site.start()
-    base = config.server.public_url or f"http://{config.server.host}:{config.server.port}"
-    print(f"Voucher service listening on {base}")
-    print(f"  till:       {base}/till/")
-    print(f"  API:        {base}/v1/openapi.json")
-    print(f"  admin token: {app[ADMIN_TOKEN]}")
-    if demo:
-        data = await load_demo(app[SERVICES])
-        for name, shop in data["merchants"].items():
-            print(f"  till secret for {name}: {shop['till_secret']}")
-        voucher = data["vouchers"]["wish"][0]
-        print(f"  demo voucher (wish, 100 per visit): code {voucher['code']}")
-        print(f"  demo voucher token: {voucher['token']}")
-        print(f"  its holder page: {base}/v/{voucher['code']}")
-    sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
-    return 0
-
-
-def _serve(config: Config, demo: bool) -> int:
-    """Serve on uvloop where it is installed: its transports write to sockets at a
-    fraction of the default loop's cost, which is most of the till's hot path."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(_run(config, demo))
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_run(config, demo))
 
 
 async def _migrate(conn: Any) -> int:
@@ -119,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="serve the API and the till")
     run.add_argument("--demo", action="store_true", help="load demo data and print it")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="processes serving the port (default: [server] workers, "
+                          "0 = one per CPU core)")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("verify", help="prove the ledger balances; non-zero exit on a difference")
     key = sub.add_parser("keys", help="list, rotate, retire or revoke signing keys")
@@ -132,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
+        # The service logs JSON lines; a command, plain text for the person running it.
+        logs.configure(json_lines=args.command == "run" and config.server.log_format != "text")
         if args.command == "run":
-            return _serve(config, args.demo)
+            return serve.run(config, demo=args.demo, workers=args.workers)
         if args.command == "migrate":
             return asyncio.run(_with_connection(config, _migrate))
         if args.command == "verify":

@@ -22,6 +22,7 @@ from typing import Any
 from pos.config import Config
 from pos.errors import VALIDATION_ERROR, Problem
 from pos.money import format_major
+from pos.private_files import open_private
 from pos.service.services import Services
 
 COMMANDS = ("settle", "report")
@@ -125,7 +126,8 @@ async def _settle(svc: Services, args: argparse.Namespace) -> int:
                      if args.action == "export-run" else
                      exporting.prepare(svc, args.batch, args.format))
         out = Path(args.out or job.filename)
-        with out.open("wb") as handle:  # noqa: ASYNC230 - a command: nothing else waits
+        # Payment files carry account numbers: readable by their owner only.
+        with open_private(out) as handle:
             async for chunk in job.chunks():
                 handle.write(chunk)
         print(f"{out}  {job.size} bytes  sha256 {job.sha256}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -23,6 +22,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
 
 from pos.config import Config
 from pos.errors import Problem
+from pos.private_files import open_private
 from pos.service.services import Services
 from pos.service.startup import running_services
 from pos.vouchers.beneficiary_list import Format
@@ -77,8 +77,7 @@ async def _with_services(config: Config, work: Callable[[Services], Awaitable[in
 
 
 def _private_file(path: Path) -> Any:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
+    return open_private(path, "w", encoding="utf-8-sig", newline="")
 
 
 async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path, *,
@@ -130,7 +129,7 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
         if args.check:
             return 0
     out = Path(args.out or f"issuance-{result.issuance_id}")
-    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, mode=0o700, parents=True, exist_ok=True)
     listing = out / "vouchers.csv"
     with tqdm(total=result.count, unit="voucher", desc="signing", file=sys.stderr) as bar:
         await write_vouchers_csv(svc, result.issuance_id, listing, progress=bar.update)

@@ -10,6 +10,10 @@ import asyncpg.pool
 
 from pos.errors import StorageError
 
+# A connection attempt to a server that does not answer fails after this long, so a request
+# during an outage gets its 503 in bounded time rather than hanging (asyncpg's default: 60 s).
+CONNECT_TIMEOUT_SECONDS = 5.0
+
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     for typename in ("json", "jsonb"):
@@ -22,7 +26,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
     try:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection,
-            command_timeout=30,
+            command_timeout=30, timeout=CONNECT_TIMEOUT_SECONDS,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise StorageError(f"could not connect to PostgreSQL: {exc}") from exc
@@ -33,7 +37,8 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
 async def connect(url: str) -> asyncpg.Connection[Any]:
     """A single connection, for commands."""
     try:
-        conn: asyncpg.Connection[Any] = await asyncpg.connect(url)
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(
+            url, timeout=CONNECT_TIMEOUT_SECONDS)
     except (OSError, asyncpg.PostgresError) as exc:
         raise StorageError(f"could not connect to PostgreSQL: {exc}") from exc
     await _init_connection(conn)

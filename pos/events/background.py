@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from pos.db.availability import is_database_away
 from pos.events import delivery
 from pos.service.services import Services
+from pos.storage import throttles
 from pos.till import channel_payments
 
 log = logging.getLogger(__name__)
@@ -38,11 +40,15 @@ async def _loop(services: Services) -> None:
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 await delivery.prune(services)
+                await throttles.prune(services.pool)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # The database was away, say: log and try again on the next pass.
-            log.exception("background delivery pass failed")
+        except Exception as exc:
+            if is_database_away(exc):  # an outage: one line, and try again on the next pass
+                log.warning("background delivery paused: database unavailable (%s)",
+                            type(exc).__name__)
+            else:
+                log.exception("background delivery pass failed")
 
 
 def background(get_services: Callable[[web.Application], Services]

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeGuard
 
 import pluggy
 
+from pos import metrics
 from pos.config import PluginsConfig
 from pos.errors import PluginProblem
 from pos.messages import CORE_REASONS, NEVER_RULE, msg, pick, render
@@ -116,12 +117,16 @@ class Plugins(Registrations):
             ctx_without_settings, settings=self.settings.get(registered.plugin, {})
         )
         detail = msg("plugin_error.rule", rule=rule_name)
+        call = f"rule:{rule_name}"
         try:
-            decisions = await asyncio.wait_for(rule.decide(ctx, lines), self.timeout)
+            with metrics.PLUGIN_SECONDS.labels(registered.plugin, call).time():
+                decisions = await asyncio.wait_for(rule.decide(ctx, lines), self.timeout)
         except TimeoutError:
+            metrics.PLUGIN_FAILURES.labels(registered.plugin, call, "timeout").inc()
             log.error("plugin %s: rule %s timed out", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail) from None
         except Exception:
+            metrics.PLUGIN_FAILURES.labels(registered.plugin, call, "raised").inc()
             log.exception("plugin %s: rule %s raised", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail) from None
         decisions = list(decisions) if isinstance(decisions, (list, tuple)) else []
@@ -132,6 +137,7 @@ class Plugins(Registrations):
             and _storable(d.params) and _storable(d.detail)
             for d in decisions
         ):
+            metrics.PLUGIN_FAILURES.labels(registered.plugin, call, "nonsense").inc()
             log.error("plugin %s: rule %s returned nonsense", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail)
         return decisions
@@ -213,16 +219,21 @@ class Plugins(Registrations):
         plugin = registered.plugin
         # A provider adapter retries on its own; it says how long that may take in all.
         timeout = float(getattr(registered.adapter, "call_timeout", 0) or self.timeout)
+        call = f"channel:{name}:{operation}"
         try:
-            result = await asyncio.wait_for(
-                getattr(registered.adapter, operation)(request), timeout)
+            with metrics.PLUGIN_SECONDS.labels(plugin, call).time():
+                result = await asyncio.wait_for(
+                    getattr(registered.adapter, operation)(request), timeout)
         except ChannelUnavailable as exc:
+            metrics.PLUGIN_FAILURES.labels(plugin, call, "unavailable").inc()
             log.warning("plugin %s: channel %s %s unavailable: %s", plugin, name, operation, exc)
             return ChannelOutcome(plugin, "unavailable", message=str(exc))
         except TimeoutError:
+            metrics.PLUGIN_FAILURES.labels(plugin, call, "timeout").inc()
             log.error("plugin %s: channel %s %s timed out", plugin, name, operation)
             return ChannelOutcome(plugin, "broken", message="timed out")
         except Exception:
+            metrics.PLUGIN_FAILURES.labels(plugin, call, "raised").inc()
             log.exception("plugin %s: channel %s %s raised", plugin, name, operation)
             return ChannelOutcome(plugin, "broken", message="raised")
         if (not isinstance(result, ChannelResult) or not isinstance(result.ok, bool)
@@ -281,9 +292,17 @@ class Plugins(Registrations):
         outbox retries), `TimeoutError` if it hung."""
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name == plugin:
-                result = call_hookimpl(impl, event=event, settings=self.settings.get(plugin, {}))
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, self.event_timeout)
+                call = f"event:{hook_name}"
+                try:
+                    with metrics.PLUGIN_SECONDS.labels(plugin, call).time():
+                        result = call_hookimpl(impl, event=event,
+                                               settings=self.settings.get(plugin, {}))
+                        if inspect.isawaitable(result):
+                            await asyncio.wait_for(result, self.event_timeout)
+                except Exception as exc:
+                    kind = "timeout" if isinstance(exc, TimeoutError) else "raised"
+                    metrics.PLUGIN_FAILURES.labels(plugin, call, kind).inc()
+                    raise
                 return
 
     async def aclose(self) -> None:

@@ -19,6 +19,7 @@ from fpdf import FPDF
 from pos.printing import cards, qr
 from pos.printing.cards import CardFace
 from pos.printing.fonts import FontFace
+from pos.private_files import open_private
 
 PAGE_W, PAGE_H = 210.0, 297.0
 COLUMNS, ROWS = 2, 5
@@ -84,7 +85,9 @@ def render_sheets(faces: Iterable[CardFace], font: FontFace, out: Path | BinaryI
     if count == 0:
         pdf.add_page()
     if isinstance(out, Path):
-        pdf.output(str(out))
+        # Every QR on the sheets is a usable token: the file is its owner's alone.
+        with open_private(out) as handle:
+            handle.write(bytes(pdf.output()))
     else:
         out.write(bytes(pdf.output()))
     return count

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import secrets
 from pathlib import Path
 from typing import Any
@@ -11,11 +13,16 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pos.config import Config
+from pos.db.availability import is_database_away
 from pos.plugin.manager import Plugins
-from pos.ratelimit import RateLimiter
 from pos.signing import keys
 from pos.signing.tokens import TokenVerifier
+from pos.storage import replication
 from pos.storage.driver_errors import DuplicateRow, translated
+
+log = logging.getLogger(__name__)
+
+REPLICA_WAIT_SECONDS = 2.0
 
 
 def read_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
@@ -37,8 +44,32 @@ class Services:
     public_keys: keys.PublicKeyCache
     verifier: TokenVerifier
     code_secret: bytes
-    code_limiter: RateLimiter
     _private_keys: dict[str, Ed25519PrivateKey] = dataclasses.field(default_factory=dict)
+    # A pool on a streaming replica (`[database] replica_url`) for reports, exports and
+    # history; None reads everything from the primary.
+    read_pool: asyncpg.Pool[Any] | None = None
+
+    async def reader(self) -> asyncpg.Pool[Any]:
+        """Where a report, export or history may read: the replica once it has replayed
+        everything committed when the read was asked for (so a till or an officer always
+        sees their own writes), else the primary: a replica lagging more than
+        `REPLICA_WAIT_SECONDS`, or away, costs a little time, never an answer."""
+        if self.read_pool is None:
+            return self.pool
+        try:
+            async with asyncio.timeout(REPLICA_WAIT_SECONDS):
+                position = await replication.primary_position(self.pool)
+                # Polled: the replica's progress is another server's, nothing to await.
+                while not await replication.has_replayed(  # noqa: ASYNC110
+                        self.read_pool, position):
+                    await asyncio.sleep(0.02)
+        except Exception as exc:
+            if not isinstance(exc, TimeoutError) and not is_database_away(exc):
+                raise
+            log.warning("replica lags or is away (%s); reading from the primary",
+                        type(exc).__name__)
+            return self.pool
+        return self.read_pool
 
     @property
     def data_dir(self) -> Path:
@@ -66,7 +97,8 @@ class Services:
         return kid
 
 
-async def build_services(config: Config, pool: asyncpg.Pool[Any], plugins: Plugins) -> Services:
+async def build_services(config: Config, pool: asyncpg.Pool[Any], plugins: Plugins,
+                         read_pool: asyncpg.Pool[Any] | None = None) -> Services:
     public_keys = keys.PublicKeyCache()
     await public_keys.load_all(pool)
     verifier = TokenVerifier(
@@ -78,5 +110,5 @@ async def build_services(config: Config, pool: asyncpg.Pool[Any], plugins: Plugi
         config=config, pool=pool, plugins=plugins, public_keys=public_keys,
         verifier=verifier,
         code_secret=read_or_create_secret(config.data_dir / "code_secret"),
-        code_limiter=RateLimiter(config.limits.code_lookups_per_minute),
+        read_pool=read_pool,
     )

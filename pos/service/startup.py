@@ -44,10 +44,17 @@ async def running_services(
     url = await asyncio.to_thread(resolve_database_url, config.database.url, config.data_dir)
     low, high = pool_size or (config.database.pool_min_size, config.database.pool_max_size)
     pool = await create_pool(url, min_size=low, max_size=high)
+    read_pool = None
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
+        if config.database.replica_url:
+            # Reports, exports and history read from the replica (`Services.reader`).
+            read_pool = await create_pool(config.database.replica_url, min_size=1,
+                                          max_size=max(2, high // 2))
         async with running_plugins(config, extra_plugins) as plugins:
-            yield await build_services(config, pool, plugins)
+            yield await build_services(config, pool, plugins, read_pool)
     finally:
+        if read_pool is not None:
+            await read_pool.close()
         await pool.close()

@@ -49,9 +49,12 @@ class Export:
         # The batch's lines are read from a server-side cursor that holds a connection;
         # every cursor the exporter opened is closed here, even if it stopped reading.
         opened: list[AsyncIterator[Sequence[ExportLine]]] = []
+        # The lines come from the replica once it has caught up with the primary (the
+        # digest is written to the primary, below).
+        read_pool = await self.services.reader()
 
         def lines() -> AsyncIterator[Sequence[ExportLine]]:
-            stream = store.stream_lines(self.services.pool, self.batches[0].id)
+            stream = store.stream_lines(read_pool, self.batches[0].id)
             opened.append(stream)
             return stream
 

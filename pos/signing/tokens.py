@@ -71,6 +71,10 @@ class TokenVerifier:
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str) or not kid:
             raise _invalid()
+        # Explicit typing (RFC 8725 section 3.11): a JWS of another kind signed with the same
+        # key, or one with no type at all, is never taken for a voucher.
+        if header.get("typ") != TOKEN_TYPE:
+            raise _invalid()
         key = self.lookup_key(kid)
         if not isinstance(key, Ed25519PublicKey):
             raise _invalid()

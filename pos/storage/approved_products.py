@@ -37,9 +37,13 @@ def parse_csv(text: str) -> list[ApprovedProduct]:
     """Rows of `gtin[,description]`; a header row naming `gtin` is allowed. Every GTIN must
     be 8, 12, 13 or 14 digits with a right check digit; a bad row refuses the whole file
     (the list is replaced whole or not at all)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a stray NUL
+        raise validation_error(
+            f"The list is not a readable CSV file ({exc}). Nothing was changed.") from None
     products: dict[str, ApprovedProduct] = {}
-    reader = csv.reader(io.StringIO(text))
-    for row_no, row in enumerate(reader, start=1):
+    for row_no, row in enumerate(rows, start=1):
         if not row or not any(cell.strip() for cell in row):
             continue
         gtin = row[0].strip()

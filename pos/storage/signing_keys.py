@@ -73,7 +73,3 @@ async def public_key(conn: Executor, kid: str) -> str | None:
         "SELECT public_key FROM signing_keys WHERE kid = $1", kid)
     return text
 
-
-async def ping(conn: Executor) -> None:
-    """One round trip: the database answers."""
-    await conn.fetchval("SELECT 1")

@@ -245,7 +245,7 @@ async def redeem(
     lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
-    where = locate(services, till, request)
+    where = await locate(services, till, request)
 
     async def work(owner: str, loaded: VoucherState | None) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)

@@ -83,7 +83,7 @@ async def _checked(services: Services, till: Till, request: QuoteIn, position: i
                    ref: VoucherRefIn) -> VoucherState:
     voucher_id = None
     try:
-        where = locate(services, till, ref)
+        where = await locate(services, till, ref)
         voucher_id = where.voucher_id
         state = await check_voucher(services, ref, where, await load(services, till, where))
         voucher_id = state.voucher_id

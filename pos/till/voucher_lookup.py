@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import uuid
 from typing import Protocol
 
@@ -29,6 +30,7 @@ from pos.messages import msg
 from pos.service.services import Services
 from pos.signing.tokens import VoucherClaims
 from pos.storage import issuances as issuance_store
+from pos.storage import throttles
 from pos.storage import till_lookup as store
 from pos.storage.till_lookup import VoucherState
 
@@ -125,21 +127,52 @@ class Locator:
     till_id: str = ""  # who typed the code: a code it found is no guess when re-quoted
 
 
-def locate(services: Services, till: Till, request: Credential) -> Locator:
-    """Find where to look, without the database; manual codes are rate-limited here."""
+# Codes each till found lately, (till, code hash) -> until (monotonic): re-quoting a basket
+# under a code already found is not a guess and spends nothing from the till's throttle.
+# Per process and brief; a wrong code is never remembered, so guesses all count.
+FOUND_FOR_SECONDS = 600.0
+_FOUND: dict[tuple[str, bytes], float] = {}
+
+
+def _remember_found(till_id: str, code_hash: bytes) -> None:
+    now = time.monotonic()
+    if len(_FOUND) >= 100_000:
+        for key in [k for k, until in _FOUND.items() if until <= now]:
+            del _FOUND[key]
+        if len(_FOUND) >= 100_000:
+            _FOUND.clear()
+    _FOUND[(till_id, code_hash)] = now + FOUND_FOR_SECONDS
+
+
+def _found_lately(till_id: str, code_hash: bytes) -> bool:
+    return _FOUND.get((till_id, code_hash), 0.0) > time.monotonic()
+
+
+def _too_many_codes() -> Problem:
+    return RATE_LIMITED(msg("rate_limited"))
+
+
+async def locate(services: Services, till: Till, request: Credential) -> Locator:
+    """Find where to look; a manual code is throttled first, per till and per code, in
+    PostgreSQL so the limits hold across every process of the service."""
     if request.token is not None:
         voucher_id, kid = _peek(request.token)
         return Locator(voucher_id, kid, None)
     assert request.code is not None
+    limits = services.config.limits
     body = codes.normalise(request.code)
-    code_hash = None if body is None else codes.code_hash(body)
-    # Every wrong or malformed code spends from the till's allowance, with the same answers
-    # as ever; a code this till found lately (a basket being edited) spends nothing.
-    if not services.code_limiter.allow(till.till_id, code_hash):
-        raise RATE_LIMITED(msg("rate_limited"))
-    if code_hash is None:
+    digest = None if body is None else codes.code_hash(body)
+    if digest is not None and _found_lately(till.till_id, digest):
+        return Locator(None, "", digest, till.till_id)  # a re-quote, not a guess
+    if not await throttles.take(services.pool, f"code-till:{till.till_id}",
+                                limits.code_lookups_per_minute):
+        raise _too_many_codes()
+    if digest is None:
         raise INVALID_TOKEN(msg("invalid_token.malformed_code"))
-    return Locator(None, "", code_hash, till.till_id)
+    if not await throttles.take(services.pool, f"code:{digest.hex()}",
+                                limits.code_tries_per_minute):
+        raise _too_many_codes()
+    return Locator(None, "", digest, till.till_id)
 
 
 async def load(services: Services, till: Till, where: Locator) -> VoucherState | None:
@@ -163,14 +196,17 @@ async def check_voucher(
             raise INVALID_TOKEN(msg("invalid_token.key_withdrawn"))
         if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
             raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
-    elif state is not None and where.code_hash is not None:
-        services.code_limiter.remember(where.till_id, where.code_hash)
-    elif state is None:
+    elif state is None or not state.partner:
+        # A real code typed at a shop that does not take it answers exactly as a made-up
+        # one: the till must not learn which guesses are somebody's voucher.
         body = codes.normalise(request.code or "")
         if body is not None and await issuance_store.code_was_replaced(
                 services.pool, codes.code_hash(body)):
             raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
         raise INVALID_TOKEN(msg("invalid_token.unknown_code"))
+    assert state is not None
+    if where.code_hash is not None:
+        _remember_found(where.till_id, where.code_hash)
 
     if state.status in _STATUS_PROBLEMS:
         raise _STATUS_PROBLEMS[state.status]()
@@ -185,5 +221,5 @@ async def check_voucher(
 
 async def find_voucher(services: Services, till: Till, request: Credential) -> VoucherState:
     """The voucher a token or manual code names, checked (one database round trip)."""
-    where = locate(services, till, request)
+    where = await locate(services, till, request)
     return await check_voucher(services, request, where, await load(services, till, where))

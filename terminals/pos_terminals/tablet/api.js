@@ -12,15 +12,6 @@ export function setLanguage(lang) {
   language = lang;
 }
 
-/**
- * Whether an answer says the till's own credential is gone (paired again, withdrawn): the
- * only answer that unpairs the tablet. Refusals about the voucher (a mistyped code, an
- * expired voucher) are never 401 and keep the pairing.
- */
-export function tillRefused(answer) {
-  return answer.status === 401 && (!answer.body?.code || answer.body.code === "unauthorized");
-}
-
 /** One HTTP call. Resolves {status, body} for any answer; throws NetworkError for none. */
 export async function call(method, path, { secret, body, key } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
@@ -53,6 +44,12 @@ const PENDING = "pos.pending";
 const BACKOFF = [1, 2, 4, 8, 15];
 
 /** Problems after which repeating the same request may give another answer. */
+/** The till's own credential was refused (paired again elsewhere, or withdrawn). Other 401
+ * answers (a voucher code or QR not accepted) are about the voucher, not the tablet. */
+export function lostPairing(answer) {
+  return answer.status === 401 && answer.body?.code === "unauthorized";
+}
+
 function isTransient(answer) {
   if (answer.status >= 500) return true;  // the service released the key; a retry is safe
   return answer.status === 409 && answer.body?.code === "idempotency_in_progress";
@@ -105,7 +102,7 @@ export class IdempotentWrite {
         answer = await call("POST", this.state.path, {
           secret, body: this.state.body ?? undefined, key: this.state.key,
         });
-        if (tillRefused(answer)) {
+        if (lostPairing(answer)) {
           // The till's credential was replaced (paired again) or withdrawn: the outcome is
           // still unknown, so the write stays kept for the same till to finish once paired.
           return answer;

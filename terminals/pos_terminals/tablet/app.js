@@ -1,7 +1,7 @@
 // The till: pair once, read a voucher, build the basket, confirm, print, void.
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
-import { call, IdempotentWrite, NetworkError, setLanguage, tillRefused } from "./api.js";
+import { call, IdempotentWrite, lostPairing, NetworkError, setLanguage } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
@@ -406,7 +406,7 @@ async function runQuote() {
     await offlineQuote();
     if (seq !== state.quoteSeq) return;
     delete $("#screen-basket").dataset.quoting;
-  } else if (tillRefused(answer)) {
+  } else if (lostPairing(answer)) {
     unpaired();
     return;
   } else if (answer.status === 200) {
@@ -577,7 +577,7 @@ async function runWrite(write) {
   renderPending(null);
   const answer = await write.run(state.till.secret, (waiting) => renderPending(waiting));
   state.write = null;
-  if (tillRefused(answer)) {
+  if (lostPairing(answer)) {
     unpaired();
     return;
   }
@@ -828,7 +828,7 @@ async function refreshTill() {
     return;  // offline for now; the next quote will tell
   }
   if (state.till?.secret !== secret) return;
-  if (tillRefused(answer)) {
+  if (lostPairing(answer)) {
     if (!state.write) unpaired();
   } else if (answer.status === 200) {
     state.till = { ...state.till, ...answer.body };

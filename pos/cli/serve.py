@@ -1,0 +1,209 @@
+"""`pos run`: serve the API and the till from one process or from N worker processes.
+
+With `--workers N` (or `[server] workers`, default one per CPU core) the parent process
+prepares once (embedded database started and supervised, schema migrated, admin token
+resolved, demo data loaded), then starts N workers that each listen on the same port with
+`SO_REUSEPORT`, so the kernel spreads connections over them. Everything the workers share
+lives in PostgreSQL (throttles, till credentials, signing keys), the outbox is claimed with
+`SKIP LOCKED` leases, and Prometheus counters are added up over the workers through
+`PROMETHEUS_MULTIPROC_DIR`. A worker that dies is started again; a worker whose parent
+died (say by `kill -9`) stops by itself. SIGTERM or SIGINT stops everything, and the
+embedded PostgreSQL last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from pos import logs
+from pos.config import Config
+from pos.db.embedded import embedded_url, supervise
+from pos.service import admin_token
+
+log = logging.getLogger("pos.serve")
+
+PARENT_CHECK_SECONDS = 1.0
+RESTART_PAUSE_SECONDS = 1.0
+
+
+def worker_count(config: Config, requested: int | None) -> int:
+    wanted = requested if requested is not None else config.server.workers
+    return max(1, wanted or os.cpu_count() or 1)
+
+
+T = TypeVar("T")
+
+
+def _run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Serve on uvloop where it is installed: its transports write to sockets at a
+    fraction of the default loop's cost, which is most of the till's hot path."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
+def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> None:
+    base = config.server.public_url or f"http://{config.server.host}:{config.server.port}"
+    print(f"Voucher service listening on {base}")
+    print(f"  till:       {base}/till/")
+    print(f"  API:        {base}/v1/openapi.json")
+    print(f"  metrics:    {base}/metrics   readiness: {base}/readyz")
+    if token is not None:
+        print(f"  admin token (generated, kept in the data folder): {token}")
+    if demo is not None:
+        for name, shop in demo["merchants"].items():
+            print(f"  till secret for {name}: {shop['till_secret']}")
+        voucher = demo["vouchers"]["wish"][0]
+        print(f"  demo voucher (wish, 100 per visit): code {voucher['code']}")
+        print(f"  demo voucher token: {voucher['token']}")
+        print(f"  its holder page: {base}/v/{voucher['code']}")
+    sys.stdout.flush()
+
+
+async def _until_stopped(parent: int | None = None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PARENT_CHECK_SECONDS)
+        if parent is not None and os.getppid() != parent:
+            log.warning("the parent process is gone; this worker stops")
+            return
+
+
+async def _worker(config: Config, parent: int) -> int:
+    """One worker: the app on the shared port, until a signal or the parent's death."""
+    from pos.api.app import create_app
+
+    runner = web.AppRunner(create_app(config), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.server.host, config.server.port,
+                          reuse_port=True).start()
+        log.info("worker serving", extra={"pid": os.getpid()})
+        await _until_stopped(parent)
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+async def _single(config: Config, demo: bool, token: str | None) -> int:
+    """One process: the app, the banner, and wait for a signal."""
+    from pos.api.app import create_app
+    from pos.api.state import SERVICES
+    from pos.cli.demo import load_demo
+
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, config.server.host, config.server.port).start()
+        _banner(config, token, await load_demo(app[SERVICES]) if demo else None)
+        await _until_stopped()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+async def _prepare(config: Config, demo: bool) -> dict[str, Any] | None:
+    """What the parent does once before the workers start: migrate, load the demo."""
+    from pos.cli.demo import load_demo
+    from pos.service.startup import running_services
+
+    async with running_services(config, pool_size=(1, 2)) as services:
+        return await load_demo(services) if demo else None
+
+
+def _worker_main(config: Config, parent: int) -> None:
+    logs.configure(json_lines=config.server.log_format != "text")
+    sys.exit(_run_loop(_worker(config, parent)))
+
+
+def _mark_dead(pid: int | None) -> None:
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def _supervise_workers(config: Config, count: int) -> int:
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    parent = os.getpid()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=_worker_main, args=(config, parent), daemon=False)
+        process.start()
+        return process
+
+    workers = [start() for _ in range(count)]
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for index, process in enumerate(workers):
+                if not process.is_alive() and not stopping:
+                    log.warning("worker exited (code %s); starting another", process.exitcode)
+                    _mark_dead(process.pid)
+                    time.sleep(RESTART_PAUSE_SECONDS)  # a worker that cannot start (no
+                    workers[index] = start()           # database yet) is not spun hot
+    finally:
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+        for process in workers:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+            _mark_dead(process.pid)
+    return 0
+
+
+def run(config: Config, *, demo: bool, workers: int | None) -> int:
+    count = worker_count(config, workers)
+    with contextlib.ExitStack() as stack:
+        if not config.database.url:
+            # The parent owns the embedded server: it starts it, restarts it if it dies,
+            # and stops it last; workers connect to it by its URL.
+            url = embedded_url(config.data_dir)
+            stack.enter_context(supervise(config.data_dir))
+            config = dataclasses.replace(
+                config, database=dataclasses.replace(config.database, url=url))
+        token, generated = admin_token.resolve_and_say_if_new(config)
+        shown = token if generated else None
+        if count == 1:
+            return _run_loop(_single(config, demo, shown))
+        metrics_dir = tempfile.mkdtemp(prefix="pos-metrics-")
+        stack.callback(shutil.rmtree, metrics_dir, True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        demo_data = _run_loop(_prepare(config, demo))
+        _banner(config, shown, demo_data)
+        print(f"  workers:    {count}")
+        sys.stdout.flush()
+        return _supervise_workers(config, count)
+    return 0
