@@ -446,14 +446,15 @@ async def test_refusals_show_the_cashiers_sentence(
         await screenshot(page, lang, "10-refusal-not-this-shop")
 
         # A typed code at that shop answers as an unknown code would (no guessing oracle),
-        # and the tablet stays paired: that 401 is about the code, not the till.
+        # and the tablet stays paired: that refusal (422) is about the code, not the till.
         await set_paired(page, world, elsewhere.secret, elsewhere.till_id,
                          elsewhere.merchant_id)
         await page.fill("#voucher-input", sale.voucher["code"])
         await page.click("#voucher-form button[type=submit]")
         await add_line(page, "stationery", "8", 1, "Pen 笔")
         await expect(problem).to_have_attribute("data-code", "invalid_token")
-        await expect(page.locator("#screen-basket")).to_be_visible()
+        await expect(page.locator("#screen-scan")).to_be_visible()
+        await expect(page.locator("#unpair")).to_be_visible()
         assert till.errors == []
 
 
