@@ -60,6 +60,8 @@ class RedemptionConfig:
     timezone: str = "Asia/Shanghai"
     void_window_minutes: int = 30
     idempotency_lease_seconds: int = 30
+    # Category codes no program may pay for, whatever its rules say (the `any` rule too).
+    never_pay: tuple[str, ...] = ("alcohol", "tobacco", "lottery", "gift_card")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,8 @@
     └── Problem                   a refusal the client sees as RFC 9457 problem+json
         ├── AuthProblem           401/403: unauthorized, forbidden
         ├── InputProblem          4xx: validation_error, not_found, currency_mismatch, ...
-        ├── TokenProblem          401-ish token refusals: invalid_token, token_expired, ...
+        ├── TokenProblem          422/403 token refusals: invalid_token, token_expired, ...
+        │                         (never 401, which is only about the caller's credential)
         ├── VoucherProblem        the voucher cannot pay: suspended, revoked, exhausted, ...
         ├── IdempotencyProblem    idempotency_key_required, idempotency_conflict, in progress
         └── PluginProblem         plugin_error: a plugin raised, hung or returned nonsense;
@@ -15,13 +16,16 @@
 Every problem code is declared once, below, in the catalogue: its HTTP status, its title
 and its family. Code raises a problem by the entry's name (`raise VOUCHER_REVOKED("...")`);
 the OpenAPI document lists the catalogue. A `Problem` is turned into an HTTP response in
-exactly one place, `pos.api.problems`.
+exactly one place, `pos.api.problems`. A problem raised with a `pos.messages.Message`
+instead of a plain sentence is put into the request's language there (zh-CN or en).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, ClassVar
+
+from pos.messages import Message
 
 
 class PosError(Exception):
@@ -42,12 +46,13 @@ class Problem(PosError):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Request refused"
 
-    def __init__(self, code: ErrorCode | str, detail: str, *, status: int | None = None,
-                 **extra: Any) -> None:
-        super().__init__(detail)
+    def __init__(self, code: ErrorCode | str, detail: str | Message, *,
+                 status: int | None = None, **extra: Any) -> None:
+        super().__init__(str(detail))
         entry = code if isinstance(code, ErrorCode) else CATALOGUE.get(code)
         self.code = entry.code if entry is not None else str(code)
-        self.detail = detail
+        self.detail = str(detail)  # English: what logs and callers without a language see
+        self.message = detail if isinstance(detail, Message) else None
         self.extra = extra
         if entry is not None:
             self.status = entry.status  # type: ignore[misc]
@@ -55,12 +60,13 @@ class Problem(PosError):
         if status is not None:
             self.status = status  # type: ignore[misc]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, detail: str | None = None) -> dict[str, Any]:
+        """The problem+json body; `detail` replaces the English sentence (a translation)."""
         body: dict[str, Any] = {
             "type": f"https://pos-vouchers.example/problems/{self.code}",
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.detail if detail is None else detail,
             "code": self.code,
         }
         body.update(self.extra)
@@ -78,7 +84,7 @@ class InputProblem(Problem):
 
 
 class TokenProblem(Problem):
-    status = 401
+    status = 422
     title = "Voucher code not accepted"
 
 
@@ -96,7 +102,7 @@ class PluginProblem(Problem):
     status = 502
     title = "A plugin failed"
 
-    def __init__(self, plugin: str, detail: str) -> None:
+    def __init__(self, plugin: str, detail: str | Message) -> None:
         super().__init__(PLUGIN_ERROR, detail, plugin=plugin)
         self.plugin = plugin
 
@@ -111,7 +117,7 @@ class ErrorCode:
     title: str
     family: type[Problem] = Problem
 
-    def __call__(self, detail: str, **extra: Any) -> Problem:
+    def __call__(self, detail: str | Message, **extra: Any) -> Problem:
         return self.family(self, detail, **extra)
 
 
@@ -144,9 +150,11 @@ INVALID_PAIRING_CODE = _declare("invalid_pairing_code", 400, "Pairing code not a
 UNKNOWN_FORMAT = _declare("unknown_format", 404, "Unknown export format", InputProblem)
 
 # -- the voucher's token or code ------------------------------------------------------------
-INVALID_TOKEN = _declare("invalid_token", 401, "Voucher code not accepted", TokenProblem)
-TOKEN_EXPIRED = _declare("token_expired", 401, "Voucher expired", TokenProblem)
-TOKEN_NOT_YET_VALID = _declare("token_not_yet_valid", 401, "Voucher not valid yet",
+# Never 401: a refused voucher says nothing about the till's own credential, and a till
+# that reads 401 as "unpaired" must keep its pairing after a mistyped code.
+INVALID_TOKEN = _declare("invalid_token", 422, "Voucher code not accepted", TokenProblem)
+TOKEN_EXPIRED = _declare("token_expired", 403, "Voucher expired", TokenProblem)
+TOKEN_NOT_YET_VALID = _declare("token_not_yet_valid", 403, "Voucher not valid yet",
                                TokenProblem)
 
 # -- the voucher cannot pay -----------------------------------------------------------------
@@ -267,5 +275,5 @@ def not_found(what: str) -> Problem:
     return NOT_FOUND(f"No {what} was found.")
 
 
-def validation_error(detail: str, **extra: Any) -> Problem:
+def validation_error(detail: str | Message, **extra: Any) -> Problem:
     return VALIDATION_ERROR(detail, **extra)

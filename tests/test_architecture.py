@@ -18,8 +18,8 @@ POS = ROOT / "pos"
 # plan of a new voucher (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.roles",
-     "pos.ids", "pos.api.requests", "pos.vouchers.credits", "pos.logs", "pos.metrics",
-     "pos.private_files"),
+     "pos.ids", "pos.messages", "pos.api.requests", "pos.vouchers.credits", "pos.logs",
+     "pos.metrics", "pos.private_files"),
     ("pos.db",),
     ("pos.plugin",),
     ("pos.storage",),

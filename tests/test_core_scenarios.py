@@ -151,7 +151,7 @@ async def test_refusals_by_state_date_place_and_currency(world: World, db: async
     await db.execute("UPDATE programs SET valid_from = now() - interval '10 days', "
                      "valid_until = now() - interval '1 day' WHERE id = $1", program)
     status, r = await quote(world, shop, {"code": v3["code"]}, lines)
-    assert (status, r["code"]) == (401, "token_expired")
+    assert (status, r["code"]) == (403, "token_expired")
 
 
 async def test_program_not_yet_valid(world: World) -> None:
@@ -163,7 +163,7 @@ async def test_program_not_yet_valid(world: World) -> None:
     (voucher,) = await world.issue(program)
     for credential in ({"token": voucher["token"]}, {"code": voucher["code"]}):
         status, r = await quote(world, shop, credential, basket(("food", 1, 1000)))
-        assert (status, r["code"]) == (401, "token_not_yet_valid")
+        assert (status, r["code"]) == (403, "token_not_yet_valid")
 
 
 async def test_other_currency_program(world: World) -> None:

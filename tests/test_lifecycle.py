@@ -171,5 +171,5 @@ async def test_pos_expire_ends_a_program_and_reports(world: World, config: Confi
     assert "2 voucher(s) of ended programs marked expired" in done.stdout
     assert (await world.voucher(b["id"]))["status"] == "expired"
     status, refused = await quote(world, shop, token=a["token"])
-    assert (status, refused["code"]) == (401, "token_expired")
+    assert (status, refused["code"]) == (403, "token_expired")
     await ledger_ok(config)

@@ -109,7 +109,7 @@ async def test_nutrition_and_book_voucher_pay_their_own_lines(
     milk, book, sweets = r["lines"]
     assert milk["parts"] == [{"position": 2, "voucher_id": milk_voucher["id"], "amount": 9000}]
     assert book["parts"] == [{"position": 1, "voucher_id": book_voucher["id"], "amount": 3800}]
-    assert sweets["parts"] == [] and not sweets["eligible"] and "sweets" in sweets["reason"]
+    assert sweets["parts"] == [] and not sweets["eligible"] and "糖果甜点" in sweets["reason"]
     assert [d["eligible"] for d in milk["decisions"]] == [False, True]
 
     # Each program's report and each funder's figures carry only its own part, per line.
@@ -135,7 +135,7 @@ async def test_a_refused_voucher_refuses_the_whole_sale_and_says_which(
     status, r = await sell(world, shop, vouchers, STATIONERY_250)
     assert (status, r["code"]) == (403, "voucher_revoked"), r
     assert r["voucher"] == {"position": 2, "voucher_id": vouchers[1]["id"]}
-    assert r["detail"].startswith("Voucher 2: ")
+    assert r["detail"] == "第 2 张券：这张券已作废，不能使用。"  # noqa: RUF001 - zh-CN by default
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
     assert await db.fetchval("SELECT count(*) FROM sales") == 0
     assert await balances(world, [vouchers[0], vouchers[2]]) == [30000, 30000]

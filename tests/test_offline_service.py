@@ -51,8 +51,11 @@ async def test_the_kit_is_signed_and_carries_rules_and_limits(world: World) -> N
     assert kit["jwks"]["keys"] and kit["revoked_kids"] == []
     entry = till.program(program_id)
     assert entry["offline"] is True and entry["max_per_sale"] == 5000
-    (rule,) = entry["rules"]
+    rule, never = entry["rules"]
     assert rule["rule"] == "nutrition" and rule["excluded"] == ["sweets"]
+    # The core's never-list travels with every program, so offline sales keep it too.
+    assert (never["rule"], never["allowed"]) == ("never_list", None)
+    assert {"alcohol", "tobacco", "lottery", "gift_card"} <= set(never["denied"])
     assert "milk" in rule["allowed"] and "alcohol" in rule["denied"]
 
 
@@ -150,6 +153,7 @@ async def test_the_service_holds_the_published_limits(world: World) -> None:
 class _DescribedRule:
     name = "only_milk"
     description = "Milk only, described for offline tills."
+    messages = {"milk only": {"zh-CN": "只付牛奶", "en": "milk only"}}
 
     def describe(self) -> OfflineRule:
         return OfflineRule(rule=self.name, allowed=("milk",))
@@ -164,6 +168,7 @@ class _DescribedRule:
 class _OnlineOnlyRule:
     name = "asks_a_server"
     description = "Needs the network."
+    messages = {"fine": {"zh-CN": "可以", "en": "fine"}}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         return [LineDecision(True, "fine") for _ in lines]
@@ -194,7 +199,8 @@ async def test_hook_pos_describe_restriction(rules_plugin: None, world: World) -
     entry = till.program(described)
     assert entry["offline"]
     assert [OfflineRule.from_dict(r) for r in entry["rules"]] == [
-        OfflineRule("only_milk", allowed=("milk",))]
+        OfflineRule("only_milk", allowed=("milk",)),
+        OfflineRule("never_list", denied=("alcohol", "gift_card", "lottery", "tobacco"))]
     assert till.program(online_only)["online_only"] == "rule:asks_a_server"
     assert till.program(online_only)["rules"] == [] and kit["version"] >= 1
 

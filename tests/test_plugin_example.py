@@ -76,8 +76,8 @@ async def test_the_example_rule_decides_at_the_till(example_installed: None,
     assert resp.status == 200, q
     assert [(line["eligible"], line["rule"]) for line in q["lines"]] == \
         [(True, "fresh_produce"), (False, "fresh_produce")]
-    assert q["lines"][1]["reason"] == \
-        "sweets item: only fresh fruit and vegetables are paid for by this voucher."
+    assert q["lines"][1]["reason"] == "sweets item：本券只支付新鲜蔬果。"  # noqa: RUF001
+    assert q["lines"][1]["reason_code"] == "not_fresh"
     assert q["covered"] == 1800
 
 

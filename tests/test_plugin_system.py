@@ -39,15 +39,21 @@ def config(database_url: str, tmp_path: Path) -> Config:
     return make_config(database_url, tmp_path / "data", POS_PLUGINS_TIMEOUT_SECONDS="0.3")
 
 
+FINE = {"fine": {"zh-CN": "好", "en": "fine"}}
+
+
 class FreshRule:
     name = "fresh_only"
     description = "Fresh fruit and vegetables."
+    messages = {"decided": {
+        "zh-CN": "{description}：由 fresh_only 判定（上限 {limit_amount}）",  # noqa: RUF001
+        "en": "{description}: decided by fresh_only (limit {limit_amount})"}}
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         limit = int(ctx.settings["max_line_total"])
         return [LineDecision(line.category == "fruit_vegetables" and line.total <= limit,
-                             f"{line.description}: decided by fresh_only",
-                             {"limit": limit}) for line in lines]
+                             "decided", {"limit_amount": limit}, {"limit": limit})
+                for line in lines]
 
 
 class FreshPlugin:
@@ -152,6 +158,16 @@ async def test_hook_pos_register_restrictions(registered: Any, world: World) -> 
         [(True, "fresh_only"), (False, "fresh_only"), (False, "fresh_only")]
     assert data["lines"][0]["detail"] == {"fresh_only": {"limit": 5000}}
     assert data["covered"] == 3000
+    # The rule said why in a code with params; the core put it into words, Chinese first.
+    first = data["lines"][0]
+    assert (first["reason_code"], first["reason_params"]["limit_amount"]) == ("decided", 5000)
+    assert first["reason"] == "fruit_vegetables item：由 fresh_only 判定（上限 50.00）"  # noqa: RUF001
+    resp = await world.client.post(
+        "/v1/quotes", json={"token": voucher["token"], "basket": basket(
+            ("fruit_vegetables", 1, 1500))},
+        headers={**shop.headers(), "Accept-Language": "en-GB,en;q=0.9"})
+    assert (await resp.json())["lines"][0]["reason"] == \
+        "fruit_vegetables item: decided by fresh_only (limit 50.00)"
 
 
 @pytest.mark.parametrize("registered", [plugin_param("test_wallet", ChannelPlugin())],
@@ -200,6 +216,7 @@ async def test_hook_pos_register_payment_channels(registered: Any, world: World)
 class RaisingRule:
     name = "broken"
     description = "Raises."
+    messages = FINE
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         raise RuntimeError("database of products unreachable")
@@ -208,6 +225,7 @@ class RaisingRule:
 class HangingRule:
     name = "broken"
     description = "Never answers."
+    messages = FINE
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         await asyncio.sleep(3600)
@@ -217,6 +235,7 @@ class HangingRule:
 class NonsenseRule:
     name = "broken"
     description = "Answers the wrong thing."
+    messages = FINE
 
     def __init__(self, answer: Any) -> None:
         self.answer = answer
@@ -239,7 +258,10 @@ def rule_plugin(rule: Any) -> object:
         (NonsenseRule("yes"), "not_a_list"), (NonsenseRule([LineDecision(True, "")]),
                                               "no_reason"),
         (NonsenseRule([{"eligible": True}]), "not_a_decision"),
-        (NonsenseRule([LineDecision(True, "fine", {"at": object()})]), "detail_not_json"),
+        (NonsenseRule([LineDecision(True, "undeclared")]), "undeclared_reason"),
+        (NonsenseRule([LineDecision(True, "fine", {"at": object()})]), "params_not_json"),
+        (NonsenseRule([LineDecision(True, "fine", detail={"at": object()})]),
+         "detail_not_json"),
         (NonsenseRule([LineDecision("yes", "fine")]), "not_a_bool")]  # type: ignore[arg-type]
 ], indirect=True)
 async def test_a_failing_rule_fails_closed(registered: Any, world: World) -> None:
@@ -385,6 +407,23 @@ class HalfAChannel:
         register.add(OnlyCollects())  # type: ignore[arg-type]
 
 
+class EnglishOnlyRule(NonsenseRule):
+    """A rule that forgot its Chinese: the service does not start."""
+
+    name = "english_only"
+    messages = {"fine": {"en": "fine"}}
+
+
+class OddTemplateRule(NonsenseRule):
+    name = "odd"
+    messages = {"fine": {"zh-CN": "{0}好", "en": "{description.__class__} fine"}}
+
+
+class SilentRule(RaisingRule):
+    name = "silent"
+    messages = {}
+
+
 class Duplicate:
     @hookimpl
     def pos_register_restrictions(self, register: RestrictionRegistry) -> None:
@@ -396,6 +435,11 @@ class Duplicate:
     ({"boom": RaisingRegistration()}, "plugin boom failed in pos_register_restrictions"),
     ({"half": HalfAChannel()}, "payment channel 'half' without refund()"),
     ({"fresh": FreshPlugin(), "again": Duplicate()}, "registered by both"),
+    ({"mute": rule_plugin(EnglishOnlyRule([]))},
+     "the rule 'english_only' has no zh-CN text for its reason 'fine'"),
+    ({"mute": rule_plugin(SilentRule())},
+     "registered the rule 'silent' without messages"),
+    ({"odd": rule_plugin(OddTemplateRule([]))}, "is not a template of named fields"),
 ])
 def test_a_malformed_plugin_stops_the_start_up(plugins: dict[str, object],
                                                message: str) -> None:

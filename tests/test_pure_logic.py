@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pos import codes
+from pos.messages import CORE_REASONS, language, render
 from pos.plugin.types import BasketLine, LineDecision
 from pos.till.eligibility import combine, covered_amount, wanted_amount
 from pos.vouchers.credits import plan_credits
@@ -51,9 +52,32 @@ def test_deny_wins_and_says_which_rule() -> None:
         "nutrition": [LineDecision(True, "milk ok"), LineDecision(True, "food ok")],
         "no_sugar": [LineDecision(True, "fine"), LineDecision(False, "sugary")],
     }
-    milk, sweets = combine(["nutrition", "no_sugar"], decisions, lines)
-    assert (milk.eligible, milk.rule, milk.reason) == (True, "nutrition", "milk ok")
-    assert (sweets.eligible, sweets.rule, sweets.reason) == (False, "no_sugar", "sugary")
+    milk, sweets = combine(["nutrition", "no_sugar"], decisions, lines,
+                           lambda rule, code, params: f"{rule}:{code}")
+    assert (milk.eligible, milk.rule, milk.reason) == (True, "nutrition", "nutrition:milk ok")
+    assert (sweets.eligible, sweets.rule, sweets.reason_code) == (False, "no_sugar", "sugary")
+    assert sweets.reason_params == {"description": "sweets", "category": "sweets"}
+
+
+def test_the_never_list_denies_whatever_the_rules_say() -> None:
+    lines = [_line(1, "household"), _line(2, "alcohol")]
+    decisions = {"any": [LineDecision(True, "any"), LineDecision(True, "any")]}
+    household, wine = combine(["any"], decisions, lines, lambda rule, code, params: code,
+                              never={"alcohol", "tobacco"})
+    assert (household.eligible, household.rule) == (True, "any")
+    assert (wine.eligible, wine.rule, wine.reason_code) == (False, "never_list", "never_paid")
+
+
+def test_a_reason_is_rendered_in_the_language_asked_with_category_labels() -> None:
+    params = {"description": "Rice wine", "category": "alcohol"}
+    template = CORE_REASONS["never_paid"]
+    assert render(template["zh-CN"], params, "zh-CN") == "Rice wine：任何券都不能用于酒类。"  # noqa: RUF001
+    assert render(template["en"], params, "en") == "Rice wine: no voucher pays for alcohol."
+    assert render("{cap_amount}", {"cap_amount": 12345, "currency": "CNY"}, "en") == "123.45"
+    assert render("{", params, "en") == "{"  # never a failure at the till
+    assert language(None) == language("fr-FR") == language("zh-TW,zh;q=0.9") == "zh-CN"
+    assert language("en-US,en;q=0.9,zh-CN;q=0.8") == language("de, en;q=0.5") == "en"
+    assert language("en;q=0.4, zh-CN;q=0.8") == "zh-CN"
 
 
 def test_coverage_is_the_least_of_eligible_cap_unit_price_and_balance() -> None:

@@ -55,7 +55,7 @@ async def test_listed_products_only_with_the_list_version(world: World) -> None:
         headers=shop.headers())
     problem = await resp.json()
     assert (resp.status, problem["code"]) == (422, "no_eligible_lines")
-    assert "no approved product list" in problem["lines"][0]["reason"]
+    assert problem["lines"][0]["reason"] == "Milk：本项目还没有核准商品清单。"  # noqa: RUF001
 
     saved = await upload(world, program, f"gtin,description\n{MILK},Milk 1L\n{BREAD},Bread\n")
     assert (saved["version"], saved["items"]) == (1, 2)
@@ -64,7 +64,7 @@ async def test_listed_products_only_with_the_list_version(world: World) -> None:
         "/v1/redemptions",
         json={"token": voucher["token"], "basket": basket(
             scanned(MILK, "Milk"), scanned(CANDY, "Candy"), scanned(None, "Loose apples"))},
-        headers=shop.headers(new_key()))
+        headers={**shop.headers(new_key()), "Accept-Language": "en"})
     data = await resp.json()
     assert resp.status == 201, data
     assert [entry["eligible"] for entry in data["lines"]] == [True, False, False]

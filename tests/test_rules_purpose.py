@@ -34,10 +34,12 @@ async def setup(world: World, restrictions: list[str], **program: Any
 
 
 async def quote(world: World, shop: Shop, voucher: dict[str, str], *lines: dict[str, Any],
-                **extra: Any) -> tuple[int, dict[str, Any]]:
+                lang: str | None = None, **extra: Any) -> tuple[int, dict[str, Any]]:
+    """A quote; its reasons in Chinese unless `lang` asks otherwise (Accept-Language)."""
+    headers = shop.headers() | ({"Accept-Language": lang} if lang else {})
     resp = await world.client.post(
         "/v1/quotes", json={"token": voucher["token"], "basket": basket(*lines), **extra},
-        headers=shop.headers())
+        headers=headers)
     return resp.status, await resp.json()
 
 
@@ -56,7 +58,7 @@ async def test_nutrition_milk_and_sweets_only_the_milk(world: World) -> None:
     shop, voucher = await setup(world, ["nutrition"], face_value=15000,
                                 rule_settings={"nutrition": {"exclude": ["sweets"]}})
     status, q = await quote(world, shop, voucher, line("milk", 4500, "Fresh milk 1L"),
-                            line("sweets", 1200, "Toffee"))
+                            line("sweets", 1200, "Toffee"), lang="en")
     assert status == 200, q
     assert verdicts(q) == [("Fresh milk 1L", True), ("Toffee", False)]
     assert (q["eligible_total"], q["covered"], q["remainder"]) == (4500, 4500, 1200)
@@ -64,6 +66,14 @@ async def test_nutrition_milk_and_sweets_only_the_milk(world: World) -> None:
     assert "covered by this nutrition voucher" in q["lines"][0]["reason"]
     assert q["lines"][1]["reason"] == "Toffee: this program does not pay for sweets, " \
         "chocolate and desserts."
+    assert (q["lines"][1]["reason_code"], q["lines"][1]["reason_params"]["category"]) == \
+        ("excluded", "sweets")
+    # The same basket for a till that asks in Chinese (or says nothing): labels, not codes.
+    _, zh = await quote(world, shop, voucher, line("milk", 4500, "纯牛奶"),
+                        line("sweets", 1200, "太妃糖"))
+    assert zh["lines"][0]["reason"] == "纯牛奶：牛奶可用本营养券支付。"  # noqa: RUF001
+    assert zh["lines"][1]["reason"] == "太妃糖：本项目不支付糖果甜点。"  # noqa: RUF001
+    assert zh["lines"][1]["reason_code"] == "excluded"
 
 
 async def test_nutrition_never_alcohol_or_tobacco(world: World) -> None:
@@ -75,7 +85,8 @@ async def test_nutrition_never_alcohol_or_tobacco(world: World) -> None:
     assert status == 200, q
     assert verdicts(q) == [("milk", True), ("alcohol", False), ("tobacco", False),
                            ("fruit_vegetables", False)]
-    assert "no voucher pays for alcohol" in q["lines"][1]["reason"]
+    assert q["lines"][1]["reason"] == "alcohol：任何券都不能用于酒类。"  # noqa: RUF001
+    assert q["lines"][1]["rule"] == "never_list"
 
 
 async def test_books_isbn_decides_what_counts_as_a_book(world: World) -> None:
@@ -87,7 +98,7 @@ async def test_books_isbn_decides_what_counts_as_a_book(world: World) -> None:
         line("books", 1500, "Notebook scanned as a book", gtin="4006381333931"),
         line("books", 1000, "Second-hand book"),
         line("stationery", 800, "Pencils"),
-        line("books", 2000, "Novel", gtin=VALID_979))
+        line("books", 2000, "Novel", gtin=VALID_979), lang="en")
     assert status == 200, q
     assert verdicts(q) == [("Picture book", True), ("Misprinted barcode", False),
                            ("Notebook scanned as a book", False), ("Second-hand book", True),
@@ -101,7 +112,7 @@ async def test_baby_goods(world: World) -> None:
     status, q = await quote(world, shop, voucher, line("infant_formula", 9000),
                             line("diapers", 6000), line("baby_clothing", 5000),
                             line("baby_shoes", 4000), line("baby_hats", 2000),
-                            line("toys", 3000), line("alcohol", 3000))
+                            line("toys", 3000), line("alcohol", 3000), lang="en-US")
     assert status == 200, q
     assert [ok for _, ok in verdicts(q)] == [True] * 5 + [False, False]
     assert q["lines"][5]["reason"] == "toys: this baby goods voucher does not pay for toys."
@@ -156,7 +167,8 @@ async def test_meals_only_at_the_programs_canteens(world: World) -> None:
     assert status == 200 and verdicts(q) == [("Lunch set", True)]
     status, q = await quote(world, other, voucher, line("meals", 800, "Lunch set"))
     assert (status, q["code"]) == (422, "no_eligible_lines")
-    assert "not a registered canteen" in q["lines"][0]["reason"]
+    assert q["lines"][0]["reason"] == "Lunch set：本店不是该项目登记的助餐点。"  # noqa: RUF001
+    assert q["detail"] == "购物篮里没有这张券可以支付的商品。"
 
 
 async def test_any_and_categories(world: World) -> None:
@@ -164,6 +176,12 @@ async def test_any_and_categories(world: World) -> None:
     status, q = await quote(world, shop, voucher, line("winter_goods", 9000),
                             line("household", 1000))
     assert status == 200 and [ok for _, ok in verdicts(q)] == [True, True]
+    # `any` pays for everything except what no voucher may pay for.
+    status, q = await quote(world, shop, voucher, line("household", 1000),
+                            line("tobacco", 3000), line("lottery", 1000), line("gift_card", 500))
+    assert status == 200 and [ok for _, ok in verdicts(q)] == [True, False, False, False]
+    assert {entry["rule"] for entry in q["lines"][1:]} == {"never_list"}
+    assert q["covered"] == 1000
     shop, voucher = await setup(world, ["categories"],
                                 rule_settings={"categories": {"allowed": ["winter_goods"]}})
     status, q = await quote(world, shop, voucher, line("winter_goods", 9000),
@@ -197,9 +215,13 @@ async def test_deny_wins_across_rules_and_is_stored(world: World) -> None:
 
 async def test_nothing_eligible_is_a_problem_with_reasons(world: World) -> None:
     shop, voucher = await setup(world, ["books"])
-    status, q = await quote(world, shop, voucher, line("alcohol", 3000, "Rice wine"))
+    status, q = await quote(world, shop, voucher, line("alcohol", 3000, "Rice wine"),
+                            lang="en")
     assert (status, q["code"]) == (422, "no_eligible_lines")
-    assert q["lines"][0]["reason"] == "Rice wine: this book voucher does not pay for alcohol."
+    # The core's never-list speaks first, whatever the program's rule would have said.
+    assert q["lines"][0]["reason"] == "Rice wine: no voucher pays for alcohol."
+    assert (q["lines"][0]["rule"], q["lines"][0]["reason_code"]) == ("never_list", "never_paid")
+    assert q["detail"] == "Nothing in this basket can be paid with this voucher."
 
 
 @pytest.mark.parametrize("rule", ["nutrition", "books", "baby", "study", "meals", "medicine",

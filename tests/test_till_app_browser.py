@@ -37,11 +37,13 @@ TEXT = {
     "zh-CN": {"pair": "配对收银台", "not_covered": "券不付", "voided": "已撤销",
               "accepted": "收券成功", "unknown": "结果未知",
               "not_this_shop": "这张券不能在本店使用。",
-              "nothing_eligible": "购物篮里没有这张券可以支付的商品。"},
+              "nothing_eligible": "购物篮里没有这张券可以支付的商品。",
+              "sweets": "本券不支付糖果甜点"},
     "en": {"pair": "Pair this till", "not_covered": "Not covered", "voided": "Voided",
            "accepted": "Voucher accepted", "unknown": "Outcome unknown",
            "not_this_shop": "This voucher cannot be used in this shop.",
-           "nothing_eligible": "Nothing in this basket can be paid with this voucher."},
+           "nothing_eligible": "Nothing in this basket can be paid with this voucher.",
+           "sweets": "this voucher does not pay for sweets, chocolate and desserts"},
 }
 
 
@@ -124,7 +126,7 @@ async def test_sale_from_pairing_to_void(
         sweets = page.locator("#lines li[data-line='3']")
         await expect(sweets).to_have_class("line ineligible")
         await expect(sweets.locator(".verdict")).to_contain_text(words["not_covered"])
-        await expect(sweets.locator(".reason")).to_contain_text("sweets")
+        await expect(sweets.locator(".reason")).to_contain_text(words["sweets"])
         await expect(page.locator("#lines li[data-line='1'] .verdict.yes")).to_be_visible()
         await expect(page.locator("#voucher-card .program")).to_have_text("心愿券 Wish voucher")
         await screenshot(page, lang, "04-basket")
@@ -426,7 +428,7 @@ async def test_refusals_show_the_cashiers_sentence(
         await add_line(page, "sweets", "8", 1, "Lollipop 棒棒糖")
         problem = page.locator("#screen-basket .problem")
         await expect(problem.locator(".problem-detail")).to_have_text(words["nothing_eligible"])
-        await expect(page.locator("#lines .reason")).to_contain_text("sweets")
+        await expect(page.locator("#lines .reason")).to_contain_text(words["sweets"])
         await expect(page.locator("#confirm")).to_be_disabled()
         await screenshot(page, lang, "09-refusal-nothing-eligible")
 
@@ -436,19 +438,23 @@ async def test_refusals_show_the_cashiers_sentence(
         await page.fill("#voucher-input", sale.voucher["token"])
         await page.click("#voucher-form button[type=submit]")
         await add_line(page, "stationery", "8", 1, "Pen 笔")
+        # About the voucher, not the basket: back to reading a voucher, still paired.
+        problem = page.locator("#screen-scan .problem")
         await expect(problem.locator(".problem-detail")).to_have_text(words["not_this_shop"])
         await expect(problem).to_have_attribute("data-code", "merchant_not_accepted")
+        await expect(page.locator("#unpair")).to_be_visible()
         await screenshot(page, lang, "10-refusal-not-this-shop")
 
         # A typed code at that shop answers as an unknown code would (no guessing oracle),
-        # and the tablet stays paired: that 401 is about the code, not the till.
+        # and the tablet stays paired: that refusal (422) is about the code, not the till.
         await set_paired(page, world, elsewhere.secret, elsewhere.till_id,
                          elsewhere.merchant_id)
         await page.fill("#voucher-input", sale.voucher["code"])
         await page.click("#voucher-form button[type=submit]")
         await add_line(page, "stationery", "8", 1, "Pen 笔")
         await expect(problem).to_have_attribute("data-code", "invalid_token")
-        await expect(page.locator("#screen-basket")).to_be_visible()
+        await expect(page.locator("#screen-scan")).to_be_visible()
+        await expect(page.locator("#unpair")).to_be_visible()
         assert till.errors == []
 
 

@@ -12,14 +12,17 @@ from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, Rule
 
 class AnyRule:
     name = "any"
-    description = "Every line is eligible."
+    description = "Every line is eligible (the core's never-list still applies)."
+    messages = {"any": {"zh-CN": "{description}：本券可用于任何商品。",  # noqa: RUF001
+                        "en": "{description}: any goods are allowed by this voucher."},
+                "buys": {"zh-CN": "任何商品", "en": "any goods"}}
     program_settings: dict[str, str] = {}  # nothing for a program to set
 
     def describe(self, ctx: RuleContext) -> OfflineRule:
         return OfflineRule(rule=self.name)
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
-        return [LineDecision(True, "Any goods are allowed by this voucher.") for _ in lines]
+        return [LineDecision(True, "any") for _ in lines]
 
 
 @hookimpl

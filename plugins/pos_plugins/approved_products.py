@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`approved_products`: only products on the program's approved product list (by GTIN), as
 eWIC retailers receive an approved product list from their agency.
 
@@ -23,6 +24,20 @@ from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, Rule
 class ApprovedProductsRule:
     name = "approved_products"
     description = "Only products on the program's approved product list (GTINs)."
+    messages = {
+        "buys": {"zh-CN": "项目核准商品清单上的商品",
+                 "en": "products on the program's approved list"},
+        "no_list": {"zh-CN": "{description}：本项目还没有核准商品清单。",
+                    "en": "{description}: this program has no approved product list yet."},
+        "no_gtin": {"zh-CN": "{description}：请扫描条码，只支付清单上的商品。",
+                    "en": "{description}: scan the barcode; only listed products are "
+                          "paid for."},
+        "covered": {"zh-CN": "{description}：在核准商品清单上（第 {version} 版）。",
+                    "en": "{description}: on the approved product list (version {version})."},
+        "not_listed": {"zh-CN": "{description}：不在核准商品清单上（第 {version} 版）。",
+                       "en": "{description}: not on the approved product list "
+                             "(version {version})."},
+    }
 
     async def describe(self, ctx: RuleContext, gtins: Sequence[str] | None = None
                        ) -> OfflineRule:
@@ -39,16 +54,10 @@ class ApprovedProductsRule:
         rule = await self.describe(ctx, sorted({line.gtin for line in lines if line.gtin}))
         version = rule.list_version
         detail = {"list_version": version}
-        reasons = {
-            "no_list": ("this program has no approved product list yet.", False),
-            "no_gtin": ("scan the barcode; only listed products are paid for.", False),
-            "covered": (f"on the approved product list (version {version}).", True),
-            "not_listed": (f"not on the approved product list (version {version}).", False),
-        }
         decisions = []
         for line in lines:
-            text, eligible = reasons[decide_line(rule, line, ctx.merchant_id)]
-            decisions.append(LineDecision(eligible, f"{line.description}: {text}", detail))
+            why = decide_line(rule, line, ctx.merchant_id)
+            decisions.append(LineDecision(why == "covered", why, {"version": version}, detail))
         return decisions
 
 

@@ -17,7 +17,7 @@ BABY_GOODS = frozenset(
 class BabyRule(CategoryRule):
     name = "baby"
     description = "Infant formula, diapers, baby clothing, shoes and hats."
-    purpose = "baby goods"
+    purpose = {"zh-CN": "母婴用品", "en": "baby goods"}
     covers = BABY_GOODS
 
 

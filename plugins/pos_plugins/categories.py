@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`categories`: only lines whose category code the program allows.
 
 The program lists its allowed codes (see docs/categories.md) in
@@ -12,7 +13,14 @@ from typing import Any
 
 from pos import hookimpl
 from pos.plugin.offline_rules import OfflineRule, decide_line
-from pos.plugin.types import BasketLine, LineDecision, RestrictionRegistry, RuleContext, Setting
+from pos.plugin.types import (
+    BasketLine,
+    LineDecision,
+    ProgramView,
+    RestrictionRegistry,
+    RuleContext,
+    Setting,
+)
 
 NEVER = ("alcohol", "tobacco", "gift_card", "lottery")
 
@@ -21,6 +29,20 @@ class CategoriesRule:
     name = "categories"
     description = "Lines whose category the program allows; never alcohol, tobacco or gift cards."
     program_settings = {"allowed": "categories", "denied": "categories"}
+    messages = {
+        "never": {"zh-CN": "{description}：本券从不支付{category}。",
+                  "en": "{description}: this voucher never pays for {category}."},
+        "covered": {"zh-CN": "{description}：{category}可用本券支付。",
+                    "en": "{description}: covered by this voucher ({category})."},
+        "not_covered": {"zh-CN": "{description}：本券不支付{category}。",
+                        "en": "{description}: this voucher does not pay for {category}."},
+    }
+
+    def buys(self, program: ProgramView, settings: Mapping[str, Any]) -> frozenset[str]:
+        """What the program allows, less what it or the plugin denies (the holder's page)."""
+        mine = program.settings_for(self.name)
+        return (frozenset(str(c) for c in mine.get("allowed", []))
+                - {str(c) for c in mine.get("denied", [])} - set(settings["always_denied"]))
 
     def describe(self, ctx: RuleContext) -> OfflineRule:
         program = ctx.program.settings_for(self.name)
@@ -33,15 +55,8 @@ class CategoriesRule:
         decisions = []
         for line in lines:
             why = decide_line(rule, line, ctx.merchant_id)
-            if why == "never":
-                decisions.append(LineDecision(
-                    False, f"{line.description}: this voucher never pays for {line.category}."))
-            elif why == "covered":
-                decisions.append(LineDecision(
-                    True, f"{line.description}: {line.category} is covered by this voucher."))
-            else:
-                decisions.append(LineDecision(
-                    False, f"{line.description}: {line.category} is not covered by this voucher."))
+            decisions.append(LineDecision(why == "covered", why if why in self.messages
+                                          else "not_covered"))
         return decisions
 
 

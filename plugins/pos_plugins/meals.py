@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`meals`: meals at registered canteens (elderly meal assistance).
 
 Canteens are registered as the program's partner merchants; a program may name a subset
@@ -16,9 +17,7 @@ from typing import Any
 from pos import hookimpl
 from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import (
-    BasketLine,
     CategoryRule,
-    LineDecision,
     RestrictionRegistry,
     RuleContext,
 )
@@ -27,23 +26,19 @@ from pos.plugin.types import (
 class MealsRule(CategoryRule):
     name = "meals"
     description = "Meals at the program's registered canteens."
-    purpose = "meal"
+    purpose = {"zh-CN": "餐食", "en": "meal"}
     covers = frozenset({"meals"})
     program_settings = {**CategoryRule.program_settings, "canteens": "merchants"}
+    extra_messages = {"not_this_shop": {
+        "zh-CN": "{description}：本店不是该项目登记的助餐点。",
+        "en": "{description}: this shop is not a registered canteen of the program.",
+    }}
 
     def describe(self, ctx: RuleContext) -> OfflineRule:
         canteens = ctx.program.settings_for(self.name).get("canteens")
         return dataclasses.replace(
             super().describe(ctx),
             merchants=tuple(sorted(str(c) for c in canteens)) if canteens else None)
-
-    def sentence(self, why: str, line: BasketLine) -> LineDecision:
-        if why == "not_this_shop":
-            return LineDecision(
-                False, f"{line.description}: this shop is not a registered canteen of the "
-                "program.")
-        return super().sentence(why, line)
-
 
 @hookimpl
 def pos_register_restrictions(register: RestrictionRegistry, settings: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ MEDICAL = frozenset({"medicine", "medical_consumables"})
 class MedicineRule(CategoryRule):
     name = "medicine"
     description = "Medicines and medical consumables."
-    purpose = "medicine"
+    purpose = {"zh-CN": "药品", "en": "medicine"}
     covers = MEDICAL
 
 

@@ -19,7 +19,7 @@ from pos.taxonomy import RESTRICTED, in_group
 class NutritionRule(CategoryRule):
     name = "nutrition"
     description = "Milk, dairy, infant formula and ordinary food; never alcohol or tobacco."
-    purpose = "nutrition"
+    purpose = {"zh-CN": "营养", "en": "nutrition"}
     covers = in_group("food", "dairy")
 
 

@@ -15,7 +15,7 @@ STUDY_GOODS = frozenset({"stationery", "school_bags", "sports_goods"})
 class StudyRule(CategoryRule):
     name = "study"
     description = "Stationery, school bags and sports goods."
-    purpose = "study supplies"
+    purpose = {"zh-CN": "学习用品", "en": "study supplies"}
     covers = STUDY_GOODS
 
 

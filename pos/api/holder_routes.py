@@ -5,6 +5,7 @@ person, is never cached and is rate-limited per client address (in PostgreSQL, a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -14,14 +15,20 @@ from pos.api.routing import Routes
 from pos.api.state import services
 from pos.errors import RATE_LIMITED, VOUCHER_REPLACED, not_found
 from pos.money import format_major
+from pos.plugin.types import ProgramView
 from pos.printing import cards
 from pos.printing.holder_page import HolderView, render, render_missing
+from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
-from pos.storage import throttles
+from pos.storage import throttles, voucher_history
 from pos.storage.issuances import HeldVoucher
 from pos.storage.setup import Program
+from pos.storage.voucher_history import Usage
+from pos.taxonomy import label
 from pos.vouchers import issuance
+
+LAST_USES = 5
 
 routes = Routes("holder")
 
@@ -80,6 +87,13 @@ async def holder(request: web.Request) -> web.Response:
     elif state == "active" and await issuance_store.key_status(
             svc.pool, voucher.token_kid) == "revoked":
         state = "key_withdrawn"
+    usage = await voucher_history.usage(svc.pool, voucher.id)
+    if state == "active" and _spent(voucher):
+        # Nothing to scan: say so rather than show a QR every till will refuse.
+        state = "spent" if usage.next_credit_at is None else "spent_until_next"
+    recent = await voucher_history.redemptions_of(svc.pool, voucher.id, limit=LAST_USES,
+                                                  with_lines=False)
+    zone = ZoneInfo(svc.config.redemption.timezone)
     item = issuance.carried(svc, voucher, issuance.nbf_of(program))
     face = cards.card_face(program, token=item.token, code=item.code,
                            timezone=svc.config.redemption.timezone)
@@ -88,8 +102,62 @@ async def holder(request: web.Request) -> web.Response:
         program_name=program.name, state=state, left_zh=left_zh, left_en=left_en,
         per_visit=_per_visit(program),
         valid_from=face.valid_from, valid_until=face.valid_until, partners=partners,
-        code=item.code, token=item.token if state == "active" else None)
+        code=item.code, token=item.token if state == "active" else None,
+        buys=tuple((said["zh-CN"], said["en"]) for said in _buys(svc, program)),
+        never=_never(svc), used=_used(voucher, program, usage),
+        allowance=_allowance(program, usage, zone),
+        recent=tuple((r.created_at.astimezone(zone).date().isoformat(), r.merchant_name,
+                      cards.money_text(r.covered, r.currency)
+                      + ("（已撤销 voided）" if r.status == "voided" else ""))  # noqa: RUF001
+                     for r in recent))
     return _html(render(view))
+
+
+def _spent(voucher: HeldVoucher) -> bool:
+    if voucher.uses_left is not None:
+        return voucher.uses_left == 0
+    return (voucher.balance or 0) == 0
+
+
+def _buys(svc: Services, program: Program) -> list[dict[str, str]]:
+    view = ProgramView(id=program.id, name=program.name, currency=program.currency,
+                       restrictions=program.restrictions, rule_settings=program.rule_settings,
+                       require_identity=program.require_identity)
+    return [dict(said) for said in
+            svc.plugins.what_it_buys(view, svc.config.redemption.never_pay)]
+
+
+def _never(svc: Services) -> tuple[str, str] | None:
+    never = svc.config.redemption.never_pay
+    if not never:
+        return None
+    return ("不可购买：" + "、".join(label(c, "zh-CN") for c in never),  # noqa: RUF001
+            "Never: " + ", ".join(label(c, "en") for c in never))
+
+
+def _used(voucher: HeldVoucher, program: Program, usage: Usage) -> tuple[str, str] | None:
+    """"Used X of Y": sessions for a program counted in uses, else money."""
+    if program.uses is not None and voucher.uses_left is not None:
+        done = program.uses - voucher.uses_left
+        return (f"已用 {done} 次，共 {program.uses} 次",  # noqa: RUF001
+                f"used {done} of {program.uses} sessions")
+    if not usage.granted:
+        return None
+    used = cards.money_text(usage.used, program.currency)
+    granted = cards.money_text(usage.granted, program.currency)
+    return f"已用 {used}，共 {granted}", f"used {used} of {granted}"  # noqa: RUF001
+
+
+def _allowance(program: Program, usage: Usage, zone: ZoneInfo) -> tuple[str, str] | None:
+    """A monthly allowance: how much each month, and when the next one arrives."""
+    if not program.allowance:
+        return None
+    monthly = cards.money_text(int(program.allowance["amount"]), program.currency)
+    if usage.next_credit_at is None:
+        return f"每月 {monthly}（已全部发放）", f"{monthly} a month (all given)"  # noqa: RUF001
+    day = usage.next_credit_at.astimezone(zone).date().isoformat()
+    return (f"每月 {monthly}，下次发放：{day}",  # noqa: RUF001
+            f"{monthly} a month; next on {day}")
 
 
 def _per_visit(program: Program) -> tuple[str, str] | None:

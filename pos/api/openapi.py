@@ -67,6 +67,11 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         if spec.idempotent:
             params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                            "schema": {"type": "string", "maxLength": 200}})
+        if spec.auth in ("till", "till_or_admin"):
+            params.append({"name": "Accept-Language", "in": "header", "required": False,
+                           "description": "The language of reasons and refusals: zh-CN "
+                                          "(the default) or en.",
+                           "schema": {"type": "string", "default": "zh-CN"}})
         if params:
             op["parameters"] = params
         if spec.body is not None:

@@ -1,4 +1,6 @@
-"""The one place where errors become HTTP responses: RFC 9457 problem+json bodies."""
+"""The one place where errors become HTTP responses: RFC 9457 problem+json bodies, their
+`detail` in the request's language (`Accept-Language`: zh-CN, the default, or en; see
+`pos.messages`)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pos.errors import (
     Problem,
     validation_error,
 )
+from pos.messages import VOUCHER_N, language, msg, pick, problem_text, render
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +40,20 @@ _HTTP_CODES = {
 }
 
 
-def problem_response(problem: Problem) -> web.Response:
-    headers = _RETRY_AFTER.get(problem.status)
-    body = problem.as_dict()
+def problem_response(problem: Problem, lang: str = "en") -> web.Response:
+    headers = dict(_RETRY_AFTER.get(problem.status) or {})
+    detail = problem_text(problem.code, problem.message, problem.detail, lang)
+    position = (problem.extra.get("voucher") or {}).get("position")
+    if position and detail != problem.detail:
+        # A sale with several vouchers: say which one, in the sentence's language too.
+        detail = render(pick(VOUCHER_N, lang), {"n": position}, lang) + detail
+    body = problem.as_dict(detail)
     rid = logs.request_id.get()
     if rid is not None:
         body["request_id"] = rid  # what the cashier reads out to support, found in the logs
     response = web.Response(
         status=problem.status, text=json.dumps(body, ensure_ascii=False),
-        content_type=PROBLEM_TYPE, headers=headers,
+        content_type=PROBLEM_TYPE, headers={**headers, "Content-Language": lang},
     )
     response[PROBLEM_CODE] = problem.code  # for the metrics of the request middleware
     return response
@@ -63,12 +71,14 @@ def from_validation_error(exc: ValidationError) -> Problem:
         field = ".".join(str(p) for p in err["loc"])
         errors.append({"field": field, "message": err["msg"]})
     if any(err["type"] == "json_invalid" for err in exc.errors()):
-        return validation_error("The request is not valid JSON.", errors=errors)
+        return validation_error(msg("validation_error.json"), errors=errors)
     first = errors[0] if errors else {"field": "", "message": "invalid"}
-    where = f" ({first['field']})" if first["field"] else ""
+    if not first["field"]:
+        return validation_error(msg("validation_error.any", message=first["message"]),
+                                errors=errors)
     return validation_error(
-        f"The request was not understood{where}: {first['message']}.", errors=errors
-    )
+        msg("validation_error.field", field=first["field"], message=first["message"]),
+        errors=errors)
 
 
 def _route(request: web.Request) -> str:
@@ -82,31 +92,30 @@ def _route(request: web.Request) -> str:
 async def problem_middleware(
     request: web.Request, handler: Any
 ) -> web.StreamResponse:
+    lang = language(request.headers.get("Accept-Language"))
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except Problem as problem:
         if problem.status >= 500:
             log.warning("%s %s refused: %s", request.method, _route(request), problem.code)
-        return problem_response(problem)
+        return problem_response(problem, lang)
     except ValidationError as exc:
-        return problem_response(from_validation_error(exc))
+        return problem_response(from_validation_error(exc), lang)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         known = _HTTP_CODES.get(exc.status)
         if known is not None:
-            return problem_response(known[0](known[1]))
+            return problem_response(known[0](known[1]), lang)
         # aiohttp's own refusals of a malformed request keep their status.
-        return problem_response(Problem(HTTP_ERROR, exc.reason, status=exc.status))
+        return problem_response(Problem(HTTP_ERROR, exc.reason, status=exc.status), lang)
     except Exception as exc:
         if availability.is_database_away(exc):
             # An outage, not a bug: one line, no trace; the pool heals when it comes back.
             log.warning("%s %s: database unavailable (%s)", request.method, _route(request),
                         type(exc).__name__)
-            return problem_response(database_unavailable())
+            return problem_response(database_unavailable(), lang)
         # A bug: logged with its trace here, never shown to the client.
         log.exception("unhandled error on %s %s", request.method, _route(request))
-        return problem_response(INTERNAL_ERROR(
-            "Something went wrong on our side. Try again: a repeated request is never "
-            "charged twice."))
+        return problem_response(INTERNAL_ERROR(msg("internal_error")), lang)

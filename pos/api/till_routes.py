@@ -1,4 +1,5 @@
-"""Till calls: quote a basket, redeem, void, read a redemption."""
+"""Till calls: quote a basket, redeem, void, read a redemption. Reasons and refusals come
+in the request's `Accept-Language` (zh-CN by default, or en)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiohttp import web
 from pos.api.requests import QuoteIn, RedemptionIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_till, json_response, path_id, principal, services
+from pos.messages import language
 from pos.till import engine, multi_voucher, sale_plan
 from pos.till.voucher_lookup import Till
 
@@ -19,9 +21,10 @@ routes = Routes("till")
 async def quote(request: web.Request) -> web.Response:
     till = calling_till(request)
     payload = await body(request, QuoteIn)
+    lang = language(request.headers.get("Accept-Language"))
     if payload.vouchers is not None:
-        return json_response(await sale_plan.quote(services(request), till, payload))
-    return json_response(await engine.quote(services(request), till, payload))
+        return json_response(await sale_plan.quote(services(request), till, payload, lang))
+    return json_response(await engine.quote(services(request), till, payload, lang))
 
 
 @routes.post("/v1/redemptions",
@@ -32,7 +35,8 @@ async def redeem(request: web.Request) -> web.Response:
     key = engine.check_idempotency_key(request.headers.get("Idempotency-Key"))
     payload = await body(request, RedemptionIn)
     redeem_with = multi_voucher.redeem if payload.vouchers is not None else engine.redeem
-    status, answer = await redeem_with(services(request), till, payload, key, request.path)
+    status, answer = await redeem_with(services(request), till, payload, key, request.path,
+                                       language(request.headers.get("Accept-Language")))
     return json_response(answer, status=status)
 
 

@@ -13,7 +13,7 @@ from typing import IO, BinaryIO, cast
 from aiohttp import web
 
 from pos.accounts import four_eyes
-from pos.api import holder_routes
+from pos.api import history_routes, holder_routes
 from pos.api.requests import TopUpIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_staff, json_response, path_id, services
@@ -313,5 +313,7 @@ async def top_up(request: web.Request) -> web.Response:
     return json_response(outcome.answer, status=201 if outcome.created else 200)
 
 
-# The holder's page lives in its own module; app.py installs one table for both.
+# The holder's page and a voucher's history live in their own modules; app.py installs
+# one table for all three.
 routes.specs.extend(holder_routes.routes.specs)
+routes.specs.extend(history_routes.routes.specs)

@@ -11,6 +11,7 @@ collects what the registration hooks add; anything malformed stops the start-up 
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
@@ -57,12 +58,42 @@ class _Registry:
                 raise ConfigError(
                     f"plugin {self._plugin} registered the {self._kind} {name!r} without "
                     f"{method}()")
+        if self._kind == "restriction rule":
+            _check_messages(self._plugin, name, getattr(adapter, "messages", None))
         if name in self._into:
             other = self._into[name].plugin
             raise ConfigError(
                 f"{self._kind} {name!r} is registered by both {other} and {self._plugin}"
             )
         self._into[name] = Registered(self._plugin, adapter)
+
+
+def _check_messages(plugin: str, rule: str, messages: Any) -> None:
+    """A rule declares every reason it gives in Chinese and English (`messages`)."""
+    if not isinstance(messages, Mapping) or not messages:
+        raise ConfigError(f"plugin {plugin} registered the rule {rule!r} without messages "
+                          "(its reasons in zh-CN and en)")
+    for code, texts in messages.items():
+        for lang in ("zh-CN", "en"):
+            text = texts.get(lang) if isinstance(texts, Mapping) else None
+            if not isinstance(code, str) or not isinstance(text, str) or not text.strip():
+                raise ConfigError(f"plugin {plugin}: the rule {rule!r} has no {lang} text "
+                                  f"for its reason {code!r}")
+            if not _named_fields_only(text):
+                raise ConfigError(f"plugin {plugin}: the rule {rule!r} has a {lang} text "
+                                  f"for {code!r} that is not a template of named fields "
+                                  f"({{name}}): {text!r}")
+
+
+def _named_fields_only(template: str) -> bool:
+    """A reason's template fills only plain named fields (`{description}`), so rendering
+    it can never fail nor reach into an object."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError:
+        return False
+    return all(name.isidentifier() for name in fields)
 
 
 def call_hookimpl(impl: Any, **available: Any) -> Any:

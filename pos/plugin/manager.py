@@ -14,7 +14,7 @@ import dataclasses
 import inspect
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Literal, TypeGuard
 
@@ -23,6 +23,7 @@ import pluggy
 from pos import metrics
 from pos.config import PluginsConfig
 from pos.errors import PluginProblem
+from pos.messages import CORE_REASONS, NEVER_RULE, msg, pick, render
 from pos.plugin import hookspecs
 from pos.plugin.exporter_calls import ExporterCalls
 from pos.plugin.loading import (
@@ -39,6 +40,7 @@ from pos.plugin.types import (
     ChannelUnavailable,
     LineDecision,
     PaymentChannel,
+    ProgramView,
     RestrictionRule,
     RuleContext,
     WebhookChannel,
@@ -46,8 +48,12 @@ from pos.plugin.types import (
     WebhookRejected,
     WebhookRequest,
 )
+from pos.taxonomy import CATEGORIES, label
 
 log = logging.getLogger(__name__)
+
+# Categories in the taxonomy's order (unknown codes last), so lists read as documented.
+CATEGORY_ORDER: dict[str, int] = {code: i for i, code in enumerate(CATEGORIES)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +118,12 @@ class Plugins(Registrations):
         """One rule's decisions, checked; a plugin that fails makes the request fail closed."""
         registered = self.rules.get(rule_name)
         if registered is None:
-            raise PluginProblem(rule_name, f"The voucher rule {rule_name!r} is not installed.")
+            raise PluginProblem(rule_name, msg("plugin_error.not_installed", rule=rule_name))
         rule: RestrictionRule = registered.adapter
         ctx = dataclasses.replace(
             ctx_without_settings, settings=self.settings.get(registered.plugin, {})
         )
-        detail = (f"The voucher rule {rule_name!r} could not decide on this basket. "
-                  "Nothing was charged; try again or take another payment.")
+        detail = msg("plugin_error.rule", rule=rule_name)
         call = f"rule:{rule_name}"
         try:
             # asyncio.timeout, not wait_for: no task per rule, so a rule that is plain
@@ -135,15 +140,52 @@ class Plugins(Registrations):
             log.exception("plugin %s: rule %s raised", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail) from None
         decisions = list(decisions) if isinstance(decisions, (list, tuple)) else []
+        messages = rule.messages
         if len(decisions) != len(lines) or not all(
             isinstance(d, LineDecision) and isinstance(d.eligible, bool)
-            and isinstance(d.reason, str) and d.reason and _storable(d.detail)
+            and isinstance(d.code, str) and d.code in messages
+            and _storable(d.params) and _storable(d.detail)
             for d in decisions
         ):
             metrics.PLUGIN_FAILURES.labels(registered.plugin, call, "nonsense").inc()
             log.error("plugin %s: rule %s returned nonsense", registered.plugin, rule_name)
             raise PluginProblem(registered.plugin, detail)
         return decisions
+
+    def reason(self, rule_name: str, code: str, params: Mapping[str, Any], lang: str) -> str:
+        """A rule's reason `code` put into words in `lang` (checked by `decide`: the rule
+        declared it in both languages)."""
+        if rule_name == NEVER_RULE:
+            texts: Mapping[str, str] = CORE_REASONS[code]
+        else:
+            texts = self.rules[rule_name].adapter.messages[code]
+        return render(pick(texts, lang), params, lang)
+
+    def what_it_buys(self, program: ProgramView, never: Collection[str]
+                     ) -> list[Mapping[str, str]]:
+        """What a program's voucher pays for in plain words, one entry per rule, each in
+        zh-CN and en: the labels of the categories a rule's `buys()` names (less the
+        never-list), else its `buys` message. A rule that fails here is left out (logged):
+        this only describes, it never decides."""
+        said: list[Mapping[str, str]] = []
+        for name in program.restrictions:
+            registered = self.rules.get(name)
+            if registered is None:
+                continue
+            rule = registered.adapter
+            try:
+                if callable(getattr(rule, "buys", None)):
+                    found = rule.buys(program, self.settings.get(registered.plugin, {}))
+                    codes = sorted(set(found) - set(never),
+                                   key=lambda c: CATEGORY_ORDER.get(c, len(CATEGORY_ORDER)))
+                    said.append({"zh-CN": "、".join(label(c, "zh-CN") for c in codes),
+                                 "en": ", ".join(label(c, "en") for c in codes)})
+                elif "buys" in rule.messages:
+                    said.append(dict(rule.messages["buys"]))
+            except Exception:
+                log.exception("plugin %s: rule %s could not say what it buys",
+                              registered.plugin, name)
+        return said
 
     async def describe_offline(
         self, rule_name: str, ctx_without_settings: RuleContext

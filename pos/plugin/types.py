@@ -7,6 +7,7 @@ Everything here is plain data or a Protocol, so a plugin depends on this module 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -83,18 +84,31 @@ class RuleContext:
     reads: RuleReads | None = None
 
 
+# A rule's sentences: reason code -> {"zh-CN": template, "en": template}. Both languages
+# are required (a rule without its Chinese text stops the start-up). Templates use
+# `str.format` fields: `{description}` and `{category}` are the line's (the category shown
+# with the taxonomy's label in the reader's language), any other field comes from the
+# decision's `params`; a field ending in `_category` is a category code too, one ending in
+# `amount` is integer minor units.
+Messages = Mapping[str, Mapping[str, str]]
+
+
 @dataclasses.dataclass(frozen=True)
 class LineDecision:
-    """A rule's verdict on one line, with a reason a cashier can read aloud."""
+    """A rule's verdict on one line: `code` names one of the rule's `messages`, `params`
+    fill it (small and JSON-able); the core puts it into the reader's language. `detail` is
+    stored with the redemption line under the rule's name."""
 
     eligible: bool
-    reason: str
+    code: str
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     detail: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
 class RestrictionRule(Protocol):
-    """Decides, line by line, what a program's voucher may pay for.
+    """Decides, line by line, what a program's voucher may pay for, and says why in the
+    sentences it declares in `messages` (zh-CN and en).
 
     A rule may also declare the keys a program may set for it in
     `rule_settings.<name>`, as a class attribute `program_settings`: a mapping of key to
@@ -106,6 +120,13 @@ class RestrictionRule(Protocol):
 
     name: str
     description: str
+
+    @property
+    def messages(self) -> Messages:
+        """Every reason `decide` may give: code -> {"zh-CN": ..., "en": ...}. The code
+        `buys`, if declared, is no reason but what the rule pays for in plain words (the
+        holder's page shows it when the rule has no `buys()` method)."""
+        ...
 
     async def decide(
         self, ctx: RuleContext, lines: Sequence[BasketLine]
@@ -254,11 +275,16 @@ Decisions = Sequence[LineDecision]
 # a helper for the commonest kind of rule
 
 
+def _texts(zh: str, en: str) -> Mapping[str, str]:
+    return {"zh-CN": zh, "en": en}
+
+
 class CategoryRule:
     """A rule that covers a fixed set of category codes (see docs/categories.md).
 
     Most purpose rules are this: "books only", "baby goods only". A subclass sets `name`,
-    `description`, `purpose` (how the cashier names the voucher) and `covers`; the plugin's
+    `description`, `purpose` (how the cashier names the voucher, in each language:
+    `{"zh-CN": "营养", "en": "nutrition"}`) and `covers`; the plugin's
     settings may replace `covers` (key `categories`) and add codes never paid for (`never`);
     a program may narrow the set (`rule_settings.<name>.only`) or exclude codes from it
     (`rule_settings.<name>.exclude`, e.g. sweets from a nutrition voucher).
@@ -271,14 +297,41 @@ class CategoryRule:
 
     name: str = ""
     description: str = ""
-    purpose: str = ""
+    purpose: Mapping[str, str] = {}
     covers: frozenset[str] = frozenset()
     program_settings: Mapping[str, str] = {"only": "categories", "exclude": "categories"}
+    # A subclass adds its own reasons here (the books rule: a barcode that is no ISBN).
+    extra_messages: Messages = {}
+
+    @functools.cached_property
+    def messages(self) -> Messages:
+        """The four reasons of a category rule in both languages, naming the purpose."""
+        base = {
+            "never": _texts("{description}：任何券都不能用于{category}。",  # noqa: RUF001
+                            "{description}: no voucher pays for {category}."),
+            "excluded": _texts("{description}：本项目不支付{category}。",  # noqa: RUF001
+                               "{description}: this program does not pay for {category}."),
+            "covered": _texts("{description}：{category}可用本{purpose}券支付。",  # noqa: RUF001
+                              "{description}: covered by this {purpose} voucher "
+                              "({category})."),
+            "not_covered": _texts("{description}：本{purpose}券不支付{category}。",  # noqa: RUF001
+                                  "{description}: this {purpose} voucher does not pay for "
+                                  "{category}."),
+        }
+        return {code: {lang: text.replace("{purpose}", self.purpose[lang])
+                       for lang, text in texts.items() if lang in self.purpose}
+                for code, texts in base.items()} | dict(self.extra_messages)
 
     async def decide(self, ctx: RuleContext, lines: Sequence[BasketLine]) -> list[LineDecision]:
         rule = self.describe(ctx)
         return [self.sentence(decide_line(rule, line, ctx.merchant_id), line)
                 for line in lines]
+
+    def buys(self, program: ProgramView, settings: Mapping[str, Any]) -> frozenset[str]:
+        """The category codes this rule pays for in `program` (for the holder's page)."""
+        ctx = RuleContext(program, "", "", False, settings)
+        excluded = {str(c) for c in program.settings_for(self.name).get("exclude", [])}
+        return self.covered(ctx) - excluded - set(settings.get("never", ()))
 
     def covered(self, ctx: RuleContext) -> frozenset[str]:
         configured = ctx.settings.get("categories")
@@ -290,22 +343,12 @@ class CategoryRule:
         """This rule's decision for this program, as data."""
         program = ctx.program.settings_for(self.name)
         return OfflineRule(
-            rule=self.name, purpose=self.purpose, allowed=tuple(sorted(self.covered(ctx))),
+            rule=self.name, purpose=self.purpose.get("en", ""),
+            allowed=tuple(sorted(self.covered(ctx))),
             denied=tuple(sorted(str(c) for c in ctx.settings.get("never", ()))),
             excluded=tuple(sorted(str(c) for c in program.get("exclude", []))))
 
     def sentence(self, why: str, line: BasketLine) -> LineDecision:
-        """The cashier's sentence for one line's `why` code (see `pos.plugin.offline_rules`)."""
-        from pos.taxonomy import label  # the shared vocabulary of category names
-
-        what = label(line.category)
-        if why == "never":
-            return LineDecision(False, f"{line.description}: no voucher pays for {what}.")
-        if why == "excluded":
-            return LineDecision(
-                False, f"{line.description}: this program does not pay for {what}.")
-        if why == "covered":
-            return LineDecision(
-                True, f"{line.description}: {what} is covered by this {self.purpose} voucher.")
-        return LineDecision(
-            False, f"{line.description}: this {self.purpose} voucher does not pay for {what}.")
+        """One line's decision from its `why` code (see `pos.plugin.offline_rules`): the
+        code is the reason, which `messages` words in each language."""
+        return LineDecision(why == "covered", why)

@@ -4,9 +4,11 @@
 
 Opened from a link by the holder or the volunteer who carries the voucher for them. It
 shows the QR large on white (screens are read best at full brightness with a wide quiet
-zone), what is left, where it can be spent and until when. It never shows the beneficiary
-or holder reference or the program's note: whoever has the link has the voucher, but
-learns nothing about the person.
+zone), what is left, what the voucher buys in plain words, "used X of Y", for allowances
+the monthly amount and the date of the next one, the last uses (date, shop, amount), where
+it can be spent and until when. A voucher with nothing left says so instead of showing a
+QR to scan. It never shows the beneficiary or holder reference or the program's note:
+whoever has the link has the voucher, but learns nothing about the person.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pos.printing import qr
 @dataclasses.dataclass(frozen=True)
 class HolderView:
     program_name: str
-    state: str  # active | suspended | revoked | expired | not_yet_valid | key_withdrawn
+    # active | spent | spent_until_next | suspended | revoked | expired | not_yet_valid |
+    # key_withdrawn
+    state: str
     left_zh: str  # e.g. "¥200.00" or "5 次"
     left_en: str
     per_visit: tuple[str, str] | None  # the per-visit cap, in Chinese and English
@@ -29,9 +33,17 @@ class HolderView:
     partners: list[str]
     code: str
     token: str | None  # None when the voucher cannot be used: no QR is shown
+    buys: tuple[tuple[str, str], ...] = ()  # what it pays for, in Chinese and English
+    never: tuple[str, str] | None = None  # what no voucher pays for
+    used: tuple[str, str] | None = None  # "used X of Y"
+    allowance: tuple[str, str] | None = None  # the monthly amount and the next one's date
+    recent: tuple[tuple[str, str, str], ...] = ()  # last uses: date, shop, amount
 
 
 _STATE_TEXT = {
+    "spent": ("此券已用完，不能再使用。", "This voucher has been used up."),
+    "spent_until_next": ("本期额度已用完，下次发放后可再使用。",
+                         "Nothing is left until the next monthly amount arrives."),
     "suspended": ("此券已暂停使用，请联系项目方。",
                   "This voucher is on hold. Please contact the program."),
     "revoked": ("此券已取消，不能使用。", "This voucher has been cancelled and cannot be used."),
@@ -53,6 +65,8 @@ dl{margin:1rem 0}dt{color:#555;font-size:.9rem;margin-top:.8rem}dd{margin:0;font
 .code{font-family:ui-monospace,monospace;font-size:1.4rem;letter-spacing:.05em}
 .notice{background:#fff4e5;border-left:.3rem solid #e67700;padding:.8rem;margin:1rem 0}
 ul{padding-left:1.2rem;margin:.3rem 0}
+table{border-collapse:collapse;width:100%}td{padding:.25rem .3rem;border-bottom:1px solid #eee}
+td.amount,td:first-child{text-align:right;white-space:nowrap}td:first-child{text-align:left}
 """
 
 
@@ -78,9 +92,11 @@ def render(view: HolderView) -> str:
     parts.append(f'<p class="en">余额 · Left</p><p class="left">{escape(view.left_zh)}</p>')
     if view.left_en != view.left_zh:
         parts.append(f'<p class="en">{escape(view.left_en)}</p>')
-    if view.per_visit is not None:
-        parts.append(f'<p>{escape(view.per_visit[0])} · '
-                     f'<span class="en">{escape(view.per_visit[1])}</span></p>')
+    for pair in (view.used, view.per_visit, view.allowance):
+        if pair is not None:
+            parts.append(f'<p>{escape(pair[0])} · <span class="en">{escape(pair[1])}</span></p>')
+    parts.append(_what_it_buys(view))
+    parts.append(_recent(view))
     partners = "".join(f"<li>{escape(p)}</li>" for p in view.partners) or \
         "<li>—</li>"
     parts.append(
@@ -91,6 +107,29 @@ def render(view: HolderView) -> str:
         "</dl>"
     )
     return _page(view.program_name, "".join(parts))
+
+
+def _what_it_buys(view: HolderView) -> str:
+    items = "".join(f"<li>{escape(zh)}<br><span class=\"en\">{escape(en)}</span></li>"
+                    for zh, en in view.buys if zh or en)
+    never = ("" if view.never is None else
+             f'<p>{escape(view.never[0])}<br><span class="en">{escape(view.never[1])}</span></p>')
+    if not items and not never:
+        return ""
+    return (f'<dl class="buys"><dt>可购买 · What it buys</dt><dd><ul>{items}</ul>{never}</dd>'
+            "</dl>")
+
+
+def _recent(view: HolderView) -> str:
+    if not view.recent:
+        return ('<dl class="recent"><dt>最近使用 · Last uses</dt>'
+                "<dd>尚未使用 · <span class=\"en\">Not used yet</span></dd></dl>")
+    rows = "".join(
+        f"<tr><td>{escape(day)}</td><td>{escape(shop)}</td>"
+        f'<td class="amount">{escape(amount)}</td></tr>'
+        for day, shop, amount in view.recent)
+    return (f'<dl class="recent"><dt>最近使用 · Last uses</dt><dd><table>{rows}</table></dd>'
+            "</dl>")
 
 
 def render_missing(replaced: bool) -> str:

@@ -27,6 +27,7 @@ import asyncpg
 
 from pos.db.pool import Connection, Executor
 from pos.errors import IDEMPOTENCY_IN_PROGRESS, PAYMENT_FAILED, Problem, StorageError, not_found
+from pos.messages import msg
 from pos.storage import payment_journal  # the channel journal (migration 0011)
 from pos.storage.driver_errors import LeaseLost, translated
 from pos.storage.payment_journal import Payment
@@ -169,8 +170,7 @@ def _void_refusal(kind: str) -> VoidRefusal:
 
 
 def _still_running(what: str) -> Problem:
-    return IDEMPOTENCY_IN_PROGRESS(
-        f"This {what} is still being processed. Wait a moment and try again.")
+    return IDEMPOTENCY_IN_PROGRESS(msg("idempotency_in_progress"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -266,8 +266,7 @@ async def _after_redeem(conn: Connection, new: NewRedemption) -> None:
             conn, new.payment_id, new.redemption_id):
         # It was taken over for reversal before we could bind it (the request outlived its
         # lease): the redemption is not written, and the till is told so.
-        raise PAYMENT_FAILED("The payment of the rest took too long and is being given "
-            "back. Nothing was taken from the voucher; start the sale again.")
+        raise PAYMENT_FAILED(msg("payment_failed.too_long"))
 
 
 async def void(

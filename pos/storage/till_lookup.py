@@ -20,6 +20,7 @@ import asyncpg
 
 from pos.db.pool import Executor
 from pos.errors import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS, Problem
+from pos.messages import msg
 
 # A sale whose remainder needs no channel call claims its key, moves the value and stores the
 # answer in one transaction (bench/redeem.py drives the same statements through pgbench).
@@ -194,9 +195,7 @@ async def claim_and_load(
             lease_seconds=lease_seconds, merchant_id=merchant_id, voucher_id=voucher_id,
             code_hash=code_hash, kid=kid)
     if bytes(existing["request_hash"]) != request_hash:
-        raise IDEMPOTENCY_CONFLICT(
-            "This request reuses the key of a different request. Start a new sale.",
-        )
+        raise IDEMPOTENCY_CONFLICT(msg("idempotency_conflict"))
     if existing["status"] == "running":
         raise _in_progress()
     body = existing["response_body"]
@@ -205,8 +204,7 @@ async def claim_and_load(
 
 
 def _in_progress() -> Problem:
-    return IDEMPOTENCY_IN_PROGRESS(
-        "This payment is still being processed. Wait a moment and try again.")
+    return IDEMPOTENCY_IN_PROGRESS(msg("idempotency_in_progress"))
 
 
 async def release_key(pool: asyncpg.Pool[Any], till_id: str, key: str, owner: str) -> None:

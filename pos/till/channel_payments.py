@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from pos.errors import PAYMENT_DECLINED, PAYMENT_FAILED, PluginProblem, Problem
+from pos.messages import msg
 from pos.plugin.manager import ChannelOutcome
 from pos.plugin.types import ChannelRequest
 from pos.service.services import Services
@@ -97,24 +98,22 @@ async def collect(
         if payment is not None:
             await store.mark(services.pool, payment.id, "declined", expect=("collecting",),
                              error=outcome.message)
-        raise tell(PAYMENT_DECLINED(f"The {channel} payment of the rest was refused: "
-            f"{outcome.message or 'no reason given'}. Nothing was taken from the voucher; "
-            "take another payment."), channel, "not_taken")
+        raise tell(PAYMENT_DECLINED(msg("payment_declined.because", channel=channel,
+                                        message=outcome.message or "-")),
+                   channel, "not_taken")
     # Nobody knows whether money moved: reverse by the same key, then refuse.
     status = await reverse(services, Collected(channel, amount, currency, outcome, payment,
                                                request))
     if outcome.state == "broken":
-        problem: Problem = PluginProblem(
-            outcome.plugin, f"The payment channel {channel!r} failed. Nothing was taken "
-            "from the voucher; take another payment.")
+        problem: Problem = PluginProblem(outcome.plugin, msg("plugin_error.channel",
+                                                             channel=channel))
     else:
         problem = _unavailable(channel)
     raise tell(problem, channel, status)
 
 
 def _unavailable(channel: str) -> Problem:
-    return PAYMENT_FAILED(f"The {channel} payment could not be completed. Nothing was taken "
-        "from the voucher; any amount held is being given back. Take another payment.")
+    return PAYMENT_FAILED(msg("payment_failed.channel", channel=channel))
 
 
 def _refund_request(payment: Payment, redemption_id: str | None = None) -> ChannelRequest:

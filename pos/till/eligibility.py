@@ -1,11 +1,17 @@
-"""Pure logic of a quote: combine the rules' decisions (deny wins) and work out coverage."""
+"""Pure logic of a quote: combine the rules' decisions (deny wins, and the core's
+never-list denies whatever the rules say) and work out coverage."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
 
+from pos.messages import NEVER_RULE
 from pos.plugin.types import BasketLine, LineDecision
+
+# (rule, reason code, params) -> the sentence in the reader's language
+Reason = Callable[[str, str, Mapping[str, Any]], str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,6 +20,8 @@ class LineOutcome:
     eligible: bool
     rule: str
     reason: str
+    reason_code: str = ""
+    reason_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -21,7 +29,8 @@ class LineOutcome:
             "category": self.line.category, "description": self.line.description,
             "quantity": self.line.quantity, "unit_price": self.line.unit_price,
             "line_total": self.line.total, "eligible": self.eligible, "rule": self.rule,
-            "reason": self.reason,
+            "reason": self.reason, "reason_code": self.reason_code,
+            "reason_params": dict(self.reason_params),
         }
 
 
@@ -29,15 +38,25 @@ def combine(
     rule_order: Sequence[str],
     decisions: Mapping[str, Sequence[LineDecision]],
     lines: Sequence[BasketLine],
+    reason: Reason,
+    never: Collection[str] = (),
 ) -> list[LineOutcome]:
-    """Per line: the first rule (in the program's order) that denies decides; if none
-    denies, the line is eligible and the first rule's reason is kept."""
+    """Per line: a category on the `never` list is refused by the core (rule
+    `never_list`), whatever the rules say; otherwise the first rule (in the program's
+    order) that denies decides; if none denies, the line is eligible and the first rule's
+    reason is kept. `reason` puts the deciding reason into words."""
     outcomes = []
     for i, line in enumerate(lines):
         verdicts = [(rule, decisions[rule][i]) for rule in rule_order]
         denial = next(((r, d) for r, d in verdicts if not d.eligible), None)
         rule, decision = denial if denial is not None else verdicts[0]
-        outcomes.append(LineOutcome(line, decision.eligible, rule, decision.reason))
+        if line.category in never:
+            rule, decision = NEVER_RULE, LineDecision(False, "never_paid")
+        params = {"description": line.description, "category": line.category,
+                  **decision.params}
+        outcomes.append(LineOutcome(line, decision.eligible, rule,
+                                    reason(rule, decision.code, params), decision.code,
+                                    params))
     return outcomes
 
 

@@ -29,6 +29,7 @@ from pos.errors import (
     IDENTITY_CHECK_REQUIRED,
     LIMIT_REACHED,
     NO_ELIGIBLE_LINES,
+    NOT_FOUND,
     OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
@@ -36,6 +37,7 @@ from pos.errors import (
     not_found,
 )
 from pos.ids import uuid7
+from pos.messages import DEFAULT_LANGUAGE, msg
 from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
 from pos.storage import offline_sales, till_lookup
@@ -95,34 +97,33 @@ def check_sale_terms(services: Services, request: QuoteIn, state: VoucherState) 
     """What the voucher asks of the sale beyond its lines: currency, identity, channel."""
     basket = request.basket
     if basket.currency != state.currency:
-        raise CURRENCY_MISMATCH(
-            f"This voucher pays in {state.currency}, but the basket is in {basket.currency}.")
+        raise CURRENCY_MISMATCH(msg("currency_mismatch.detail", voucher_currency=state.currency,
+                                    basket_currency=basket.currency))
     if state.require_identity and not request.identity_confirmed:
-        raise IDENTITY_CHECK_REQUIRED(
-            "Check the holder's identity, then confirm it before taking this voucher.")
+        raise IDENTITY_CHECK_REQUIRED(msg("identity_check_required"))
     if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
-        raise CHANNEL_NOT_ALLOWED(
-            f"The rest of this basket cannot be paid by {request.channel} for this voucher.")
+        raise CHANNEL_NOT_ALLOWED(msg("channel_not_allowed.channel", channel=request.channel))
 
 
 async def evaluate(
     services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
-    db: Executor | None = None,
+    db: Executor | None = None, lang: str = DEFAULT_LANGUAGE,
 ) -> Evaluation:
     """What the voucher covers in this basket; `state` when the caller already checked it,
-    `db` the request's own connection when it holds one (rules read through it)."""
+    `db` the request's own connection when it holds one (rules read through it). Each
+    line's reason is put into `lang`."""
     if state is None:
         state = await find_voucher(services, till, request)
     check_sale_terms(services, request, state)
     if state.uses_left == 0 or state.available <= 0:
         raise exhausted()
     lines = basket_lines(request)
-    outcomes, details = await decide_lines(services, till, request, state, lines, db)
+    outcomes, details = await decide_lines(services, till, request, state, lines, db, lang)
     eligible = eligibility.eligible_total(outcomes)
     basket_total = sum(line.total for line in lines)
     if eligible == 0:
         raise NO_ELIGIBLE_LINES(
-            "Nothing in this basket can be paid with this voucher.",
+            msg("no_eligible_lines"),
             lines=[o.as_dict() for o in outcomes])
     sessions = worth = None
     if state.unit_price is not None and state.uses_left is not None:
@@ -156,10 +157,11 @@ def basket_lines(request: QuoteIn) -> list[BasketLine]:
 
 async def decide_lines(
     services: Services, till: Till, request: QuoteIn, state: VoucherState,
-    lines: list[BasketLine], db: Executor | None = None,
+    lines: list[BasketLine], db: Executor | None = None, lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[list[eligibility.LineOutcome], tuple[dict[str, Any] | None, ...]]:
-    """Each rule of the voucher's program decides each line (deny wins); with the details
-    the rules added per line. `db`: the request's own connection, if it holds one."""
+    """Each rule of the voucher's program decides each line (deny wins, the never-list
+    above all), each reason in `lang`; with the details the rules added per line. `db`: the
+    request's own connection, if it holds one."""
     ctx = RuleContext(
         program=ProgramView(
             id=state.program_id, name=state.program_name, currency=state.currency,
@@ -174,8 +176,10 @@ async def decide_lines(
     else:
         results = await asyncio.gather(
             *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions))
-    outcomes = eligibility.combine(state.restrictions, dict(zip(state.restrictions, results,
-                                                                strict=True)), lines)
+    outcomes = eligibility.combine(
+        state.restrictions, dict(zip(state.restrictions, results, strict=True)), lines,
+        lambda rule, code, params: services.plugins.reason(rule, code, params, lang),
+        services.config.redemption.never_pay)
     details = tuple(
         {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
                                                 zip(state.restrictions, results, strict=True))
@@ -184,29 +188,18 @@ async def decide_lines(
     return outcomes, details
 
 
-_LIMIT_WORDS = {
-    "visit": "This voucher has already paid its most per visit at this shop today.",
-    "day": "This voucher has reached its limit for today.",
-    "week": "This voucher has reached its limit for this week.",
-    "month": "This voucher has reached its limit for this month.",
-}
-
-
 def limit_reached(reached: LimitReached, state: VoucherState,
                   outcomes: list[eligibility.LineOutcome] | None = None) -> Problem:
     """422 `limit_reached`, saying when the voucher can be used again (local time)."""
-    # TODO(issue 10, other half): render this sentence in zh-CN too, with a reason_code
-    # ("limit_reached.<period>") and params, once the reasons-in-two-languages work merges.
     when = f"{reached.resets_at:%Y-%m-%d %H:%M}"
     extra: dict[str, Any] = {"period": reached.period,
                              "resets_at": reached.resets_at.isoformat(),
                              "time_zone": state.time_zone}
     if outcomes is not None:
         extra["lines"] = [o.as_dict() for o in outcomes]
-    return LIMIT_REACHED(
-        f"{_LIMIT_WORDS.get(reached.period, _LIMIT_WORDS['day'])} It can be used again "
-        f"from {when} ({state.time_zone} time); take another payment for this basket.",
-        **extra)
+    period = reached.period if reached.period in ("visit", "day", "week", "month") else "day"
+    return LIMIT_REACHED(msg(f"limit_reached.{period}", when=when, time_zone=state.time_zone),
+                         **extra)
 
 
 def _voucher_view(state: VoucherState) -> dict[str, Any]:
@@ -223,8 +216,9 @@ def _voucher_view(state: VoucherState) -> dict[str, Any]:
     return view
 
 
-async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, Any]:
-    ev = await evaluate(services, till, request)
+async def quote(services: Services, till: Till, request: QuoteIn,
+                lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    ev = await evaluate(services, till, request, lang=lang)
     answer = {
         "voucher": _voucher_view(ev.state),
         "currency": ev.state.currency,
@@ -255,11 +249,9 @@ def request_hash(path: str, body: dict[str, Any] | None) -> bytes:
 
 def check_idempotency_key(key: str | None) -> str:
     if not key:
-        raise IDEMPOTENCY_KEY_REQUIRED(
-            "This request needs an Idempotency-Key header so it is never taken twice.")
+        raise IDEMPOTENCY_KEY_REQUIRED(msg("idempotency_key_required"))
     if len(key) > 200 or not key.isprintable():
-        raise VALIDATION_ERROR("The Idempotency-Key header must be 1 to 200 printable "
-            "characters.")
+        raise VALIDATION_ERROR(msg("validation_error.idempotency_key"))
     return key
 
 
@@ -273,7 +265,8 @@ _REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
 
 
 async def redeem(
-    services: Services, till: Till, request: RedemptionIn, key: str, path: str
+    services: Services, till: Till, request: RedemptionIn, key: str, path: str,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
     where = await verify_located(services, await locate(services, till, request))
@@ -281,10 +274,11 @@ async def redeem(
     async def work(owner: str, loaded: VoucherState | None, claimed: Claimed
                    ) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)
-        ev = await evaluate(services, till, request, state, claimed.db(services))
+        ev = await evaluate(services, till, request, state, claimed.db(services), lang)
         if request.amount is not None and request.amount > ev.covered:
             raise AMOUNT_EXCEEDS_COVERAGE(
-                f"This voucher can pay at most {ev.covered} here; {request.amount} was asked.",
+                msg("amount_exceeds_coverage.asked", covered_amount=ev.covered,
+                    asked_amount=request.amount, currency=ev.state.currency),
                 covered=ev.covered)
         redemption_id = str(uuid7())  # time-ordered: appended to the primary key's edge
         lines = ev.line_dicts()
@@ -330,7 +324,8 @@ async def redeem(
                 return 201, answer
             case CoverageShort(covered=now_covered):
                 problem = AMOUNT_EXCEEDS_COVERAGE(
-                    f"This voucher can pay at most {now_covered} now.",
+                    msg("amount_exceeds_coverage.now", covered_amount=now_covered,
+                        currency=ev.state.currency),
                     covered=now_covered)
             case LimitReached():
                 # Another till used the rest of the limit while this one was deciding.
@@ -364,11 +359,10 @@ async def void(
                 return 200, await channel_payments.after_void(services, till.merchant_id,
                                                               outcome)
             case VoidRefusal.ALREADY_VOIDED:
-                raise ALREADY_VOIDED("This sale was already cancelled.")
+                raise ALREADY_VOIDED(msg("already_voided"))
             case VoidRefusal.VOID_WINDOW_CLOSED:
-                raise VOID_WINDOW_CLOSED(
-                    "This sale is too old to cancel at the till. Contact the program.")
+                raise VOID_WINDOW_CLOSED(msg("void_window_closed"))
             case VoidRefusal.NOT_FOUND:
-                raise not_found("redemption")
+                raise NOT_FOUND(msg("not_found.redemption"))
 
     return await with_claim(services, till, key, digest, work)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pos.messages import NEVER_RULE
+from pos.plugin.offline_rules import OfflineRule
 from pos.plugin.types import ProgramView, RuleContext
 from pos.service.services import Services
 from pos.signing import keys, kit_signing
@@ -63,6 +65,11 @@ async def _program_entry(services: Services, till: Till, program: KitProgram
             entry["online_only"] = f"rule:{name}"
             return entry
         rules.append(described.as_dict())
+    never = services.config.redemption.never_pay
+    if never:
+        # The core's never-list holds offline too: last, so a program's own refusal speaks
+        # first, as online.
+        rules.append(OfflineRule(rule=NEVER_RULE, denied=tuple(sorted(never))).as_dict())
     entry.update(offline=True, rules=rules)
     return entry
 

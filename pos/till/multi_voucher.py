@@ -19,6 +19,7 @@ from typing import Any
 
 from pos.api.requests import RedemptionIn
 from pos.errors import ALREADY_VOIDED, VOID_WINDOW_CLOSED, VOUCHERS_CHANGED, Problem, not_found
+from pos.messages import DEFAULT_LANGUAGE
 from pos.service.services import Services
 from pos.storage import redemptions as store
 from pos.storage import sale_records
@@ -49,12 +50,13 @@ _REFUSED: dict[RedeemRefusal, Callable[[], Problem]] = {
 
 
 async def redeem(
-    services: Services, till: Till, request: RedemptionIn, key: str, path: str
+    services: Services, till: Till, request: RedemptionIn, key: str, path: str,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[int, dict[str, Any]]:
     digest = engine.request_hash(path, request.model_dump(mode="json"))
 
     async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
-        planned = await sale_plan.plan(services, till, request)
+        planned = await sale_plan.plan(services, till, request, lang)
         remainder = planned.basket_total - planned.split.covered
         collected = None
         if remainder > 0:

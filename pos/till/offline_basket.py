@@ -42,7 +42,9 @@ def quote(program: Mapping[str, Any], lines: Sequence[BasketLine], merchant_id: 
     """`program` is one program entry of an offline kit."""
     rules = [OfflineRule.from_dict(r) for r in program["rules"]]
     decisions = line_decisions(rules, lines, merchant_id)
-    outcomes = eligibility.combine([r.rule for r in rules], decisions, lines)
+    # Offline decisions carry their sentence as their code (no rule's messages here).
+    outcomes = eligibility.combine([r.rule for r in rules], decisions, lines,
+                                   lambda rule, code, params: code)
     eligible = eligibility.eligible_total(outcomes)
     wanted = eligibility.wanted_amount(eligible, per_visit_cap=program.get("per_visit_cap"),
                                        unit_price=program.get("unit_price"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from pos.api.requests import QuoteIn, VoucherRefIn
 from pos.errors import NO_ELIGIBLE_LINES, VOUCHER_LISTED_TWICE, Problem
+from pos.messages import DEFAULT_LANGUAGE
 from pos.plugin.types import BasketLine
 from pos.service.services import Services
 from pos.storage import sale_records
@@ -92,7 +93,8 @@ async def _checked(services: Services, till: Till, request: QuoteIn, position: i
         raise naming(problem, position, voucher_id) from None
 
 
-async def find_listed(services: Services, till: Till, request: QuoteIn) -> list[Listed]:
+async def find_listed(services: Services, till: Till, request: QuoteIn,
+                      lang: str = DEFAULT_LANGUAGE) -> list[Listed]:
     """Every voucher of `request.vouchers`, checked, and its rules' decision on each line;
     rules run once per program."""
     assert request.vouchers is not None
@@ -111,7 +113,7 @@ async def find_listed(services: Services, till: Till, request: QuoteIn) -> list[
     for state in states:
         by_program.setdefault(state.program_id, state)
     decided = dict(zip(by_program, await asyncio.gather(*(
-        engine.decide_lines(services, till, request, state, lines)
+        engine.decide_lines(services, till, request, state, lines, lang=lang)
         for state in by_program.values())), strict=True))
     return [Listed(position, state, *decided[state.program_id])
             for position, state in enumerate(states, start=1)]
@@ -145,8 +147,9 @@ def _status_problem(status: str) -> Problem:
     return {"suspended": suspended, "revoked": revoked}.get(status, expired)()
 
 
-async def plan(services: Services, till: Till, request: QuoteIn) -> Plan:
-    listed = await find_listed(services, till, request)
+async def plan(services: Services, till: Till, request: QuoteIn,
+               lang: str = DEFAULT_LANGUAGE) -> Plan:
+    listed = await find_listed(services, till, request, lang)
     lines = engine.basket_lines(request)
     now = await sale_records.read_now(services.pool, [v.state.voucher_id for v in listed],
                                       till.merchant_id)
@@ -191,8 +194,9 @@ def voucher_view(v: Listed, part: int, now: VoucherNow) -> dict[str, Any]:
             "part": part, "balance_after": now.available - part}
 
 
-async def quote(services: Services, till: Till, request: QuoteIn) -> dict[str, Any]:
-    made = await plan(services, till, request)
+async def quote(services: Services, till: Till, request: QuoteIn,
+                lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    made = await plan(services, till, request, lang)
     parts = made.split.parts
     return {
         "currency": request.basket.currency,

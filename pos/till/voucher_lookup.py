@@ -8,6 +8,7 @@ anything is decided on it.
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from pos.errors import (
     VOUCHER_SUSPENDED,
     Problem,
 )
+from pos.messages import msg
 from pos.service.services import Services
 from pos.signing import tokens
 from pos.signing.tokens import ParsedToken, VoucherClaims
@@ -55,19 +57,19 @@ class Till:
 
 
 def expired() -> Problem:
-    return TOKEN_EXPIRED("This voucher has expired and can no longer be used.")
+    return TOKEN_EXPIRED(msg("token_expired"))
 
 
 def revoked() -> Problem:
-    return VOUCHER_REVOKED("This voucher has been cancelled and cannot be used.")
+    return VOUCHER_REVOKED(msg("voucher_revoked"))
 
 
 def suspended() -> Problem:
-    return VOUCHER_SUSPENDED("This voucher is on hold. Ask the holder to contact the program.")
+    return VOUCHER_SUSPENDED(msg("voucher_suspended"))
 
 
 def exhausted() -> Problem:
-    return VOUCHER_EXHAUSTED("This voucher has nothing left to spend today.")
+    return VOUCHER_EXHAUSTED(msg("voucher_exhausted"))
 
 
 _STATUS_PROBLEMS = {"suspended": suspended, "revoked": revoked, "expired": expired}
@@ -93,7 +95,7 @@ async def _verify_token(services: Services, token: ParsedToken) -> VoucherClaims
 
 
 def _not_genuine() -> Problem:
-    return INVALID_TOKEN("This voucher code is not genuine.")
+    return INVALID_TOKEN(msg("invalid_token"))
 
 
 def _peek(services: Services, token: str) -> ParsedToken:
@@ -118,11 +120,32 @@ class Locator:
     code_hash: bytes | None
     token: ParsedToken | None = None  # read, not yet verified
     claims: VoucherClaims | None = None  # the token's, once verified (`verify_located`)
+    till_id: str = ""  # who typed the code: a code it found is no guess when re-quoted
+
+
+# Codes each till found lately, (till, code hash) -> until (monotonic): re-quoting a basket
+# under a code already found is not a guess and spends nothing from the till's throttle.
+# Per process and brief; a wrong code is never remembered, so guesses all count.
+FOUND_FOR_SECONDS = 600.0
+_FOUND: dict[tuple[str, bytes], float] = {}
+
+
+def _remember_found(till_id: str, code_hash: bytes) -> None:
+    now = time.monotonic()
+    if len(_FOUND) >= 100_000:
+        for key in [k for k, until in _FOUND.items() if until <= now]:
+            del _FOUND[key]
+        if len(_FOUND) >= 100_000:
+            _FOUND.clear()
+    _FOUND[(till_id, code_hash)] = now + FOUND_FOR_SECONDS
+
+
+def _found_lately(till_id: str, code_hash: bytes) -> bool:
+    return _FOUND.get((till_id, code_hash), 0.0) > time.monotonic()
 
 
 def _too_many_codes() -> Problem:
-    return RATE_LIMITED(
-        "Too many codes were typed in a short time. Wait a minute and try again.")
+    return RATE_LIMITED(msg("rate_limited"))
 
 
 async def locate(services: Services, till: Till, request: Credential) -> Locator:
@@ -133,17 +156,19 @@ async def locate(services: Services, till: Till, request: Credential) -> Locator
         return Locator(parsed.claims["jti"], parsed.kid, None, parsed)
     assert request.code is not None
     limits = services.config.limits
+    body = codes.normalise(request.code)
+    digest = None if body is None else codes.code_hash(body)
+    if digest is not None and _found_lately(till.till_id, digest):
+        return Locator(None, "", digest, till_id=till.till_id)  # a re-quote, not a guess
     if not await throttles.take(services.pool, f"code-till:{till.till_id}",
                                 limits.code_lookups_per_minute):
         raise _too_many_codes()
-    body = codes.normalise(request.code)
-    if body is None:
-        raise INVALID_TOKEN("This code is not valid. Check it was typed correctly.")
-    digest = codes.code_hash(body)
+    if digest is None:
+        raise INVALID_TOKEN(msg("invalid_token.malformed_code"))
     if not await throttles.take(services.pool, f"code:{digest.hex()}",
                                 limits.code_tries_per_minute):
         raise _too_many_codes()
-    return Locator(None, "", digest)
+    return Locator(None, "", digest, till_id=till.till_id)
 
 
 async def verify_located(services: Services, where: Locator) -> Locator:
@@ -174,30 +199,29 @@ async def check_voucher(
         if state is None or state.program_id != claims.program_id:
             raise _not_genuine()
         if state.key_status not in ("active", "retired"):
-            raise INVALID_TOKEN("This voucher code was signed with a key that has been withdrawn. "
-                "The holder needs a new voucher.")
+            raise INVALID_TOKEN(msg("invalid_token.key_withdrawn"))
         if (state.token_kid, state.token_iat) != (claims.kid, claims.iat):
-            raise VOUCHER_REVOKED(
-                "This voucher code has been replaced by a newer one and cannot be used.")
+            raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
     elif state is None or not state.partner:
         # A real code typed at a shop that does not take it answers exactly as a made-up
         # one: the till must not learn which guesses are somebody's voucher.
         body = codes.normalise(request.code or "")
         if body is not None and await issuance_store.code_was_replaced(
                 services.pool, codes.code_hash(body)):
-            raise VOUCHER_REVOKED(
-                "This voucher code has been replaced by a newer one and cannot be used.")
-        raise INVALID_TOKEN("No voucher has this code. Check it was typed correctly.")
+            raise VOUCHER_REVOKED(msg("voucher_revoked.replaced"))
+        raise INVALID_TOKEN(msg("invalid_token.unknown_code"))
     assert state is not None
+    if where.code_hash is not None:
+        _remember_found(where.till_id, where.code_hash)
 
     if state.status in _STATUS_PROBLEMS:
         raise _STATUS_PROBLEMS[state.status]()
     if state.db_now < state.valid_from:
-        raise TOKEN_NOT_YET_VALID("This voucher cannot be used yet. Check its start date.")
+        raise TOKEN_NOT_YET_VALID(msg("token_not_yet_valid"))
     if state.db_now >= state.valid_until:
         raise expired()
     if not state.partner:
-        raise MERCHANT_NOT_ACCEPTED("This voucher cannot be used in this shop.")
+        raise MERCHANT_NOT_ACCEPTED(msg("merchant_not_accepted"))
     return state
 
 

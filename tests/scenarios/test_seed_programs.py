@@ -69,7 +69,7 @@ async def test_wish_voucher(world: World, db: asyncpg.Connection[Any]) -> None:
         status, refused = await step(world, stationery, token, pens)
         assert (status, refused["code"]) == (422, "limit_reached"), refused
         assert refused["resets_at"].startswith(days_later(local_today(), 1) + "T00:00")
-        assert "again" in refused["detail"]
+        assert "起再用" in refused["detail"]  # the tablet speaks Chinese by default
 
     # Another shop the same day is another visit; its 100 may be spent in two baskets.
     status, ball = await redeem(world, sports, token, basket(("sports_goods", 1, 6000)))
@@ -127,9 +127,14 @@ async def test_nutrition_growth_voucher(world: World) -> None:
     assert (status, r["covered"], r["remainder"], r["balance_after"]) == (201, 3000, 800, 12000)
     milk, sweets = r["lines"]
     assert milk["eligible"] and not sweets["eligible"]
-    assert "sweets" in sweets["reason"]
-    # TODO(issue 10, other half): with Accept-Language zh-CN the sweets line's reason is
-    # Chinese and names the category by its label; assert it once reasons are bilingual.
+    # The tablet speaks Chinese by default: the reason names the category by its label.
+    assert sweets["reason_code"] and "糖果甜点" in sweets["reason"], sweets
+    resp = await world.client.post("/v1/quotes", json={"code": first["code"],
+                                                       "basket": milk_and_sweets},
+                                   headers={**outlet.headers(), "Accept-Language": "en"})
+    english = (await resp.json())["lines"][1]
+    assert english["reason_code"] == sweets["reason_code"]
+    assert "sweets" in english["reason"], english
     assert (await world.voucher(second["id"]))["balance"] == 15000
 
     status, r = await redeem(world, corner, {"token": second["token"]},
@@ -365,8 +370,8 @@ async def test_elderly_meal_assistance(world: World, db: asyncpg.Connection[Any]
     status, r = await redeem(world, south, card, lunch, identity_confirmed=True)
     assert (status, r["code"], r["period"]) == (422, "limit_reached", "day"), r
     assert r["resets_at"].startswith(days_later(local_today(), 1) + "T00:00")
-    # TODO(issue 10, other half): the canteen's tablet speaks Chinese; assert the zh-CN
-    # sentence ("今天已享受过一次助餐补贴…") once refusals carry reason_code and a zh-CN text.
+    # The canteen's tablet speaks Chinese: the sentence says when the meal is possible again.
+    assert "今天" in r["detail"] and "Asia/Shanghai" in r["detail"], r
     # North cancels its sale (wrong diner): the day's meal may be served at South.
     assert (await void(world, north, meal["id"]))[0] == 200
     status, r = await redeem(world, south, card, lunch, identity_confirmed=True)

@@ -27,7 +27,11 @@ async def test_fresh_produce_only() -> None:
     decisions = await FreshProduceRule().decide(
         context(), [line("fruit_vegetables", 800), line("sweets", 300)])
     assert [d.eligible for d in decisions] == [True, False]
-    assert all(d.reason for d in decisions)
+    assert [d.code for d in decisions] == ["fresh", "not_fresh"]
+    # Every reason the rule gives is declared in Chinese and English.
+    rule = FreshProduceRule()
+    assert all(d.code in rule.messages for d in decisions)
+    assert all(texts["zh-CN"] and texts["en"] for texts in rule.messages.values())
 
 
 async def test_cap_and_exclusions() -> None:

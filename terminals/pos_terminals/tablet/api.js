@@ -5,9 +5,17 @@
 
 export class NetworkError extends Error {}
 
+// The till's language: the service writes reasons and refusals in it (Accept-Language).
+let language = null;
+
+export function setLanguage(lang) {
+  language = lang;
+}
+
 /** One HTTP call. Resolves {status, body} for any answer; throws NetworkError for none. */
 export async function call(method, path, { secret, body, key } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
+  if (language) headers["Accept-Language"] = language;
   if (secret) headers.Authorization = `Bearer ${secret}`;
   if (key) headers["Idempotency-Key"] = key;
   if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -1,7 +1,7 @@
 // The till: pair once, read a voucher, build the basket, confirm, print, void.
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
-import { call, IdempotentWrite, lostPairing, NetworkError } from "./api.js";
+import { call, IdempotentWrite, lostPairing, NetworkError, setLanguage } from "./api.js";
 import { gtinValid, newKey, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
@@ -53,6 +53,7 @@ const net = { state: "online", forwarding: false, waiting: 0 };
 
 function applyLanguage() {
   const { t } = state;
+  setLanguage(t.lang);
   document.documentElement.lang = t.lang;
   document.title = t("title");
   for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
@@ -227,6 +228,22 @@ async function startCamera() {
   }
 }
 
+// Refusals about the voucher read (not the basket, not the till): read another voucher.
+const VOUCHER_REFUSALS = new Set([
+  "invalid_token", "token_expired", "token_not_yet_valid", "voucher_suspended",
+  "voucher_revoked", "voucher_expired", "voucher_exhausted", "voucher_replaced",
+  "reissue_required", "merchant_not_accepted", "rate_limited",
+]);
+
+function voucherRefused(problem) {
+  // The refused voucher leaves the sale (in a sale with several, the one the problem names).
+  const index = (problem.voucher?.position || 1) - 1;
+  if (index < state.vouchers.length) state.vouchers.splice(index, 1);
+  Object.assign(state, { quote: null, lineOutcomes: null, problem: null });
+  showScan();
+  showProblem($("#screen-scan"), problem);
+}
+
 function takeVoucher(text, source) {
   const credential = voucherCredential(text);
   if (!credential) return;
@@ -395,6 +412,11 @@ async function runQuote() {
   } else if (answer.status === 200) {
     state.quote = answer.body;
     state.lineOutcomes = answer.body.lines;
+  } else if (VOUCHER_REFUSALS.has(answer.body?.code)) {
+    // The voucher, not the till: back to reading a voucher, the basket kept, the pairing
+    // untouched.
+    voucherRefused(answer.body);
+    return;
   } else {
     state.problem = answer.body;
     state.lineOutcomes = answer.body.lines || null;
@@ -770,6 +792,8 @@ function wire() {
     localStorage.setItem(LANG, lang);
     state.t = translator(lang);
     applyLanguage();
+    // Reasons come from the service in the till's language: ask again in the new one.
+    if (state.screen === "basket" && state.vouchers.length && state.lines.length) requestQuote();
   });
   $("#unpair").addEventListener("click", () => {
     if (!window.confirm(state.t("unpair_confirm"))) return;
@@ -819,7 +843,7 @@ async function refreshTill() {
     return;  // offline for now; the next quote will tell
   }
   if (state.till?.secret !== secret) return;
-  if (answer.status === 401) {
+  if (lostPairing(answer)) {
     if (!state.write) unpaired();
   } else if (answer.status === 200) {
     state.till = { ...state.till, ...answer.body };

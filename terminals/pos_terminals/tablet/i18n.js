@@ -1,6 +1,7 @@
 // The till's words in Chinese (the default where the browser asks for it) and English.
-// Refusals: in English the service's own `detail` sentence is shown; in Chinese the
-// sentence for the problem's stable `code`, falling back to `detail` for codes not listed.
+// Refusals and line reasons come from the service in the till's language (the page sends
+// Accept-Language); the sentences below by `code` are for answers without a `detail` (no
+// connection) and for older services.
 
 const STRINGS = {
   "zh-CN": {
@@ -293,9 +294,11 @@ export function translator(lang) {
       codes: g.categories.map((c) => c.code) }))
     : [{ group: "all", label: "", codes: Object.keys(STRINGS["zh-CN"].categories) }]);
   t.problem = (problem) => {
+    // The service writes `detail` in the till's language (and names the voucher of a sale
+    // with several); the table below is for answers without one.
+    if (problem.detail) return problem.detail;
     const sentence = table.problems[problem.code];
-    if (!sentence) return problem.detail || t("problems_unknown");
-    // A sale with several vouchers: say which one (the English detail already does).
+    if (!sentence) return t("problems_unknown");
     const which = problem.voucher?.position;
     return which ? `${t("voucher_n", { n: which })}：${sentence}` : sentence;
   };

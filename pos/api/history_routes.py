@@ -1,0 +1,37 @@
+"""A voucher's history for the program officer: `GET /v1/vouchers/{id}/redemptions`, each
+redemption with its shop, till, time, lines, amounts and status, newest first."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pos.api.routing import Routes
+from pos.api.state import json_response, path_id, services
+from pos.errors import not_found, validation_error
+from pos.storage import voucher_history
+
+routes = Routes("history")
+
+MAX_LIMIT = 500
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "100")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise validation_error(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    return int(raw)
+
+
+@routes.get("/v1/vouchers/{id}/redemptions",
+            summary="What a voucher bought, where and when: its redemptions, newest first "
+                    "(?limit=, at most 500)",
+            auth="admin")
+async def voucher_redemptions(request: web.Request) -> web.Response:
+    pool = services(request).pool
+    voucher_id = path_id(request, "id", "voucher")
+    limit = _limit(request)
+    if not await voucher_history.voucher_exists(pool, voucher_id):
+        raise not_found("voucher")
+    records = await voucher_history.redemptions_of(pool, voucher_id, limit=limit)
+    return json_response({"voucher_id": voucher_id,
+                          "redemptions": [r.as_dict() for r in records]})
