@@ -194,6 +194,13 @@ async def test_every_demo_basket_works_at_the_till(world: World) -> None:
             assert resp.status == 200 and answer["covered"] > 0, (program, answer)
             assert answer["lines"][0]["eligible"], answer
     assert len(demo["vouchers"]["nutrition"]) == 6  # two vouchers of 150 per child
+    # The console's people: each signs in with the printed one-time password, which must
+    # then be changed.
+    assert {a["role"] for a in demo["accounts"].values()} == {"officer", "finance", "auditor"}
+    for login, account in demo["accounts"].items():
+        resp = await world.client.post("/admin/login", allow_redirects=False, data={
+            "login": login, "password": account["one_time_password"]})
+        assert (resp.status, resp.headers["Location"]) == (303, "/admin/password"), login
 
 
 async def test_report_months_are_the_programs_local_months(

@@ -17,9 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pos.accounts import signing_in
 from pos.api.auth import new_till_secret, secret_hash
 from pos.api.requests import ProgramIn
 from pos.money import format_major
+from pos.roles import Role
 from pos.service.services import Services
 from pos.signing.keys import write_secret_file
 from pos.storage import setup as setup_store
@@ -92,8 +94,16 @@ async def load_demo(services: Services) -> dict[str, Any]:
             services, nutrition,
             [{"ref": c, "grant": g} for c in children for g in ("first", "second")]),
     }
+    # People to sign in to the console with: each one-time password must be changed at the
+    # first sign-in, so what the data folder keeps stops working once someone has.
+    accounts = {}
+    people: tuple[tuple[str, Role], ...] = (
+        ("demo.officer", "officer"), ("demo.finance", "finance"), ("demo.auditor", "auditor"))
+    for login, role in people:
+        made = await signing_in.add_account(pool, login, role, with_token=False)
+        accounts[login] = {"role": role, "one_time_password": made.one_time_password}
     demo = {"programs": {"wish": wish, "nutrition": nutrition}, "merchants": shops,
-            "vouchers": vouchers, "baskets": BASKETS}
+            "vouchers": vouchers, "baskets": BASKETS, "accounts": accounts}
     write_secret_file(path, json.dumps(demo, ensure_ascii=False, indent=2).encode())
     return demo
 

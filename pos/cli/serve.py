@@ -77,6 +77,9 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
         print(f"  demo voucher (wish, 100 per shop and day): code {voucher['code']}")
         print(f"  demo voucher token: {voucher['token']}")
         print(f"  its holder page: {base}/v/{voucher['code']}")
+        for login, account in demo.get("accounts", {}).items():
+            print(f"  console sign-in ({account['role']}): {login} / "
+                  f"{account['one_time_password']}  (one-time: change it at first sign-in)")
         print("  a basket per program that works at the till:")
         for line in basket_lines(demo):
             print(line)
