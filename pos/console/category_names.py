@@ -1,27 +1,14 @@
 # ruff: noqa: RUF001
-"""Chinese names of the category codes and their groups (the English ones are the
-taxonomy's own labels), so the console never shows a raw code. The till's
-`i18n.js` holds the same table; a test keeps both complete."""
+"""Names of the category codes and their groups in the reader's language, so the console
+never shows a raw code. The categories' names are the taxonomy's own (`ZH_LABELS` and its
+English labels); the till's `i18n.js` holds the same table and a test keeps both complete."""
 
 from __future__ import annotations
 
 from pos import taxonomy
 
-ZH_CATEGORIES: dict[str, str] = {
-    "food": "食品", "fruit_vegetables": "新鲜蔬果", "grains": "米面粮油主食",
-    "meat_fish": "肉禽水产", "eggs": "蛋类", "cooking_ingredients": "食用油盐酱料",
-    "prepared_food": "熟食冷冻食品", "sweets": "糖果甜点", "snacks": "零食",
-    "soft_drinks": "饮料果汁", "water": "饮用水", "milk": "牛奶", "milk_powder": "奶粉",
-    "dairy": "酸奶奶酪等乳制品", "infant_formula": "婴幼儿配方奶粉", "baby_food": "婴幼儿辅食",
-    "diapers": "纸尿裤", "baby_clothing": "婴儿服装", "baby_shoes": "婴儿鞋",
-    "baby_hats": "婴儿帽", "baby_care": "婴儿护理用品", "books": "图书", "stationery": "文具",
-    "school_bags": "书包", "sports_goods": "体育用品", "art_supplies": "美术手工用品",
-    "clothing": "服装", "shoes": "鞋", "winter_goods": "御寒衣被取暖用品",
-    "household": "家居用品", "toiletries": "洗护用品", "toys": "玩具", "medicine": "药品",
-    "medical_consumables": "医疗耗材", "health_supplements": "保健品", "meals": "餐食",
-    "courses": "课程", "services": "其他服务", "alcohol": "酒类", "tobacco": "烟草",
-    "gift_card": "礼品卡", "lottery": "彩票",
-}
+# One table of Chinese names, the taxonomy's (the till and the rules use it too).
+ZH_CATEGORIES: dict[str, str] = taxonomy.ZH_LABELS
 
 ZH_GROUPS: dict[str, str] = {
     "food": "食品", "dairy": "乳品与婴幼儿营养", "baby": "母婴用品", "study": "学习与运动",
