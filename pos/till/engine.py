@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 from pos.api.requests import QuoteIn, RedemptionIn
@@ -34,7 +33,6 @@ from pos.errors import (
     VALIDATION_ERROR,
     VOID_WINDOW_CLOSED,
     Problem,
-    not_found,
 )
 from pos.ids import uuid7
 from pos.messages import DEFAULT_LANGUAGE, msg
@@ -59,11 +57,9 @@ from pos.till.voucher_lookup import (
     Till,
     check_voucher,
     exhausted,
-    expired,
     find_voucher,
     locate,
-    revoked,
-    suspended,
+    refused,
     verify_located,
 )
 
@@ -255,15 +251,6 @@ def check_idempotency_key(key: str | None) -> str:
     return key
 
 
-_REFUSED_REDEMPTIONS: dict[RedeemRefusal, Callable[[], Problem]] = {
-    RedeemRefusal.VOUCHER_SUSPENDED: suspended,
-    RedeemRefusal.VOUCHER_REVOKED: revoked,
-    RedeemRefusal.VOUCHER_EXPIRED: expired,
-    RedeemRefusal.VOUCHER_EXHAUSTED: exhausted,
-    RedeemRefusal.NOT_FOUND: lambda: not_found("voucher"),
-}
-
-
 async def redeem(
     services: Services, till: Till, request: RedemptionIn, key: str, path: str,
     lang: str = DEFAULT_LANGUAGE,
@@ -331,7 +318,7 @@ async def redeem(
                 # Another till used the rest of the limit while this one was deciding.
                 problem = limit_reached(outcome, ev.state)
             case RedeemRefusal():
-                problem = _REFUSED_REDEMPTIONS[outcome]()
+                problem = refused(outcome)
         if collected is not None:
             channel_payments.tell(problem, request.channel,
                           await channel_payments.reverse(services, collected))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from pos.api.requests import RedemptionIn
@@ -38,15 +37,7 @@ from pos.till import channel_payments, claims, engine, sale_plan
 from pos.till.allocation import Allocation
 from pos.till.channel_payments import Collected
 from pos.till.sale_plan import Plan
-from pos.till.voucher_lookup import Till, exhausted, expired, revoked, suspended
-
-_REFUSED: dict[RedeemRefusal, Callable[[], Problem]] = {
-    RedeemRefusal.VOUCHER_SUSPENDED: suspended,
-    RedeemRefusal.VOUCHER_REVOKED: revoked,
-    RedeemRefusal.VOUCHER_EXPIRED: expired,
-    RedeemRefusal.VOUCHER_EXHAUSTED: exhausted,
-    RedeemRefusal.NOT_FOUND: lambda: not_found("voucher"),
-}
+from pos.till.voucher_lookup import Till, refused
 
 
 async def redeem(
@@ -108,7 +99,7 @@ async def _write(
                         balance_after=part_answer["balance_after"],
                         uses_left=part_answer["uses_left"])
                 case RedeemRefusal():  # a check pos_redeem makes under the lock
-                    raise sale_plan.naming(_REFUSED[done](), k + 1, ids[k])
+                    raise sale_plan.naming(refused(done), k + 1, ids[k])
                 case LimitReached():  # a per-visit cap or period limit, under the lock
                     raise sale_plan.naming(
                         engine.limit_reached(done, current.listed[k].state), k + 1, ids[k])

@@ -23,6 +23,7 @@ from pos.errors import (
     VOUCHER_REVOKED,
     VOUCHER_SUSPENDED,
     Problem,
+    not_found,
 )
 from pos.messages import msg
 from pos.service.services import Services
@@ -31,6 +32,7 @@ from pos.signing.tokens import ParsedToken, VoucherClaims
 from pos.storage import issuances as issuance_store
 from pos.storage import throttles
 from pos.storage import till_lookup as store
+from pos.storage.redemptions import RedeemRefusal
 from pos.storage.till_lookup import VoucherState
 
 
@@ -73,6 +75,15 @@ def exhausted() -> Problem:
 
 
 _STATUS_PROBLEMS = {"suspended": suspended, "revoked": revoked, "expired": expired}
+
+
+def refused(refusal: RedeemRefusal) -> Problem:
+    """The problem for why `pos_redeem` wrote nothing (the voucher changed under the lock)."""
+    if refusal is RedeemRefusal.NOT_FOUND:
+        return not_found("voucher")
+    return {RedeemRefusal.VOUCHER_SUSPENDED: suspended, RedeemRefusal.VOUCHER_REVOKED: revoked,
+            RedeemRefusal.VOUCHER_EXPIRED: expired,
+            RedeemRefusal.VOUCHER_EXHAUSTED: exhausted}[refusal]()
 
 
 # ------------------------------------------------------------------------------------------
