@@ -90,7 +90,7 @@ async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path, *,
         writer = csv.writer(handle)
         writer.writerow(issuance.EXPORT_COLUMNS)
         async for chunk in issuance.export_batch(svc, issuance_id):
-            writer.writerows(issuance.export_row(svc, item) for item in chunk)
+            writer.writerows(issuance.export_rows(svc, chunk))
             count += len(chunk)
             if progress is not None:
                 progress(len(chunk))
