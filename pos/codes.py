@@ -45,7 +45,11 @@ def derive_body(secret: bytes, voucher_id: str, generation: int) -> str:
 
 def derive_code(secret: bytes, voucher_id: str, generation: int) -> str:
     """The voucher's current code, formatted for a card: XXXX-XXXX-XXXX-C."""
-    body = derive_body(secret, voucher_id, generation)
+    return format_code(derive_body(secret, voucher_id, generation))
+
+
+def format_code(body: str) -> str:
+    """A body with its check symbol, as printed: XXXX-XXXX-XXXX-C."""
     return f"{body[:4]}-{body[4:8]}-{body[8:]}-{check_symbol(body)}"
 
 

@@ -23,6 +23,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -53,23 +54,27 @@ class TokenSigner:
 
     def __init__(self, key: Ed25519PrivateKey, kid: str, *, issuer: str,
                  audience: str) -> None:
-        # PyJWT's layout: header keys sorted, claims in insertion order, compact separators.
+        # PyJWT's layout: header keys sorted, claims in insertion order, compact separators
+        # (json.dumps of a str is `_quote`, with its default ensure_ascii).
         header = json.dumps({"typ": TOKEN_TYPE, "alg": ALGORITHM, "kid": kid},
                             separators=(",", ":"), sort_keys=True)
         self._header = _b64(header.encode()) + b"."
-        self._claims_head = (
-            f'{{"iss":{json.dumps(issuer)},"aud":{json.dumps(audience)},"jti":')
+        self._claims_head = f'{{"iss":{_quote(issuer)},"aud":{_quote(audience)},"jti":'
         self._sign = key.sign
 
     def sign(self, *, voucher_id: str, program_id: str, iat: int, nbf: int, exp: int) -> str:
-        claims = (f'{self._claims_head}{json.dumps(voucher_id)},"prg":{json.dumps(program_id)},'
+        claims = (f'{self._claims_head}{_quote(voucher_id)},"prg":{_quote(program_id)},'
                   f'"iat":{int(iat)},"nbf":{int(nbf)},"exp":{int(exp)}}}')
         signing_input = self._header + _b64(claims.encode())
         return (signing_input + b"." + _b64(self._sign(signing_input))).decode("ascii")
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(raw: bytes) -> bytes:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=")
+    """base64url without padding (RFC 7515)."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
 
 
 def sign(

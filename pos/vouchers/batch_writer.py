@@ -12,13 +12,15 @@ held at once, so memory stays flat however long the list.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+from collections.abc import Awaitable, Callable
 
 from pos import codes
 from pos.db.pool import Connection
 from pos.storage import vouchers as voucher_store
 from pos.storage.vouchers import BatchStamp, VoucherColumns
-from pos.vouchers.beneficiary_list import BeneficiaryRow
+from pos.vouchers.list_scan import CheckedRows
 
 
 def random_voucher_ids(count: int) -> list[str]:
@@ -33,46 +35,54 @@ def random_voucher_ids(count: int) -> list[str]:
     return ids
 
 
+@dataclasses.dataclass(frozen=True)
+class WrittenChunk:
+    """A chunk just sent to the database (not yet committed): what a caller needs to hand
+    the new vouchers out (their codes' bodies, from which the codes follow) while the
+    database stores it."""
+
+    stamp: BatchStamp
+    token_nbf: int
+    columns: VoucherColumns
+    bodies: list[str]
+
+
+# Called with each chunk as it is sent; what it makes is the caller's to discard if the
+# batch is not committed in the end.
+ChunkSink = Callable[[WrittenChunk], Awaitable[None]]
+
+
 class BatchWriter:
-    """Adds rows to the current chunk; `flush` sends it and lets the caller go on."""
+    """Sends chunks of checked rows as new vouchers, one in flight at a time."""
 
     def __init__(self, conn: Connection, stamp: BatchStamp, code_secret: bytes,
-                 chunk_size: int) -> None:
+                 *, token_nbf: int, sink: ChunkSink | None = None) -> None:
         self._conn = conn
         self._stamp = stamp
+        self._nbf = token_nbf
         self._secret = code_secret
-        self._chunk_size = chunk_size
-        self._chunk = VoucherColumns()
-        self._ids: list[str] = []
+        self._sink = sink
         self._writing: asyncio.Task[None] | None = None
 
-    def add(self, row: BeneficiaryRow) -> int:
-        """Add a row; returns how many rows the current chunk holds."""
-        chunk = self._chunk
-        if not self._ids:
-            self._ids = random_voucher_ids(self._chunk_size)
-        voucher_id = self._ids.pop()
-        body = codes.derive_body(self._secret, voucher_id, self._stamp.token_iat)
-        chunk.ids.append(voucher_id)
-        chunk.refs.append(row.ref)
-        chunk.holders.append(row.holder_ref)
-        chunk.code_hashes.append(codes.code_hash(body))
-        chunk.lines.append(row.line)
-        chunk.notes.append(row.note)
-        chunk.grants.append(row.grant or "")
-        return len(chunk.ids)
-
-    async def flush(self) -> int:
-        """Send the current chunk once the previous one is stored; returns its size. The
-        database works on it while the caller builds the next one."""
+    async def send(self, rows: CheckedRows) -> int:
+        """Give a chunk of checked rows an id and a code each and send it once the previous
+        chunk is stored, then hand it to the sink; returns its size. The database stores
+        it while the sink and the caller work on."""
+        ids = random_voucher_ids(len(rows))
+        iat, secret = self._stamp.token_iat, self._secret
+        bodies = [codes.derive_body(secret, voucher_id, iat) for voucher_id in ids]
+        chunk = VoucherColumns(ids=ids, refs=rows.refs, holders=rows.holders,
+                               code_hashes=[codes.code_hash(body) for body in bodies],
+                               lines=rows.lines, notes=rows.notes, grants=rows.grants)
         await self.drain()
-        chunk, self._chunk = self._chunk, VoucherColumns()
-        if not chunk.ids:
+        if not ids:
             return 0
         self._writing = asyncio.create_task(
             voucher_store.insert_batch_chunk(self._conn, self._stamp, chunk))
         await asyncio.sleep(0)  # let the task send the statement before the caller goes on
-        return len(chunk.ids)
+        if self._sink is not None:
+            await self._sink(WrittenChunk(self._stamp, self._nbf, chunk, bodies))
+        return len(ids)
 
     async def drain(self) -> None:
         """Wait for the chunk in flight; its failure (a beneficiary issued meanwhile) is

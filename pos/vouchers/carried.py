@@ -65,10 +65,11 @@ def carried(services: Services, voucher: HeldVoucher, nbf: int) -> Carried:
 
 
 def holder_link(services: Services, code: str) -> str:
-    return f"{_link_base(services)}{code}"
+    return f"{link_base(services)}{code}"
 
 
-def _link_base(services: Services) -> str:
+def link_base(services: Services) -> str:
+    """What a holder link is before the code: the public address's holder page."""
     server = services.config.server
     base = server.public_url.rstrip("/") or f"http://{server.host}:{server.port}"
     return f"{base}/v/"
@@ -134,7 +135,7 @@ def export_row(services: Services, item: Carried) -> list[str]:
 
 def export_rows(services: Services, chunk: list[Carried]) -> list[list[str]]:
     """`export_row` for a chunk, with the holder links' base worked out once."""
-    base = _link_base(services)
+    base = link_base(services)
     return [[str(c.voucher.issuance_line or ""), c.voucher.beneficiary_ref,
              c.voucher.holder_ref or "", c.voucher.id, c.voucher.status, c.code, c.token,
              base + c.code, c.voucher.grant_label] for c in chunk]

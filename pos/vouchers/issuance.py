@@ -10,23 +10,18 @@ regenerates each voucher's current token and code from the database.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, BinaryIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pos import codes
-from pos.db.pool import Connection
 from pos.errors import (
-    BATCH_CHANGED,
     ISSUANCE_CONFLICT,
     PROGRAM_ENDED,
     VALIDATION_ERROR,
-    Problem,
     validation_error,
 )
 from pos.service.services import Services
@@ -35,7 +30,7 @@ from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
 from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list
-from pos.vouchers.batch_writer import BatchWriter
+from pos.vouchers.batch_writer import BatchWriter, ChunkSink
 from pos.vouchers.carried import (
     CHUNK_SIZE,
     EXPORT_COLUMNS,
@@ -51,6 +46,7 @@ from pos.vouchers.carried import (
     voucher_token,
 )
 from pos.vouchers.credits import CreditPlan, plan_credits
+from pos.vouchers.list_scan import Opener, Scan, scan_list
 
 # The export half lives in `carried`; its names stay reachable here for existing callers.
 __all__ = [
@@ -112,7 +108,6 @@ async def issue_vouchers(
 # ------------------------------------------------------------------------------------------
 # batch issuance
 
-Opener = Callable[[], AbstractContextManager[BinaryIO]]
 # (vouchers written just now, vouchers in the whole list)
 Progress = Callable[[int, int], None]
 
@@ -164,83 +159,6 @@ class IssuanceResult:
                 "checked_only": self.checked_only}
 
 
-@dataclasses.dataclass
-class _Scan:
-    count: int = 0
-    digest: bytes = b""
-    problems: list[beneficiary_list.RowProblem] = dataclasses.field(default_factory=list)
-    bad_rows: int = 0
-    # Rows whose beneficiary already holds a voucher of the program: a problem only if this
-    # is not a re-run of the batch that issued them.
-    already: list[beneficiary_list.RowProblem] = dataclasses.field(default_factory=list)
-    already_rows: int = 0
-
-
-async def _scan(conn: Connection, program_id: str, open_source: Opener,
-                fmt: beneficiary_list.Format, chunk_size: int) -> _Scan:
-    """Read the whole list once: every row checked, duplicates found, the content hashed,
-    and beneficiaries who already hold a voucher of the program looked up per chunk (the
-    database looks one chunk up while the next is read)."""
-    scan = _Scan()
-    digest = beneficiary_list.ContentHash(program_id)
-    first_line: dict[tuple[str, str], int] = {}
-    pending: list[beneficiary_list.BeneficiaryRow] = []
-    looking: asyncio.Task[None] | None = None
-
-    async def check_issued(rows: list[beneficiary_list.BeneficiaryRow]) -> None:
-        found = await issuance_store.refs_already_issued(
-            conn, program_id, [(r.ref, r.grant or "") for r in rows])
-        for row in rows:
-            if (row.ref, row.grant or "") in found:
-                scan.already_rows += 1
-                if len(scan.already) < beneficiary_list.MAX_REPORTED:
-                    scan.already.append(beneficiary_list.RowProblem(row.line, row.ref, (
-                        "this beneficiary already holds this grant of this program",)))
-
-    async def look_up() -> None:
-        nonlocal looking, pending
-        if looking is not None:
-            await looking
-        looking = asyncio.create_task(check_issued(pending))
-        pending = []
-        await asyncio.sleep(0)  # the query is sent; read on while the database looks
-
-    try:
-        with open_source() as source:
-            for raw in beneficiary_list.read_rows(source, fmt):
-                scan.count += 1
-                if scan.count > beneficiary_list.MAX_ROWS:
-                    raise beneficiary_list.file_problem(
-                        f"The list has more than {beneficiary_list.MAX_ROWS} rows; "
-                        "split it into batches.")
-                row, problems = beneficiary_list.check_row(raw)
-                if row is not None:
-                    digest.add(row)
-                    earlier = first_line.setdefault((row.ref, row.grant or ""), row.line)
-                    if earlier != row.line:
-                        grant = f" (grant {row.grant})" if row.grant else ""
-                        problems.append(f"ref {row.ref}{grant} is also on line {earlier}")
-                if problems:
-                    scan.bad_rows += 1
-                    if len(scan.problems) < beneficiary_list.MAX_REPORTED:
-                        ref = raw.values.get("ref")
-                        scan.problems.append(beneficiary_list.RowProblem(
-                            raw.line, ref if isinstance(ref, str) else None, tuple(problems)))
-                elif row is not None:
-                    pending.append(row)
-                    if len(pending) >= chunk_size:
-                        await look_up()
-            if pending:
-                await look_up()
-        if looking is not None:
-            await looking
-    finally:
-        if looking is not None and not looking.done():
-            await asyncio.gather(looking, return_exceptions=True)
-    scan.digest = digest.digest()
-    return scan
-
-
 def _replay(existing: dict[str, Any], program_id: str, digest: bytes) -> IssuanceResult:
     if existing["program_id"] != program_id or bytes(existing["content_hash"]) != digest:
         raise ISSUANCE_CONFLICT(
@@ -261,20 +179,37 @@ def _batch_id(program_id: str, digest: bytes, requested: str | None) -> str:
 async def issue_batch(
     services: Services, program_id: str, open_source: Opener, fmt: beneficiary_list.Format, *,
     source: str, batch_id: str | None = None, progress: Progress | None = None,
-    chunk_size: int = CHUNK_SIZE, check_only: bool = False,
+    chunk_size: int = CHUNK_SIZE, check_only: bool = False, sink: ChunkSink | None = None,
 ) -> IssuanceResult:
     """Issue one voucher per row of a beneficiary list, all or none, at most once.
 
-    `open_source` is called twice (check, then issue), so the list is streamed rather than
-    held. One bad row refuses the whole list with a report naming every bad row. The batch
-    id (given, or derived from the list's content) makes a re-run return the first run's
-    batch instead of issuing again, even when two runs race. With `check_only`, the list
-    is checked (the same report) and nothing is written.
+    The list is read once (`list_scan`), its checked rows spooled in chunks rather than
+    held, and the spool issued. One bad row refuses the whole list with a report naming
+    every bad row. The batch id (given, or derived from the list's content) makes a re-run
+    return the first run's batch instead of issuing again, even when two runs race. With
+    `check_only`, the list is checked (the same report) and nothing is written. `sink`,
+    when given, is handed each chunk of new vouchers as it is sent to the database (so
+    their tokens can be signed and written out while the database stores them); what it
+    made belongs to a batch that exists only if this returns with `created` true.
     """
     program = await setup_store.get_program(services.pool, program_id)
     terms = program_terms(program)
     async with services.pool.acquire() as conn:
-        scan = await _scan(conn, program_id, open_source, fmt, chunk_size)
+        scan = await scan_list(conn, program_id, open_source, fmt, chunk_size)
+    try:
+        return await _issue_scanned(services, scan, terms, source=source, batch_id=batch_id,
+                                    progress=progress, chunk_size=chunk_size,
+                                    check_only=check_only, sink=sink)
+    finally:
+        scan.close()
+
+
+async def _issue_scanned(
+    services: Services, scan: Scan, terms: ProgramTerms, *, source: str,
+    batch_id: str | None, progress: Progress | None, chunk_size: int, check_only: bool,
+    sink: ChunkSink | None,
+) -> IssuanceResult:
+    program_id = terms.program_id
     issuance_id = _batch_id(program_id, scan.digest, batch_id)
     existing = await issuance_store.get_issuance(services.pool, issuance_id)
     if existing is not None:
@@ -296,10 +231,14 @@ async def issue_batch(
             await issuance_store.create_issuance(conn, issuance_id, program_id, scan.digest,
                                                  scan.count, source)
             await voucher_store.lock_program_issues(conn, program_id)
-            writer = BatchWriter(conn, stamp, services.code_secret, chunk_size)
+            writer = BatchWriter(conn, stamp, services.code_secret,
+                                 token_nbf=terms.nbf, sink=sink)
             try:
-                await _write_rows(writer, open_source, fmt, program_id, scan,
-                                  chunk_size, progress)
+                for rows in scan.chunks():
+                    sent = await writer.send(rows)
+                    if progress is not None:
+                        progress(sent, scan.count)
+                await writer.drain()
             except BaseException:
                 await writer.abandon()
                 raise
@@ -308,32 +247,3 @@ async def issue_batch(
         assert existing is not None
         return _replay(existing, program_id, scan.digest)
     return IssuanceResult(issuance_id, program_id, scan.count, True)
-
-
-async def _write_rows(writer: BatchWriter, open_source: Opener, fmt: beneficiary_list.Format,
-                      program_id: str, scan: _Scan, chunk_size: int,
-                      progress: Progress | None) -> None:
-    """The second reading of the list: each row (checked again, and hashed again, so a
-    list changed since the scan is refused) into the writer, a chunk at a time."""
-    digest = beneficiary_list.ContentHash(program_id)
-    with open_source() as src:
-        for raw in beneficiary_list.read_rows(src, fmt):
-            row, _ = beneficiary_list.check_row(raw)
-            if row is None:
-                raise _list_changed()
-            digest.add(row)
-            if writer.add(row) >= chunk_size:
-                sent = await writer.flush()
-                if progress is not None:
-                    progress(sent, scan.count)
-    sent = await writer.flush()
-    await writer.drain()
-    if progress is not None and sent:
-        progress(sent, scan.count)
-    if digest.digest() != scan.digest:
-        raise _list_changed()
-
-
-def _list_changed() -> Problem:
-    return BATCH_CHANGED("The list changed while it was being issued; "
-                        "nothing was issued. Send it again.")
