@@ -40,11 +40,7 @@ async def insert_vouchers(
 ) -> None:
     """Write vouchers, their credits and the issue ledger entries, in the caller's
     transaction; a beneficiary who already holds a voucher of the program refuses the lot."""
-    # Issues of one program are written one at a time (until the transaction ends): two
-    # lists sharing beneficiaries in different orders would otherwise each wait for the
-    # other's rows, and deadlock.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 20))",
-                       program_id)
+    await lock_program_issues(conn, program_id)
     try:
         with translated():
             await conn.execute(
