@@ -46,8 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.service import free_port, rss_mib, wait_healthy, with_database  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
-from pos.storage import redemptions as redemption_sql  # noqa: E402
-from pos.storage import till_lookup as claim_sql  # noqa: E402
+from pos.storage import claim_and_redeem as fresh_sql  # noqa: E402
 
 ADMIN = "adm_bench_" + uuid.uuid4().hex
 VOUCHERS_PER_TILL = 4  # tills take their vouchers in turn, so two sales rarely share a lock
@@ -315,14 +314,17 @@ def one_line(sql: str) -> str:
     return " ".join(re.sub(r"--[^\n]*", "", sql).split())
 
 
-def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
-    """The till path's statements, with each client on its own vouchers (table bench_pairs,
-    one of its four picked at random) and a fresh idempotency key per transaction."""
+def same_sql_script(db_has_uuid7: bool) -> str:
+    """The till path's statements for a fresh cash sale, as the service sends them: the
+    voucher's read-only load (with whether the key was used), then the key's claim and
+    `pos_redeem` in one statement, its own transaction (`pos.storage.claim_and_redeem`).
+    Each client works on its own vouchers (table bench_pairs, one of its four picked at
+    random) with a fresh idempotency key per sale."""
     pick = "(SELECT {} FROM bench_pairs WHERE n = :n)"
-    claim = _substitute(claim_sql._CLAIM_BY_ID, {
+    key = "('pgb-' || :k::text)"
+    load = _substitute(fresh_sql.LOAD_BY_ID, {
         1: pick.format("voucher_id"), 2: pick.format("kid"), 3: pick.format("merchant_id"),
-        4: pick.format("till_id"), 5: "('pgb-' || :k::text)",
-        6: "sha256(('pgb-' || :k::text)::bytea)", 7: "md5(:k::text)::uuid", 8: "30.0"})
+        4: pick.format("till_id"), 5: key})
     line = {**BASKET_LINE, "line_no": 1, "gtin": None, "line_total": 100, "eligible": True,
             "rule": "any", "reason": "Any purchase is allowed by this program.",
             "detail": None}
@@ -331,22 +333,20 @@ def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
                 "till_id": str(uuid.uuid4()), "currency": "CNY", "status": "captured",
                 "channel": "cash", "basket_total": 100, "eligible_total": 100,
                 "lines": [line], "payment": None}
-    redeem = _substitute(redemption_sql._REDEEM, {
+    redeem = _substitute(fresh_sql.CLAIM_AND_REDEEM, {
         1: "pos_uuid7()" if db_has_uuid7 else "gen_random_uuid()",
         2: pick.format("voucher_id"), 3: pick.format("merchant_id"),
-        4: pick.format("till_id"), 5: "('pgb-' || :k::text)", 6: "md5(:k::text)::uuid",
+        4: pick.format("till_id"), 5: key, 6: "md5(:k::text)::uuid",
         7: "'CNY'", 8: "100", 9: "100", 10: "100", 11: "NULL::bigint", 12: "'cash'",
         13: "'" + json.dumps([line]) + "'::jsonb",
-        14: "'" + json.dumps(response) + "'::jsonb", 15: pick.format("token_iat")})
+        14: "'" + json.dumps(response) + "'::jsonb", 15: pick.format("token_iat"),
+        16: f"sha256({key}::bytea)", 17: "30.0"})
     steps = [
         f"\\set n (:client_id * {VOUCHERS_PER_TILL}) % :npairs + random(1, "
         f"{VOUCHERS_PER_TILL})",
         "\\set k random(1, 9000000000000000)",
     ]
-    body = [one_line(claim) + ";", one_line(redeem) + ";"]
-    if one_transaction:
-        body = ["BEGIN;", *body, "COMMIT;"]
-    return "\n".join(steps + body) + "\n"
+    return "\n".join([*steps, one_line(load) + ";", one_line(redeem) + ";"]) + "\n"
 
 
 async def prepare_pairs(db: str, pairs: list[tuple[str, str, str]]) -> None:
@@ -406,15 +406,13 @@ async def mark_delivered(db: str) -> None:
         await conn.close()
 
 
-async def server_flags(db: str) -> tuple[bool, bool]:
-    """Whether the schema has pos_uuid7(), and whether the service claims and redeems in
-    one transaction (the storage module says so)."""
+async def has_uuid7(db: str) -> bool:
+    """Whether the schema has pos_uuid7() (migration 0600)."""
     conn = await asyncpg.connect(db)
     try:
-        has = bool(await conn.fetchval("SELECT to_regproc('pos_uuid7') IS NOT NULL"))
+        return bool(await conn.fetchval("SELECT to_regproc('pos_uuid7') IS NOT NULL"))
     finally:
         await conn.close()
-    return has, bool(getattr(claim_sql, "ONE_TRANSACTION", False))
 
 
 # ------------------------------------------------------------------------------------------
@@ -433,9 +431,8 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
     drain = await drain_seconds(db)
     cpu = service.cpu_seconds() - cpu_before  # the requests and delivering their events
     rss = service.stop()
-    has_uuid7, one_tx = await server_flags(db)
     script = workdir / "same_sql.sql"
-    script.write_text(same_sql_script(has_uuid7, one_tx))
+    script.write_text(same_sql_script(await has_uuid7(db)))
     db_tps, db_latency = run_pgbench(server, "bench", args.tills, args.seconds,
                                      ["-n", "-f", str(script), "-D",
                                       f"npairs={len(pairs)}"])
@@ -457,8 +454,7 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
           f"delivery included ({1000 * cpu_requests / max(ok, 1):.2f} ms while the load ran; "
           f"{cpu / (http['seconds'] + drain):.2f} cores busy on average)")
     print(f"  service peak RSS    {rss:9.1f} MiB")
-    print(f"same SQL through pgbench, {args.tills} clients "
-          f"({'one transaction' if one_tx else 'claim, then pos_redeem'}):")
+    print(f"same SQL through pgbench, {args.tills} clients (load, then claim and redeem):")
     print(f"  throughput          {db_tps:9.1f} redemptions/s, latency avg "
           f"{db_latency:.2f} ms")
     print(f"pgbench TPC-B, {args.tills} clients, same server:")

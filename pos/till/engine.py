@@ -171,21 +171,22 @@ async def _redeem_fresh(
     only, then the key claimed and the value moved in one statement. None when the sale must
     go the general way: the key was used before (a retry), a remainder is to be collected
     through a channel, rules left details to store, or another request took the key."""
-    state = await claim_and_redeem.load_unless_key_used(
-        services.pool, till_id=till.till_id, key=key, merchant_id=till.merchant_id,
-        voucher_id=where.voucher_id, code_hash=where.code_hash, kid=where.kid)
-    if state is None:
-        return None
-    ev = await evaluate(services, till, request,
-                        await check_voucher(services, request, where, state), lang=lang)
-    if ev.basket_total > _voucher_part(request, ev):
-        return None
-    new = _new_redemption(till, request, ev, key, str(uuid.uuid4()), None,
-                          requested=request.amount)
-    if new.needs_transaction():
-        return None
-    outcome = await claim_and_redeem.claim_and_redeem(
-        services.pool, new, digest, services.config.redemption.idempotency_lease_seconds)
+    async with services.pool.acquire() as conn:  # one connection for both statements
+        state = await claim_and_redeem.load_unless_key_used(
+            conn, till_id=till.till_id, key=key, merchant_id=till.merchant_id,
+            voucher_id=where.voucher_id, code_hash=where.code_hash, kid=where.kid)
+        if state is None:
+            return None
+        ev = await evaluate(services, till, request,
+                            await check_voucher(services, request, where, state), conn, lang)
+        if ev.basket_total > _voucher_part(request, ev):
+            return None
+        new = _new_redemption(till, request, ev, key, str(uuid.uuid4()), None,
+                              requested=request.amount)
+        if new.needs_transaction():
+            return None
+        outcome = await claim_and_redeem.claim_and_redeem(
+            conn, new, digest, services.config.redemption.idempotency_lease_seconds)
     if outcome is None:
         return None
     if isinstance(outcome, Redeemed):

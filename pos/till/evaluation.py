@@ -92,7 +92,9 @@ async def evaluate(
         eligible, per_visit_cap=state.per_visit_cap, sessions_worth=worth)
     limit_left = None
     if state.limited:
-        room = await store.limit_room(services.pool, state.voucher_id, till.merchant_id)
+        # On the request's own connection when it holds one: never a second from the pool.
+        room = await store.limit_room(services.pool if db is None else db, state.voucher_id,
+                                      till.merchant_id)
         if room.reached is not None:
             raise limit_reached(room.reached, state, outcomes)
         if room.room is not None:
