@@ -52,7 +52,7 @@ SELECT b.id AS batch_id, b.merchant_id,
   FROM settlement_lines l JOIN settlement_batches b ON b.id = l.batch_id
   JOIN merchants m ON m.id = b.merchant_id JOIN programs p ON p.id = l.program_id
  WHERE l.batch_id = $1
- ORDER BY l.occurred_at, l.redemption_id, l.kind
+ ORDER BY l.occurred_at, l.redemption_id
 """
 HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 
