@@ -364,6 +364,7 @@ async def test_formats_are_listed(world: World) -> None:
     formats = {f["name"]: f for f in (await resp.json())["formats"]}
     assert {"csv", "json", "pain001"} <= set(formats)
     assert formats["pain001"]["plugin"] == "export_pain001"
+    assert (formats["csv"]["languages"], formats["json"]["languages"]) == (["zh-CN", "en"], [])
 
 
 async def test_a_whole_run_as_one_pain001_file(

@@ -9,7 +9,10 @@ default, or English (the column codes `COLUMNS`, as files before it had).
 
 The lines come as text the database formatted (`ExportContext.text_lines`); of their
 values only the program's name can need quoting, so each line is one string put together
-around the batch's constant columns, written once.
+around the batch's constant columns, written once. Those columns (with the merchant's
+name) and any program name that is not plain ASCII stand in a chunk's text as control
+characters no value holds, and are put in after it is encoded: text that is all ASCII
+joins and encodes about twice as fast as text holding one Chinese character.
 """
 # ruff: noqa: RUF001
 
@@ -48,6 +51,17 @@ def _row(values: Iterable[str]) -> str:
     return "" if row == '""' else row
 
 
+def _name_cell(name: str, marked: dict[bytes, bytes]) -> str:
+    """A program name's cell as it goes into a chunk's text: itself when it is printable
+    ASCII, else a mark (added to `marked`) that is replaced by it once encoded."""
+    cell = _row((_cell(name),))
+    if cell.isascii() and cell.isprintable():
+        return cell
+    mark = f"\x02{len(marked)}\x03"
+    marked[mark.encode("ascii")] = cell.encode("utf-8")
+    return mark
+
+
 class CsvExporter:
     name = "csv"
     description = "CSV for spreadsheets (UTF-8 with BOM, so Excel shows Chinese names)."
@@ -64,18 +78,22 @@ class CsvExporter:
         header = HEADERS.get(ctx.language, HEADERS["zh-CN"])
         yield (BOM + _row(header) + "\r\n").encode("utf-8")
         # The batch's columns, the same on every line, and each program's name: made once.
-        start = _row((batch.id, batch.merchant_id, _cell(batch.merchant_name),
-                      batch.currency)) + ","
-        names: dict[str, str] = {}
+        start = (_row((batch.id, batch.merchant_id, _cell(batch.merchant_name),
+                       batch.currency)) + ",").encode("utf-8")
+        names: dict[str, str] = {}  # name -> its cell, or the mark standing for it
+        marked: dict[bytes, bytes] = {}  # mark -> the cell
         async for chunk in ctx.text_lines(zone, seconds=True):
             text = []
             for redemption, kind, program, name, voucher, at, amount, minor in chunk:
                 cell = names.get(name)
                 if cell is None:
-                    cell = names[name] = _row((_cell(name),))
-                text.append(f"{start}{redemption},{kind},{program},{cell},{voucher},{at},"
+                    cell = names[name] = _name_cell(name, marked)
+                text.append(f"\x01{redemption},{kind},{program},{cell},{voucher},{at},"
                             f"{amount},{minor}\r\n")
-            yield "".join(text).encode("utf-8")
+            data = "".join(text).encode("utf-8").replace(b"\x01", start)
+            for mark, value in marked.items():
+                data = data.replace(mark, value)
+            yield data
 
 
 @hookimpl

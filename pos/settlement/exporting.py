@@ -10,6 +10,7 @@ name for zh-CN and under `<format>:en` for English, so each file's digest says w
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Sequence
@@ -84,28 +85,52 @@ class Export:
         pieces = (exports.run(self.format, self.run_id, self.batches)
                   if self.run_id is not None
                   else exports.batch(self.format, batch, lines, text_lines, self.language))
-        digest = hashlib.sha256()
+        digest = _Digest()
         pending: list[bytes] = []
         pending_size = 0
         try:
             async for piece in pieces:
-                digest.update(piece)
                 self.size += len(piece)
                 pending.append(piece)
                 pending_size += len(piece)
                 if pending_size >= WRITE_SIZE:
-                    yield b"".join(pending)
+                    yield await digest.add(b"".join(pending))
                     pending, pending_size = [], 0
         finally:
             # The exporter first (it stops reading), then the cursors it read from.
             for generator in [pieces, *opened]:
                 await _close(generator)
         if pending:
-            yield b"".join(pending)
-        self.sha256 = digest.hexdigest()
+            yield await digest.add(b"".join(pending))
+        self.sha256 = await digest.hexdigest()
         for batch in self.batches:
             await store.record_export(self.services.pool, batch.id, self.recorded_as,
                                       self.sha256, self.size)
+
+
+class _Digest:
+    """SHA-256 of the pieces in order, each hashed in a thread (hashlib lets go of the GIL)
+    while the exporter makes the next: a large file's hashing costs the event loop
+    nothing."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._last: asyncio.Future[None] | None = None
+
+    async def add(self, piece: bytes) -> bytes:
+        """Start hashing `piece` after the pieces before it; returns it."""
+        await self._settled()
+        self._last = asyncio.get_running_loop().run_in_executor(None, self._sha.update, piece)
+        return piece
+
+    async def hexdigest(self) -> str:
+        await self._settled()
+        return self._sha.hexdigest()
+
+    async def _settled(self) -> None:
+        if self._last is not None:
+            await self._last
+            self._last = None
 
 
 async def _close(iterator: AsyncIterator[object]) -> None:
