@@ -169,6 +169,23 @@ async def test_csv_defuses_formulas(world: World) -> None:
     assert row["merchant_name"] == "'=HYPERLINK(\"x\")"
 
 
+async def test_csv_quotes_program_names_whatever_they_hold(world: World) -> None:
+    shop = await world.shop("多项目商店")
+    names = ('Books, "new"', "午餐\n券", "-Study", "Plain")
+    for name in names:
+        program = await world.program(partners=[shop], name=name)
+        (voucher,) = await world.issue(program)
+        await redeem(world, shop, voucher, ("stationery", 1, 1000))
+    (batch,) = (await settle(world, merchant_id=shop.merchant_id))["batches"]
+    for query, header in (("", CSV_HEADER_ZH), ("?lang=en", CSV_COLUMNS)):
+        raw, _ = await _download(world, batch["id"], "csv", query=query)
+        rows = csv_rows(raw, header)
+        assert [r["program_name"] for r in rows] == [
+            'Books, "new"', "午餐\n券", "'-Study", "Plain"]
+        assert {r["merchant_name"] for r in rows} == {"多项目商店"}
+        assert raw.count(b"\r\n") == 5, "CRLF ends rows; a line break inside a name stays"
+
+
 async def test_csv_shows_adjustments_as_negative_lines(world: World) -> None:
     shop, _ = await _batch(world, prices=(3000, 4000))
     program = await world.program(partners=[shop])

@@ -98,4 +98,6 @@ async def _chunks(pool: asyncpg.Pool[Any], chunk: int, time_zone: str | None, cu
             if not ahead.done():
                 await asyncio.wait([ahead])
             if not ahead.cancelled():
-                ahead.exception()  # seen: the error that stopped the reader is the one raised
+                # Retrieved, so it is not reported as lost: the error that stopped the
+                # reader is the one that goes on.
+                ahead.exception()
