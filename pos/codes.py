@@ -9,6 +9,7 @@ printed again, while the database keeps only a hash of it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
@@ -19,25 +20,37 @@ _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _READS_AS = {"O": "0", "I": "1", "L": "1", "U": "V"}
 
 
+# Luhn's doubled addend of each symbol value (2v folded into base 32), for `check_symbol`.
+_DOUBLED = bytes((2 * v) // 32 + (2 * v) % 32 if v < 32 else 0 for v in range(256))
+_VALUES = bytes.maketrans(ALPHABET.encode(), bytes(range(32)))
+# Standard base 32 (RFC 4648) to this alphabet, symbol for symbol.
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET.encode())
+
+
 def check_symbol(body: str) -> str:
-    """Luhn mod N (N = 32) over the body."""
-    n = len(ALPHABET)
-    total = 0
-    factor = 2
-    for ch in reversed(body):
-        addend = factor * _VALUE[ch]
-        total += addend // n + addend % n
-        factor = 1 if factor == 2 else 2
-    return ALPHABET[(n - total % n) % n]
+    """Luhn mod N (N = 32) over the body: from the right, every other symbol's value
+    doubled (and folded), the rest as they are."""
+    values = body.encode().translate(_VALUES)[::-1]
+    total = sum(values[0::2].translate(_DOUBLED)) + sum(values[1::2])
+    return ALPHABET[-total % 32]
+
+
+def derive_body(secret: bytes, voucher_id: str, generation: int) -> str:
+    """The voucher's current code without its check symbol: what `code_hash` is taken of."""
+    digest = hmac.digest(secret, f"{voucher_id}:{generation}".encode(), "sha256")
+    # The body is the digest's first 60 bits, 5 bits a symbol: the first 12 symbols of its
+    # base-32 spelling (RFC 4648 encodes the most significant bits first), re-lettered.
+    return base64.b32encode(digest[:10])[:BODY_LENGTH].translate(_FROM_BASE32).decode("ascii")
 
 
 def derive_code(secret: bytes, voucher_id: str, generation: int) -> str:
     """The voucher's current code, formatted for a card: XXXX-XXXX-XXXX-C."""
-    digest = hmac.new(secret, f"{voucher_id}:{generation}".encode(), hashlib.sha256).digest()
-    number = int.from_bytes(digest[:8], "big") >> 4  # 60 bits = 12 symbols
-    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(BODY_LENGTH)))
-    full = body + check_symbol(body)
-    return "-".join(full[i:i + 4] for i in range(0, len(full), 4))
+    return format_code(derive_body(secret, voucher_id, generation))
+
+
+def format_code(body: str) -> str:
+    """A body with its check symbol, as printed: XXXX-XXXX-XXXX-C."""
+    return f"{body[:4]}-{body[4:8]}-{body[8:]}-{check_symbol(body)}"
 
 
 def normalise(typed: str) -> str | None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import shutil
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
 
@@ -26,6 +28,10 @@ from pos.private_files import open_private
 from pos.service.services import Services
 from pos.service.startup import running_services
 from pos.vouchers.beneficiary_list import Format
+from pos.vouchers.fresh_list import FreshList, csv_text
+
+if TYPE_CHECKING:
+    from pos.vouchers.issuance import IssuanceResult
 
 COMMANDS = ("issue", "cards", "expire")
 
@@ -90,16 +96,51 @@ async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path, *,
         writer = csv.writer(handle)
         writer.writerow(issuance.EXPORT_COLUMNS)
         async for chunk in issuance.export_batch(svc, issuance_id):
-            writer.writerows(issuance.export_row(svc, item) for item in chunk)
+            handle.write(csv_text(issuance.export_rows(svc, chunk)))
             count += len(chunk)
             if progress is not None:
                 progress(len(chunk))
     return count
 
 
-async def _issue(svc: Services, args: argparse.Namespace) -> int:
+async def issue_and_list(
+    svc: Services, program_id: str, source: Path, fmt: Format, listing: Callable[[str], Path],
+    staging_dir: Path, *, batch_id: str | None = None, check_only: bool = False,
+    progress: Callable[[int, int], None] | None = None, chunk_size: int = 1000,
+    workers: int | None = None,
+) -> tuple[IssuanceResult, Path | None]:
+    """Issue the list and write its vouchers' codes, tokens and holder links in the same
+    pass: each chunk's tokens are signed (in `workers` processes, default one per spare
+    core; 0 signs here) while the database stores it. The list is written
+    to a private file in `staging_dir` and moved to `listing(batch id)` only once the batch
+    is committed; a batch issued before is listed from the database instead. Returns the
+    outcome and where the list was written (None when only checked)."""
     from pos.vouchers import issuance
 
+    await asyncio.to_thread(staging_dir.mkdir, mode=0o700, parents=True, exist_ok=True)
+    staging = staging_dir / f".issuing-{uuid.uuid4().hex}.csv"
+    try:
+        with _private_file(staging) as handle:
+            csv.writer(handle).writerow(issuance.EXPORT_COLUMNS)
+            async with FreshList(svc, handle.write, workers=workers) as fresh:
+                result = await issuance.issue_batch(
+                    svc, program_id, lambda: source.open("rb"), fmt, source="cli",
+                    batch_id=batch_id, progress=progress, check_only=check_only,
+                    chunk_size=chunk_size, sink=fresh.add)
+        if result.checked_only or (check_only and not result.created):
+            return result, None
+        path = listing(result.issuance_id)
+        await asyncio.to_thread(path.parent.mkdir, mode=0o700, parents=True, exist_ok=True)
+        if result.created:
+            await asyncio.to_thread(shutil.move, staging, path)
+        else:
+            await write_vouchers_csv(svc, result.issuance_id, path)
+        return result, path
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+async def _issue(svc: Services, args: argparse.Namespace) -> int:
     source = Path(args.list)
     fmt: Format = "json" if source.suffix.lower() == ".json" else "csv"
     bar: Any = None
@@ -111,9 +152,11 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
         bar.update(done)
 
     try:
-        result = await issuance.issue_batch(
-            svc, args.program, lambda: source.open("rb"), fmt, source="cli",
-            batch_id=args.batch, progress=progress, check_only=args.check)
+        result, listing = await issue_and_list(
+            svc, args.program, source, fmt,
+            lambda batch: Path(args.out or f"issuance-{batch}") / "vouchers.csv",
+            Path(args.out).parent if args.out else Path.cwd(),
+            batch_id=args.batch, check_only=args.check, progress=progress)
     finally:
         if bar is not None:
             bar.close()
@@ -126,16 +169,11 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
     else:
         print(f"batch {result.issuance_id} was issued before ({result.count} vouchers); "
               "nothing was issued now")
-        if args.check:
-            return 0
-    out = Path(args.out or f"issuance-{result.issuance_id}")
-    await asyncio.to_thread(out.mkdir, mode=0o700, parents=True, exist_ok=True)
-    listing = out / "vouchers.csv"
-    with tqdm(total=result.count, unit="voucher", desc="signing", file=sys.stderr) as bar:
-        await write_vouchers_csv(svc, result.issuance_id, listing, progress=bar.update)
+    if listing is None:
+        return 0
     print(f"wrote {listing} (codes, tokens and holder links: keep it private)")
     if args.cards:
-        sheets = out / "cards.pdf"
+        sheets = listing.parent / "cards.pdf"
         printed = await write_cards(svc, result.issuance_id, sheets)
         print(f"wrote {sheets} ({printed} cards)")
     return 0

@@ -5,7 +5,9 @@ no names. Verification pins the algorithm to EdDSA, insists on an Ed25519 key fo
 header's `kid`, and requires every claim. Whether the key is still trusted (retired keys
 verify, revoked ones do not) and whether value remains is the database's business.
 
-Tokens are signed with PyJWT. On the till's path a token is read once (`parse`: strict
+Tokens are built by hand (`TokenSigner`): exactly the compact JWS PyJWT makes for the same
+claims (a test holds the two equal), without PyJWT's per-token work. On the till's path a
+token is read once (`parse`: strict
 base64url, JSON objects, no `crit` or `b64` extensions, a well-formed `kid`) and verified
 from that reading (`TokenVerifier.verify_parsed`) with one Ed25519 call, then the same
 checks PyJWT makes (issuer, audience, exp/nbf/iat with the leeway, required claims), so
@@ -21,9 +23,9 @@ import json
 import re
 import time
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
-import jwt
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -44,15 +46,44 @@ class VoucherClaims:
     exp: int
 
 
+class TokenSigner:
+    """Signs voucher tokens with one key: the same compact JWS PyJWT would make, byte for
+    byte, built by hand from a header segment encoded once, so a batch of 100,000 tokens
+    costs little more than its Ed25519 signatures (PyJWT encodes and checks the header and
+    looks the algorithm up again for every token)."""
+
+    def __init__(self, key: Ed25519PrivateKey, kid: str, *, issuer: str,
+                 audience: str) -> None:
+        # PyJWT's layout: header keys sorted, claims in insertion order, compact separators
+        # (json.dumps of a str is `_quote`, with its default ensure_ascii).
+        header = json.dumps({"typ": TOKEN_TYPE, "alg": ALGORITHM, "kid": kid},
+                            separators=(",", ":"), sort_keys=True)
+        self._header = _b64(header.encode()) + b"."
+        self._claims_head = f'{{"iss":{_quote(issuer)},"aud":{_quote(audience)},"jti":'
+        self._sign = key.sign
+
+    def sign(self, *, voucher_id: str, program_id: str, iat: int, nbf: int, exp: int) -> str:
+        claims = (f'{self._claims_head}{_quote(voucher_id)},"prg":{_quote(program_id)},'
+                  f'"iat":{int(iat)},"nbf":{int(nbf)},"exp":{int(exp)}}}')
+        signing_input = self._header + _b64(claims.encode())
+        return (signing_input + b"." + _b64(self._sign(signing_input))).decode("ascii")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(raw: bytes) -> bytes:
+    """base64url without padding (RFC 7515)."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
 def sign(
     key: Ed25519PrivateKey, kid: str, *, issuer: str, audience: str, voucher_id: str,
     program_id: str, iat: int, nbf: int, exp: int,
 ) -> str:
-    claims = {
-        "iss": issuer, "aud": audience, "jti": voucher_id, "prg": program_id,
-        "iat": iat, "nbf": nbf, "exp": exp,
-    }
-    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": TOKEN_TYPE})
+    """One token; for many with the same key, keep a `TokenSigner`."""
+    return TokenSigner(key, kid, issuer=issuer, audience=audience).sign(
+        voucher_id=voucher_id, program_id=program_id, iat=iat, nbf=nbf, exp=exp)
 
 
 def _invalid(detail: str = "This voucher code is not genuine. Ask for another way to pay."

@@ -58,6 +58,12 @@ async def create_issuance(conn: Connection, issuance_id: str, program_id: str,
         raise IssuanceExists(issuance_id) from None
 
 
+async def program_has_vouchers(conn: Executor, program_id: str) -> bool:
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM vouchers WHERE program_id = $1)", program_id)
+    return bool(found)
+
+
 async def refs_already_issued(conn: Executor, program_id: str,
                               refs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (beneficiary ref, grant label) pairs already hold a voucher."""

@@ -1,0 +1,151 @@
+"""The one reading of a beneficiary list: every row checked, duplicates found, the content
+hashed, beneficiaries who already hold a voucher of the program looked up, and the checked
+rows spooled, a chunk at a time, to a temporary file.
+
+Issuing then reads the spool (`Scan.chunks`), not the list: what is issued is exactly what
+was checked and hashed, and no row is parsed or checked twice. The spool holds each chunk
+as columns (`marshal`, no object per row), so memory stays flat however long the list;
+the file is removed when closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import marshal
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import IO, BinaryIO
+
+from pos.db.pool import Connection
+from pos.storage import issuances as issuance_store
+from pos.vouchers import beneficiary_list
+from pos.vouchers.beneficiary_list import RowProblem
+
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+
+
+@dataclasses.dataclass
+class CheckedRows:
+    """A chunk of checked rows, column by column: list line, ref, holder, note, grant."""
+
+    lines: list[int] = dataclasses.field(default_factory=list)
+    refs: list[str] = dataclasses.field(default_factory=list)
+    holders: list[str | None] = dataclasses.field(default_factory=list)
+    notes: list[str | None] = dataclasses.field(default_factory=list)
+    grants: list[str] = dataclasses.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+@dataclasses.dataclass
+class Scan:
+    spool: IO[bytes]
+    count: int = 0
+    digest: bytes = b""
+    problems: list[RowProblem] = dataclasses.field(default_factory=list)
+    bad_rows: int = 0
+    # Rows whose beneficiary already holds a voucher of the program: a problem only if this
+    # is not a re-run of the batch that issued them.
+    already: list[RowProblem] = dataclasses.field(default_factory=list)
+    already_rows: int = 0
+
+    def chunks(self) -> Iterator[CheckedRows]:
+        """The checked rows, in list order, a chunk at a time."""
+        self.spool.seek(0)
+        while True:
+            try:
+                # our own unnamed temporary file, written just now by `scan_list`
+                columns = marshal.load(self.spool)  # noqa: S302
+            except EOFError:
+                return
+            yield CheckedRows(*columns)
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+async def scan_list(conn: Connection, program_id: str, open_source: Opener,
+                    fmt: beneficiary_list.Format, chunk_size: int) -> Scan:
+    """Read the whole list once (see the module). Beneficiaries who already hold a voucher
+    are looked up a chunk at a time while the next is read, and not at all for a program
+    with no vouchers yet. The caller closes the scan."""
+    scan = Scan(tempfile.TemporaryFile())
+    try:
+        await _read(scan, conn, program_id, open_source, fmt, chunk_size)
+    except BaseException:
+        scan.close()
+        raise
+    return scan
+
+
+async def _read(scan: Scan, conn: Connection, program_id: str, open_source: Opener,
+                fmt: beneficiary_list.Format, chunk_size: int) -> None:
+    digest = beneficiary_list.ContentHash(program_id)
+    first_line: dict[tuple[str, str], int] = {}
+    pending = CheckedRows()
+    looking: asyncio.Task[None] | None = None
+    anyone_holds = await issuance_store.program_has_vouchers(conn, program_id)
+
+    async def check_issued(rows: CheckedRows) -> None:
+        found = await issuance_store.refs_already_issued(
+            conn, program_id, list(zip(rows.refs, rows.grants, strict=True)))
+        for line, ref, grant in zip(rows.lines, rows.refs, rows.grants, strict=True):
+            if (ref, grant) in found:
+                scan.already_rows += 1
+                if len(scan.already) < beneficiary_list.MAX_REPORTED:
+                    scan.already.append(RowProblem(line, ref, (
+                        "this beneficiary already holds this grant of this program",)))
+
+    async def chunk_done() -> None:
+        nonlocal looking, pending
+        rows, pending = pending, CheckedRows()
+        marshal.dump((rows.lines, rows.refs, rows.holders, rows.notes, rows.grants),
+                     scan.spool)
+        if not anyone_holds:
+            return
+        if looking is not None:
+            await looking
+        looking = asyncio.create_task(check_issued(rows))
+        await asyncio.sleep(0)  # the query is sent; read on while the database looks
+
+    try:
+        with open_source() as source:
+            for raw in beneficiary_list.read_rows(source, fmt):
+                scan.count += 1
+                if scan.count > beneficiary_list.MAX_ROWS:
+                    raise beneficiary_list.file_problem(
+                        f"The list has more than {beneficiary_list.MAX_ROWS} rows; "
+                        "split it into batches.")
+                row, problems = beneficiary_list.check_row(raw)
+                if row is not None:
+                    digest.add(row)
+                    grant = row.grant or ""
+                    earlier = first_line.setdefault((row.ref, grant), row.line)
+                    if earlier != row.line:
+                        named = f" (grant {row.grant})" if row.grant else ""
+                        problems.append(f"ref {row.ref}{named} is also on line {earlier}")
+                if problems:
+                    scan.bad_rows += 1
+                    if len(scan.problems) < beneficiary_list.MAX_REPORTED:
+                        ref = raw.values.get("ref")
+                        scan.problems.append(RowProblem(
+                            raw.line, ref if isinstance(ref, str) else None, tuple(problems)))
+                elif row is not None:
+                    pending.lines.append(row.line)
+                    pending.refs.append(row.ref)
+                    pending.holders.append(row.holder_ref)
+                    pending.notes.append(row.note)
+                    pending.grants.append(grant)
+                    if len(pending) >= chunk_size:
+                        await chunk_done()
+            if pending:
+                await chunk_done()
+        if looking is not None:
+            await looking
+    finally:
+        if looking is not None and not looking.done():
+            await asyncio.gather(looking, return_exceptions=True)
+    scan.digest = digest.digest()
