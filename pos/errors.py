@@ -202,7 +202,6 @@ ISSUANCE_CONFLICT = _declare("issuance_conflict", 409, "Issuance conflict", Inpu
 PROGRAM_ENDED = _declare("program_ended", 409, "Program ended", InputProblem)
 BATCH_INVALID = _declare("batch_invalid", 422, "List has errors", InputProblem)
 BATCH_UNREADABLE = _declare("batch_unreadable", 422, "List cannot be read", InputProblem)
-BATCH_CHANGED = _declare("batch_changed", 409, "List changed", InputProblem)
 FONT_UNAVAILABLE = _declare("font_unavailable", 503, "No font for cards", Problem)
 
 # -- settlement ------------------------------------------------------------------------------
