@@ -127,6 +127,7 @@ def run_fixed(server: str, database: str, clients: int, transactions: int,
 
 async def measure(label: str, server: str, database: str, data: Path, clients: int,
                   transactions: int, extra: list[str]) -> None:
+    pg_wal = next(data.glob("**/pg_wal"))  # noqa: ASYNC240 (a bench: nothing else runs)
     url = with_database(server, database)
     before = await snapshot(url)
     cpu = server_cpu(data)
@@ -136,7 +137,7 @@ async def measure(label: str, server: str, database: str, data: Path, clients: i
     n = (transactions // clients) * clients
     latency = run_fixed(server, database, 1, 200, extra, track=False)
     print(f"\n== {label}: {n} transactions, {clients} clients ==")
-    records = waldump(next(data.glob("**/pg_wal")), str(before["lsn"]), str(after["lsn"]))
+    records = waldump(pg_wal, str(before["lsn"]), str(after["lsn"]))
     total = sum(c for _, c, _ in records)
     size = sum(b for _, _, b in records)
     print(f"WAL per transaction: {total / n:.1f} records, {size / n:.0f} bytes")
