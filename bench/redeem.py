@@ -1,16 +1,19 @@
 """Redemptions per second over HTTP, next to the same SQL through pgbench and pgbench TPC-B.
 
     .venv/bin/python bench/redeem.py [--tills 32] [--seconds 15] [--large 1000000]
+                                     [--workers 1,2]
 
 One run prints, for 10,000 vouchers and again for `--large` vouchers (generated with SQL):
 
-- HTTP redemptions/s with p50/p99 latency: the real service (`pos run`, its own process)
-  driven by `wrk` (a compiled load generator; installed with apt-get when missing) with a
-  Lua script, one connection per till, a fresh Idempotency-Key per request;
+- HTTP redemptions/s with p50/p99 latency: the real service (`pos run`, its own processes,
+  once per worker count of `--workers`) driven by `wrk` (a compiled load generator;
+  installed with apt-get when missing) with a Lua script, one connection per till, a fresh
+  Idempotency-Key per request;
+- the CPU the service and the database spent per redemption;
 - the outbox backlog when the load stops, how long the service takes to deliver it, and the
   redemptions per second counting a redemption only once its event is delivered;
 - the database-only ceiling: the statements the till's path sends, driven by pgbench with as
-  many clients (the service is stopped meanwhile);
+  many clients (the service is stopped meanwhile), and the database's CPU per redemption;
 - pgbench TPC-B on the same server, same clients and duration;
 - the ratios HTTP / database-only and database-only / TPC-B.
 
@@ -44,10 +47,15 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.service import free_port, rss_mib, wait_healthy, with_database  # noqa: E402
-from pos.db.embedded import embedded_url  # noqa: E402
-from pos.storage import redemptions as redemption_sql  # noqa: E402
-from pos.storage import till_lookup as claim_sql  # noqa: E402
+from bench.service import (  # noqa: E402
+    free_port,
+    rss_mib,
+    tree_cpu_seconds,
+    wait_healthy,
+    with_database,
+)
+from pos.db.embedded import embedded_url, postmaster_pid  # noqa: E402
+from pos.storage import claim_and_redeem as fresh_sql  # noqa: E402
 
 ADMIN = "adm_bench_" + uuid.uuid4().hex
 VOUCHERS_PER_TILL = 4  # tills take their vouchers in turn, so two sales rarely share a lock
@@ -146,17 +154,18 @@ class Service:
             await wait_healthy(session, self.url)
 
     def cpu_seconds(self) -> float:
-        """User and system CPU the service process has used so far."""
+        """User and system CPU the service (its workers included) has used so far."""
         if self.process is None:
             return float("nan")
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.process.pid)
 
     def stop(self) -> float:
-        """Stops it; returns its peak resident memory in MiB."""
+        """Stops it; returns its peak resident memory in MiB (the largest of its
+        processes')."""
         if self.process is None:
             return float("nan")
-        rss = rss_mib(self.process.pid, "VmHWM")
+        pids = [self.process.pid, *_children(self.process.pid)]
+        rss = max(rss_mib(pid, "VmHWM") for pid in pids)
         self.process.terminate()
         self.process.wait(timeout=30)
         self.process = None
@@ -315,9 +324,12 @@ def one_line(sql: str) -> str:
     return " ".join(re.sub(r"--[^\n]*", "", sql).split())
 
 
-def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
-    """The till path's statements, with each client on its own vouchers (table bench_pairs,
-    one of its four picked at random) and a fresh idempotency key per transaction.
+def same_sql_script(db_has_uuid7: bool) -> str:
+    """The till path's statements for a fresh cash sale, as the service sends them: the
+    voucher's read-only load (with whether the key was used), then the key's claim and
+    `pos_redeem` in one statement, its own transaction (`pos.storage.claim_and_redeem`).
+    Each client works on its own vouchers (table bench_pairs, one of its four picked at
+    random) with a fresh idempotency key per sale.
 
     The pair is read first, on its own (`\\gset`): the statements then get plain bound
     values, as the service's do, instead of re-reading bench_pairs in a subquery for every
@@ -329,10 +341,10 @@ def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
     def value(column: str) -> str:
         return pick.format(column, kinds[column])
 
-    claim = _substitute(claim_sql._CLAIM_BY_ID, {
+    key = "('pgb-' || :k::text)"
+    load = _substitute(fresh_sql.LOAD_BY_ID, {
         1: value("voucher_id"), 2: value("kid"), 3: value("merchant_id"),
-        4: value("till_id"), 5: "('pgb-' || :k::text)",
-        6: "sha256(('pgb-' || :k::text)::bytea)", 7: "md5(:k::text)::uuid", 8: "30.0"})
+        4: value("till_id"), 5: key})
     line = {**BASKET_LINE, "line_no": 1, "gtin": None, "line_total": 100, "eligible": True,
             "rule": "any", "reason": "Any purchase is allowed by this program.",
             "detail": None}
@@ -341,13 +353,14 @@ def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
                 "till_id": str(uuid.uuid4()), "currency": "CNY", "status": "captured",
                 "channel": "cash", "basket_total": 100, "eligible_total": 100,
                 "lines": [line], "payment": None}
-    redeem = _substitute(redemption_sql._REDEEM, {
+    redeem = _substitute(fresh_sql.CLAIM_AND_REDEEM, {
         1: "pos_uuid7()" if db_has_uuid7 else "gen_random_uuid()",
         2: value("voucher_id"), 3: value("merchant_id"),
-        4: value("till_id"), 5: "('pgb-' || :k::text)", 6: "md5(:k::text)::uuid",
+        4: value("till_id"), 5: key, 6: "md5(:k::text)::uuid",
         7: "'CNY'", 8: "100", 9: "100", 10: "100", 11: "NULL::bigint", 12: "'cash'",
         13: "'" + json.dumps([line]) + "'::jsonb",
-        14: "'" + json.dumps(response) + "'::jsonb", 15: value("token_iat")})
+        14: "'" + json.dumps(response) + "'::jsonb", 15: value("token_iat"),
+        16: f"sha256({key}::bytea)", 17: "30.0"})
     steps = [
         f"\\set n (:client_id * {VOUCHERS_PER_TILL}) % :npairs + random(1, "
         f"{VOUCHERS_PER_TILL})",
@@ -355,10 +368,7 @@ def same_sql_script(db_has_uuid7: bool, one_transaction: bool) -> str:
         "SELECT voucher_id, kid, merchant_id, till_id, token_iat FROM bench_pairs "
         "WHERE n = :n \\gset",
     ]
-    body = [one_line(claim) + ";", one_line(redeem) + ";"]
-    if one_transaction:
-        body = ["BEGIN;", *body, "COMMIT;"]
-    return "\n".join(steps + body) + "\n"
+    return "\n".join([*steps, one_line(load) + ";", one_line(redeem) + ";"]) + "\n"
 
 
 async def prepare_pairs(db: str, pairs: list[tuple[str, str, str]]) -> None:
@@ -418,67 +428,104 @@ async def mark_delivered(db: str) -> None:
         await conn.close()
 
 
-async def server_flags(db: str) -> tuple[bool, bool]:
-    """Whether the schema has pos_uuid7(), and whether the service claims and redeems in
-    one transaction (the storage module says so)."""
+async def has_uuid7(db: str) -> bool:
+    """Whether the schema has pos_uuid7() (migration 0600)."""
     conn = await asyncpg.connect(db)
     try:
-        has = bool(await conn.fetchval("SELECT to_regproc('pos_uuid7') IS NOT NULL"))
+        return bool(await conn.fetchval("SELECT to_regproc('pos_uuid7') IS NOT NULL"))
     finally:
         await conn.close()
-    return has, bool(getattr(claim_sql, "ONE_TRANSACTION", False))
 
 
 # ------------------------------------------------------------------------------------------
 
 
-async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, server: str,
-                service: Service, db: str, pairs: list[tuple[str, str, str]]
-                ) -> dict[str, float]:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in
+                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL server (the postmaster and every backend)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        pid = postmaster_pid(data_dir)
+        if pid is None:
+            raise SystemExit("the embedded PostgreSQL server is not running")
+        self.pid = pid
+
+    def seconds(self) -> float:
+        return tree_cpu_seconds(self.pid)
+
+
+async def http_run(args: argparse.Namespace, workers: int, wrk: str, workdir: Path,
+                   service: Service, database: DatabaseCpu, db: str,
+                   pairs: list[tuple[str, str, str]]) -> dict[str, float]:
+    """wrk against `pos run` with `workers` processes; the figures of one run."""
+    service.env["POS_SERVER_WORKERS"] = str(workers)
     await service.start()
     run_wrk(wrk, workdir, service.url, pairs, args.tills, args.warmup)
     await drain_seconds(db)
-    cpu_before = service.cpu_seconds()
+    cpu_before, db_before = service.cpu_seconds(), database.seconds()
     http = run_wrk(wrk, workdir, service.url, pairs, args.tills, args.seconds)
-    cpu_requests = service.cpu_seconds() - cpu_before  # with the delivery meanwhile
     backlog = await outbox_backlog(db)
     drain = await drain_seconds(db)
-    cpu = service.cpu_seconds() - cpu_before  # the requests and delivering their events
+    cpu, db_cpu = service.cpu_seconds() - cpu_before, database.seconds() - db_before
     rss = service.stop()
-    has_uuid7, one_tx = await server_flags(db)
+    ok = http["requests"] - http["errors"]
+    return {**http, "ok": ok, "rps": ok / http["seconds"],
+            "sustained": ok / (http["seconds"] + drain), "backlog": backlog, "drain": drain,
+            "cpu_ms": 1000 * cpu / max(ok, 1), "db_ms": 1000 * db_cpu / max(ok, 1),
+            "cores": cpu / (http["seconds"] + drain), "rss": rss}
+
+
+async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, server: str,
+                service: Service, db: str, pairs: list[tuple[str, str, str]]
+                ) -> dict[str, float]:
+    database = DatabaseCpu(workdir / "data")
+    runs = {w: await http_run(args, w, wrk, workdir, service, database, db, pairs)
+            for w in args.workers}
     script = workdir / "same_sql.sql"
-    script.write_text(same_sql_script(has_uuid7, one_tx))
+    script.write_text(same_sql_script(await has_uuid7(db)))
+    db_before = database.seconds()
     db_tps, db_latency = run_pgbench(server, "bench", args.tills, args.seconds,
                                      ["-n", "-f", str(script), "-D",
                                       f"npairs={len(pairs)}"])
+    db_only_ms = 1000 * (database.seconds() - db_before) / max(db_tps * args.seconds, 1)
     await mark_delivered(db)
     tpcb, tpcb_latency = run_pgbench(server, "pgbench", args.tills, args.seconds, [])
-    ok = http["requests"] - http["errors"]
-    rps = ok / http["seconds"]
-    sustained = ok / (http["seconds"] + drain)
     print(f"\n== {label} (load average {os.getloadavg()[0]:.2f}) ==")
-    print(f"HTTP redemptions, {args.tills} tills (wrk, {args.seconds} s): "
-          f"{http['requests']} sent, {http['errors']} not 2xx")
-    print(f"  throughput          {rps:9.1f} redemptions/s")
-    print(f"  latency p50 / p99   {http['p50_ms']:9.2f} / {http['p99_ms']:.2f} ms")
-    print(f"  outbox backlog      {backlog:9d} events undelivered at the end "
-          f"({100 * backlog / max(ok, 1):.0f}% of the run's), delivered {drain:.1f} s later")
-    print(f"  events included     {sustained:9.1f} redemptions/s (a sale counts once its "
-          f"event is delivered)")
-    print(f"  service CPU         {1000 * cpu / max(ok, 1):9.2f} ms per redemption, its event's "
-          f"delivery included ({1000 * cpu_requests / max(ok, 1):.2f} ms while the load ran; "
-          f"{cpu / (http['seconds'] + drain):.2f} cores busy on average)")
-    print(f"  service peak RSS    {rss:9.1f} MiB")
-    print(f"same SQL through pgbench, {args.tills} clients "
-          f"({'one transaction' if one_tx else 'claim, then pos_redeem'}):")
+    for workers, run in runs.items():
+        print(f"HTTP redemptions, {args.tills} tills, {workers} service worker"
+              f"{'s' if workers > 1 else ''} (wrk, {args.seconds} s): {run['requests']:.0f} "
+              f"sent, {run['errors']:.0f} not 2xx")
+        print(f"  throughput          {run['rps']:9.1f} redemptions/s")
+        print(f"  latency p50 / p99   {run['p50_ms']:9.2f} / {run['p99_ms']:.2f} ms")
+        print(f"  outbox backlog      {run['backlog']:9.0f} events undelivered at the end "
+              f"({100 * run['backlog'] / max(run['ok'], 1):.0f}% of the run's), delivered "
+              f"{run['drain']:.1f} s later")
+        print(f"  events included     {run['sustained']:9.1f} redemptions/s (a sale counts "
+              f"once its event is delivered)")
+        print(f"  service CPU         {run['cpu_ms']:9.2f} ms per redemption, its event's "
+              f"delivery included ({run['cores']:.2f} cores busy on average)")
+        print(f"  database CPU        {run['db_ms']:9.2f} ms per redemption (all backends)")
+        print(f"  service peak RSS    {run['rss']:9.1f} MiB (largest process)")
+    print(f"same SQL through pgbench, {args.tills} clients (load, then claim and redeem):")
     print(f"  throughput          {db_tps:9.1f} redemptions/s, latency avg "
           f"{db_latency:.2f} ms")
+    print(f"  database CPU        {db_only_ms:9.2f} ms per redemption (all backends)")
     print(f"pgbench TPC-B, {args.tills} clients, same server:")
     print(f"  throughput          {tpcb:9.1f} tps, latency avg {tpcb_latency:.2f} ms")
-    print(f"ratios: HTTP / database-only = {rps / db_tps:.2f}; events included / "
-          f"database-only = {sustained / db_tps:.2f}; database-only / TPC-B = "
-          f"{db_tps / tpcb:.2f}", flush=True)
-    return {"rps": rps, "db": db_tps, "tpcb": tpcb}
+    for workers, run in runs.items():
+        print(f"ratios, {workers} worker{'s' if workers > 1 else ''}: HTTP / database-only = "
+              f"{run['rps'] / db_tps:.2f}; events included / database-only = "
+              f"{run['sustained'] / db_tps:.2f}")
+    print(f"ratio: database-only / TPC-B = {db_tps / tpcb:.2f}", flush=True)
+    first = runs[args.workers[0]]
+    return {"rps": first["rps"], "db": db_tps, "tpcb": tpcb}
 
 
 async def main() -> None:
@@ -486,10 +533,13 @@ async def main() -> None:
     parser.add_argument("--tills", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--workers", default="1,2",
+                        help="service worker processes to measure, comma separated")
     parser.add_argument("--small", type=int, default=10_000, help="vouchers, first phase")
     parser.add_argument("--large", type=int, default=1_000_000,
                         help="vouchers, second phase (0: skip it)")
     args = parser.parse_args()
+    args.workers = [int(w) for w in str(args.workers).split(",")]
 
     wrk = ensure_wrk()
     print(f"machine: {os.cpu_count()} cores, load average at start "
@@ -505,8 +555,7 @@ async def main() -> None:
         db = with_database(server, "bench")
         env = {**os.environ, "POS_DATABASE_URL": db, "POS_DATA_DIR": str(workdir / "data"),
                "POS_ADMIN_TOKEN": ADMIN, "POS_SERVER_PORT": str(port),
-               # One process, like the pgbench reference; set it outside to measure more.
-               "POS_SERVER_WORKERS": os.environ.get("POS_SERVER_WORKERS", "1"),
+               "POS_SERVER_WORKERS": "1",  # each HTTP run sets its own (--workers)
                "POS_DATABASE_POOL_MAX_SIZE": str(args.tills)}
         service = Service(env, f"http://127.0.0.1:{port}")
         await service.start()

@@ -38,11 +38,11 @@ from bench.redeem import (  # noqa: E402
     ADMIN,
     Service,
     create_database,
+    has_uuid7,
     pg_args,
     pgbench_path,
     prepare_pairs,
     same_sql_script,
-    server_flags,
     set_up,
     stop_server,
 )
@@ -188,7 +188,7 @@ async def main() -> None:
         service.stop()
         await prepare_pairs(db, pairs)
         script = workdir / "same_sql.sql"
-        script.write_text(same_sql_script(*(await server_flags(db))))
+        script.write_text(same_sql_script(await has_uuid7(db)))
         same = ["-n", "-f", str(script), "-D", f"npairs={len(pairs)}"]
         run_fixed(server, "bench", args.clients, 400, same, track=False)  # warm up
         await measure("the till path's SQL", server, "bench", workdir / "data", args.clients,

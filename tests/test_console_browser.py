@@ -156,7 +156,9 @@ async def test_a_program_from_creation_to_an_approved_settlement(
     async with page.expect_download() as download_info:
         await row.locator("a", has_text="csv").click()
     csv_file = await (await download_info.value).path()
-    assert "乡镇文具店" in await asyncio.to_thread(csv_file.read_text, encoding="utf-8-sig")
+    text = await asyncio.to_thread(csv_file.read_text, encoding="utf-8-sig")
+    assert "乡镇文具店" in text
+    assert text.startswith("batch_id,merchant_id,"), "the header is in the console's language"
     await context.close()
 
     # The auditor reads everything and changes nothing.

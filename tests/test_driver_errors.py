@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from pos.db.availability import DatabaseUnavailable
 from pos.db.pool import create_pool
 from pos.errors import IdempotencyProblem, Problem, StorageError
 from pos.storage import redemptions
@@ -139,3 +141,25 @@ async def test_a_program_reads_back_typed_and_answers_as_before(world: World) ->
     assert shown["per_visit_cap"] == 5000
     for key in ("valid_from", "valid_until", "created_at"):
         assert datetime.fromisoformat(shown[key]).tzinfo is not None
+
+
+async def test_a_connection_killed_mid_statement_is_an_outage_not_a_bug(
+    pool: asyncpg.Pool[Any], database_url: str
+) -> None:
+    """The server killed under a statement: `DatabaseUnavailable` (503), never the
+    StorageError of an unknown SQLSTATE (500)."""
+    async with pool.acquire() as conn:
+        pid = conn.get_server_pid()
+        killer = await asyncpg.connect(database_url)
+        try:
+            async def kill_soon() -> None:
+                await asyncio.sleep(0.3)
+                await killer.execute("SELECT pg_terminate_backend($1)", pid)
+
+            task = asyncio.create_task(kill_soon())
+            with pytest.raises(DatabaseUnavailable), translated():
+                await conn.execute("SELECT pg_sleep(5)")
+            await task
+        finally:
+            await killer.close()
+    assert await pool.fetchval("SELECT 1") == 1  # the pool healed by itself

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -58,12 +59,29 @@ async def _batch(world: World, name: str = "阳光文具店", currency: str = "C
     return shop, batch
 
 
-async def _download(world: World, batch_id: str, fmt: str,
-                    status: int = 200) -> tuple[bytes, Any]:
-    resp = await world.client.get(f"/v1/settlements/{batch_id}/export/{fmt}", headers=ADMIN)
+async def _download(world: World, batch_id: str, fmt: str, status: int = 200,
+                    query: str = "", headers: dict[str, str] | None = None
+                    ) -> tuple[bytes, Any]:
+    resp = await world.client.get(f"/v1/settlements/{batch_id}/export/{fmt}{query}",
+                                  headers={**ADMIN, **(headers or {})})
     raw = await resp.read()
     assert resp.status == status, raw[:500]
     return raw, resp
+
+
+# The CSV's columns: the English header row (`?lang=en`), and the Chinese one (the default).
+CSV_COLUMNS = ("batch_id", "merchant_id", "merchant_name", "currency", "redemption_id", "kind",
+               "program_id", "program_name", "voucher_id", "occurred_at", "amount",
+               "amount_minor")
+CSV_HEADER_ZH = ("批次编号", "商户编号", "商户名称", "币种", "消费编号", "类型", "项目编号",
+                 "项目名称", "券编号", "发生时间", "金额", "金额（最小货币单位）")  # noqa: RUF001
+
+
+def csv_rows(raw: bytes, header: tuple[str, ...] = CSV_HEADER_ZH) -> list[dict[str, str]]:
+    """A CSV export's lines keyed by column code, after checking its header row."""
+    found, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert tuple(found) == header
+    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows]
 
 
 async def _exports(world: World, batch_id: str) -> list[dict[str, Any]]:
@@ -79,7 +97,7 @@ async def test_csv_opens_in_excel_with_chinese_names(world: World) -> None:
         f'attachment; filename="settlement-{batch["id"]}.csv"')
     assert raw.startswith(b"\xef\xbb\xbf"), "Excel needs the BOM to read UTF-8"
     assert b"\r\n" in raw
-    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    rows = csv_rows(raw)
     assert len(rows) == 3
     assert {r["merchant_name"] for r in rows} == {"阳光文具店"}
     assert {r["program_name"] for r in rows} == {"助学券 Study"}
@@ -98,11 +116,74 @@ async def test_csv_opens_in_excel_with_chinese_names(world: World) -> None:
     assert export["times"] == 2
 
 
+async def test_csv_header_is_in_the_readers_language(world: World) -> None:
+    _, batch = await _batch(world, prices=(10000, 2050))
+    chinese, _ = await _download(world, batch["id"], "csv")
+    english, resp = await _download(world, batch["id"], "csv", query="?lang=en")
+    assert resp.headers["Content-Type"].startswith("text/csv")
+    asked, _ = await _download(world, batch["id"], "csv",
+                               headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
+    assert asked == english
+    # The query says what the file is, whatever the browser's header says.
+    named, _ = await _download(world, batch["id"], "csv", query="?lang=zh-CN",
+                               headers={"Accept-Language": "en"})
+    assert named == chinese
+
+    assert chinese.startswith(b"\xef\xbb\xbf") and english.startswith(b"\xef\xbb\xbf")
+    rows = csv_rows(chinese)
+    assert csv_rows(english, CSV_COLUMNS) == rows
+    assert chinese.split(b"\r\n", 1)[1] == english.split(b"\r\n", 1)[1], \
+        "only the header row depends on the language"
+    assert [(r["amount"], r["amount_minor"]) for r in rows] == [("100.00", "10000"),
+                                                                 ("20.50", "2050")]
+    assert {(r["batch_id"], r["merchant_name"], r["currency"], r["program_name"])
+            for r in rows} == {(batch["id"], "阳光文具店", "CNY", "助学券 Study")}
+    for row in rows:
+        at = datetime.fromisoformat(row["occurred_at"])
+        assert at.utcoffset() == timedelta(hours=8) and at.microsecond == 0
+
+    # Each file's digest is recorded, and says which file it is.
+    exports = {e["format"]: e for e in await _exports(world, batch["id"])}
+    assert (exports["csv"]["sha256"], exports["csv"]["times"]) == (
+        hashlib.sha256(chinese).hexdigest(), 2)
+    assert (exports["csv:en"]["sha256"], exports["csv:en"]["times"]) == (
+        hashlib.sha256(english).hexdigest(), 2)
+
+    # Machine formats do not change with the reader's language.
+    json_zh, _ = await _download(world, batch["id"], "json")
+    json_en, _ = await _download(world, batch["id"], "json", query="?lang=en")
+    assert json_zh == json_en
+    assert "json:en" not in {e["format"] for e in await _exports(world, batch["id"])}
+
+    resp = await world.client.get(f"/v1/settlements/{batch['id']}/export/csv?lang=fr",
+                                  headers=ADMIN)
+    problem = await resp.json()
+    assert (resp.status, resp.content_type, problem["code"]) == (
+        422, "application/problem+json", "validation_error")
+
+
 async def test_csv_defuses_formulas(world: World) -> None:
     _, batch = await _batch(world, name="=HYPERLINK(\"x\")", prices=(100,))
     raw, _ = await _download(world, batch["id"], "csv")
-    (row,) = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    (row,) = csv_rows(raw)
     assert row["merchant_name"] == "'=HYPERLINK(\"x\")"
+
+
+async def test_csv_quotes_program_names_whatever_they_hold(world: World) -> None:
+    shop = await world.shop("多项目商店")
+    names = ('Books, "new"', "午餐\n券", "-Study", "Plain")
+    for name in names:
+        program = await world.program(partners=[shop], name=name)
+        (voucher,) = await world.issue(program)
+        await redeem(world, shop, voucher, ("stationery", 1, 1000))
+    (batch,) = (await settle(world, merchant_id=shop.merchant_id))["batches"]
+    for query, header in (("", CSV_HEADER_ZH), ("?lang=en", CSV_COLUMNS)):
+        raw, _ = await _download(world, batch["id"], "csv", query=query)
+        rows = csv_rows(raw, header)
+        assert [r["program_name"] for r in rows] == [
+            'Books, "new"', "午餐\n券", "'-Study", "Plain"]
+        assert {r["merchant_name"] for r in rows} == {"多项目商店"}
+        assert raw.count(b"\r\n") == 5, "CRLF ends rows; a line break inside a name stays"
 
 
 async def test_csv_shows_adjustments_as_negative_lines(world: World) -> None:
@@ -114,7 +195,7 @@ async def test_csv_shows_adjustments_as_negative_lines(world: World) -> None:
     await void(world, shop, late["id"])
     (batch3,) = (await settle(world, merchant_id=shop.merchant_id))["batches"]
     raw, _ = await _download(world, batch3["id"], "csv")
-    (row,) = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    (row,) = csv_rows(raw)
     assert (row["kind"], row["amount"], row["amount_minor"], row["redemption_id"]) == (
         "adjustment", "-90.00", "-9000", late["id"])
     assert batch2["total"] == 9000
@@ -159,6 +240,8 @@ async def test_pain001_is_valid_against_the_official_schema(
     raw, resp = await _download(world, batch["id"], "pain001")
     assert resp.headers["Content-Type"].startswith("application/xml")
     pain001_schema.validate(raw.decode("utf-8"))
+    english, _ = await _download(world, batch["id"], "pain001", query="?lang=en")
+    assert english == raw, "a bank's file is the same whatever the reader's language"
 
     root = _parse(raw)
     assert root.tag == "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}Document"
@@ -298,6 +381,7 @@ async def test_formats_are_listed(world: World) -> None:
     formats = {f["name"]: f for f in (await resp.json())["formats"]}
     assert {"csv", "json", "pain001"} <= set(formats)
     assert formats["pain001"]["plugin"] == "export_pain001"
+    assert (formats["csv"]["languages"], formats["json"]["languages"]) == (["zh-CN", "en"], [])
 
 
 async def test_a_whole_run_as_one_pain001_file(

@@ -35,7 +35,8 @@ async def test_holder_page_shows_the_voucher_and_no_personal_data(world: World) 
     page = await resp.text()
     assert 'name="viewport"' in page
     for shown in ("Wish voucher 心愿券", "余额", "Left", "¥254.50", "CNY 254.50 left",
-                  "有效期", "Valid", "可用商户", "每次最多 ¥100.00", "CNY 100.00 a visit",
+                  "有效期", "Valid", "可用商户", "每家店每天最多 ¥100.00",
+                  "CNY 100.00 a day at each shop",
                   "Township Stationery 乡镇文具店", row["code"]):
         assert shown in page, shown
     for hidden in ("child-4711", "volunteer-42", "hospital", "Not a partner", other.merchant_id):

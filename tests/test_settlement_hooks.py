@@ -104,7 +104,7 @@ async def test_hook_pos_register_settlement_exporters(exporters: None, world: Wo
     assert formats["fixed_width"] == {
         "name": "fixed_width", "plugin": "fixed_width", "extension": "txt",
         "description": "Fixed-width text for an old bank system.",
-        "media_type": "text/plain; charset=ascii"}
+        "media_type": "text/plain; charset=ascii", "languages": []}
 
     resp = await world.client.get(f"/v1/settlements/{batch['id']}/export/fixed_width",
                                   headers=ADMIN)

@@ -164,8 +164,9 @@ def _per_visit(program: Program) -> tuple[str, str] | None:
     cap, currency = program.per_visit_cap, program.currency
     if not cap:
         return None
-    return (f"每次最多 {cards.money_text(cap, currency)}",
-            f"at most {currency} {format_major(cap, currency)} a visit")
+    # The cap holds per shop and local day (migration 0200), however many visits.
+    return (f"每家店每天最多 {cards.money_text(cap, currency)}",
+            f"at most {currency} {format_major(cap, currency)} a day at each shop")
 
 
 def _left(voucher: HeldVoucher, program: Program) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from pos.api.state import (
     services,
 )
 from pos.errors import validation_error
+from pos.messages import LANGUAGES, language
 from pos.plugin.exporter_types import Payee
 from pos.settlement import batch_status, exporting, runs
 from pos.storage import offline_sales
@@ -126,12 +127,25 @@ async def formats(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/settlements/{id}/export/{format}", summary="Download a batch in a format; "
-            "streamed, its SHA-256 recorded on the batch", auth="finance",
+            "streamed, its SHA-256 recorded on the batch; a header row a person reads is in "
+            "?lang= or Accept-Language (zh-CN, the default, or en)", auth="finance",
             content_type="application/octet-stream")
 async def export(request: web.Request) -> web.StreamResponse:
     batch_id = path_id(request, "id", "settlement batch")
-    job = await exporting.prepare(services(request), batch_id, request.match_info["format"])
+    job = await exporting.prepare(services(request), batch_id, request.match_info["format"],
+                                  _reader_language(request))
     return await _stream(request, job)
+
+
+def _reader_language(request: web.Request) -> str:
+    """The language of the words a person reads in the file: `lang` in the query, else
+    the `Accept-Language` header, else zh-CN."""
+    asked = request.query.get("lang")
+    if asked is None:
+        return language(request.headers.get("Accept-Language"))
+    if asked not in LANGUAGES:
+        raise validation_error(f"lang must be one of {', '.join(LANGUAGES)}.")
+    return asked
 
 
 @routes.get("/v1/settlement-runs/{id}/export/{format}", summary="Download a whole run as one "

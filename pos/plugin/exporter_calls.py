@@ -16,12 +16,15 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from pos.errors import PluginProblem
+from pos.messages import LANGUAGES
 from pos.plugin.exporter_types import (
+    DEFAULT_LANGUAGE,
     BatchHeader,
     ExportContext,
     ExportLine,
     RunExportContext,
     RunExporter,
+    TextLines,
 )
 from pos.plugin.loading import Registered
 
@@ -38,6 +41,23 @@ class ExporterInfo:
     media_type: str
     extension: str
     whole_runs: bool  # it can also write a whole run as one file (`RunExporter`)
+    # The languages of the words a person reads in its file, the default first; empty when
+    # its file is the same whatever the reader's language.
+    languages: tuple[str, ...] = ()
+
+    def language_for(self, asked: str) -> str | None:
+        """The language its file is written in for a reader who asked for `asked`; None
+        when the file does not depend on the reader's language."""
+        if not self.languages:
+            return None
+        return asked if asked in self.languages else self.languages[0]
+
+
+def _languages(declared: object) -> tuple[str, ...]:
+    """The languages an exporter declares that the service knows (zh-CN, en), in its order."""
+    if not isinstance(declared, (list, tuple)):
+        return ()
+    return tuple(lang for lang in declared if lang in LANGUAGES)
 
 
 class ExporterCalls:
@@ -60,7 +80,8 @@ class ExporterCalls:
             description=str(getattr(adapter, "description", "")),
             media_type=str(getattr(adapter, "media_type", "application/octet-stream")),
             extension=str(getattr(adapter, "extension", "bin")),
-            whole_runs=isinstance(adapter, RunExporter))
+            whole_runs=isinstance(adapter, RunExporter),
+            languages=_languages(getattr(adapter, "languages", ())))
 
     def infos(self) -> list[ExporterInfo]:
         """Every installed format, by name."""
@@ -107,11 +128,13 @@ class ExporterCalls:
     def batch(
         self, name: str, batch: BatchHeader,
         lines: Callable[[], AsyncIterator[Sequence[ExportLine]]],
+        text_lines: TextLines | None = None, language: str = DEFAULT_LANGUAGE,
     ) -> AsyncIterator[bytes]:
-        """The batch's file as the exporter writes it, checked piece by piece."""
+        """The batch's file as the exporter writes it, checked piece by piece; `language`
+        should be one the exporter has (`ExporterInfo.language_for`)."""
         registered = self._exporter(name)
         ctx = ExportContext(batch=batch, settings=self._settings.get(registered.plugin, {}),
-                            lines=lines)
+                            lines=lines, language=language, text_source=text_lines)
         return self._pieces(registered, name, lambda: registered.adapter.export(ctx))
 
     def run(self, name: str, run_id: str, batches: Sequence[BatchHeader]

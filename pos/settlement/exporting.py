@@ -1,18 +1,27 @@
 """Exporting a batch: pick the exporter plugin, check it will take the batch (before a
 byte is sent, so a refusal is still a problem response), then stream its bytes while
 hashing them; the SHA-256 is recorded on the batch once the whole file has gone out.
-The exporter is reached only through the plugin facade (`Plugins.exports`)."""
+The exporter is reached only through the plugin facade (`Plugins.exports`).
+
+A file whose words a person reads (a CSV's header row) is written in the reader's language
+when the exporter has it (zh-CN by default); its digest is recorded under the format's
+name for zh-CN and under `<format>:en` for English, so each file's digest says which it is.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from pos.errors import EXPORT_REFUSED, UNKNOWN_FORMAT
+from pos.messages import DEFAULT_LANGUAGE
 from pos.plugin.exporter_calls import ExporterInfo
-from pos.plugin.exporter_types import BatchHeader, ExportLine
+from pos.plugin.exporter_types import BatchHeader, ExportLine, TextLine
 from pos.service.services import Services
+from pos.storage import settlement_lines
 from pos.storage import settlements as store
 
 # Exporters may yield tiny pieces; the response is written in pieces of about this size.
@@ -28,6 +37,9 @@ class Export:
     exporter: ExporterInfo
     services: Services
     run_id: str | None = None
+    # The language of the words a person reads in the file: one the exporter has, or the
+    # default when its file does not depend on the reader's language.
+    language: str = DEFAULT_LANGUAGE
     sha256: str | None = None  # set once the whole file has been produced
     size: int = 0
 
@@ -39,7 +51,11 @@ class Export:
     @property
     def recorded_as(self) -> str:
         """The format name the digest is recorded under on each batch the file carries."""
-        return f"{self.format}:run" if self.run_id else self.format
+        if self.run_id:
+            return f"{self.format}:run"
+        if self.language == DEFAULT_LANGUAGE:
+            return self.format
+        return f"{self.format}:{self.language}"
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The file, in pieces; records its digest on its batches when it is complete.
@@ -48,41 +64,73 @@ class Export:
         exports = self.services.plugins.exports
         # The batch's lines are read from a server-side cursor that holds a connection;
         # every cursor the exporter opened is closed here, even if it stopped reading.
-        opened: list[AsyncIterator[Sequence[ExportLine]]] = []
+        opened: list[AsyncIterator[Sequence[object]]] = []
         # The lines come from the replica once it has caught up with the primary (the
         # digest is written to the primary, below).
         read_pool = await self.services.reader()
+        batch = self.batches[0]
 
         def lines() -> AsyncIterator[Sequence[ExportLine]]:
-            stream = store.stream_lines(read_pool, self.batches[0].id)
+            stream = settlement_lines.stream_lines(read_pool, batch.id)
+            opened.append(stream)
+            return stream
+
+        def text_lines(time_zone: str = "UTC", *, seconds: bool = False
+                       ) -> AsyncIterator[Sequence[TextLine]]:
+            stream = settlement_lines.stream_text_lines(read_pool, batch.id, batch.currency,
+                                                        time_zone, seconds=seconds)
             opened.append(stream)
             return stream
 
         pieces = (exports.run(self.format, self.run_id, self.batches)
                   if self.run_id is not None
-                  else exports.batch(self.format, self.batches[0], lines))
-        digest = hashlib.sha256()
+                  else exports.batch(self.format, batch, lines, text_lines, self.language))
+        digest = _Digest()
         pending: list[bytes] = []
         pending_size = 0
         try:
             async for piece in pieces:
-                digest.update(piece)
                 self.size += len(piece)
                 pending.append(piece)
                 pending_size += len(piece)
                 if pending_size >= WRITE_SIZE:
-                    yield b"".join(pending)
+                    yield await digest.add(b"".join(pending))
                     pending, pending_size = [], 0
         finally:
             # The exporter first (it stops reading), then the cursors it read from.
             for generator in [pieces, *opened]:
                 await _close(generator)
         if pending:
-            yield b"".join(pending)
-        self.sha256 = digest.hexdigest()
+            yield await digest.add(b"".join(pending))
+        self.sha256 = await digest.hexdigest()
         for batch in self.batches:
             await store.record_export(self.services.pool, batch.id, self.recorded_as,
                                       self.sha256, self.size)
+
+
+class _Digest:
+    """SHA-256 of the pieces in order, each hashed in a thread (hashlib lets go of the GIL)
+    while the exporter makes the next: a large file's hashing costs the event loop
+    nothing."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._last: asyncio.Future[None] | None = None
+
+    async def add(self, piece: bytes) -> bytes:
+        """Start hashing `piece` after the pieces before it; returns it."""
+        await self._settled()
+        self._last = asyncio.get_running_loop().run_in_executor(None, self._sha.update, piece)
+        return piece
+
+    async def hexdigest(self) -> str:
+        await self._settled()
+        return self._sha.hexdigest()
+
+    async def _settled(self) -> None:
+        if self._last is not None:
+            await self._last
+            self._last = None
 
 
 async def _close(iterator: AsyncIterator[object]) -> None:
@@ -99,13 +147,16 @@ def _exporter(services: Services, fmt: str) -> ExporterInfo:
     return info
 
 
-async def prepare(services: Services, batch_id: str, fmt: str) -> Export:
+async def prepare(services: Services, batch_id: str, fmt: str,
+                  language: str = DEFAULT_LANGUAGE) -> Export:
+    """A batch's file in `fmt`, its words in `language` when the exporter has it."""
     info = _exporter(services, fmt)
     batch = await store.batch_header(services.pool, batch_id)
     refusal = services.plugins.exports.refuse(fmt, batch)
     if refusal:
         raise EXPORT_REFUSED(refusal, format=fmt)
-    return Export(batches=[batch], format=fmt, exporter=info, services=services)
+    return Export(batches=[batch], format=fmt, exporter=info, services=services,
+                  language=info.language_for(language) or DEFAULT_LANGUAGE)
 
 
 async def prepare_run(services: Services, run_id: str, fmt: str) -> Export:
@@ -122,7 +173,8 @@ async def prepare_run(services: Services, run_id: str, fmt: str) -> Export:
                   run_id=run_id)
 
 
-def describe_exporters(services: Services) -> list[dict[str, str]]:
+def describe_exporters(services: Services) -> list[dict[str, Any]]:
     return [{"name": info.name, "plugin": info.plugin, "description": info.description,
-             "media_type": info.media_type, "extension": info.extension}
+             "media_type": info.media_type, "extension": info.extension,
+             "languages": list(info.languages)}
             for info in services.plugins.exports.infos()]

@@ -12,6 +12,7 @@ caller can act on; nothing above `pos.storage` ever sees an asyncpg exception.
     40P01 deadlock_detected                   was rolled back, nothing was written
     PV001 idempotency lease lost              LeaseLost: raised by `pos_redeem` and
                                               `pos_void` (migration 0002)
+    08xxx, 57xxx, a closed connection         DatabaseUnavailable (an outage: 503)
     anything else                             StorageError
 
 asyncpg reports a value it cannot even send (a malformed uuid) as 22000 too, so it is a
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 
 import asyncpg
 
+from pos.db.availability import DatabaseUnavailable, is_database_away
 from pos.errors import TRY_AGAIN, Problem, StorageError
 
 UNIQUE_VIOLATION = "23505"
@@ -91,8 +93,13 @@ def translate(exc: asyncpg.PostgresError | asyncpg.InterfaceError) -> StorageErr
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Run statements whose driver errors must reach the caller as the service's own."""
+    """Run statements whose driver errors must reach the caller as the service's own. A
+    connection lost or refused mid-statement is an outage, not a refusal: it is raised as
+    `DatabaseUnavailable` (answered 503 with Retry-After; the statement's transaction was
+    rolled back by the server, or never reached it)."""
     try:
         yield
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        if is_database_away(exc):
+            raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}") from exc
         raise translate(exc) from exc

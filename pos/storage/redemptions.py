@@ -149,7 +149,7 @@ class VoidRefusal(enum.Enum):
 VoidOutcome = Voided | VoidRefusal
 
 
-def _redeem_outcome(doc: asyncpg.Record) -> RedeemOutcome:
+def redeem_outcome(doc: asyncpg.Record) -> RedeemOutcome:
     kind = doc["outcome"]
     if kind == "ok":
         return Redeemed(StoredAnswer(doc["answer"]))
@@ -188,7 +188,7 @@ _REDEEM = ("SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
            "$15) AS d")
 
 
-def _redeem_args(new: NewRedemption) -> tuple[Any, ...]:
+def redeem_args(new: NewRedemption) -> tuple[Any, ...]:
     return (
         new.redemption_id, new.voucher_id, new.merchant_id, new.till_id, new.idem_key,
         new.idem_owner, new.currency, new.basket_total, new.eligible_total, new.wanted,
@@ -201,7 +201,7 @@ async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
     remainder's channel payment (`payment_id`) bound to the redemption; if that payment is
     no longer there to bind, nothing is written. `db` is the pool, or a connection, maybe
     already in the transaction that holds the request's idempotency claim."""
-    args = _redeem_args(new)
+    args = redeem_args(new)
     doc: asyncpg.Record | None
     try:
         with translated():
@@ -221,7 +221,7 @@ async def redeem(db: Executor, new: NewRedemption) -> RedeemOutcome:
     except LeaseLost:
         raise _still_running("payment") from None
     assert doc is not None  # pos_redeem always answers
-    return _redeem_outcome(doc)
+    return redeem_outcome(doc)
 
 
 async def _redeem_on(conn: Connection, new: NewRedemption, args: tuple[Any, ...]
@@ -236,9 +236,9 @@ async def redeem_in(conn: Connection, new: NewRedemption) -> RedeemOutcome:
     """`redeem` inside the caller's transaction: one part of a sale paid by several
     vouchers (`pos.storage.sale_records`). The caller translates driver errors, and rolls
     back unless every part is `Redeemed`."""
-    doc = await _redeem_on(conn, new, _redeem_args(new))
+    doc = await _redeem_on(conn, new, redeem_args(new))
     assert doc is not None  # pos_redeem always answers
-    return _redeem_outcome(doc)
+    return redeem_outcome(doc)
 
 
 async def void_in(

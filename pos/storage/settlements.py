@@ -1,5 +1,5 @@
-"""Settlement SQL: cutting batches, moving them through their statuses, reading their lines
-in chunks, recording export digests, and payee accounts.
+"""Settlement SQL: cutting batches, moving them through their statuses, recording export
+digests, and payee accounts (a batch's lines for an export: `pos.storage.settlement_lines`).
 
 Ledger accounts used here (kind 'settle', each transaction within one program):
     merchant_payable/<merchant> -> settlement_batch/<batch>   when a batch is cut
@@ -9,7 +9,6 @@ so a batch account holds its total until it is paid, then nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from pos.errors import (
     SETTLEMENT_TIMEOUT,
     not_found,
 )
-from pos.plugin.exporter_types import BatchHeader, ExportLine, Payee
+from pos.plugin.exporter_types import BatchHeader, Payee
 from pos.storage.driver_errors import DuplicateRow, MissingReference, translated
 
 # Settlement runs take this transaction-level advisory lock, so two runs never interleave;
@@ -302,28 +301,6 @@ def _header(row: asyncpg.Record) -> BatchHeader:
         redemption_total=row["redemption_total"], adjustment_total=row["adjustment_total"],
         total=row["total"], payee=payee,
     )
-
-
-async def stream_lines(
-    pool: asyncpg.Pool[Any], batch_id: str, chunk: int = 5000
-) -> AsyncIterator[Sequence[ExportLine]]:
-    """The batch's lines in a stable order, `chunk` at a time, from a server-side cursor."""
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
-        cursor = await conn.cursor(
-            """
-            SELECT l.redemption_id::text, l.kind, l.amount, l.program_id::text,
-                   p.name AS program_name, l.voucher_id::text, l.occurred_at
-              FROM settlement_lines l JOIN programs p ON p.id = l.program_id
-             WHERE l.batch_id = $1
-             ORDER BY l.occurred_at, l.redemption_id, l.kind
-            """,
-            batch_id,
-        )
-        while True:
-            rows = await cursor.fetch(chunk)
-            if not rows:
-                return
-            yield [ExportLine(*r) for r in rows]
 
 
 async def record_export(

@@ -26,7 +26,7 @@ from pos.messages import msg
 # answer in one transaction (bench/redeem.py drives the same statements through pgbench).
 ONE_TRANSACTION = True
 
-_LOAD_COLUMNS = """
+LOAD_COLUMNS = """
     v.id::text AS voucher_id, v.status, v.token_kid, v.token_iat, v.uses_left,
     p.id::text AS program_id, p.name AS program_name, p.currency, p.restrictions,
     p.rule_settings, p.per_visit_cap, p.unit_price, p.valid_from, p.valid_until,
@@ -39,7 +39,7 @@ _LOAD_COLUMNS = """
         AND c.valid_from <= now() AND c.valid_until > now())::bigint AS available,
     now() AS db_now
 """
-_FROM = " FROM vouchers v JOIN programs p ON p.id = v.program_id "
+VOUCHER_FROM = " FROM vouchers v JOIN programs p ON p.id = v.program_id "
 _CLAIM = """
     WITH free AS (
         -- Held to the end of the transaction: a second request with the same key while the
@@ -62,11 +62,11 @@ _CLAIM = """
       FROM (SELECT 1) AS one
       LEFT JOIN LATERAL (SELECT """
 # Built once from constant parts; every value is a bind parameter.
-_LOAD_BY_ID = "SELECT " + _LOAD_COLUMNS + _FROM + "WHERE v.id = $1"
-_LOAD_BY_CODE = "SELECT " + _LOAD_COLUMNS + _FROM + "WHERE v.code_hash = $1"
+_LOAD_BY_ID = "SELECT " + LOAD_COLUMNS + VOUCHER_FROM + "WHERE v.id = $1"
+_LOAD_BY_CODE = "SELECT " + LOAD_COLUMNS + VOUCHER_FROM + "WHERE v.code_hash = $1"
 # The idempotency claim and the voucher's load in one statement: one round trip.
-_CLAIM_BY_ID = _CLAIM + _LOAD_COLUMNS + _FROM + "WHERE v.id = $1) AS l ON true"
-_CLAIM_BY_CODE = _CLAIM + _LOAD_COLUMNS + _FROM + "WHERE v.code_hash = $1) AS l ON true"
+_CLAIM_BY_ID = _CLAIM + LOAD_COLUMNS + VOUCHER_FROM + "WHERE v.id = $1) AS l ON true"
+_CLAIM_BY_CODE = _CLAIM + LOAD_COLUMNS + VOUCHER_FROM + "WHERE v.code_hash = $1) AS l ON true"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,12 @@
-"""The redemption engine: what a voucher covers in a basket (quote), taking it (redeem), giving
-it back (void). Checks that can change under concurrency are re-done under the voucher's
-lock in the database; everything else is decided here.
+"""The redemption engine: what a voucher covers in a basket (quote, worked out by
+`pos.till.evaluation`), taking it (redeem), giving it back (void). Checks that can change
+under concurrency are re-done under the voucher's lock in the database; everything else is
+decided here.
+
+A redemption under a key the till never used, with nothing to collect through a channel, is
+two round trips and one commit: the voucher loaded read only, then the key's claim and
+`pos_redeem` in one statement (`pos.storage.claim_and_redeem`). Anything else claims the
+key first, in the transaction that then moves the value (`pos.till.claims`).
 
 The value moves in PL/pgSQL: `pos_redeem` and `pos_void` (migration 0002, replaced by 0200
 with the per-visit cap per local day, the period limits of `pos_limit_room` and sessions),
@@ -12,22 +18,16 @@ The events that listeners get are written at commit by the triggers
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from pos.api.requests import QuoteIn, RedemptionIn
-from pos.db.pool import Executor
 from pos.errors import (
     ALREADY_VOIDED,
     AMOUNT_EXCEEDS_COVERAGE,
-    CHANNEL_NOT_ALLOWED,
-    CURRENCY_MISMATCH,
     IDEMPOTENCY_KEY_REQUIRED,
-    IDENTITY_CHECK_REQUIRED,
-    LIMIT_REACHED,
-    NO_ELIGIBLE_LINES,
     NOT_FOUND,
     OFFLINE_SALE_NOT_VOIDABLE,
     VALIDATION_ERROR,
@@ -36,166 +36,31 @@ from pos.errors import (
 )
 from pos.ids import uuid7
 from pos.messages import DEFAULT_LANGUAGE, msg
-from pos.plugin.types import BasketLine, ProgramView, RuleContext
 from pos.service.services import Services
-from pos.storage import offline_sales, till_lookup
+from pos.storage import claim_and_redeem, offline_sales, till_lookup
 from pos.storage import redemptions as store
 from pos.storage.redemptions import (
     CoverageShort,
     LimitReached,
     NewRedemption,
     Redeemed,
+    RedeemOutcome,
     RedeemRefusal,
     Voided,
     VoidRefusal,
 )
 from pos.storage.till_lookup import VoucherState
-from pos.till import channel_payments, eligibility
+from pos.till import channel_payments
 from pos.till.claims import Claimed, with_claim, with_claim_in_transaction
-from pos.till.rule_reads import DatabaseRuleReads
+from pos.till.evaluation import Evaluation, evaluate, limit_reached
 from pos.till.voucher_lookup import (
+    Locator,
     Till,
     check_voucher,
-    exhausted,
-    find_voucher,
     locate,
     refused,
     verify_located,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    state: VoucherState
-    lines: list[eligibility.LineOutcome]
-    basket_total: int
-    eligible_total: int
-    wanted: int
-    covered: int
-    # Per line, what each rule added to its decision ({"<rule>": detail}), e.g. the
-    # approved product list's version; stored with the redemption line.
-    details: tuple[dict[str, Any] | None, ...] = ()
-    sessions: int | None = None  # a program counted in uses: the sessions this basket uses
-    # What the per-visit cap and period limits still allow here now (None: not limited).
-    limit_left: int | None = None
-
-    def line_dicts(self) -> list[dict[str, Any]]:
-        return [{**o.as_dict(), "detail": d}
-                for o, d in zip(self.lines, self.details or [None] * len(self.lines),
-                                strict=True)]
-
-
-# ------------------------------------------------------------------------------------------
-# quote
-
-
-def check_sale_terms(services: Services, request: QuoteIn, state: VoucherState) -> None:
-    """What the voucher asks of the sale beyond its lines: currency, identity, channel."""
-    basket = request.basket
-    if basket.currency != state.currency:
-        raise CURRENCY_MISMATCH(msg("currency_mismatch.detail", voucher_currency=state.currency,
-                                    basket_currency=basket.currency))
-    if state.require_identity and not request.identity_confirmed:
-        raise IDENTITY_CHECK_REQUIRED(msg("identity_check_required"))
-    if request.channel not in state.channels or services.plugins.channel(request.channel) is None:
-        raise CHANNEL_NOT_ALLOWED(msg("channel_not_allowed.channel", channel=request.channel))
-
-
-async def evaluate(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState | None = None,
-    db: Executor | None = None, lang: str = DEFAULT_LANGUAGE,
-) -> Evaluation:
-    """What the voucher covers in this basket; `state` when the caller already checked it,
-    `db` the request's own connection when it holds one (rules read through it). Each
-    line's reason is put into `lang`."""
-    if state is None:
-        state = await find_voucher(services, till, request)
-    check_sale_terms(services, request, state)
-    if state.uses_left == 0 or state.available <= 0:
-        raise exhausted()
-    lines = basket_lines(request)
-    outcomes, details = await decide_lines(services, till, request, state, lines, db, lang)
-    eligible = eligibility.eligible_total(outcomes)
-    basket_total = sum(line.total for line in lines)
-    if eligible == 0:
-        raise NO_ELIGIBLE_LINES(
-            msg("no_eligible_lines"),
-            lines=[o.as_dict() for o in outcomes])
-    sessions = worth = None
-    if state.unit_price is not None and state.uses_left is not None:
-        sessions, worth = eligibility.session_cover(outcomes, state.unit_price,
-                                                    state.uses_left)
-    wanted = eligibility.wanted_amount(
-        eligible, per_visit_cap=state.per_visit_cap, sessions_worth=worth)
-    limit_left = None
-    if state.limited:
-        room = await store.limit_room(services.pool, state.voucher_id, till.merchant_id)
-        if room.reached is not None:
-            raise limit_reached(room.reached, state, outcomes)
-        if room.room is not None:
-            wanted, limit_left = min(wanted, room.room), room.room
-    covered = eligibility.covered_amount(wanted, state.available)
-    if sessions is not None and state.unit_price is not None and state.uses_left is not None:
-        sessions = eligibility.sessions_for(outcomes, state.unit_price, state.uses_left,
-                                            covered)
-    return Evaluation(state, outcomes, basket_total, eligible, wanted, covered, details,
-                      sessions, limit_left)
-
-
-def basket_lines(request: QuoteIn) -> list[BasketLine]:
-    return [
-        BasketLine(line_no=i + 1, sku=line.sku, gtin=line.gtin, category=line.category,
-                   description=line.description, quantity=line.quantity,
-                   unit_price=line.unit_price)
-        for i, line in enumerate(request.basket.lines)
-    ]
-
-
-async def decide_lines(
-    services: Services, till: Till, request: QuoteIn, state: VoucherState,
-    lines: list[BasketLine], db: Executor | None = None, lang: str = DEFAULT_LANGUAGE,
-) -> tuple[list[eligibility.LineOutcome], tuple[dict[str, Any] | None, ...]]:
-    """Each rule of the voucher's program decides each line (deny wins, the never-list
-    above all), each reason in `lang`; with the details the rules added per line. `db`: the
-    request's own connection, if it holds one."""
-    ctx = RuleContext(
-        program=ProgramView(
-            id=state.program_id, name=state.program_name, currency=state.currency,
-            restrictions=tuple(state.restrictions), rule_settings=state.rule_settings,
-            require_identity=state.require_identity),
-        merchant_id=till.merchant_id, till_id=till.till_id,
-        identity_confirmed=request.identity_confirmed, settings={},
-        reads=DatabaseRuleReads(services.pool if db is None else db),
-    )
-    if len(state.restrictions) == 1:  # the usual program: no task for one rule
-        results = [await services.plugins.decide(state.restrictions[0], ctx, lines)]
-    else:
-        results = await asyncio.gather(
-            *(services.plugins.decide(rule, ctx, lines) for rule in state.restrictions))
-    outcomes = eligibility.combine(
-        state.restrictions, dict(zip(state.restrictions, results, strict=True)), lines,
-        lambda rule, code, params: services.plugins.reason(rule, code, params, lang),
-        services.config.redemption.never_pay)
-    details = tuple(
-        {rule: dict(d.detail) for rule, d in ((r, res[i]) for r, res in
-                                                zip(state.restrictions, results, strict=True))
-         if d.detail} or None
-        for i in range(len(lines)))
-    return outcomes, details
-
-
-def limit_reached(reached: LimitReached, state: VoucherState,
-                  outcomes: list[eligibility.LineOutcome] | None = None) -> Problem:
-    """422 `limit_reached`, saying when the voucher can be used again (local time)."""
-    when = f"{reached.resets_at:%Y-%m-%d %H:%M}"
-    extra: dict[str, Any] = {"period": reached.period,
-                             "resets_at": reached.resets_at.isoformat(),
-                             "time_zone": state.time_zone}
-    if outcomes is not None:
-        extra["lines"] = [o.as_dict() for o in outcomes]
-    period = reached.period if reached.period in ("visit", "day", "week", "month") else "day"
-    return LIMIT_REACHED(msg(f"limit_reached.{period}", when=when, time_zone=state.time_zone),
-                         **extra)
 
 
 def _voucher_view(state: VoucherState) -> dict[str, Any]:
@@ -257,21 +122,17 @@ async def redeem(
 ) -> tuple[int, dict[str, Any]]:
     digest = request_hash(path, request.model_dump(mode="json"))
     where = await verify_located(services, await locate(services, till, request))
+    fresh = await _redeem_fresh(services, till, request, key, digest, where, lang)
+    if fresh is not None:
+        return fresh
 
     async def work(owner: str, loaded: VoucherState | None, claimed: Claimed
                    ) -> tuple[int, dict[str, Any]]:
         state = await check_voucher(services, request, where, loaded)
         ev = await evaluate(services, till, request, state, claimed.db(services), lang)
-        if request.amount is not None and request.amount > ev.covered:
-            raise AMOUNT_EXCEEDS_COVERAGE(
-                msg("amount_exceeds_coverage.asked", covered_amount=ev.covered,
-                    asked_amount=request.amount, currency=ev.state.currency),
-                covered=ev.covered)
-        redemption_id = str(uuid7())  # time-ordered: appended to the primary key's edge
-        lines = ev.line_dicts()
         # The remainder is taken through the channel first; the voucher part only if that
         # stood, and at exactly the figure the remainder was worked out from.
-        covered = request.amount if request.amount is not None else ev.covered
+        covered = _voucher_part(request, ev)
         collected = None
         if ev.basket_total > covered:
             await claimed.commit_claim()  # a channel call is remote: never inside a transaction
@@ -279,46 +140,20 @@ async def redeem(
                 services, till_id=till.till_id, merchant_id=till.merchant_id, idem_key=key,
                 channel=request.channel, amount=ev.basket_total - covered,
                 currency=ev.state.currency)
-        response = {
-            "id": redemption_id, "voucher_id": ev.state.voucher_id,
-            "program_id": ev.state.program_id, "merchant_id": till.merchant_id,
-            "till_id": till.till_id, "currency": ev.state.currency, "status": "captured",
-            "channel": request.channel, "basket_total": ev.basket_total,
-            "eligible_total": ev.eligible_total, "lines": lines,
-            "payment": None if collected is None else collected.as_dict(),
-        }
         journalled = collected is not None and collected.payment is not None
+        new = _new_redemption(till, request, ev, key, owner, collected,
+                              requested=covered if journalled else request.amount)
         try:
-            outcome = await store.redeem(claimed.db(services), NewRedemption(
-                redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
-                merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key,
-                idem_owner=owner, currency=ev.state.currency, basket_total=ev.basket_total,
-                eligible_total=ev.eligible_total, wanted=ev.wanted,
-                requested=covered if journalled else request.amount,
-                channel=request.channel, lines=lines, response=response,
-                token_iat=ev.state.token_iat,
-                payment_id=collected.payment.id if collected and collected.payment else None,
-            ))
+            outcome = await store.redeem(claimed.db(services), new)
         except BaseException as exc:
             if collected is not None:
                 status = await asyncio.shield(channel_payments.reverse(services, collected))
                 if isinstance(exc, Problem):
                     channel_payments.tell(exc, request.channel, status)
             raise
-        problem: Problem
-        match outcome:
-            case Redeemed(answer=answer):
-                return 201, answer
-            case CoverageShort(covered=now_covered):
-                problem = AMOUNT_EXCEEDS_COVERAGE(
-                    msg("amount_exceeds_coverage.now", covered_amount=now_covered,
-                        currency=ev.state.currency),
-                    covered=now_covered)
-            case LimitReached():
-                # Another till used the rest of the limit while this one was deciding.
-                problem = limit_reached(outcome, ev.state)
-            case RedeemRefusal():
-                problem = refused(outcome)
+        if isinstance(outcome, Redeemed):
+            return 201, outcome.answer
+        problem = _sale_problem(outcome, ev)
         if collected is not None:
             channel_payments.tell(problem, request.channel,
                           await channel_payments.reverse(services, collected))
@@ -326,6 +161,87 @@ async def redeem(
 
     return await with_claim_in_transaction(services, till, key, digest, work, where,
                                            one_transaction=till_lookup.ONE_TRANSACTION)
+
+
+async def _redeem_fresh(
+    services: Services, till: Till, request: RedemptionIn, key: str, digest: bytes,
+    where: Locator, lang: str,
+) -> tuple[int, dict[str, Any]] | None:
+    """The till's common sale in two round trips and one commit: the voucher loaded read
+    only, then the key claimed and the value moved in one statement. None when the sale must
+    go the general way: the key was used before (a retry), a remainder is to be collected
+    through a channel, rules left details to store, or another request took the key."""
+    async with services.pool.acquire() as conn:  # one connection for both statements
+        state = await claim_and_redeem.load_unless_key_used(
+            conn, till_id=till.till_id, key=key, merchant_id=till.merchant_id,
+            voucher_id=where.voucher_id, code_hash=where.code_hash, kid=where.kid)
+        if state is None:
+            return None
+        ev = await evaluate(services, till, request,
+                            await check_voucher(services, request, where, state), conn, lang)
+        if ev.basket_total > _voucher_part(request, ev):
+            return None
+        new = _new_redemption(till, request, ev, key, str(uuid.uuid4()), None,
+                              requested=request.amount)
+        if new.needs_transaction():
+            return None
+        outcome = await claim_and_redeem.claim_and_redeem(
+            conn, new, digest, services.config.redemption.idempotency_lease_seconds)
+    if outcome is None:
+        return None
+    if isinstance(outcome, Redeemed):
+        return 201, outcome.answer
+    raise _sale_problem(outcome, ev)
+
+
+def _voucher_part(request: RedemptionIn, ev: Evaluation) -> int:
+    """What the voucher is to pay: the amount the till asked for, or all it covers."""
+    if request.amount is not None and request.amount > ev.covered:
+        raise AMOUNT_EXCEEDS_COVERAGE(
+            msg("amount_exceeds_coverage.asked", covered_amount=ev.covered,
+                asked_amount=request.amount, currency=ev.state.currency),
+            covered=ev.covered)
+    return request.amount if request.amount is not None else ev.covered
+
+
+def _new_redemption(
+    till: Till, request: RedemptionIn, ev: Evaluation, key: str, owner: str,
+    collected: channel_payments.Collected | None, requested: int | None,
+) -> NewRedemption:
+    redemption_id = str(uuid7())  # time-ordered: appended to the primary key's edge
+    lines = ev.line_dicts()
+    response = {
+        "id": redemption_id, "voucher_id": ev.state.voucher_id,
+        "program_id": ev.state.program_id, "merchant_id": till.merchant_id,
+        "till_id": till.till_id, "currency": ev.state.currency, "status": "captured",
+        "channel": request.channel, "basket_total": ev.basket_total,
+        "eligible_total": ev.eligible_total, "lines": lines,
+        "payment": None if collected is None else collected.as_dict(),
+    }
+    return NewRedemption(
+        redemption_id=redemption_id, voucher_id=ev.state.voucher_id,
+        merchant_id=till.merchant_id, till_id=till.till_id, idem_key=key, idem_owner=owner,
+        currency=ev.state.currency, basket_total=ev.basket_total,
+        eligible_total=ev.eligible_total, wanted=ev.wanted, requested=requested,
+        channel=request.channel, lines=lines, response=response,
+        token_iat=ev.state.token_iat,
+        payment_id=collected.payment.id if collected and collected.payment else None)
+
+
+def _sale_problem(outcome: RedeemOutcome, ev: Evaluation) -> Problem:
+    """Why `pos_redeem` wrote nothing, for the till."""
+    match outcome:
+        case CoverageShort(covered=now_covered):
+            return AMOUNT_EXCEEDS_COVERAGE(
+                msg("amount_exceeds_coverage.now", covered_amount=now_covered,
+                    currency=ev.state.currency),
+                covered=now_covered)
+        case LimitReached():
+            # Another till used the rest of the limit while this one was deciding.
+            return limit_reached(outcome, ev.state)
+        case RedeemRefusal():
+            return refused(outcome)
+    raise AssertionError(f"not a refusal: {outcome!r}")
 
 
 async def void(

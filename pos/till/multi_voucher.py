@@ -33,7 +33,7 @@ from pos.storage.redemptions import (
 )
 from pos.storage.sale_records import NewSale, SalePart
 from pos.storage.till_lookup import VoucherState
-from pos.till import channel_payments, claims, engine, sale_plan
+from pos.till import channel_payments, claims, engine, evaluation, sale_plan
 from pos.till.allocation import Allocation
 from pos.till.channel_payments import Collected
 from pos.till.sale_plan import Plan
@@ -102,7 +102,7 @@ async def _write(
                     raise sale_plan.naming(refused(done), k + 1, ids[k])
                 case LimitReached():  # a per-visit cap or period limit, under the lock
                     raise sale_plan.naming(
-                        engine.limit_reached(done, current.listed[k].state), k + 1, ids[k])
+                        evaluation.limit_reached(done, current.listed[k].state), k + 1, ids[k])
                 case CoverageShort():  # cannot happen under our lock
                     raise sale_plan.naming(VOUCHERS_CHANGED(
                         "This voucher changed meanwhile. Nothing was taken; check the "

@@ -22,7 +22,7 @@ from pos.service.services import Services
 from pos.storage import sale_records
 from pos.storage.sale_records import VoucherNow
 from pos.storage.till_lookup import VoucherState
-from pos.till import allocation, engine
+from pos.till import allocation, evaluation
 from pos.till.allocation import Allocation, Purse
 from pos.till.eligibility import LineOutcome
 from pos.till.voucher_lookup import (
@@ -87,7 +87,7 @@ async def _checked(services: Services, till: Till, request: QuoteIn, position: i
         voucher_id = where.voucher_id
         state = await check_voucher(services, ref, where, await load(services, till, where))
         voucher_id = state.voucher_id
-        engine.check_sale_terms(services, request, state)
+        evaluation.check_sale_terms(services, request, state)
         return state
     except Problem as problem:
         raise naming(problem, position, voucher_id) from None
@@ -108,12 +108,12 @@ async def find_listed(services: Services, till: Till, request: QuoteIn,
                 f"This voucher was scanned twice (also as voucher {seen[state.voucher_id]}). "
                 "Remove one."), position, state.voucher_id)
         seen[state.voucher_id] = position
-    lines = engine.basket_lines(request)
+    lines = evaluation.basket_lines(request)
     by_program: dict[str, VoucherState] = {}
     for state in states:
         by_program.setdefault(state.program_id, state)
     decided = dict(zip(by_program, await asyncio.gather(*(
-        engine.decide_lines(services, till, request, state, lines, lang=lang)
+        evaluation.decide_lines(services, till, request, state, lines, lang=lang)
         for state in by_program.values())), strict=True))
     return [Listed(position, state, *decided[state.program_id])
             for position, state in enumerate(states, start=1)]
@@ -130,7 +130,7 @@ def split(lines: Sequence[BasketLine], listed: Sequence[Listed],
             raise naming(exhausted() if current is None else _status_problem(current.status),
                          v.position, v.state.voucher_id)
         if current.limit.reached is not None and current.available > 0:
-            raise naming(engine.limit_reached(current.limit.reached, v.state), v.position,
+            raise naming(evaluation.limit_reached(current.limit.reached, v.state), v.position,
                          v.state.voucher_id)
         room = current.limit.room
         limit = allocation.ceiling(
@@ -150,7 +150,7 @@ def _status_problem(status: str) -> Problem:
 async def plan(services: Services, till: Till, request: QuoteIn,
                lang: str = DEFAULT_LANGUAGE) -> Plan:
     listed = await find_listed(services, till, request, lang)
-    lines = engine.basket_lines(request)
+    lines = evaluation.basket_lines(request)
     now = await sale_records.read_now(services.pool, [v.state.voucher_id for v in listed],
                                       till.merchant_id)
     made = Plan(lines, listed, now, split(lines, listed, now))

@@ -1,0 +1,53 @@
+"""A fresh sale in two round trips and one commit: the voucher's load, read only, with
+whether the till has used the request's idempotency key before; then the key's claim and
+`pos_redeem` in one statement, `pos_claim_and_redeem` (migration 0720), a transaction of
+its own. `pos.till.engine` takes this way for the till's common sale and the general one
+(`pos.storage.till_lookup`'s claim, then `pos_redeem`, in one transaction) for the rest.
+"""
+
+from __future__ import annotations
+
+from pos.db.pool import Executor
+from pos.storage.driver_errors import translated
+from pos.storage.redemptions import NewRedemption, RedeemOutcome, redeem_args, redeem_outcome
+from pos.storage.till_lookup import LOAD_COLUMNS, VOUCHER_FROM, VoucherState
+
+_KEY_USED = (", EXISTS (SELECT 1 FROM idempotency_keys k "
+             "WHERE k.till_id = $4 AND k.key = $5) AS key_used ")
+LOAD_BY_ID = "SELECT " + LOAD_COLUMNS + _KEY_USED + VOUCHER_FROM + "WHERE v.id = $1"
+_LOAD_BY_CODE = "SELECT " + LOAD_COLUMNS + _KEY_USED + VOUCHER_FROM + "WHERE v.code_hash = $1"
+
+# The same columns as `pos.storage.redemptions`' call of `pos_redeem`.
+CLAIM_AND_REDEEM = (
+    "SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
+    "(d->>'covered')::bigint AS covered, "
+    "CASE WHEN d->>'outcome' = 'limit_reached' THEN d END AS limit_doc "
+    "FROM pos_claim_and_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+    "$15, $16, $17) AS d")
+
+
+async def load_unless_key_used(
+    db: Executor, *, till_id: str, key: str, merchant_id: str,
+    voucher_id: str | None, code_hash: bytes | None, kid: str,
+) -> VoucherState | None:
+    """The voucher by id or code hash, unless this till has used `key` before (or there is
+    no such voucher): None sends the request the general way."""
+    query, where = (LOAD_BY_ID, voucher_id) if voucher_id is not None else (
+        _LOAD_BY_CODE, code_hash)
+    row = await db.fetchrow(query, where, kid, merchant_id, till_id, key)
+    if row is None or row["key_used"] or row["voucher_id"] is None:
+        return None
+    return VoucherState.from_row(row)
+
+
+async def claim_and_redeem(db: Executor, new: NewRedemption,
+                           request_hash: bytes, lease_seconds: float) -> RedeemOutcome | None:
+    """Claim the key and redeem in one statement: the outcome, or None when another request
+    has the key (nothing was written; the general path judges it)."""
+    with translated():
+        doc = await db.fetchrow(CLAIM_AND_REDEEM, *redeem_args(new), request_hash,
+                                 float(lease_seconds))
+    assert doc is not None  # the function always answers
+    if doc["outcome"] == "key_taken":
+        return None
+    return redeem_outcome(doc)
