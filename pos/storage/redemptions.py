@@ -4,10 +4,13 @@ Both call the PL/pgSQL functions `pos_redeem` and `pos_void` (migration 0002, re
 0200, which adds the per-visit cap per local day, the period limits of `pos_limit_room` and
 sessions for programs counted in uses): one statement each that locks the voucher, moves the
 credits, writes the redemption, its lines, the ledger entries and the idempotency answer
-together. `limit_room` asks `pos_limit_room` for a quote. The redemption's outbox event is
-written at commit by the deferred triggers `redemptions_outbox_committed` and
-`redemptions_outbox_voided` (function `pos_outbox_redemption_event`, migration 0010), so an
-event exists exactly when its change committed.
+together. Since migration 0700 `pos_redeem` makes all of those writes in one statement and
+names the redeem movement's ledger transaction by the redemption's id; 0701 keeps the
+tables it writes lean (what each costs: `bench/redeem_writes.py`). `limit_room` asks
+`pos_limit_room` for a quote. The redemption's outbox event is written at commit by the
+deferred triggers `redemptions_outbox_committed` and `redemptions_outbox_voided` (function
+`pos_outbox_redemption_event`, migration 0010), so an event exists exactly when its change
+committed.
 
 The functions answer with a small JSON document; it is decoded here into typed outcomes
 (`Redeemed`, `CoverageShort`, `LimitReached`, `RedeemRefusal`; `Voided`, `VoidRefusal`), and
