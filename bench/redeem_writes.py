@@ -46,7 +46,7 @@ from bench.redeem import (  # noqa: E402
     set_up,
     stop_server,
 )
-from bench.service import free_port, with_database  # noqa: E402
+from bench.service import free_port, tree_cpu_seconds, with_database  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
 
 TABLE_COUNTERS = """
@@ -56,26 +56,10 @@ FUNCTION_COUNTERS = "SELECT funcname, calls, self_time FROM pg_stat_user_functio
 
 
 def server_cpu(data: Path) -> float:
-    """CPU seconds the server has used: the postmaster, its children alive now, and those
-    that ended (the postmaster reaps them, so their time adds up in its own counters)."""
+    """CPU seconds the server has used: the postmaster and every backend, ended ones
+    included."""
     pid_file = next(data.glob("**/postmaster.pid"))
-    root = int(pid_file.read_text().split()[0])
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def fields(pid: int) -> list[str]:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-    own = fields(root)
-    total = sum(int(x) for x in own[11:15])
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                f = fields(int(entry.name))
-            except OSError:
-                continue
-            if int(f[1]) == root:
-                total += int(f[11]) + int(f[12])
-    return total / tick
+    return tree_cpu_seconds(int(pid_file.read_text().split()[0]))
 
 
 def waldump_path() -> str:
