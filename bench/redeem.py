@@ -9,7 +9,8 @@ One run prints, for 10,000 vouchers and again for `--large` vouchers (generated 
   once per worker count of `--workers`) driven by `wrk` (a compiled load generator;
   installed with apt-get when missing) with a Lua script, one connection per till, a fresh
   Idempotency-Key per request;
-- the CPU the service and the database spent per redemption;
+- the CPU the service and the database spent per redemption, and what the database's busy
+  backends were waiting on (sampled from pg_stat_activity while the load ran);
 - the outbox backlog when the load stops, how long the service takes to deliver it, and the
   redemptions per second counting a redemption only once its event is delivered;
 - the database-only ceiling: the statements the till's path sends, driven by pgbench with as
@@ -461,16 +462,47 @@ class DatabaseCpu:
         return tree_cpu_seconds(self.pid)
 
 
+async def sample_waits(db: str, stop: asyncio.Event) -> str:
+    """What the database's busy backends were doing while the load ran, sampled every 50 ms
+    from pg_stat_activity: how many were busy on average, and the three commonest waits
+    ("running" when a backend waits on nothing)."""
+    conn = await asyncpg.connect(db)
+    seen: dict[str, int] = {}
+    samples = busy = 0
+    try:
+        while not stop.is_set():
+            rows = await conn.fetch("""
+                SELECT coalesce(wait_event_type || ':' || wait_event, 'running') AS what
+                  FROM pg_stat_activity
+                 WHERE backend_type = 'client backend' AND state <> 'idle'
+                   AND pid <> pg_backend_pid()""")
+            samples += 1
+            busy += len(rows)
+            for row in rows:
+                seen[row["what"]] = seen.get(row["what"], 0) + 1
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    top = sorted(seen.items(), key=lambda kv: -kv[1])[:3]
+    return (f"{busy / max(samples, 1):9.1f} busy on average; "
+            + ", ".join(f"{what} {100 * n / max(busy, 1):.0f}%" for what, n in top))
+
+
 async def http_run(args: argparse.Namespace, workers: int, wrk: str, workdir: Path,
                    service: Service, database: DatabaseCpu, db: str,
-                   pairs: list[tuple[str, str, str]]) -> dict[str, float]:
+                   pairs: list[tuple[str, str, str]]) -> dict[str, Any]:
     """wrk against `pos run` with `workers` processes; the figures of one run."""
     service.env["POS_SERVER_WORKERS"] = str(workers)
     await service.start()
     run_wrk(wrk, workdir, service.url, pairs, args.tills, args.warmup)
     await drain_seconds(db)
     cpu_before, db_before = service.cpu_seconds(), database.seconds()
-    http = run_wrk(wrk, workdir, service.url, pairs, args.tills, args.seconds)
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sample_waits(db, stop))
+    http = await asyncio.to_thread(run_wrk, wrk, workdir, service.url, pairs, args.tills,
+                                   args.seconds)
+    stop.set()
+    waits = await sampling
     backlog = await outbox_backlog(db)
     drain = await drain_seconds(db)
     cpu, db_cpu = service.cpu_seconds() - cpu_before, database.seconds() - db_before
@@ -479,7 +511,7 @@ async def http_run(args: argparse.Namespace, workers: int, wrk: str, workdir: Pa
     return {**http, "ok": ok, "rps": ok / http["seconds"],
             "sustained": ok / (http["seconds"] + drain), "backlog": backlog, "drain": drain,
             "cpu_ms": 1000 * cpu / max(ok, 1), "db_ms": 1000 * db_cpu / max(ok, 1),
-            "cores": cpu / (http["seconds"] + drain), "rss": rss}
+            "cores": cpu / (http["seconds"] + drain), "rss": rss, "waits": waits}
 
 
 async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, server: str,
@@ -491,9 +523,13 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
     script = workdir / "same_sql.sql"
     script.write_text(same_sql_script(await has_uuid7(db)))
     db_before = database.seconds()
-    db_tps, db_latency = run_pgbench(server, "bench", args.tills, args.seconds,
-                                     ["-n", "-f", str(script), "-D",
-                                      f"npairs={len(pairs)}"])
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sample_waits(db, stop))
+    db_tps, db_latency = await asyncio.to_thread(
+        run_pgbench, server, "bench", args.tills, args.seconds,
+        ["-n", "-f", str(script), "-D", f"npairs={len(pairs)}"])
+    stop.set()
+    db_waits = await sampling
     db_only_ms = 1000 * (database.seconds() - db_before) / max(db_tps * args.seconds, 1)
     await mark_delivered(db)
     tpcb, tpcb_latency = run_pgbench(server, "pgbench", args.tills, args.seconds, [])
@@ -513,10 +549,12 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
               f"delivery included ({run['cores']:.2f} cores busy on average)")
         print(f"  database CPU        {run['db_ms']:9.2f} ms per redemption (all backends)")
         print(f"  service peak RSS    {run['rss']:9.1f} MiB (largest process)")
+        print(f"  database backends   {run['waits']}")
     print(f"same SQL through pgbench, {args.tills} clients (load, then claim and redeem):")
     print(f"  throughput          {db_tps:9.1f} redemptions/s, latency avg "
           f"{db_latency:.2f} ms")
     print(f"  database CPU        {db_only_ms:9.2f} ms per redemption (all backends)")
+    print(f"  database backends   {db_waits}")
     print(f"pgbench TPC-B, {args.tills} clients, same server:")
     print(f"  throughput          {tpcb:9.1f} tps, latency avg {tpcb_latency:.2f} ms")
     for workers, run in runs.items():
