@@ -325,7 +325,7 @@ def one_line(sql: str) -> str:
     return " ".join(re.sub(r"--[^\n]*", "", sql).split())
 
 
-def same_sql_script(db_has_uuid7: bool) -> str:
+def same_sql_script() -> str:
     """The till path's statements for a fresh cash sale, as the service sends them: the
     voucher's read-only load (with whether the key was used), then the key's claim and
     `pos_redeem` in one statement, its own transaction (`pos.storage.claim_and_redeem`).
@@ -355,7 +355,7 @@ def same_sql_script(db_has_uuid7: bool) -> str:
                 "channel": "cash", "basket_total": 100, "eligible_total": 100,
                 "lines": [line], "payment": None}
     redeem = _substitute(fresh_sql.CLAIM_AND_REDEEM, {
-        1: "pos_uuid7()" if db_has_uuid7 else "gen_random_uuid()",
+        1: "pos_uuid7()",
         2: value("voucher_id"), 3: value("merchant_id"),
         4: value("till_id"), 5: key, 6: "md5(:k::text)::uuid",
         7: "'CNY'", 8: "100", 9: "100", 10: "100", 11: "NULL::bigint", 12: "'cash'",
@@ -425,15 +425,6 @@ async def mark_delivered(db: str) -> None:
     try:
         await conn.execute("UPDATE outbox_events SET delivered_at = now() "
                            "WHERE delivered_at IS NULL")
-    finally:
-        await conn.close()
-
-
-async def has_uuid7(db: str) -> bool:
-    """Whether the schema has pos_uuid7() (migration 0600)."""
-    conn = await asyncpg.connect(db)
-    try:
-        return bool(await conn.fetchval("SELECT to_regproc('pos_uuid7') IS NOT NULL"))
     finally:
         await conn.close()
 
@@ -521,7 +512,7 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
     runs = {w: await http_run(args, w, wrk, workdir, service, database, db, pairs)
             for w in args.workers}
     script = workdir / "same_sql.sql"
-    script.write_text(same_sql_script(await has_uuid7(db)))
+    script.write_text(same_sql_script())
     db_before = database.seconds()
     stop = asyncio.Event()
     sampling = asyncio.create_task(sample_waits(db, stop))

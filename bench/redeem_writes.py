@@ -38,7 +38,6 @@ from bench.redeem import (  # noqa: E402
     ADMIN,
     Service,
     create_database,
-    has_uuid7,
     pg_args,
     pgbench_path,
     prepare_pairs,
@@ -172,7 +171,7 @@ async def main() -> None:
         service.stop()
         await prepare_pairs(db, pairs)
         script = workdir / "same_sql.sql"
-        script.write_text(same_sql_script(await has_uuid7(db)))
+        script.write_text(same_sql_script())
         same = ["-n", "-f", str(script), "-D", f"npairs={len(pairs)}"]
         run_fixed(server, "bench", args.clients, 400, same, track=False)  # warm up
         await measure("the till path's SQL", server, "bench", workdir / "data", args.clients,

@@ -26,7 +26,7 @@ from pos.storage.issuances import HeldVoucher
 from pos.storage.setup import Program
 from pos.storage.voucher_history import Usage
 from pos.taxonomy import label
-from pos.vouchers import issuance
+from pos.vouchers.carried import carried, nbf_of
 
 LAST_USES = 5
 
@@ -94,7 +94,7 @@ async def holder(request: web.Request) -> web.Response:
     recent = await voucher_history.redemptions_of(svc.pool, voucher.id, limit=LAST_USES,
                                                   with_lines=False)
     zone = ZoneInfo(svc.config.redemption.timezone)
-    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    item = carried(svc, voucher, nbf_of(program))
     face = cards.card_face(program, token=item.token, code=item.code,
                            timezone=svc.config.redemption.timezone)
     left_zh, left_en = _left(voucher, program)

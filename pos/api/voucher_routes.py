@@ -35,6 +35,14 @@ from pos.storage import setup as setup_store
 from pos.storage.issuances import HeldVoucher
 from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list, issuance, lifecycle
+from pos.vouchers.carried import (
+    EXPORT_COLUMNS,
+    batch_faces,
+    carried,
+    export_batch,
+    export_row,
+    nbf_of,
+)
 
 routes = Routes("vouchers")
 
@@ -170,7 +178,7 @@ async def get_issuance(request: web.Request) -> web.Response:
 async def issuance_csv(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
-    chunks = issuance.export_batch(svc, issuance_id)
+    chunks = export_batch(svc, issuance_id)
     first = await anext(chunks, None)  # not found is refused before the response starts
     response = _private(web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
@@ -179,10 +187,10 @@ async def issuance_csv(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")  # Excel reads UTF-8 only with a byte-order mark
-    writer.writerow(issuance.EXPORT_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     while first is not None:
         for item in first:
-            writer.writerow(issuance.export_row(svc, item))
+            writer.writerow(export_row(svc, item))
         await response.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()
@@ -202,7 +210,7 @@ async def issuance_pdf(request: web.Request) -> web.Response:
         raise not_found("issuance")
     first, count = _range(request, found["voucher_count"])
     font = await _font(svc)
-    program, faces = await issuance.batch_faces(svc, issuance_id, first=first, count=count)
+    program, faces = await batch_faces(svc, issuance_id, first=first, count=count)
     out = io.BytesIO()
     await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
                             title=program.name)
@@ -238,7 +246,7 @@ async def voucher_qr_png(request: web.Request) -> web.Response:
     svc = services(request)
     module_px = _module_px(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
-    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    item = carried(svc, voucher, nbf_of(program))
     data = await asyncio.to_thread(qr.png, item.token, module_px)
     response = web.Response(body=data, content_type="image/png")
     _private(response)
@@ -251,7 +259,7 @@ async def voucher_qr_svg(request: web.Request) -> web.Response:
     svc = services(request)
     module_px = _module_px(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
-    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    item = carried(svc, voucher, nbf_of(program))
     response = web.Response(text=qr.svg(item.token, module_px), content_type="image/svg+xml")
     _private(response)
     return response
@@ -264,7 +272,7 @@ async def voucher_card(request: web.Request) -> web.Response:
     svc = services(request)
     voucher, program = await _usable(svc, path_id(request, "id", "voucher"))
     font = await _font(svc)
-    item = issuance.carried(svc, voucher, issuance.nbf_of(program))
+    item = carried(svc, voucher, nbf_of(program))
     face = cards.card_face(program, token=item.token, code=item.code,
                            timezone=program.time_zone)
     data = await asyncio.to_thread(cards.render_png, face, font)

@@ -89,14 +89,14 @@ def _private_file(path: Path) -> Any:
 async def write_vouchers_csv(svc: Services, issuance_id: str, path: Path, *,
                              progress: Callable[[int], object] | None = None) -> int:
     """The batch's list of codes, tokens and holder links, readable by its owner only."""
-    from pos.vouchers import issuance
+    from pos.vouchers.carried import EXPORT_COLUMNS, export_batch, export_rows
 
     count = 0
     with _private_file(path) as handle:
         writer = csv.writer(handle)
-        writer.writerow(issuance.EXPORT_COLUMNS)
-        async for chunk in issuance.export_batch(svc, issuance_id):
-            handle.write(csv_text(issuance.export_rows(svc, chunk)))
+        writer.writerow(EXPORT_COLUMNS)
+        async for chunk in export_batch(svc, issuance_id):
+            handle.write(csv_text(export_rows(svc, chunk)))
             count += len(chunk)
             if progress is not None:
                 progress(len(chunk))
@@ -116,12 +116,13 @@ async def issue_and_list(
     is committed; a batch issued before is listed from the database instead. Returns the
     outcome and where the list was written (None when only checked)."""
     from pos.vouchers import issuance
+    from pos.vouchers.carried import EXPORT_COLUMNS
 
     await asyncio.to_thread(staging_dir.mkdir, mode=0o700, parents=True, exist_ok=True)
     staging = staging_dir / f".issuing-{uuid.uuid4().hex}.csv"
     try:
         with _private_file(staging) as handle:
-            csv.writer(handle).writerow(issuance.EXPORT_COLUMNS)
+            csv.writer(handle).writerow(EXPORT_COLUMNS)
             async with FreshList(svc, handle.write, workers=workers) as fresh:
                 result = await issuance.issue_batch(
                     svc, program_id, lambda: source.open("rb"), fmt, source="cli",
@@ -184,11 +185,10 @@ async def write_cards(svc: Services, issuance_id: str, out: Path, *, first: int 
     """Print `count` cards (0: all) of the batch from list line `first` as A4 sheets."""
     from pos.printing import pdf_sheets
     from pos.printing.fonts import find_cjk_font
-    from pos.vouchers import issuance
+    from pos.vouchers.carried import batch_faces
 
     font = find_cjk_font(svc.config.vouchers.font_path)
-    program, faces = await issuance.batch_faces(svc, issuance_id, first=first,
-                                                count=count or None)
+    program, faces = await batch_faces(svc, issuance_id, first=first, count=count or None)
     with tqdm(total=len(faces), unit="card", desc="cards", file=sys.stderr) as bar:
         return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
                                        title=program.name, progress=bar.update)

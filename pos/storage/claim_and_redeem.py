@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from pos.db.pool import Executor
 from pos.storage.driver_errors import translated
-from pos.storage.redemptions import NewRedemption, RedeemOutcome, redeem_args, redeem_outcome
+from pos.storage.redemptions import (
+    OUTCOME_COLUMNS,
+    NewRedemption,
+    RedeemOutcome,
+    redeem_args,
+    redeem_outcome,
+)
 from pos.storage.till_lookup import LOAD_COLUMNS, VOUCHER_FROM, VoucherState
 
 _KEY_USED = (", EXISTS (SELECT 1 FROM idempotency_keys k "
@@ -17,13 +23,9 @@ _KEY_USED = (", EXISTS (SELECT 1 FROM idempotency_keys k "
 LOAD_BY_ID = "SELECT " + LOAD_COLUMNS + _KEY_USED + VOUCHER_FROM + "WHERE v.id = $1"
 _LOAD_BY_CODE = "SELECT " + LOAD_COLUMNS + _KEY_USED + VOUCHER_FROM + "WHERE v.code_hash = $1"
 
-# The same columns as `pos.storage.redemptions`' call of `pos_redeem`.
 CLAIM_AND_REDEEM = (
-    "SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
-    "(d->>'covered')::bigint AS covered, "
-    "CASE WHEN d->>'outcome' = 'limit_reached' THEN d END AS limit_doc "
-    "FROM pos_claim_and_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-    "$15, $16, $17) AS d")
+    "SELECT " + OUTCOME_COLUMNS + "FROM pos_claim_and_redeem($1, $2, $3, $4, $5, $6, $7, "
+    "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17) AS d")
 
 
 async def load_unless_key_used(
@@ -35,7 +37,7 @@ async def load_unless_key_used(
     query, where = (LOAD_BY_ID, voucher_id) if voucher_id is not None else (
         _LOAD_BY_CODE, code_hash)
     row = await db.fetchrow(query, where, kid, merchant_id, till_id, key)
-    if row is None or row["key_used"] or row["voucher_id"] is None:
+    if row is None or row["key_used"]:
         return None
     return VoucherState.from_row(row)
 

@@ -180,10 +180,12 @@ def _still_running(what: str) -> Problem:
 # redeem and void
 
 # The answer comes back as JSON text, stored and sent to the till as it is.
-_REDEEM = ("SELECT d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
-           "(d->>'covered')::bigint AS covered, "
-           # The limit's whole answer, only when one was reached (rare; decoded as jsonb).
-           "CASE WHEN d->>'outcome' = 'limit_reached' THEN d END AS limit_doc "
+# What `redeem_outcome` reads from the function's answer `d`.
+OUTCOME_COLUMNS = ("d->>'outcome' AS outcome, (d->'answer')::text AS answer, "
+                   "(d->>'covered')::bigint AS covered, "
+                   # The limit's whole answer, only when one was reached (rare; jsonb).
+                   "CASE WHEN d->>'outcome' = 'limit_reached' THEN d END AS limit_doc ")
+_REDEEM = ("SELECT " + OUTCOME_COLUMNS +
            "FROM pos_redeem($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
            "$15) AS d")
 

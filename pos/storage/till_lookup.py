@@ -5,8 +5,9 @@ A quote is one round trip (`load_by_*`); a redemption's claim and load are one m
 `pos_redeem` (see `pos.storage.redemptions`). A claimed key is marked done by `pos_redeem`
 or `pos_void` (migration 0002) in the transaction that moves the value, so an answer is
 stored exactly when its change is. A redemption's claim is made in that same transaction
-when nothing remote happens in between (`ONE_TRANSACTION`, `pos.till.engine`): one commit
-per sale; old records go after `pos.events.background.KEEP_IDEMPOTENCY_DAYS`.
+when nothing remote happens in between (`pos.till.engine`): one commit per sale. The
+common fresh sale skips this claim (`pos.storage.claim_and_redeem`). Old records go after
+`pos.events.background.KEEP_IDEMPOTENCY_DAYS`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,6 @@ import asyncpg
 from pos.db.pool import Executor
 from pos.errors import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS, Problem
 from pos.messages import msg
-
-# A sale whose remainder needs no channel call claims its key, moves the value and stores the
-# answer in one transaction (bench/redeem.py drives the same statements through pgbench).
-ONE_TRANSACTION = True
 
 LOAD_COLUMNS = """
     v.id::text AS voucher_id, v.status, v.token_kid, v.token_iat, v.uses_left,

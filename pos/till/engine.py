@@ -37,7 +37,7 @@ from pos.errors import (
 from pos.ids import uuid7
 from pos.messages import DEFAULT_LANGUAGE, msg
 from pos.service.services import Services
-from pos.storage import claim_and_redeem, offline_sales, till_lookup
+from pos.storage import claim_and_redeem, offline_sales
 from pos.storage import redemptions as store
 from pos.storage.redemptions import (
     CoverageShort,
@@ -46,7 +46,6 @@ from pos.storage.redemptions import (
     Redeemed,
     RedeemOutcome,
     RedeemRefusal,
-    Voided,
     VoidRefusal,
 )
 from pos.storage.till_lookup import VoucherState
@@ -160,7 +159,7 @@ async def redeem(
         raise problem
 
     return await with_claim_in_transaction(services, till, key, digest, work, where,
-                                           one_transaction=till_lookup.ONE_TRANSACTION)
+                                           one_transaction=True)
 
 
 async def _redeem_fresh(
@@ -252,20 +251,23 @@ async def void(
     async def work(owner: str, _: VoucherState | None) -> tuple[int, dict[str, Any]]:
         if await offline_sales.shortfall_of(services.pool, redemption_id):
             # Part of it was paid by the program's offline-risk account, not the voucher.
-            raise OFFLINE_SALE_NOT_VOIDABLE(
-                "This offline sale was partly paid by the program. Contact the program.")
+            raise OFFLINE_SALE_NOT_VOIDABLE(msg("offline_sale_not_voidable"))
         outcome = await store.void(
             services.pool, redemption_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
-        match outcome:
-            case Voided():
-                return 200, await channel_payments.after_void(services, till.merchant_id,
-                                                              outcome)
-            case VoidRefusal.ALREADY_VOIDED:
-                raise ALREADY_VOIDED(msg("already_voided"))
-            case VoidRefusal.VOID_WINDOW_CLOSED:
-                raise VOID_WINDOW_CLOSED(msg("void_window_closed"))
-            case VoidRefusal.NOT_FOUND:
-                raise NOT_FOUND(msg("not_found.redemption"))
+        if isinstance(outcome, VoidRefusal):
+            raise void_refused(outcome)
+        return 200, await channel_payments.after_void(services, till.merchant_id, outcome)
 
     return await with_claim(services, till, key, digest, work)
+
+
+def void_refused(refusal: VoidRefusal) -> Problem:
+    """Why `pos_void` wrote nothing, for the till (a single redemption or a whole sale)."""
+    match refusal:
+        case VoidRefusal.ALREADY_VOIDED:
+            return ALREADY_VOIDED(msg("already_voided"))
+        case VoidRefusal.VOID_WINDOW_CLOSED:
+            return VOID_WINDOW_CLOSED(msg("void_window_closed"))
+        case VoidRefusal.NOT_FOUND:
+            return NOT_FOUND(msg("not_found.redemption"))

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from pos.api.requests import RedemptionIn
-from pos.errors import ALREADY_VOIDED, VOID_WINDOW_CLOSED, VOUCHERS_CHANGED, Problem, not_found
+from pos.errors import VOUCHERS_CHANGED, Problem
 from pos.messages import DEFAULT_LANGUAGE
 from pos.service.services import Services
 from pos.storage import redemptions as store
@@ -28,7 +28,6 @@ from pos.storage.redemptions import (
     NewRedemption,
     Redeemed,
     RedeemRefusal,
-    Voided,
     VoidRefusal,
 )
 from pos.storage.sale_records import NewSale, SalePart
@@ -185,17 +184,9 @@ async def void(
         outcome = await sale_records.void_sale(
             services.pool, sale_id, till.merchant_id, till.till_id,
             services.config.redemption.void_window_minutes, key, owner)
-        match outcome:
-            case Voided():
-                return 200, await channel_payments.after_void(services, till.merchant_id,
-                                                              outcome)
-            case VoidRefusal.ALREADY_VOIDED:
-                raise ALREADY_VOIDED("This sale was already cancelled.")
-            case VoidRefusal.VOID_WINDOW_CLOSED:
-                raise VOID_WINDOW_CLOSED(
-                    "This sale is too old to cancel at the till. Contact the program.")
-            case VoidRefusal.NOT_FOUND:
-                raise not_found("redemption")
+        if isinstance(outcome, VoidRefusal):
+            raise engine.void_refused(outcome)
+        return 200, await channel_payments.after_void(services, till.merchant_id, outcome)
 
     return await claims.with_claim(services, till, key, digest, work)
 

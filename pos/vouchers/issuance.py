@@ -31,45 +31,10 @@ from pos.storage import vouchers as voucher_store
 from pos.storage.setup import Program
 from pos.vouchers import beneficiary_list
 from pos.vouchers.batch_writer import BatchWriter, ChunkSink
-from pos.vouchers.carried import (
-    CHUNK_SIZE,
-    EXPORT_COLUMNS,
-    Carried,
-    batch_faces,
-    carried,
-    export_batch,
-    export_row,
-    export_rows,
-    holder_link,
-    nbf_of,
-    voucher_code,
-    voucher_token,
-)
+from pos.vouchers.carried import CHUNK_SIZE, voucher_code, voucher_token
 from pos.vouchers.credits import CreditPlan, plan_credits
 from pos.vouchers.list_scan import Opener, Scan, scan_list
 
-# The export half lives in `carried`; its names stay reachable here for existing callers.
-__all__ = [
-    "CHUNK_SIZE",
-    "EXPORT_COLUMNS",
-    "Carried",
-    "IssuanceResult",
-    "Opener",
-    "ProgramTerms",
-    "Progress",
-    "batch_faces",
-    "carried",
-    "export_batch",
-    "export_row",
-    "export_rows",
-    "holder_link",
-    "issue_batch",
-    "issue_vouchers",
-    "nbf_of",
-    "program_terms",
-    "voucher_code",
-    "voucher_token",
-]
 
 async def issue_vouchers(
     services: Services, program_id: str, beneficiaries: Sequence[dict[str, Any]]

@@ -22,7 +22,7 @@ from pos.db.pool import Connection
 from pos.errors import validation_error
 from pos.service.services import Services
 from pos.storage import voucher_changes as store
-from pos.vouchers import issuance
+from pos.vouchers.carried import holder_link, voucher_code, voucher_token
 
 
 async def reissue(services: Services, voucher_id: str) -> dict[str, Any]:
@@ -34,16 +34,16 @@ async def reissue(services: Services, voucher_id: str) -> dict[str, Any]:
         # Strictly later than the current generation, even within the same second: the
         # till tells generations apart by iat alone when the key has not changed.
         iat = max(int(time.time()), voucher.token_iat + 1)
-        code = issuance.voucher_code(services, voucher.id, iat)
+        code = voucher_code(services, voucher.id, iat)
         body = codes.normalise(code)
         assert body is not None
         await store.replace_token(conn, voucher, kid=kid, iat=iat,
                                   code_hash=codes.code_hash(body))
-    token = issuance.voucher_token(
+    token = voucher_token(
         services, voucher_id=voucher.id, program_id=voucher.program_id, kid=kid, iat=iat,
         nbf=int(voucher.valid_from.timestamp()), exp=voucher.token_exp)
     return {"id": voucher.id, "status": voucher.status, "token": token, "code": code,
-            "holder_link": issuance.holder_link(services, code), "token_kid": kid,
+            "holder_link": holder_link(services, code), "token_kid": kid,
             "token_iat": iat}
 
 
