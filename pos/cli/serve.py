@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import multiprocessing
 import os
@@ -38,6 +39,7 @@ log = logging.getLogger("pos.serve")
 
 PARENT_CHECK_SECONDS = 1.0
 RESTART_PAUSE_SECONDS = 1.0
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 
 def worker_count(config: Config, requested: int | None) -> int:
@@ -86,6 +88,15 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
     sys.stdout.flush()
 
 
+def _freeze_startup_heap() -> None:
+    """What start-up built (modules, plugins, templates, the app) lives as long as the
+    process: frozen out of the collector's sight, so collecting a request's short-lived
+    objects no longer walks it, and collected less often (a request makes a few hundred)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 async def _until_stopped(parent: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,6 +120,7 @@ async def _worker(config: Config, parent: int) -> int:
         await web.TCPSite(runner, config.server.host, config.server.port,
                           reuse_port=True).start()
         log.info("worker serving", extra={"pid": os.getpid()})
+        _freeze_startup_heap()
         await _until_stopped(parent)
     finally:
         await runner.cleanup()
@@ -127,6 +139,7 @@ async def _single(config: Config, demo: bool, token: str | None) -> int:
     try:
         await web.TCPSite(runner, config.server.host, config.server.port).start()
         _banner(config, token, await load_demo(app[SERVICES]) if demo else None)
+        _freeze_startup_heap()
         await _until_stopped()
     finally:
         await runner.cleanup()
