@@ -32,6 +32,7 @@ from aiohttp import web
 
 from pos import logs
 from pos.config import Config
+from pos.db.availability import wait_until_reachable
 from pos.db.embedded import embedded_url, supervise
 from pos.service import admin_token
 
@@ -97,6 +98,12 @@ def _freeze_startup_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+async def _database_reachable(config: Config) -> None:
+    """A configured database that is not up yet is waited for (`[database]
+    start_wait_seconds`); the embedded one was started by `run` itself."""
+    await wait_until_reachable(config.database.url, config.database.start_wait_seconds)
+
+
 async def _until_stopped(parent: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,6 +121,7 @@ async def _worker(config: Config, parent: int) -> int:
     """One worker: the app on the shared port, until a signal or the parent's death."""
     from pos.api.app import create_app
 
+    await _database_reachable(config)
     runner = web.AppRunner(create_app(config), access_log=None)
     await runner.setup()
     try:
@@ -133,6 +141,7 @@ async def _single(config: Config, demo: bool, token: str | None) -> int:
     from pos.api.state import SERVICES
     from pos.cli.demo import load_demo
 
+    await _database_reachable(config)
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -151,6 +160,7 @@ async def _prepare(config: Config, demo: bool) -> dict[str, Any] | None:
     from pos.cli.demo import load_demo
     from pos.service.startup import running_services
 
+    await _database_reachable(config)
     async with running_services(config, pool_size=(1, 2)) as services:
         return await load_demo(services) if demo else None
 
