@@ -15,6 +15,7 @@ import pytest
 
 from pos.db.pool import create_pool
 from pos.ids import uuid7
+from pos.storage import event_queue
 from pos.storage.claim_and_redeem import claim_and_redeem
 from pos.storage.ledger import verify_ledger
 from pos.storage.redemptions import NewRedemption, Redeemed, RedeemRefusal
@@ -64,13 +65,12 @@ async def test_a_fresh_sale_stores_its_answer_with_the_key(
     assert row is not None and row["status"] == "done" and row["response_status"] == 201
     assert json.loads(row["body"]) == answer
     assert all(check.ok for check in await verify_ledger(db))
-    # The event, named by the redemption, keeps the redemption's row as it was inserted.
-    event = await db.fetchrow("SELECT id::text, kind, payload::text AS payload "
-                              "FROM outbox_events")
-    assert event is not None and event["id"] == new.redemption_id
-    assert event["kind"] == "redemption.committed"
+    # The event, named by the redemption, is delivered with the row as it was inserted.
+    (event,) = await event_queue.claim_due(pool, 10, 30.0)
+    assert (event.id, event.kind) == (new.redemption_id, "redemption.committed")
     stored = await db.fetchval("SELECT to_jsonb(r)::text FROM redemptions r")
-    assert json.loads(event["payload"]) == json.loads(stored)
+    assert {k: v for k, v in event.payload.items() if k != "lines"} == json.loads(stored)
+    assert [line["sku"] for line in event.payload["lines"]] == ["RICE"]
 
 
 async def test_a_key_held_by_another_request_writes_nothing(

@@ -5,8 +5,9 @@ kept on the event since migration 0731; delivered, or when to retry).
 Events themselves are written in the redemption's own transaction: by `pos_redeem`'s
 statement (migration 0730), and for offline sales and voids by the deferred triggers
 `redemptions_outbox_committed` and `redemptions_outbox_voided` (function
-`pos_outbox_redemption_event`, migration 0600). They keep the redemption row; its lines are
-joined here, when the event is claimed."""
+`pos_outbox_redemption_event`, migration 0600). The triggers keep the redemption row;
+`pos_redeem`'s events keep none, and the row as inserted (only a void changes it) is read
+here, when the event is claimed, with the lines of either."""
 
 from __future__ import annotations
 
@@ -60,7 +61,13 @@ async def claim_due(pool: Executor, limit: int, lease_seconds: float) -> list[Ou
         )
         SELECT due.id, due.kind, due.program_id, due.created_at, due.attempts,
                CASE WHEN due.redemption_id IS NULL OR due.payload ? 'lines' THEN due.payload
-                    ELSE due.payload || jsonb_build_object('lines', coalesce(
+                    ELSE coalesce(due.payload, (
+                        -- A sale's event (migration 0730): the row as it was inserted.
+                        SELECT to_jsonb(r) || jsonb_build_object(
+                                   'status', 'captured', 'voided_at', NULL,
+                                   'voided_by_till', NULL)
+                          FROM redemptions r WHERE r.id = due.redemption_id))
+                         || jsonb_build_object('lines', coalesce(
                         (SELECT jsonb_agg(to_jsonb(l) - 'redemption_id' ORDER BY l.line_no)
                            FROM redemption_lines l
                           WHERE l.redemption_id = due.redemption_id), '[]'::jsonb))

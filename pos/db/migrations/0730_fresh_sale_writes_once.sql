@@ -15,13 +15,18 @@
 --    subtransaction per sale). The advisory lock also keeps the order of locks the general
 --    path takes (the key, then the voucher), so the two can never deadlock on a key. A
 --    refusal under the voucher's lock returns before any write: nothing to remove.
--- 2. The redemption's outbox event is written by the same statement (as the deferred
---    trigger wrote it: the redemption row as inserted, the lines joined at delivery), not
---    by the trigger `redemptions_outbox_committed`, whose queued call at commit cost a
---    trigger event, a PL/pgSQL call and a statement of its own per sale. The trigger now
---    fires only for the other writer of redemptions, `pos_redeem_offline` (an offline
---    sale, `offline` true); the void trigger is unchanged. A committed event's id is its
---    redemption's (a void's event still draws its own).
+-- 2. The redemption's outbox event is written by the same statement, not by the trigger
+--    `redemptions_outbox_committed`, whose queued call at commit cost a trigger event, a
+--    PL/pgSQL call and a statement of its own per sale. The trigger now fires only for the
+--    other writer of redemptions, `pos_redeem_offline` (an offline sale, `offline` true);
+--    the void trigger is unchanged. A committed event's id is its redemption's (a void's
+--    event still draws its own).
+-- 3. That event carries no payload: it was a second copy of the redemption row (a fifth of
+--    the sale's WAL once the key's answer is its only other large value). The row as
+--    inserted is read when the event is claimed for delivery (`pos.storage.event_queue`),
+--    as the lines already are: a redemption's row changes only when it is voided (status,
+--    voided_at, voided_by_till, all set back to what they were at insert). A void's event
+--    and an offline sale's keep theirs, as before.
 
 DROP FUNCTION pos_claim_and_redeem(uuid, uuid, uuid, uuid, text, uuid, text, bigint, bigint,
                                    bigint, bigint, text, jsonb, jsonb, bigint, bytea,
@@ -153,14 +158,11 @@ BEGIN
         VALUES (p_redemption_id, p_voucher_id, v_program, p_merchant_id, p_till_id,
                 p_currency, p_basket_total, p_eligible_total, v_cover,
                 p_basket_total - v_cover, p_channel, v_sess)
-        RETURNING *
     ), event AS (
-        -- The row as inserted, as the trigger kept it; lines are joined at delivery. The
-        -- event is named by the redemption's id (unique and time-ordered, made by the
-        -- service), which spares a random draw of the server per sale.
-        INSERT INTO outbox_events (id, kind, redemption_id, program_id, payload)
-        SELECT r.id, 'redemption.committed', r.id, r.program_id, to_jsonb(r)
-          FROM redemption r
+        -- Named by the redemption's id (unique and time-ordered, made by the service): no
+        -- random draw of the server. No payload: the row as inserted is read at delivery.
+        INSERT INTO outbox_events (id, kind, redemption_id, program_id)
+        VALUES (p_redemption_id, 'redemption.committed', p_redemption_id, v_program)
     ), lines AS (
         INSERT INTO redemption_lines (redemption_id, line_no, sku, gtin, category,
                                       description, quantity, unit_price, line_total,
@@ -229,6 +231,8 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'ok', 'answer', v_answer);
 END;
 $$;
+
+ALTER TABLE outbox_events ALTER COLUMN payload DROP NOT NULL;
 
 DROP TRIGGER redemptions_outbox_committed ON redemptions;
 CREATE CONSTRAINT TRIGGER redemptions_outbox_committed
