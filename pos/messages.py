@@ -136,6 +136,14 @@ PROBLEM_TEXTS: dict[str, Texts] = {
         "The Idempotency-Key header must be 1 to 200 printable characters."),
     "not_found": _t("没有找到对应记录：{detail}", "{detail}"),
     "not_found.redemption": _t("没有找到这笔收券记录。", "No redemption was found."),
+    "not_found.metrics": _t(
+        "运行指标未开启：尚未配置指标令牌（[metrics] token 或 POS_METRICS_TOKEN）。",
+        "Metrics are off: no metrics token is configured ([metrics] token or "
+        "POS_METRICS_TOKEN)."),
+    "unauthorized.metrics": _t(
+        "读取运行指标需要指标令牌：请在 Prometheus 的抓取配置中以 Bearer 方式发送。",
+        "Reading the metrics needs the metrics token, sent as a Bearer token (authorization "
+        "in Prometheus's scrape configuration)."),
     "unsupported_media_type": _t("请以 JSON 格式发送请求。", "Send the request as JSON."),
     "payload_too_large": _t("请求内容过大。", "The request is too large."),
     "rate_limited": _t("短时间内输入券码次数过多，请一分钟后再试。",
