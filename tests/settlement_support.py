@@ -62,15 +62,19 @@ async def set_payee(world: World, shop: Shop, **body: Any) -> dict[str, Any]:
     return data
 
 
-def run_pos(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+def run_pos(config: Config, *args: str, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """`pos ARGS` on the test's database; `env` adds to the environment (say `LANG`)."""
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
-           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+           **(env or {})}
     return subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-async def pos_command(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(run_pos, config, *args)
+async def pos_command(config: Config, *args: str, env: dict[str, str] | None = None
+                      ) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run_pos, config, *args, env=env)
 
 
 async def insert_synthetic_redemptions(
