@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -21,7 +19,10 @@ import xmlschema
 from pos.config import Config
 from tests.conftest import ADMIN, Shop, World, make_config
 from tests.settlement_support import (
+    CSV_COLUMNS,
+    CSV_HEADER_ZH,
     act,
+    csv_rows,
     insert_synthetic_redemptions,
     redeem,
     set_payee,
@@ -67,21 +68,6 @@ async def _download(world: World, batch_id: str, fmt: str, status: int = 200,
     raw = await resp.read()
     assert resp.status == status, raw[:500]
     return raw, resp
-
-
-# The CSV's columns: the English header row (`?lang=en`), and the Chinese one (the default).
-CSV_COLUMNS = ("batch_id", "merchant_id", "merchant_name", "currency", "redemption_id", "kind",
-               "program_id", "program_name", "voucher_id", "occurred_at", "amount",
-               "amount_minor")
-CSV_HEADER_ZH = ("批次编号", "商户编号", "商户名称", "币种", "消费编号", "类型", "项目编号",
-                 "项目名称", "券编号", "发生时间", "金额", "金额（最小货币单位）")  # noqa: RUF001
-
-
-def csv_rows(raw: bytes, header: tuple[str, ...] = CSV_HEADER_ZH) -> list[dict[str, str]]:
-    """A CSV export's lines keyed by column code, after checking its header row."""
-    found, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert tuple(found) == header
-    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows]
 
 
 async def _exports(world: World, batch_id: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import asyncpg
 from pos.config import Config
 from tests.accounts_support import person
 from tests.conftest import ADMIN, World
-from tests.settlement_support import now, pos_command, redeem
+from tests.settlement_support import CSV_COLUMNS, csv_rows, now, pos_command, redeem
 
 BATCH_LINE = r"^([0-9a-f-]{36})\s+draft\s+"
 CHINESE = {"LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
@@ -60,6 +60,19 @@ async def test_settle_from_the_command_line(world: World, config: Config,
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     assert f"sha256 {digest}" in done.stdout
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    # The header row (and each line's kind) in the language asked for, as ?lang= does.
+    english = tmp_path / "batch-en.csv"
+    done = await pos_command(config, "settle", "export", batch_id, "csv", "--lang", "en",
+                             "--out", str(english))
+    assert done.returncode == 0, done.stderr
+    english_digest = hashlib.sha256(english.read_bytes()).hexdigest()
+    assert f"sha256 {english_digest}" in done.stdout
+    assert csv_rows(english.read_bytes(), CSV_COLUMNS) == csv_rows(out.read_bytes())
+    resp = await world.client.get(f"/v1/settlements/{batch_id}/export/csv?lang=en",
+                                  headers=ADMIN)
+    assert await resp.read() == english.read_bytes(), "the command writes what HTTP sends"
+    wrong = await pos_command(config, "settle", "export", batch_id, "csv", "--lang", "fr")
+    assert wrong.returncode == 2 and "--lang" in wrong.stderr
 
     done = await pos_command(config, "settle", "list", "--status", "approved")
     assert batch_id in done.stdout
@@ -72,7 +85,9 @@ async def test_settle_from_the_command_line(world: World, config: Config,
     assert [(h["status"], h["actor"]) for h in batch["history"]] == [
         ("draft", "Officer Li"), ("approved", "wang.finance"), ("paid", "Cashier Zhao")]
     assert batch["payout_reference"] == "BANK-9"
-    assert batch["exports"][0]["sha256"] == digest
+    exports = {e["format"]: e for e in batch["exports"]}
+    assert (exports["csv"]["sha256"], exports["csv"]["times"]) == (digest, 1)
+    assert (exports["csv:en"]["sha256"], exports["csv:en"]["times"]) == (english_digest, 2)
 
 
 async def test_approving_at_the_command_line_is_four_eyes_too(

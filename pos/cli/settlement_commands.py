@@ -5,7 +5,7 @@
     pos settle list [--status draft] | show ID
     pos settle approve ID --as LOGIN | paid ID --by NAME [--reference REF]
     pos settle failed ID --by NAME --reason TEXT
-    pos settle export ID FORMAT [--out FILE]     (prints the file's SHA-256)
+    pos settle export ID FORMAT [--lang zh-CN|en] [--out FILE]   (prints the file's SHA-256)
     pos settle export-run RUN_ID pain001 [--out FILE]
     pos report PROGRAM_ID [--json | --csv SECTION]
 
@@ -36,7 +36,7 @@ from pos.accounts.staff import Staff
 from pos.config import Config
 from pos.db.actor import Actor, acting
 from pos.errors import VALIDATION_ERROR, Problem, not_found
-from pos.messages import problem_text, terminal_language
+from pos.messages import LANGUAGES, problem_text, terminal_language
 from pos.money import format_major
 from pos.private_files import open_private
 from pos.service.services import Services
@@ -78,6 +78,9 @@ def add_parsers(sub: Any) -> None:
     export = actions.add_parser("export", help="write a batch in a format; prints its SHA-256")
     export.add_argument("batch")
     export.add_argument("format", help="csv, json, pain001, or another installed exporter")
+    export.add_argument("--lang", choices=LANGUAGES, default=LANGUAGES[0],
+                        help="the language of the words a person reads in the file (a CSV's "
+                             "header row and line kinds); machine formats do not change")
     export.add_argument("--out", help="file to write (default: settlement-<id>.<ext>)")
     export_run = actions.add_parser("export-run", help="write a whole run as one file "
                                     "(pain001: one payment per merchant)")
@@ -181,7 +184,7 @@ async def _settle(svc: Services, args: argparse.Namespace) -> int:
     else:
         job = await (exporting.prepare_run(svc, args.run, args.format)
                      if args.action == "export-run" else
-                     exporting.prepare(svc, _batch_id(args.batch), args.format))
+                     exporting.prepare(svc, _batch_id(args.batch), args.format, args.lang))
         out = Path(args.out or job.filename)
         # Payment files carry account numbers: readable by their owner only.
         with open_private(out) as handle:
