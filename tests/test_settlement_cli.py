@@ -67,7 +67,10 @@ async def test_settle_from_the_command_line(world: World, config: Config,
     assert done.returncode == 0, done.stderr
     english_digest = hashlib.sha256(english.read_bytes()).hexdigest()
     assert f"sha256 {english_digest}" in done.stdout
-    assert csv_rows(english.read_bytes(), CSV_COLUMNS) == csv_rows(out.read_bytes())
+    chinese_rows = csv_rows(out.read_bytes())
+    assert csv_rows(english.read_bytes(), CSV_COLUMNS) == [
+        {**row, "kind": "Redemption"} for row in chinese_rows]
+    assert {row["kind"] for row in chinese_rows} == {"消费"}
     resp = await world.client.get(f"/v1/settlements/{batch_id}/export/csv?lang=en",
                                   headers=ADMIN)
     assert await resp.read() == english.read_bytes(), "the command writes what HTTP sends"
