@@ -35,6 +35,8 @@ class DatabaseConfig:
     replica_url: str = ""
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # How long `pos run` waits for an unreachable database at start before giving up.
+    start_wait_seconds: float = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
