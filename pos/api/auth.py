@@ -33,8 +33,6 @@ REPORT_COOKIE = "pos_reports"
 REPORT_SESSION_SECONDS = 8 * 3600
 
 
-
-
 @dataclasses.dataclass(frozen=True)
 class MetricsReader:
     """Whoever holds the scrape token (Prometheus): reads `/metrics`, nothing else."""
