@@ -8,7 +8,9 @@ One run prints, for 10,000 vouchers and again for `--large` vouchers (generated 
 - HTTP redemptions/s with p50/p99 latency: the real service (`pos run`, its own processes,
   once per worker count of `--workers`) driven by `wrk` (a compiled load generator;
   installed with apt-get when missing) with a Lua script, one connection per till, a fresh
-  Idempotency-Key per request;
+  Idempotency-Key per request; then the same tills paced at half that rate, for the
+  latency a till sees when the service is busy but not saturated (in the closed loop, 32
+  tills queue: latency is at least 32 / throughput);
 - the CPU the service and the database spent per redemption, and what the database's busy
   backends were waiting on (sampled from pg_stat_activity while the load ran);
 - the outbox backlog when the load stops, how long the service takes to deliver it, and the
@@ -59,6 +61,7 @@ from pos.db.embedded import embedded_url, postmaster_pid  # noqa: E402
 from pos.storage import claim_and_redeem as fresh_sql  # noqa: E402
 
 ADMIN = "adm_bench_" + uuid.uuid4().hex
+PACED_SHARE = 0.5  # the paced run's rate, as a share of the closed loop's throughput
 VOUCHERS_PER_TILL = 4  # tills take their vouchers in turn, so two sales rarely share a lock
 BASKET_LINE = {"sku": "RICE-5KG", "category": "food", "description": "Rice 5 kg",
                "quantity": 1, "unit_price": 100}
@@ -259,8 +262,10 @@ function init(args)
     if (i - 1) %% nthreads == tid then table.insert(mine, p) end
   end
   sent = 0
+  pace = tonumber(args[2]) or 0
+  math.randomseed(tid * 7919 + 17)
 end
-
+%(delay)s
 function request()
   sent = sent + 1
   local p = mine[(sent %% #mine) + 1]
@@ -283,23 +288,39 @@ def lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
 
 
-def write_lua(path: Path, pairs: list[tuple[str, str, str]], prefix: str) -> None:
+# A paced run: each connection waits a random 0 to 2 * `pace` ms before its next sale, so the
+# tills send at a steady rate below what the service can take and queueing stays out of the
+# latency (wrk measures from the request's send to its answer, the wait not included).
+PACED = """
+function delay()
+  return math.random() * 2 * pace
+end
+"""
+
+
+def write_lua(path: Path, pairs: list[tuple[str, str, str]], prefix: str,
+              paced: bool = False) -> None:
     rows = []
     for secret, _, token in pairs:
         body = json.dumps({"token": token, "basket": {"currency": "CNY",
                                                       "lines": [BASKET_LINE]}})
         rows.append("{" + lua_string(secret) + ", " + lua_string(body) + "}")
-    path.write_text(LUA % {"pairs": "{\n" + ",\n".join(rows) + "\n}", "prefix": prefix})
+    path.write_text(LUA % {"pairs": "{\n" + ",\n".join(rows) + "\n}", "prefix": prefix,
+                           "delay": PACED if paced else ""})
 
 
 def run_wrk(wrk: str, workdir: Path, url: str, pairs: list[tuple[str, str, str]],
-            tills: int, seconds: float) -> dict[str, float]:
+            tills: int, seconds: float, rate: float = 0.0) -> dict[str, float]:
+    """A closed loop: each of `tills` connections sends its next sale as soon as the last
+    is answered; or, with `rate` (sales/s over all tills), a paced one at about that rate."""
     script = workdir / "redeem.lua"
-    write_lua(script, pairs, secrets.token_hex(6))  # fresh keys: never a replayed answer
+    # Fresh keys: never a replayed answer.
+    write_lua(script, pairs, secrets.token_hex(6), paced=rate > 0)
     threads = 2
+    pace_ms = 1000 * tills / rate if rate > 0 else 0.0
     done = subprocess.run(
         [wrk, "-t", str(threads), "-c", str(tills), "-d", f"{max(1, round(seconds))}s",
-         "--timeout", "10s", "-s", str(script), url, "--", str(threads)],
+         "--timeout", "10s", "-s", str(script), url, "--", str(threads), f"{pace_ms:.3f}"],
         capture_output=True, text=True)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
     if line is None:
@@ -497,9 +518,14 @@ async def http_run(args: argparse.Namespace, workers: int, wrk: str, workdir: Pa
     backlog = await outbox_backlog(db)
     drain = await drain_seconds(db)
     cpu, db_cpu = service.cpu_seconds() - cpu_before, database.seconds() - db_before
-    rss = service.stop()
     ok = http["requests"] - http["errors"]
-    return {**http, "ok": ok, "rps": ok / http["seconds"],
+    # The same tills paced at half the rate just measured: the latency a till sees when the
+    # service is busy but not saturated, without the closed loop's queue in front of it.
+    paced = await asyncio.to_thread(run_wrk, wrk, workdir, service.url, pairs, args.tills,
+                                    args.seconds, PACED_SHARE * ok / http["seconds"])
+    await drain_seconds(db)
+    rss = service.stop()
+    return {**http, "ok": ok, "rps": ok / http["seconds"], "paced": paced,
             "sustained": ok / (http["seconds"] + drain), "backlog": backlog, "drain": drain,
             "cpu_ms": 1000 * cpu / max(ok, 1), "db_ms": 1000 * db_cpu / max(ok, 1),
             "cores": cpu / (http["seconds"] + drain), "rss": rss, "waits": waits}
@@ -530,7 +556,12 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
               f"{'s' if workers > 1 else ''} (wrk, {args.seconds} s): {run['requests']:.0f} "
               f"sent, {run['errors']:.0f} not 2xx")
         print(f"  throughput          {run['rps']:9.1f} redemptions/s")
-        print(f"  latency p50 / p99   {run['p50_ms']:9.2f} / {run['p99_ms']:.2f} ms")
+        print(f"  latency p50 / p99   {run['p50_ms']:9.2f} / {run['p99_ms']:.2f} ms "
+              f"(closed loop: a till sends again once answered)")
+        paced = run["paced"]
+        paced_rps = (paced["requests"] - paced["errors"]) / paced["seconds"]
+        print(f"  paced, half rate    {paced_rps:9.1f} redemptions/s, latency p50 / p99 "
+              f"{paced['p50_ms']:.2f} / {paced['p99_ms']:.2f} ms, {paced['errors']:.0f} not 2xx")
         print(f"  outbox backlog      {run['backlog']:9.0f} events undelivered at the end "
               f"({100 * run['backlog'] / max(run['ok'], 1):.0f}% of the run's), delivered "
               f"{run['drain']:.1f} s later")

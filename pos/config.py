@@ -35,6 +35,8 @@ class DatabaseConfig:
     replica_url: str = ""
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # How long `pos run` waits for an unreachable database at start before giving up.
+    start_wait_seconds: float = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +46,12 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AdminConfig:
+    token: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsConfig:
+    # The bearer token Prometheus sends to read GET /metrics; empty: /metrics is off (404).
     token: str = ""
 
 
@@ -118,6 +126,7 @@ class Config:
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     admin: AdminConfig = dataclasses.field(default_factory=AdminConfig)
+    metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
     tokens: TokensConfig = dataclasses.field(default_factory=TokensConfig)
     redemption: RedemptionConfig = dataclasses.field(default_factory=RedemptionConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
@@ -136,6 +145,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "database": DatabaseConfig,
     "data": DataConfig,
     "admin": AdminConfig,
+    "metrics": MetricsConfig,
     "tokens": TokensConfig,
     "redemption": RedemptionConfig,
     "limits": LimitsConfig,

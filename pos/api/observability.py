@@ -47,10 +47,33 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "(no route)"
 
 
-def _observe_pool(app: web.Application) -> None:
+# Each request's counter and histogram, by (route template, method, status): a bounded set,
+# looked up once instead of through prometheus-client's locked label map on every answer.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+POOL_GAUGE_SECONDS = 0.5  # how stale the pool's gauges may be
+_pool_seen = -POOL_GAUGE_SECONDS
+
+
+def _request_series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    series = _SERIES.get((route, method, status))
+    if series is None:
+        labels = (route, method, str(status))
+        series = _SERIES[(route, method, status)] = (
+            metrics.REQUESTS.labels(*labels), metrics.REQUEST_SECONDS.labels(*labels))
+    return series
+
+
+def _observe_pool(app: web.Application, now: float | None = None) -> None:
+    """The pool's gauges: on every scrape, and after an answer (`now`) at most every
+    POOL_GAUGE_SECONDS, since counting idle connections walks the pool."""
+    global _pool_seen
     svc = app.get(SERVICES)
     if svc is None:
         return
+    if now is not None:
+        if now - _pool_seen < POOL_GAUGE_SECONDS:
+            return
+        _pool_seen = now
     size, idle = svc.pool.get_size(), svc.pool.get_idle_size()
     metrics.POOL_CONNECTIONS.labels("in_use").set(size - idle)
     metrics.POOL_CONNECTIONS.labels("idle").set(idle)
@@ -77,17 +100,19 @@ async def request_middleware(request: web.Request, handler: Any) -> web.StreamRe
         exc.headers[REQUEST_ID_HEADER] = rid
         raise
     finally:
-        elapsed = time.perf_counter() - started
+        now = time.perf_counter()
+        elapsed = now - started
         route, method = _route(request), request.method
-        metrics.REQUESTS.labels(route, method, str(status)).inc()
-        metrics.REQUEST_SECONDS.labels(route, method, str(status)).observe(elapsed)
+        counted, timed = _request_series(route, method, status)
+        counted.inc()
+        timed.observe(elapsed)
         code = response.get(PROBLEM_CODE) if response is not None else None
         if code == "service_unavailable":
             metrics.DATABASE_UNAVAILABLE.inc()
         if route == "/v1/redemptions" and method == "POST":
             metrics.REDEMPTIONS.labels(code or ("redeemed" if status < 300 else str(status))
                                        ).inc()
-        _observe_pool(request.app)
+        _observe_pool(request.app, now)
         access_log.info("%s %s %s", method, route, status,
                         extra={"status": status, "ms": round(elapsed * 1000, 2)})
         logs.request_id.reset(token)
@@ -126,9 +151,12 @@ class _ScrapeTimeCollector(Collector):
                                     value=self.backlog.failed)
 
 
-@routes.get("/metrics", summary="Service metrics in the Prometheus text format", auth="none",
-            content_type="text/plain")
+@routes.get("/metrics", summary="Service metrics in the Prometheus text format; needs the "
+            "scrape token ([metrics] token) as a bearer token, and is off (404) without one",
+            auth="metrics", content_type="text/plain")
 async def metrics_page(request: web.Request) -> web.Response:
+    """Counts per route, redemption outcomes and pool figures say how busy each shop and
+    program is: only the scrape token reads them (the router's "metrics" guard)."""
     backlog: service_health.OutboxBacklog | None = None
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):

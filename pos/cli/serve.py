@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import multiprocessing
 import os
@@ -31,13 +32,15 @@ from aiohttp import web
 
 from pos import logs
 from pos.config import Config
+from pos.db.availability import wait_until_reachable
 from pos.db.embedded import embedded_url, supervise
-from pos.service import admin_token
+from pos.service import admin_token, metrics_token
 
 log = logging.getLogger("pos.serve")
 
 PARENT_CHECK_SECONDS = 1.0
 RESTART_PAUSE_SECONDS = 1.0
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 
 def worker_count(config: Config, requested: int | None) -> int:
@@ -65,7 +68,14 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
     print(f"  till:       {base}/till/")
     print(f"  console:    {base}/admin/  (accounts: pos users add LOGIN --role ROLE)")
     print(f"  API:        {base}/v1/openapi.json")
-    print(f"  metrics:    {base}/metrics   readiness: {base}/readyz")
+    print(f"  readiness:  {base}/readyz")
+    if config.metrics.token:
+        # The token came from the configuration: say how to send it, never show it.
+        print(f"  metrics:    {base}/metrics  (send the [metrics] token: "
+              "Authorization: Bearer <token>)")
+    else:
+        print("  metrics:    off; to read them, start with POS_METRICS_TOKEN set to 32 or "
+              f"more random characters and send it as a bearer token to {base}/metrics")
     if token is not None:
         print(f"  admin token (generated, kept in the data folder): {token}")
     if demo is not None:
@@ -86,6 +96,21 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
     sys.stdout.flush()
 
 
+def _freeze_startup_heap() -> None:
+    """What start-up built (modules, plugins, templates, the app) lives as long as the
+    process: frozen out of the collector's sight, so collecting a request's short-lived
+    objects no longer walks it, and collected less often (a request makes a few hundred)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+async def _database_reachable(config: Config) -> None:
+    """A configured database that is not up yet is waited for (`[database]
+    start_wait_seconds`); the embedded one was started by `run` itself."""
+    await wait_until_reachable(config.database.url, config.database.start_wait_seconds)
+
+
 async def _until_stopped(parent: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -103,12 +128,14 @@ async def _worker(config: Config, parent: int) -> int:
     """One worker: the app on the shared port, until a signal or the parent's death."""
     from pos.api.app import create_app
 
+    await _database_reachable(config)
     runner = web.AppRunner(create_app(config), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, config.server.host, config.server.port,
                           reuse_port=True).start()
         log.info("worker serving", extra={"pid": os.getpid()})
+        _freeze_startup_heap()
         await _until_stopped(parent)
     finally:
         await runner.cleanup()
@@ -121,12 +148,14 @@ async def _single(config: Config, demo: bool, token: str | None) -> int:
     from pos.api.state import SERVICES
     from pos.cli.demo import load_demo
 
+    await _database_reachable(config)
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, config.server.host, config.server.port).start()
         _banner(config, token, await load_demo(app[SERVICES]) if demo else None)
+        _freeze_startup_heap()
         await _until_stopped()
     finally:
         await runner.cleanup()
@@ -138,6 +167,7 @@ async def _prepare(config: Config, demo: bool) -> dict[str, Any] | None:
     from pos.cli.demo import load_demo
     from pos.service.startup import running_services
 
+    await _database_reachable(config)
     async with running_services(config, pool_size=(1, 2)) as services:
         return await load_demo(services) if demo else None
 
@@ -204,6 +234,7 @@ def run(config: Config, *, demo: bool, workers: int | None) -> int:
             config = dataclasses.replace(
                 config, database=dataclasses.replace(config.database, url=url))
         token, generated = admin_token.resolve_and_say_if_new(config)
+        metrics_token.resolve(config)  # a token too short stops here, not in every worker
         shown = token if generated else None
         if count == 1:
             return _run_loop(_single(config, demo, shown))

@@ -7,16 +7,27 @@ killed), the server shutting down or still starting, too many connections, a tim
 all become one `DatabaseUnavailable`, which `pos.api.problems` answers with
 `503 service_unavailable` and `Retry-After`. The pool heals by itself: asyncpg replaces a
 broken connection on the next acquire, so nothing has to be restarted.
+
+At start, `pos run` waits for a database it cannot reach yet (`wait_until_reachable`),
+so a service started before its PostgreSQL (after a reboot, say) comes up by itself.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import time
 
 import asyncpg
 
 from pos.errors import StorageError
 
+log = logging.getLogger(__name__)
+
 # Seconds a client is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 3
+# The longest `pos run` waits at start for the database, whatever is configured (a day).
+MAX_START_WAIT_SECONDS = 86_400.0
 
 _AWAY = (
     ConnectionError,  # refused, reset, broken pipe
@@ -46,3 +57,29 @@ def is_database_away(exc: BaseException) -> bool:
         text = str(exc)
         return "connection is closed" in text or "pool is closing" in text
     return False
+
+
+async def wait_until_reachable(url: str, seconds: float) -> None:
+    """Wait up to `seconds` for PostgreSQL at `url` to take a connection, trying again
+    with growing pauses (at most RETRY_AFTER_SECONDS apart) and saying so in the log; then
+    raise `DatabaseUnavailable`. The URL is never logged: it may carry a password."""
+    deadline = time.monotonic() + max(0.0, min(seconds, MAX_START_WAIT_SECONDS))
+    pause = 0.5
+    while True:
+        try:
+            conn = await asyncpg.connect(url, timeout=min(5.0, max(1.0, pause * 2)))
+        except Exception as exc:
+            if not is_database_away(exc) and not isinstance(exc, OSError):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseUnavailable(
+                    f"PostgreSQL could not be reached within {seconds:g} s "
+                    f"({type(exc).__name__})") from exc
+            log.warning("the database cannot be reached yet (%s); trying again in %.1f s",
+                        type(exc).__name__, min(pause, left))
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, RETRY_AFTER_SECONDS)
+            continue
+        await conn.close()
+        return
