@@ -36,6 +36,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pos_plugins.export_csv import KINDS  # noqa: E402
+
 from bench.service import free_port, rss_mib, wait_healthy  # noqa: E402
 from pos.db.embedded import embedded_url  # noqa: E402
 from tests.settlement_support import insert_synthetic_redemptions  # noqa: E402
@@ -48,7 +50,9 @@ REFERENCE_COPY = """
 SELECT b.id AS batch_id, b.merchant_id,
        CASE WHEN left(m.name, 1) IN ('=', '+', '-', '@') THEN '''' || m.name ELSE m.name END
            AS merchant_name,
-       b.currency, l.redemption_id, l.kind, l.program_id,
+       b.currency, l.redemption_id,
+       CASE l.kind WHEN 'redemption' THEN $2 ELSE $3 END AS kind,
+       l.program_id,
        CASE WHEN left(p.name, 1) IN ('=', '+', '-', '@') THEN '''' || p.name ELSE p.name END
            AS program_name,
        l.voucher_id, to_char(l.occurred_at, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM') AS occurred_at,
@@ -211,8 +215,10 @@ async def bench(count: int, server: str, data_dir: Path) -> None:
                     copy_digest.update(chunk)
 
                 await conn.execute("SET TIME ZONE 'Asia/Shanghai'")
+                words = KINDS["zh-CN"]  # a line's kind as the export says it (Chinese)
                 started = time.perf_counter()
-                await conn.copy_from_query(REFERENCE_COPY, batch["id"], output=sink,
+                await conn.copy_from_query(REFERENCE_COPY, batch["id"], words["redemption"],
+                                           words["adjustment"], output=sink,
                                            format="csv", header=True)
                 copy_seconds = time.perf_counter() - started
             finally:

@@ -50,6 +50,12 @@ class AdminConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsConfig:
+    # The bearer token Prometheus sends to read GET /metrics; empty: /metrics is off (404).
+    token: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class TokensConfig:
     issuer: str = "pos-vouchers"
     audience: str = "pos-till"
@@ -122,6 +128,7 @@ class Config:
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     admin: AdminConfig = dataclasses.field(default_factory=AdminConfig)
+    metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
     tokens: TokensConfig = dataclasses.field(default_factory=TokensConfig)
     redemption: RedemptionConfig = dataclasses.field(default_factory=RedemptionConfig)
     limits: LimitsConfig = dataclasses.field(default_factory=LimitsConfig)
@@ -140,6 +147,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "database": DatabaseConfig,
     "data": DataConfig,
     "admin": AdminConfig,
+    "metrics": MetricsConfig,
     "tokens": TokensConfig,
     "redemption": RedemptionConfig,
     "limits": LimitsConfig,

@@ -54,6 +54,17 @@ def language(accept_language: str | None) -> str:
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 
 
+def terminal_language(environ: Mapping[str, str]) -> str:
+    """The language of `LANGUAGES` a terminal's locale asks for (`LC_ALL`, then
+    `LC_MESSAGES`, then `LANG`, as POSIX orders them): en for an English locale, else zh-CN,
+    the default (a bare `C` or `POSIX` locale names no language)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name)
+        if value:
+            return "en" if value.lower().startswith("en") else DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
 class _Params(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -137,6 +148,24 @@ PROBLEM_TEXTS: dict[str, Texts] = {
         "The Idempotency-Key header must be 1 to 200 printable characters."),
     "not_found": _t("没有找到对应记录：{detail}", "{detail}"),
     "not_found.redemption": _t("没有找到这笔收券记录。", "No redemption was found."),
+    "not_found.metrics": _t(
+        "运行指标未开启：尚未配置指标令牌（[metrics] token 或 POS_METRICS_TOKEN）。",
+        "Metrics are off: no metrics token is configured ([metrics] token or "
+        "POS_METRICS_TOKEN)."),
+    "unauthorized.metrics": _t(
+        "读取运行指标需要指标令牌：请在 Prometheus 的抓取配置中以 Bearer 方式发送。",
+        "Reading the metrics needs the metrics token, sent as a Bearer token (authorization "
+        "in Prometheus's scrape configuration)."),
+    # -- people at the console or the command line ------------------------------------------
+    "second_person_required.batch": _t(
+        "{login} 生成了这次结算，其批次须由另一个账号批准。",
+        "{login} cut this settlement run, so another account must approve its batches."),
+    "not_found.account": _t("没有登录名为 {login} 的账号。", "No account has the login {login}."),
+    "forbidden.account_disabled": _t("账号 {login} 已停用。",
+                                     "The account {login} is disabled."),
+    "forbidden.cannot_settle": _t(
+        "账号 {login} 不能办理结算：结算须由财务人员或管理员办理。",
+        "The account {login} cannot settle: that needs finance staff or an administrator."),
     "unsupported_media_type": _t("请以 JSON 格式发送请求。", "Send the request as JSON."),
     "payload_too_large": _t("请求内容过大。", "The request is too large."),
     "rate_limited": _t("短时间内输入券码次数过多，请一分钟后再试。",

@@ -30,6 +30,8 @@ from pos.db.migrate import migrate
 pytest_plugins = ["tests.log_guard"]
 
 ADMIN_TOKEN = "adm_test_" + "x" * 32
+# The scrape token of /metrics (`[metrics] token`); only Prometheus holds it.
+METRICS_TOKEN = "metrics_test_" + "m" * 32
 
 def pytest_configure(config: pytest.Config) -> None:
     """Each run gets its own temporary folder (the embedded PostgreSQL lives in it). pytest's
@@ -98,6 +100,7 @@ def make_config(database_url: str, data_dir: Path, **overrides: str) -> Config:
         "POS_DATABASE_URL": database_url,
         "POS_DATA_DIR": str(data_dir),
         "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+        "POS_METRICS_TOKEN": METRICS_TOKEN,
         "POS_DATABASE_POOL_MAX_SIZE": "20",
     }
     env.update(overrides)
@@ -136,6 +139,7 @@ def temporary_plugin(extra_plugins: dict[str, object]) -> Any:
 
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def till_headers(secret: str, key: str | None = None) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from tests import log_guard
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, METRICS_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -54,7 +54,8 @@ async def start_service(data_dir: Path, *, workers: int = 1,
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
     env.update({"POS_DATA_DIR": str(data_dir), "POS_SERVER_PORT": str(port),
-                "POS_ADMIN_TOKEN": ADMIN_TOKEN, "POS_CONFIG": "/nonexistent"})
+                "POS_ADMIN_TOKEN": ADMIN_TOKEN, "POS_METRICS_TOKEN": METRICS_TOKEN,
+                "POS_CONFIG": "/nonexistent"})
     env.update(env_overrides or {})
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test set-up
     log_path = data_dir.parent / f"service-{port}.log"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -30,6 +32,21 @@ async def void(world: World, shop: Shop, redemption_id: str) -> dict[str, Any]:
     data: dict[str, Any] = await resp.json()
     assert resp.status == 200, data
     return data
+
+
+# The CSV's columns: the English header row (`?lang=en`), and the Chinese one (the default).
+CSV_COLUMNS = ("batch_id", "merchant_id", "merchant_name", "currency", "redemption_id", "kind",
+               "program_id", "program_name", "voucher_id", "occurred_at", "amount",
+               "amount_minor")
+CSV_HEADER_ZH = ("批次编号", "商户编号", "商户名称", "币种", "消费编号", "类型", "项目编号",
+                 "项目名称", "券编号", "发生时间", "金额", "金额（最小货币单位）")  # noqa: RUF001
+
+
+def csv_rows(raw: bytes, header: tuple[str, ...] = CSV_HEADER_ZH) -> list[dict[str, str]]:
+    """A CSV export's lines keyed by column code, after checking its header row."""
+    found, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert tuple(found) == header
+    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows]
 
 
 def now() -> str:
@@ -62,15 +79,19 @@ async def set_payee(world: World, shop: Shop, **body: Any) -> dict[str, Any]:
     return data
 
 
-def run_pos(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+def run_pos(config: Config, *args: str, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """`pos ARGS` on the test's database; `env` adds to the environment (say `LANG`)."""
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
-           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+           **(env or {})}
     return subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-async def pos_command(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(run_pos, config, *args)
+async def pos_command(config: Config, *args: str, env: dict[str, str] | None = None
+                      ) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run_pos, config, *args, env=env)
 
 
 async def insert_synthetic_redemptions(

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -21,7 +19,10 @@ import xmlschema
 from pos.config import Config
 from tests.conftest import ADMIN, Shop, World, make_config
 from tests.settlement_support import (
+    CSV_COLUMNS,
+    CSV_HEADER_ZH,
     act,
+    csv_rows,
     insert_synthetic_redemptions,
     redeem,
     set_payee,
@@ -69,21 +70,6 @@ async def _download(world: World, batch_id: str, fmt: str, status: int = 200,
     return raw, resp
 
 
-# The CSV's columns: the English header row (`?lang=en`), and the Chinese one (the default).
-CSV_COLUMNS = ("batch_id", "merchant_id", "merchant_name", "currency", "redemption_id", "kind",
-               "program_id", "program_name", "voucher_id", "occurred_at", "amount",
-               "amount_minor")
-CSV_HEADER_ZH = ("批次编号", "商户编号", "商户名称", "币种", "消费编号", "类型", "项目编号",
-                 "项目名称", "券编号", "发生时间", "金额", "金额（最小货币单位）")  # noqa: RUF001
-
-
-def csv_rows(raw: bytes, header: tuple[str, ...] = CSV_HEADER_ZH) -> list[dict[str, str]]:
-    """A CSV export's lines keyed by column code, after checking its header row."""
-    found, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert tuple(found) == header
-    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows]
-
-
 async def _exports(world: World, batch_id: str) -> list[dict[str, Any]]:
     resp = await world.client.get(f"/v1/settlements/{batch_id}", headers=ADMIN)
     return list((await resp.json())["exports"])
@@ -103,7 +89,7 @@ async def test_csv_opens_in_excel_with_chinese_names(world: World) -> None:
     assert {r["program_name"] for r in rows} == {"助学券 Study"}
     assert sorted(r["amount"] for r in rows) == ["100.00", "20.50", "50.00"]
     assert sum(int(r["amount_minor"]) for r in rows) == batch["total"] == 17050
-    assert {r["kind"] for r in rows} == {"redemption"}
+    assert {r["kind"] for r in rows} == {"消费"}, "a line's kind in words, not its code"
     assert all(r["occurred_at"].endswith("+08:00") for r in rows)
 
     (export,) = await _exports(world, batch["id"])
@@ -131,9 +117,11 @@ async def test_csv_header_is_in_the_readers_language(world: World) -> None:
 
     assert chinese.startswith(b"\xef\xbb\xbf") and english.startswith(b"\xef\xbb\xbf")
     rows = csv_rows(chinese)
-    assert csv_rows(english, CSV_COLUMNS) == rows
-    assert chinese.split(b"\r\n", 1)[1] == english.split(b"\r\n", 1)[1], \
-        "only the header row depends on the language"
+    # Only the words a person reads depend on the language: the header row and the kinds.
+    assert csv_rows(english, CSV_COLUMNS) == [{**r, "kind": "Redemption"} for r in rows]
+    assert {r["kind"] for r in rows} == {"消费"}
+    assert chinese.split(b"\r\n", 1)[1].replace("消费".encode(), b"Redemption") == \
+        english.split(b"\r\n", 1)[1]
     assert [(r["amount"], r["amount_minor"]) for r in rows] == [("100.00", "10000"),
                                                                  ("20.50", "2050")]
     assert {(r["batch_id"], r["merchant_name"], r["currency"], r["program_name"])
@@ -197,7 +185,20 @@ async def test_csv_shows_adjustments_as_negative_lines(world: World) -> None:
     raw, _ = await _download(world, batch3["id"], "csv")
     (row,) = csv_rows(raw)
     assert (row["kind"], row["amount"], row["amount_minor"], row["redemption_id"]) == (
-        "adjustment", "-90.00", "-9000", late["id"])
+        "调整（结算后撤销）", "-90.00", "-9000", late["id"])  # noqa: RUF001
+    english, _ = await _download(world, batch3["id"], "csv", query="?lang=en")
+    (row,) = csv_rows(english, CSV_COLUMNS)
+    assert row["kind"] == "Adjustment (voided after settlement)"
+    # Each file's digest is of the bytes sent, words included.
+    recorded = {(e["format"], e["sha256"]) for e in await _exports(world, batch3["id"])}
+    assert recorded == {("csv", hashlib.sha256(raw).hexdigest()),
+                        ("csv:en", hashlib.sha256(english).hexdigest())}
+    # The JSON export is for machines: it keeps the codes.
+    data, _ = await _download(world, batch3["id"], "json", query="?lang=en")
+    assert [line["kind"] for line in json.loads(data)["lines"]] == ["adjustment"]
+    (earlier,) = [line for line in json.loads((await _download(
+        world, batch2["id"], "json"))[0])["lines"] if line["redemption_id"] == late["id"]]
+    assert earlier["kind"] == "redemption"
     assert batch2["total"] == 9000
 
 
@@ -360,12 +361,12 @@ async def test_a_large_batch_streams_in_chunks(world: World,
     assert batch["line_count"] == 30_000
     resp = await world.client.get(f"/v1/settlements/{batch['id']}/export/csv", headers=ADMIN)
     assert resp.headers.get("Transfer-Encoding") == "chunked"
-    digest, size, rows, pieces = hashlib.sha256(), 0, 0, 0
+    digest, size, rows, pieces, last = hashlib.sha256(), 0, 0, 0, b""
     async for piece in resp.content.iter_any():
         digest.update(piece)
         size += len(piece)
-        rows += piece.count(b"\r\n")
-        pieces += 1
+        rows += (last + piece).count(b"\r\n")  # a piece may end between CR and LF
+        pieces, last = pieces + 1, piece[-1:]
     assert rows == 30_001 and pieces > 1
     (export,) = await _exports(world, batch["id"])
     assert (export["sha256"], export["bytes"]) == (digest.hexdigest(), size)

@@ -32,7 +32,12 @@ async def test_the_account_that_cut_a_run_cannot_approve_it(world: World) -> Non
                                    json={"by": "wang"}, headers=wang.token_headers)
     problem = await resp.json()
     assert (resp.status, problem["code"]) == (409, "second_person_required")
-    assert "another account" in problem["detail"]
+    assert problem["detail"] == "wang.finance 生成了这次结算，其批次须由另一个账号批准。"  # noqa: RUF001
+    resp = await world.client.post(f"/v1/settlements/{batch['id']}/approve",
+                                   json={"by": "wang"},
+                                   headers={**wang.token_headers, "Accept-Language": "en"})
+    assert (await resp.json())["detail"] == (
+        "wang.finance cut this settlement run, so another account must approve its batches.")
     approved = await world.post(f"/v1/settlements/{batch['id']}/approve", {"by": "liu"},
                                 status=200, headers=liu.token_headers)
     assert approved["status"] == "approved"

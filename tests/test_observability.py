@@ -1,17 +1,23 @@
-"""What an operator watches: /metrics in the Prometheus text format, /readyz and /healthz,
-a request id in a header, in every problem body and on every log line, logs as JSON."""
+"""What an operator watches: /metrics in the Prometheus text format (for the scrape token
+only, off without one), /readyz and /healthz, a request id in a header, in every problem
+body and on every log line, logs as JSON."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pos import logs
-from tests.conftest import ADMIN, World, basket, new_key
+from pos.api.app import create_app
+from pos.errors import ConfigError
+from pos.service import metrics_token
+from tests.conftest import ADMIN, METRICS_TOKEN, SCRAPER, World, basket, make_config, new_key
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -36,7 +42,7 @@ async def test_metrics_count_requests_redemptions_pool_outbox_and_plugins(
     refused = (await resp.json())["code"]
     assert resp.status >= 400
 
-    resp = await world.client.get("/metrics")
+    resp = await world.client.get("/metrics", headers=SCRAPER)
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain; version=")
     samples = _samples(await resp.text())
@@ -53,6 +59,49 @@ async def test_metrics_count_requests_redemptions_pool_outbox_and_plugins(
     assert samples[("pos_plugin_call_duration_seconds_count",
                     (("call", "rule:any"), ("plugin", "any")))] >= 1
     assert not any(voucher["token"] in str(k) or voucher["id"] in str(k) for k in samples)
+
+
+async def test_metrics_need_the_scrape_token_and_nothing_else_opens_them(
+        world: World) -> None:
+    shop = await world.shop()
+    wrong = {"Authorization": "Bearer " + METRICS_TOKEN[:-1] + "x"}
+    for headers in ({}, wrong, ADMIN, shop.headers(), {"Authorization": METRICS_TOKEN}):
+        resp = await world.client.get("/metrics", headers=headers)
+        text = await resp.text()
+        assert (resp.status, resp.content_type) == (401, "application/problem+json"), text
+        assert "pos_" not in text, "a refusal shows no figure"
+        assert (await resp.json())["code"] == "unauthorized"
+    # A sentence in the reader's language, about the scrape token (not about a till).
+    zh = await (await world.client.get("/metrics")).json()
+    assert "指标令牌" in zh["detail"]
+    en = await (await world.client.get("/metrics", headers={"Accept-Language": "en"})).json()
+    assert "metrics token" in en["detail"]
+    resp = await world.client.get("/metrics", headers={**SCRAPER, "Accept-Language": "en"})
+    assert resp.status == 200 and "pos_http_requests_total" in await resp.text()
+
+
+async def test_metrics_are_off_without_a_scrape_token(
+        aiohttp_client: Any, database_url: str, tmp_path: Path) -> None:
+    config = make_config(database_url, tmp_path / "data", POS_METRICS_TOKEN="")
+    client = await aiohttp_client(create_app(config))
+    try:
+        for headers in ({}, SCRAPER, ADMIN):
+            resp = await client.get("/metrics", headers={**headers, "Accept-Language": "en"})
+            problem = await resp.json()
+            assert (resp.status, resp.content_type, problem["code"]) == (
+                404, "application/problem+json", "not_found")
+            assert problem["detail"].startswith("Metrics are off")
+        assert (await client.get("/readyz")).status == 200  # the rest serves as before
+    finally:
+        await client.close()
+
+
+def test_a_short_scrape_token_is_refused_at_start(tmp_path: Path) -> None:
+    short = make_config("postgresql://unused/x", tmp_path, POS_METRICS_TOKEN="too-short")
+    with pytest.raises(ConfigError, match="at least 32"):
+        metrics_token.resolve(short)
+    off = make_config("postgresql://unused/x", tmp_path, POS_METRICS_TOKEN="")
+    assert metrics_token.resolve(off) is None
 
 
 async def test_request_ids_in_header_and_problem_body(world: World) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from pos.db.embedded import postmaster_pid
+from tests.conftest import SCRAPER
 from tests.service_process import ADMIN, issue, set_up_shop, start_service
 
 AMOUNT = 100
@@ -134,7 +135,7 @@ async def test_database_killed_under_load_gives_503s_and_heals(tmp_path: Path) -
                     balance = (await resp.json())["balance"]
                 assert balance == 30000 - redeemed_per_voucher[voucher["id"]]
             assert lost == 0
-            async with session.get(base + "/metrics") as resp:
+            async with session.get(base + "/metrics", headers=SCRAPER) as resp:
                 exposition = await resp.text()
             assert "pos_database_unavailable_total" in exposition
 

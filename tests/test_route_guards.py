@@ -1,6 +1,7 @@
 """Every route's guard, walked from the app's own route table: a guarded route refuses a
 caller with no credential, a wrong one, or one of the other kind, before its handler runs
-and without changing anything; every staff route admits exactly the roles its kind names
+and without changing anything (the scrape token of /metrics opens nothing else, and nothing
+else opens /metrics); every staff route admits exactly the roles its kind names
 (each role calling with its own personal token); and the open routes are exactly the ones
 listed here."""
 
@@ -16,13 +17,12 @@ from pos_terminals import TABLET_DIR
 from pos.api.openapi import ROUTE_SPECS
 from pos.api.routing import STAFF_KINDS, RouteSpec
 from pos.roles import ADMITS, ROLES
-from tests.conftest import ADMIN, World, basket, new_key, till_headers
+from tests.conftest import ADMIN, SCRAPER, World, basket, new_key, till_headers
 
 # Adding an open route means adding it here, on purpose.
 OPEN_ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),  # for the load balancer: says only whether the database answers
-    ("GET", "/metrics"),  # for Prometheus: counts and timings, no personal data
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/pairings"),  # the pairing code is the credential
@@ -127,12 +127,19 @@ async def test_every_guarded_route_refuses_the_wrong_caller(
         url = _url(spec, ids)
         unauthorized = (401, "unauthorized")
         await _refused(world, spec, url, {}, unauthorized)
+        if spec.auth != "metrics":
+            await _refused(world, spec, url, SCRAPER, unauthorized)  # opens /metrics only
         if spec.auth in ADMIN_KINDS:
             await _refused(world, spec, url, WRONG_ADMIN, unauthorized)
             await _refused(world, spec, url, real_till, (403, "forbidden"))
         elif spec.auth == "till":
             await _refused(world, spec, url, FORGED_TILL, unauthorized)
             await _refused(world, spec, url, ADMIN, (403, "forbidden"))
+        elif spec.auth == "metrics":
+            # The scrape token opens /metrics and nothing else opens it: no other
+            # credential, however good elsewhere, is of its kind.
+            for other in (WRONG_ADMIN, ADMIN, FORGED_TILL, real_till):
+                await _refused(world, spec, url, other, unauthorized)
         else:
             assert spec.auth == "till_or_admin", spec.auth
             await _refused(world, spec, url, FORGED_TILL, unauthorized)

@@ -5,14 +5,16 @@ and program names would otherwise turn into mojibake; rows end in CRLF as Excel 
 them. Cells that Excel would run as a formula (starting with = + - @) get a leading
 apostrophe. Amounts are in major units with the currency's decimals, and in minor units;
 times in the configured time zone. The header row is in the reader's language: Chinese by
-default, or English (the column codes `COLUMNS`, as files before it had).
+default, or English (the column codes `COLUMNS`, as files before it had). So is each line's
+kind, in words (`KINDS`: 消费 or Redemption, and so on): the codes `redemption` and
+`adjustment` are for machines, and the JSON export keeps them.
 
 The lines come as text the database formatted (`ExportContext.text_lines`); of their
 values only the program's name can need quoting, so each line is one string put together
 around the batch's constant columns, written once. Those columns (with the merchant's
-name) and any program name that is not plain ASCII stand in a chunk's text as control
-characters no value holds, and are put in after it is encoded: text that is all ASCII
-joins and encodes about twice as fast as text holding one Chinese character.
+name), any program name and any kind's words that are not plain ASCII stand in a chunk's
+text as control characters no value holds, and are put in after it is encoded: text that
+is all ASCII joins and encodes about twice as fast as text holding one Chinese character.
 """
 # ruff: noqa: RUF001
 
@@ -36,6 +38,12 @@ HEADERS = {
               "项目名称", "券编号", "发生时间", "金额", "金额（最小货币单位）"),
     "en": COLUMNS,
 }
+# A line's kind in words, by language; the keys are every kind a settlement line can have
+# (the CHECK on settlement_lines.kind, migration 0040).
+KINDS = {
+    "zh-CN": {"redemption": "消费", "adjustment": "调整（结算后撤销）"},
+    "en": {"redemption": "Redemption", "adjustment": "Adjustment (voided after settlement)"},
+}
 
 
 def _cell(value: str) -> str:
@@ -51,10 +59,11 @@ def _row(values: Iterable[str]) -> str:
     return "" if row == '""' else row
 
 
-def _name_cell(name: str, marked: dict[bytes, bytes]) -> str:
-    """A program name's cell as it goes into a chunk's text: itself when it is printable
-    ASCII, else a mark (added to `marked`) that is replaced by it once encoded."""
-    cell = _row((_cell(name),))
+def _text_cell(text: str, marked: dict[bytes, bytes]) -> str:
+    """A cell of a program's name or a kind's words as it goes into a chunk's text: itself
+    when it is printable ASCII, else a mark (added to `marked`) that is replaced by it once
+    encoded."""
+    cell = _row((_cell(text),))
     if cell.isascii() and cell.isprintable():
         return cell
     mark = f"\x02{len(marked)}\x03"
@@ -76,19 +85,26 @@ class CsvExporter:
         batch = ctx.batch
         zone = ctx.settings.get("timezone", "Asia/Shanghai")
         header = HEADERS.get(ctx.language, HEADERS["zh-CN"])
+        words = KINDS.get(ctx.language, KINDS["zh-CN"])
         yield (BOM + _row(header) + "\r\n").encode("utf-8")
         # The batch's columns, the same on every line, and each program's name: made once.
         start = (_row((batch.id, batch.merchant_id, _cell(batch.merchant_name),
                        batch.currency)) + ",").encode("utf-8")
         names: dict[str, str] = {}  # name -> its cell, or the mark standing for it
+        kinds: dict[str, str] = {}  # kind code -> its words' cell, or the mark for it
         marked: dict[bytes, bytes] = {}  # mark -> the cell
         async for chunk in ctx.text_lines(zone, seconds=True):
             text = []
             for redemption, kind, program, name, voucher, at, amount, minor in chunk:
                 cell = names.get(name)
                 if cell is None:
-                    cell = names[name] = _name_cell(name, marked)
-                text.append(f"\x01{redemption},{kind},{program},{cell},{voucher},{at},"
+                    cell = names[name] = _text_cell(name, marked)
+                said = kinds.get(kind)
+                if said is None:
+                    # A kind without words (none today) is written as its code rather
+                    # than leaving a payment line out of the file.
+                    said = kinds[kind] = _text_cell(words.get(kind, kind), marked)
+                text.append(f"\x01{redemption},{said},{program},{cell},{voucher},{at},"
                             f"{amount},{minor}\r\n")
             data = "".join(text).encode("utf-8").replace(b"\x01", start)
             for mark, value in marked.items():

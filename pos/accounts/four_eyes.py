@@ -2,9 +2,11 @@
 cut its run, and a large top-up or reissue asked for by one account is carried out only
 when a different account confirms it.
 
-Named accounts are held to this. The bootstrap admin token is for set-up and automation;
-its actions are logged like anyone's but it is one identity, so it cannot be "another
-person" and is not asked to be.
+Named accounts are held to this, in the console and the API and at the command line alike:
+`pos settle approve ID --as LOGIN` names the approving account (`settlement_account`) and
+goes through the same `check_approver` as the console. The bootstrap admin token is for
+set-up and automation; its actions are logged like anyone's but it is one identity, so it
+cannot be "another person" and is not asked to be.
 """
 
 from __future__ import annotations
@@ -15,15 +17,25 @@ from typing import Any
 
 from pos.accounts.staff import Staff
 from pos.api.requests import TopUpIn
-from pos.errors import ALREADY_DECIDED, SECOND_PERSON_REQUIRED, Problem, not_found
+from pos.errors import (
+    ALREADY_DECIDED,
+    FORBIDDEN,
+    NOT_FOUND,
+    SECOND_PERSON_REQUIRED,
+    Problem,
+    not_found,
+)
+from pos.messages import Message, msg
+from pos.roles import ADMITS
 from pos.service.services import Services
+from pos.storage import accounts as account_store
 from pos.storage import confirmations as store
 from pos.storage import console_lists
 from pos.storage import vouchers as voucher_store
 from pos.vouchers import lifecycle
 
 
-def _second_person(detail: str) -> Problem:
+def _second_person(detail: str | Message) -> Problem:
     return SECOND_PERSON_REQUIRED(detail)
 
 
@@ -33,8 +45,23 @@ async def check_approver(services: Services, batch_id: str, staff: Staff) -> Non
     if cut is None:
         raise not_found("settlement batch")
     if staff.is_person and cut[1] == staff.account_id:
-        raise _second_person(
-            "You cut this settlement run, so another account must approve its batches.")
+        raise _second_person(msg("second_person_required.batch", login=staff.login))
+
+
+async def settlement_account(services: Services, login: str) -> Staff:
+    """The named account a settlement command acts as (`--as LOGIN`): it must exist, be
+    enabled and hold a role the API's settlement routes admit (finance, admin). It is then
+    held to four eyes exactly as it would be signed in."""
+    login = login.strip().lower()
+    account = await account_store.account_by_login(services.pool, login)
+    if account is None:
+        raise NOT_FOUND(msg("not_found.account", login=login))
+    if account.disabled:
+        raise FORBIDDEN(msg("forbidden.account_disabled", login=login))
+    if account.role not in ADMITS["finance"]:
+        raise FORBIDDEN(msg("forbidden.cannot_settle", login=login))
+    return Staff(role=account.role, via="command_line", login=account.login,
+                 account_id=account.id)
 
 
 def _threshold(services: Services) -> int:

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pos.roles import Role
 
-Via = Literal["token", "report_session", "session", "personal_token"]
+# "command_line": a `pos` command that names the account acting (`--as LOGIN`); the
+# person at the machine already holds the database, so naming is accountability, not proof.
+Via = Literal["token", "report_session", "session", "personal_token", "command_line"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
 from pos.config import Config
 from pos.events.background import background
-from pos.service import admin_token
+from pos.service import admin_token, metrics_token
 from pos.service.change_listener import listening
 from pos.service.startup import running_services
 
@@ -80,7 +80,8 @@ def create_app(config: Config, *, extra_plugins: Mapping[str, object] | None = N
             token = admin_token.resolve(config)
             app[SERVICES] = services
             app[ADMIN_TOKEN] = token
-            app[AUTH] = Authenticator(token, services.pool, changes)
+            app[AUTH] = Authenticator(token, services.pool, changes,
+                                      metrics_token=metrics_token.resolve(config))
             yield
 
     app.cleanup_ctx.append(resources)

@@ -1,11 +1,14 @@
 """Who is calling: staff (a named account's console session cookie or personal API token,
 or the bootstrap admin token from the configuration or the data folder, or a report
-session cookie made from it) or a till (a bearer secret whose SHA-256 is stored). Secrets
-are never logged. The router (`pos.api.routing`) decides which of these a route needs and
-which roles it admits; this module only answers who the caller is."""
+session cookie made from it), a till (a bearer secret whose SHA-256 is stored), or
+Prometheus (the scrape token of `[metrics] token`, which opens `/metrics` only). Secrets
+are never logged; only their SHA-256 is kept and compared, in constant time. The router
+(`pos.api.routing`) decides which of these a route needs and which roles it admits; this
+module only answers who the caller is."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -17,7 +20,8 @@ from aiohttp import web
 
 from pos.accounts import signing_in
 from pos.accounts.staff import BOOTSTRAP, Staff
-from pos.errors import CSRF_FAILED, forbidden, unauthorized
+from pos.errors import CSRF_FAILED, NOT_FOUND, UNAUTHORIZED, forbidden, unauthorized
+from pos.messages import msg
 from pos.service.change_listener import EVERYTHING, ChangeListener
 from pos.storage import setup as setup_store
 from pos.till.voucher_lookup import Till
@@ -29,8 +33,15 @@ REPORT_COOKIE = "pos_reports"
 REPORT_SESSION_SECONDS = 8 * 3600
 
 
+@dataclasses.dataclass(frozen=True)
+class MetricsReader:
+    """Whoever holds the scrape token (Prometheus): reads `/metrics`, nothing else."""
+
+
+METRICS_READER = MetricsReader()
+
 # Who a guarded route's handler is serving; the router puts it on the request.
-Principal = Till | Staff
+Principal = Till | Staff | MetricsReader
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -69,8 +80,11 @@ class Authenticator:
     every process on its next request."""
 
     def __init__(self, admin_token: str, pool: asyncpg.Pool[Any],
-                 changes: ChangeListener | None = None) -> None:
+                 changes: ChangeListener | None = None, *,
+                 metrics_token: str | None = None) -> None:
         self._admin_hash = secret_hash(admin_token)
+        # None: /metrics is off (see `pos.service.metrics_token`).
+        self._metrics_hash = None if metrics_token is None else secret_hash(metrics_token)
         self._pool = pool
         self._tills: dict[bytes, tuple[Till, float]] = {}
         # A till disabled or re-paired in any process is forgotten here at once; while the
@@ -86,6 +100,17 @@ class Authenticator:
     def is_admin(self, request: web.Request) -> bool:
         token = bearer(request)
         return token is not None and hmac.compare_digest(secret_hash(token), self._admin_hash)
+
+    def require_metrics_reader(self, request: web.Request) -> MetricsReader:
+        """Let in the scrape token only: any other credential, the admin token included, is
+        simply not it (401). With no scrape token configured the endpoint is off (404),
+        whatever is sent: no credential could be right, so it is not the caller's."""
+        if self._metrics_hash is None:
+            raise NOT_FOUND(msg("not_found.metrics"))
+        token = bearer(request)
+        if token is None or not hmac.compare_digest(secret_hash(token), self._metrics_hash):
+            raise UNAUTHORIZED(msg("unauthorized.metrics"))
+        return METRICS_READER
 
     def has_report_session(self, request: web.Request) -> bool:
         value = request.cookies.get(REPORT_COOKIE, "")

@@ -151,9 +151,12 @@ class _ScrapeTimeCollector(Collector):
                                     value=self.backlog.failed)
 
 
-@routes.get("/metrics", summary="Service metrics in the Prometheus text format", auth="none",
-            content_type="text/plain")
+@routes.get("/metrics", summary="Service metrics in the Prometheus text format; needs the "
+            "scrape token ([metrics] token) as a bearer token, and is off (404) without one",
+            auth="metrics", content_type="text/plain")
 async def metrics_page(request: web.Request) -> web.Response:
+    """Counts per route, redemption outcomes and pool figures say how busy each shop and
+    program is: only the scrape token reads them (the router's "metrics" guard)."""
     backlog: service_health.OutboxBacklog | None = None
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):

@@ -95,6 +95,10 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                                                    "send its X-CSRF-Token header."},
                 "till": {"type": "http", "scheme": "bearer",
                          "description": "A till's secret."},
+                "metrics": {"type": "http", "scheme": "bearer",
+                            "description": "The scrape token ([metrics] token, "
+                                           "POS_METRICS_TOKEN): GET /metrics only. With "
+                                           "none configured /metrics is off (404)."},
                 "report_session": {"type": "apiKey", "in": "cookie", "name": REPORT_COOKIE,
                                    "description": "Signed in at /reports/login; "
                                                   "reports only."},

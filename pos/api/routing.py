@@ -4,7 +4,9 @@ same declarations aiohttp routes (and a test checks the two agree).
 Each route declares its guard (`auth=`) and the table applies it when installed: the guard
 runs before the handler, refuses with 401 (no or a wrong credential of the kind the route
 takes) or 403 (a credential of another kind), and puts whom it let in on the request
-(`pos.api.state.PRINCIPAL`). A handler never checks credentials itself.
+(`pos.api.state.PRINCIPAL`). A handler never checks credentials itself. The "metrics"
+kind takes the scrape token only: every other credential is a wrong one (401), and with no
+scrape token configured the route is off (404).
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ Guard = Callable[[web.Request], Awaitable[Principal]]
 # plugins), "officer" (programs, merchants, tills, issuance, vouchers), "finance"
 # (settlement), "staff" (any signed-in role: reads). "report_reader" and "report_page" are
 # "staff" reads that also take the report session cookie; a browser without a credential
-# is sent to the sign-in page by every staff route that answers with HTML.
+# is sent to the sign-in page by every staff route that answers with HTML. "metrics" is
+# Prometheus with the scrape token (`[metrics] token`), which opens nothing else.
 Auth = Literal["none", "till", "till_or_admin", "admin", "officer", "finance", "staff",
-               "report_reader", "report_page"]
+               "report_reader", "report_page", "metrics"]
 STAFF_KINDS: dict[Auth, StaffKind] = {
     "admin": "admin", "officer": "officer", "finance": "finance", "staff": "staff",
     "report_reader": "staff", "report_page": "staff", "till_or_admin": "staff"}
@@ -54,6 +57,7 @@ SECURITY: dict[Auth, tuple[str, ...]] = {
     **{kind: _STAFF_SCHEMES for kind in ("admin", "officer", "finance", "staff")},
     "report_reader": (*_STAFF_SCHEMES, "report_session"),
     "report_page": (*_STAFF_SCHEMES, "report_session"),
+    "metrics": ("metrics",),
 }
 
 # While an account must still change its one-time password, its session opens only these.
@@ -115,6 +119,10 @@ async def _till(request: web.Request) -> Principal:
     return await auth(request).require_till(request)
 
 
+async def _metrics(request: web.Request) -> Principal:
+    return auth(request).require_metrics_reader(request)
+
+
 def _till_or_admin() -> Guard:
     as_admin = staff_guard("staff", html=False)
 
@@ -134,6 +142,8 @@ def guard_for(kind: Auth, *, html: bool = False) -> Guard | None:
         return _till
     if kind == "till_or_admin":
         return _till_or_admin()
+    if kind == "metrics":
+        return _metrics
     if kind == "report_page":
         return staff_guard("staff", html=True, sign_in="/reports/login", reports=True)
     return staff_guard(STAFF_KINDS[kind], html=html, reports=kind == "report_reader")

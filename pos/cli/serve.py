@@ -34,7 +34,7 @@ from pos import logs
 from pos.config import Config
 from pos.db.availability import wait_until_reachable
 from pos.db.embedded import embedded_url, supervise
-from pos.service import admin_token
+from pos.service import admin_token, metrics_token
 
 log = logging.getLogger("pos.serve")
 
@@ -68,7 +68,14 @@ def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> N
     print(f"  till:       {base}/till/")
     print(f"  console:    {base}/admin/  (accounts: pos users add LOGIN --role ROLE)")
     print(f"  API:        {base}/v1/openapi.json")
-    print(f"  metrics:    {base}/metrics   readiness: {base}/readyz")
+    print(f"  readiness:  {base}/readyz")
+    if config.metrics.token:
+        # The token came from the configuration: say how to send it, never show it.
+        print(f"  metrics:    {base}/metrics  (send the [metrics] token: "
+              "Authorization: Bearer <token>)")
+    else:
+        print("  metrics:    off; to read them, start with POS_METRICS_TOKEN set to 32 or "
+              f"more random characters and send it as a bearer token to {base}/metrics")
     if token is not None:
         print(f"  admin token (generated, kept in the data folder): {token}")
     if demo is not None:
@@ -227,6 +234,7 @@ def run(config: Config, *, demo: bool, workers: int | None) -> int:
             config = dataclasses.replace(
                 config, database=dataclasses.replace(config.database, url=url))
         token, generated = admin_token.resolve_and_say_if_new(config)
+        metrics_token.resolve(config)  # a token too short stops here, not in every worker
         shown = token if generated else None
         if count == 1:
             return _run_loop(_single(config, demo, shown))

@@ -1,26 +1,42 @@
 """The `pos settle` and `pos report` commands.
 
-    pos settle run --period-end 2026-01-31 --by "Officer Li" [--merchant ID] [--program ID]
+    pos settle run --period-end 2026-01-31 (--as LOGIN | --by NAME) [--merchant ID]
+                   [--program ID]
     pos settle list [--status draft] | show ID
-    pos settle approve ID --by NAME | paid ID --by NAME [--reference REF]
+    pos settle approve ID --as LOGIN | paid ID --by NAME [--reference REF]
     pos settle failed ID --by NAME --reason TEXT
-    pos settle export ID FORMAT [--out FILE]     (prints the file's SHA-256)
+    pos settle export ID FORMAT [--lang zh-CN|en] [--out FILE]   (prints the file's SHA-256)
     pos settle export-run RUN_ID pain001 [--out FILE]
     pos report PROGRAM_ID [--json | --csv SECTION]
+
+Approving is four eyes at the command line too: `--as` names the approving account (a
+finance or admin account), which is refused when it cut the batch's run, exactly as in the
+console (`pos.accounts.four_eyes`), and the audit log records that account. A run cut
+`--as` an account records it as the run's author, so that account cannot approve it; a
+run cut `--by` a name is automation's, like the admin token's. A refusal is printed in the
+terminal's language (`LANG`: English for en_*, else Chinese).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import getpass
 import json
+import os
 import sys
+import uuid
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from pos.accounts.staff import Staff
 from pos.config import Config
-from pos.errors import VALIDATION_ERROR, Problem
+from pos.db.actor import Actor, acting
+from pos.errors import VALIDATION_ERROR, Problem, not_found
+from pos.messages import LANGUAGES, problem_text, terminal_language
 from pos.money import format_major
 from pos.private_files import open_private
 from pos.service.services import Services
@@ -34,15 +50,23 @@ def add_parsers(sub: Any) -> None:
     run = actions.add_parser("run", help="cut batches of what is due up to a period end")
     run.add_argument("--period-end", required=True,
                      help="a date (the whole day, local time) or an ISO date-time")
-    run.add_argument("--by", required=True, help="who runs the settlement")
+    who = run.add_mutually_exclusive_group(required=True)
+    who.add_argument("--as", dest="as_login", metavar="LOGIN",
+                     help="the finance or admin account cutting the run (it may then not "
+                          "approve its batches)")
+    who.add_argument("--by", help="a name, for automation outside named accounts")
     run.add_argument("--merchant", help="only this merchant's id")
     run.add_argument("--program", help="only this program's id")
     listing = actions.add_parser("list", help="batches, newest first")
     listing.add_argument("--status", choices=["draft", "approved", "paid", "failed"])
     show = actions.add_parser("show", help="one batch with its history and exports")
     show.add_argument("batch")
-    for name, text in (("approve", "approve a batch for payment"),
-                       ("paid", "record that an approved batch was paid"),
+    approve = actions.add_parser("approve", help="approve a batch for payment, as a named "
+                                 "account other than the one that cut its run")
+    approve.add_argument("batch")
+    approve.add_argument("--as", dest="as_login", metavar="LOGIN", required=True,
+                         help="the approving finance or admin account")
+    for name, text in (("paid", "record that an approved batch was paid"),
                        ("failed", "record that paying a batch failed")):
         step = actions.add_parser(name, help=text)
         step.add_argument("batch")
@@ -54,6 +78,9 @@ def add_parsers(sub: Any) -> None:
     export = actions.add_parser("export", help="write a batch in a format; prints its SHA-256")
     export.add_argument("batch")
     export.add_argument("format", help="csv, json, pain001, or another installed exporter")
+    export.add_argument("--lang", choices=LANGUAGES, default=LANGUAGES[0],
+                        help="the language of the words a person reads in the file (a CSV's "
+                             "header row and line kinds); machine formats do not change")
     export.add_argument("--out", help="file to write (default: settlement-<id>.<ext>)")
     export_run = actions.add_parser("export-run", help="write a whole run as one file "
                                     "(pain001: one payment per merchant)")
@@ -81,8 +108,28 @@ def run(config: Config, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(work())
     except Problem as problem:
-        print(f"error: {problem.detail}", file=sys.stderr)
+        lang = terminal_language(os.environ)
+        print(f"error: {problem_text(problem.code, problem.message, problem.detail, lang)}",
+              file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def _acting_as(staff: Staff, action: str) -> Iterator[None]:
+    """The audit log records the named account, as the console does, and the system user
+    who typed the command in the action."""
+    with acting(Actor(login=staff.login, role=staff.role, account_id=staff.account_id,
+                      action=f"{action} (command line, system user {getpass.getuser()})",
+                      address="local")):
+        yield
+
+
+def _batch_id(text: str) -> str:
+    """A batch id as typed: anything not a uuid is simply not a batch."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise not_found("settlement batch") from None
 
 
 def _period_end(text: str) -> date | datetime:
@@ -99,32 +146,45 @@ def _line(batch: dict[str, Any]) -> str:
 
 
 async def _settle(svc: Services, args: argparse.Namespace) -> int:
+    from pos.accounts import four_eyes
     from pos.settlement import batch_status, exporting, runs
     from pos.storage import settlements as store
 
     if args.action == "run":
-        result = await runs.settle(svc, period_end=_period_end(args.period_end),
-                                   merchant_id=args.merchant, program_id=args.program,
-                                   actor=args.by)
+        period_end = _period_end(args.period_end)
+        author = (await four_eyes.settlement_account(svc, args.as_login)
+                  if args.as_login else None)
+        with (_acting_as(author, "pos settle run") if author is not None
+              else contextlib.nullcontext()):
+            result = await runs.settle(svc, period_end=period_end,
+                                       merchant_id=args.merchant, program_id=args.program,
+                                       actor=author.login if author is not None else args.by)
         print(f"run {result['run_id']} up to {result['period_end']}: "
               f"{len(result['batches'])} batch(es)")
         for batch in result["batches"]:
             print(_line(batch))
+    elif args.action == "approve":
+        batch_id = _batch_id(args.batch)
+        approver = await four_eyes.settlement_account(svc, args.as_login)
+        await four_eyes.check_approver(svc, batch_id, approver)
+        with _acting_as(approver, "pos settle approve"):
+            batch = await batch_status.move(svc, batch_id, "approve", approver.login)
+        print(_line(batch))
     elif args.action == "list":
         for batch in await store.list_batches(svc.pool, status=args.status):
             print(_line(batch))
     elif args.action == "show":
-        print(json.dumps(await store.get_batch(svc.pool, args.batch), indent=2,
+        print(json.dumps(await store.get_batch(svc.pool, _batch_id(args.batch)), indent=2,
                          ensure_ascii=False))
-    elif args.action in ("approve", "paid", "failed"):
-        batch = await batch_status.move(svc, args.batch, args.action, args.by,
+    elif args.action in ("paid", "failed"):
+        batch = await batch_status.move(svc, _batch_id(args.batch), args.action, args.by,
                                      note=getattr(args, "reason", None),
                                      reference=getattr(args, "reference", None))
         print(_line(batch))
     else:
         job = await (exporting.prepare_run(svc, args.run, args.format)
                      if args.action == "export-run" else
-                     exporting.prepare(svc, args.batch, args.format))
+                     exporting.prepare(svc, _batch_id(args.batch), args.format, args.lang))
         out = Path(args.out or job.filename)
         # Payment files carry account numbers: readable by their owner only.
         with open_private(out) as handle:

@@ -75,6 +75,12 @@ async def get_account(db: Executor, account_id: str) -> Account | None:
     return None if row is None else _account(row)
 
 
+async def account_by_login(db: Executor, login: str) -> Account | None:
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM accounts WHERE login = $1", login)  # noqa: S608
+    return None if row is None else _account(row)
+
+
 async def credentials(db: Executor, login: str) -> Credentials | None:
     row = await db.fetchrow(
         f"SELECT {_COLUMNS}, password_hash, failed_sign_ins, locked_until "  # noqa: S608
