@@ -21,6 +21,11 @@ measured in the same run, and the load average beside the ratio. The signing ref
 is cryptography's Ed25519 `sign` alone over each token's signing input (prepared before
 the clock starts): the least any issuance must spend, single-threaded. A figure, not a
 pass/fail test: client and database share this machine's cores.
+
+Wall-clock rates move with whatever else the machine runs, so the CPU each voucher took
+is printed too: this process with its signing workers, and the embedded database server
+(all its processes; not measured for a server named by $POS_DATABASE_URL), next to the CPU
+of one bare signature of the reference.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.service import tree_cpu_seconds  # noqa: E402
 from pos.cli.voucher_commands import (  # noqa: E402
     command_services,
     issue_and_list,
@@ -52,7 +58,7 @@ from pos.cli.voucher_commands import (  # noqa: E402
     write_vouchers_csv,
 )
 from pos.config import load_config  # noqa: E402
-from pos.db.embedded import embedded_url  # noqa: E402
+from pos.db.embedded import embedded_url, postmaster_pid  # noqa: E402
 from pos.storage import setup as setup_store  # noqa: E402
 from pos.storage.ledger import verify_ledger  # noqa: E402
 
@@ -61,29 +67,31 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_signing_rate(count: int, kid: str, issuer: str, audience: str) -> float:
+def bare_signing_rate(count: int, kid: str, issuer: str,
+                      audience: str) -> tuple[float, float]:
     """Reference: Ed25519 signatures per second on this machine, nothing else: the one
     `sign` call of cryptography over each token's JWT signing input (header and claims,
     encoded beforehand, a thousand at a time, outside the timing). The work no way of
-    issuing can skip."""
+    issuing can skip. Returns the rate and the CPU seconds of one signature."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     header = base64.urlsafe_b64encode(json.dumps(
         {"alg": "EdDSA", "kid": kid, "typ": "JWT"}, separators=(",", ":")).encode())
     program = str(uuid.uuid4())
     sign = Ed25519PrivateKey.generate().sign
-    spent = 0.0
+    spent = cpu = 0.0
     for start in range(0, count, 1000):
         inputs = [header.rstrip(b"=") + b"." + base64.urlsafe_b64encode(json.dumps(
             {"iss": issuer, "aud": audience, "jti": str(uuid.uuid4()), "prg": program,
              "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_782_864_000},
             separators=(",", ":")).encode()).rstrip(b"=")
             for _ in range(min(1000, count - start))]
-        started = time.perf_counter()
+        started, on_cpu = time.perf_counter(), time.thread_time()
         for signing_input in inputs:
             sign(signing_input)
         spent += time.perf_counter() - started
-    return count / spent
+        cpu += time.thread_time() - on_cpu
+    return count / spent, cpu / count
 
 
 async def bare_copy_rate(conn: asyncpg.Connection, count: int) -> float:
@@ -116,11 +124,18 @@ def write_list(path: Path, count: int) -> None:
             writer.writerow([f"county{i % 6}-child-{i:07d}", f"vol-{i % 997}", ""])
 
 
+def server_cpu(data_dir: Path | None) -> float:
+    """CPU seconds the embedded server has used (all its processes), NaN for another."""
+    pid = None if data_dir is None else postmaster_pid(data_dir)
+    return float("nan") if pid is None else tree_cpu_seconds(pid)
+
+
 async def main(count: int, chunk: int, cards: int, workers: int | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="pos-bench-issue-"))
     server = os.environ.get("POS_DATABASE_URL", "")
-    if not server:
-        server = await asyncio.to_thread(embedded_url, work / "server")
+    embedded = None if server else work / "server"
+    if embedded is not None:
+        server = await asyncio.to_thread(embedded_url, embedded)
     name = f"bench_issue_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(server)
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -147,15 +162,19 @@ async def main(count: int, chunk: int, cards: int, workers: int | None) -> None:
         # The signing reference is taken just before and just after the issuance and
         # averaged: other work on the machine comes and goes.
         tokens = config.tokens
-        signing_before = await asyncio.to_thread(bare_signing_rate, count, kid,
-                                                 tokens.issuer, tokens.audience)
+        signing_before, sig_cpu_before = await asyncio.to_thread(
+            bare_signing_rate, count, kid, tokens.issuer, tokens.audience)
 
         started = time.perf_counter()
+        cpu_before = tree_cpu_seconds(os.getpid()), server_cpu(embedded)
         result, handed_out = await issue_and_list(
             svc, program, listing, "csv",
             lambda batch: work / "out" / "vouchers.csv", work, chunk_size=chunk,
             workers=workers)
         total_s = time.perf_counter() - started
+        # The signing workers have ended, and been waited for: their CPU is in the tree's.
+        client_cpu = tree_cpu_seconds(os.getpid()) - cpu_before[0]
+        database_cpu = server_cpu(embedded) - cpu_before[1]
         assert result.created and result.count == count and handed_out is not None
         started = time.perf_counter()
         written = await write_vouchers_csv(svc, result.issuance_id, work / "again.csv")
@@ -181,9 +200,10 @@ async def main(count: int, chunk: int, cards: int, workers: int | None) -> None:
             checks = await verify_ledger(pooled)
         print("ledger: " + ("balanced" if all(c.ok for c in checks) else "NOT BALANCED"))
         # References measured in this run, on this machine, for the same number of vouchers.
-        signing_after = await asyncio.to_thread(bare_signing_rate, count, kid,
-                                                tokens.issuer, tokens.audience)
+        signing_after, sig_cpu_after = await asyncio.to_thread(
+            bare_signing_rate, count, kid, tokens.issuer, tokens.audience)
         signing = (signing_before + signing_after) / 2
+        sig_cpu = (sig_cpu_before + sig_cpu_after) / 2
         copy_conn = await asyncpg.connect(url)
         try:
             copying = await bare_copy_rate(copy_conn, count)
@@ -192,6 +212,9 @@ async def main(count: int, chunk: int, cards: int, workers: int | None) -> None:
         print(f"reference: bare Ed25519 signing   {signing:9.0f} tokens/s "
               f"(mean of {signing_before:.0f} before and {signing_after:.0f} after)")
         print(f"reference: bare COPY of the rows  {copying:9.0f} vouchers/s")
+        print(f"CPU per voucher: {1e6 * client_cpu / count:.1f} us issuing (this process and "
+              f"its workers) + {1e6 * database_cpu / count:.1f} us database; "
+              f"{1e6 * sig_cpu:.1f} us per bare signature")
         print(f"ratio issued/s : min(references) = {count / total_s / min(signing, copying):.2f}"
               f"   (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BODY_LENGTH = 12
@@ -41,6 +42,26 @@ def derive_body(secret: bytes, voucher_id: str, generation: int) -> str:
     # The body is the digest's first 60 bits, 5 bits a symbol: the first 12 symbols of its
     # base-32 spelling (RFC 4648 encodes the most significant bits first), re-lettered.
     return base64.b32encode(digest[:10])[:BODY_LENGTH].translate(_FROM_BASE32).decode("ascii")
+
+
+# Two symbols for every 10-bit value: a body's 60 bits spelled in six look-ups.
+_PAIRS = [ALPHABET[v >> 5] + ALPHABET[v & 31] for v in range(1024)]
+
+
+def derive_bodies(secret: bytes, voucher_ids: Iterable[str], generation: int) -> list[str]:
+    """`derive_body` of many vouchers of one generation, as a batch issuance needs them:
+    the same bodies (a test holds them equal) at half the cost, the HMAC key prepared once
+    and the 60 bits spelled from a table rather than through `base64.b32encode`."""
+    keyed = hmac.new(secret, digestmod=hashlib.sha256)
+    pairs = _PAIRS
+    bodies = []
+    for voucher_id in voucher_ids:
+        mac = keyed.copy()
+        mac.update(f"{voucher_id}:{generation}".encode())
+        bits = int.from_bytes(mac.digest()[:8], "big") >> 4
+        bodies.append(pairs[bits >> 50] + pairs[bits >> 40 & 1023] + pairs[bits >> 30 & 1023]
+                      + pairs[bits >> 20 & 1023] + pairs[bits >> 10 & 1023] + pairs[bits & 1023])
+    return bodies
 
 
 def derive_code(secret: bytes, voucher_id: str, generation: int) -> str:

@@ -89,6 +89,8 @@ class OfflineConfig:
     max_till_total: int = 50000
     max_offline_seconds: int = 24 * 3600
     kit_refresh_seconds: int = 300
+    # The most manual codes one kit carries (typed codes offline); past it, see docs/offline.md.
+    kit_max_codes: int = 20000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@
 - `PROBLEM_TEXTS`: the sentences of the refusals a till can get, keyed by problem code
   (that code's sentence) or by `code.variant` (a more precise one). `TILL_CODES` lists the
   codes a till can get; `tests/test_messages.py` fails when one has no Chinese sentence.
+  `OFFLINE_FORWARD_CODES` lists those a forwarded offline sale can be refused with.
 - `CORE_REASONS`: the reasons the core itself gives for a basket line (the never-list).
 """
 
@@ -298,6 +299,49 @@ PROBLEM_TEXTS: dict[str, Texts] = {
     "internal_error": _t("系统出错了，请重试；重复提交不会重复扣款。",
                          "Something went wrong on our side. Try again: a repeated request is "
                          "never charged twice."),
+    # -- a sale the till made offline, forwarded once online (docs/offline.md) --------------
+    "offline_sale_signature_invalid": _t(
+        "这笔离线销售不是本收银台的平板签名的，未被接受，未记账。",
+        "This offline sale is not signed by this till's tablet, so it is not accepted. "
+        "Nothing was booked."),
+    "offline_sale_unreadable": _t("这笔离线销售的内容无法读取，未被接受。",
+                                  "This offline sale is not readable."),
+    "offline_key_mismatch": _t("这笔离线销售的编号与签名的内容不一致，未被接受。",
+                               "The Idempotency-Key must be the key the tablet signed with "
+                               "the sale."),
+    "offline_kit_unknown": _t("这笔离线销售所用的离线资料包不是发给本收银台的，未被接受。",
+                              "This offline sale names a kit this till was never given."),
+    "offline_kit_expired": _t(
+        "这笔离线销售的时间不在收银台离线资料包的有效期内（平板的时间可能不准），未被接受。",
+        "This sale was made outside the life of the till's offline kit (the tablet's clock "
+        "may be wrong), so it is not accepted."),
+    "offline_not_allowed": _t("这个项目不允许在本店离线收券，这笔离线销售未被接受。",
+                              "This program cannot be used offline at this shop."),
+    "offline_voucher_invalid": _t("这笔离线销售所用的券不是真券，未被接受。",
+                                  "The voucher of this offline sale is not genuine."),
+    "offline_voucher_invalid.not_valid_then": _t(
+        "这笔离线销售发生时，这张券不在有效期内，未被接受。",
+        "The voucher was not valid when this sale was made."),
+    "offline_voucher_invalid.replaced": _t(
+        "这张券在收银台取得离线资料包之前已补发新券，旧券不能再用，这笔离线销售未被接受。",
+        "This voucher had been reissued before the till's offline kit was made, so its old "
+        "card could no longer be used and this sale is not accepted."),
+    "offline_voucher_invalid.unknown_code": _t(
+        "这笔离线销售输入的券码不属于这张券，未被接受。",
+        "The code typed for this offline sale is not this voucher's."),
+    "offline_limit_exceeded": _t("这笔离线销售超出了公布的离线限额，未被接受。",
+                                 "This offline sale is over the published offline limits."),
+    "offline_limit_exceeded.per_sale": _t(
+        "这笔离线销售用券支付了 {covered_amount}，离线资料包对这个购物篮最多允许 "
+        "{allowed_amount}，未被接受。",
+        "This offline sale took {covered_amount}; its kit allowed at most {allowed_amount} "
+        "for this basket."),
+    "offline_limit_exceeded.till_total": _t(
+        "本收银台这个项目的离线收券总额已超出上限，这笔离线销售未被接受。",
+        "This till went past its offline total for this program."),
+    "offline_limit_exceeded.once_a_day": _t(
+        "这张券当天已在本收银台离线使用过一次，这笔离线销售未被接受。",
+        "This till already sold to this voucher offline that day."),
 }
 
 # The problem codes a till can get on its path (quote, redeem, void, reading a redemption).
@@ -312,6 +356,15 @@ TILL_CODES: frozenset[str] = frozenset({
     "payment_declined", "payment_failed", "idempotency_key_required", "idempotency_conflict",
     "idempotency_in_progress", "plugin_error", "try_again", "internal_error",
     "vouchers_changed", "voucher_listed_twice", "offline_sale_not_voidable",
+})
+
+# The problem codes a forwarded offline sale can be refused with: the till lists such a
+# sale for the cashier, with the reason in the cashier's language.
+OFFLINE_FORWARD_CODES: frozenset[str] = frozenset({
+    "offline_sale_signature_invalid", "offline_sale_unreadable", "offline_key_mismatch",
+    "offline_kit_unknown", "offline_kit_expired", "offline_not_allowed",
+    "offline_voucher_invalid", "offline_limit_exceeded", "identity_check_required",
+    "validation_error", "not_found",
 })
 
 # Which voucher of a sale paid by several a refusal is about (before its sentence).

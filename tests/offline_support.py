@@ -4,6 +4,7 @@ tests (register a device key, fetch and check a kit, sign sales, forward them)."
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from pos import codes
 from tests.conftest import Shop
 
 
@@ -56,13 +58,16 @@ class OfflineTill:
     def program(self, program_id: str) -> dict[str, Any]:
         return next(p for p in self.kit["programs"] if p["id"] == program_id)
 
-    def sale(self, token: str, voucher_id: str, program_id: str, basket: dict[str, Any],
-             covered: int, at_ms: int | None = None) -> tuple[str, dict[str, Any]]:
-        """A signed sale: (idempotency key, request body)."""
+    def sale(self, token: str | None, voucher_id: str, program_id: str, basket: dict[str, Any],
+             covered: int, at_ms: int | None = None, code_hash: str | None = None
+             ) -> tuple[str, dict[str, Any]]:
+        """A signed sale: (idempotency key, request body). A typed code's sale passes
+        `token=None` and the code's `code_hash` (see `typed_code_hash`)."""
         key = f"offline-{uuid.uuid4().hex}"
+        credential = {"token": token} if token is not None else {"code_hash": code_hash}
         record = {
             "key": key, "till_id": self.shop.till_id, "kit_version": self.kit["version"],
-            "token": token, "program_id": program_id, "voucher_id": voucher_id,
+            **credential, "program_id": program_id, "voucher_id": voucher_id,
             "occurred_at_ms": at_ms or int(time.time() * 1000), "basket": basket,
             "covered": covered,
         }
@@ -73,3 +78,23 @@ class OfflineTill:
         resp = await self.client.post("/v1/offline-sales", json=body,
                                       headers=self.shop.headers(key))
         return resp.status, await resp.json()
+
+
+def typed_code_hash(code: str) -> str:
+    """What the tablet sends for a typed code: the service's hash of its body, base64url."""
+    body = codes.normalise(code)
+    assert body is not None
+    return b64url(codes.code_hash(body))
+
+
+def kit_voucher_of_code(kit: dict[str, Any], code: str) -> str | None:
+    """The voucher id a kit gives a typed code, as the tablet looks it up (offline.js)."""
+    body = codes.normalise(code)
+    assert body is not None
+    salt = unb64url(kit["codes"]["salt"])
+    digest = b64url(hashlib.sha256(salt + codes.code_hash(body)).digest()
+                    [:kit["codes"]["digest_bytes"]])
+    for vouchers in kit["codes"]["programs"].values():
+        if digest in vouchers:
+            return str(vouchers[digest])
+    return None

@@ -13,6 +13,7 @@ import random
 import uuid
 from pathlib import Path
 
+import asyncpg
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,7 +26,7 @@ from pos.signing import tokens
 from pos.vouchers.batch_writer import random_voucher_ids
 from pos.vouchers.fresh_list import csv_text
 from tests.conftest import World
-from tests.issuance_support import connect, csv_bytes, exported, ledger_ok, quote
+from tests.issuance_support import connect, csv_bytes, exported, ledger_ok, quote, upload
 
 
 def test_a_hand_built_token_is_the_pyjwt_token_and_verifies_the_same() -> None:
@@ -100,6 +101,10 @@ def _staged(folder: Path) -> list[Path]:
     return list(folder.glob(".issuing-*"))
 
 
+def _listed(folder: Path) -> list[Path]:
+    return list(folder.glob("*/v.csv"))
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 async def test_the_list_written_while_issuing_is_the_batch_as_exported(
         world: World, config: Config, tmp_path: Path, workers: int) -> None:
@@ -160,3 +165,73 @@ async def test_a_refused_list_leaves_no_list_behind(
     assert not _staged(tmp_path)
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 2
+
+
+def test_a_batchs_codes_are_each_vouchers_own_code() -> None:
+    rng = random.Random(750)
+    for generation in (0, 1_767_225_600, 2**40):
+        secret = rng.randbytes(rng.choice((16, 32, 100)))  # longer than a block, too
+        ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(500)]
+        assert codes.derive_bodies(secret, ids, generation) == [
+            codes.derive_body(secret, voucher_id, generation) for voucher_id in ids]
+    assert codes.derive_bodies(b"k", [], 1) == []
+
+
+async def test_a_late_bad_row_refuses_a_list_whose_first_chunks_were_signed(
+        world: World, config: Config, tmp_path: Path) -> None:
+    program = await world.program()
+    svc = world.client.app[SERVICES]
+    rows = [{"ref": f"child-{i:05d}"} for i in range(2500)]
+    rows[2400]["ref"] = "not a ref"  # in the third chunk: two were minted and signed before
+    listing = tmp_path / "list.csv"
+    listing.write_bytes(csv_bytes(rows))
+    with pytest.raises(Exception, match="line 2402"):
+        await issue_and_list(svc, program, listing, "csv", lambda b: tmp_path / b / "v.csv",
+                             tmp_path, chunk_size=1000, workers=1)
+    assert not _staged(tmp_path) and not _listed(tmp_path)
+    async with connect(config) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0
+        assert await conn.fetchval("SELECT count(*) FROM issuances") == 0
+
+
+async def test_a_batch_stores_every_credit_of_the_plan_in_plan_order(
+        world: World, config: Config, tmp_path: Path) -> None:
+    program = await world.program(face_value=1000, allowance={"amount": 500, "count": 3})
+    svc = world.client.app[SERVICES]
+    listing = tmp_path / "list.csv"
+    listing.write_bytes(csv_bytes([{"ref": f"child-{i:04d}", "note": "back\\slash, \"q\""}
+                                   for i in range(1500)]))
+    result, _ = await issue_and_list(svc, program, listing, "csv",
+                                     lambda b: tmp_path / b / "v.csv", tmp_path,
+                                     chunk_size=1000, workers=0)
+    async with connect(config) as conn:
+        plans = await conn.fetch(
+            "SELECT v.note, array_agg(c.kind ORDER BY c.id) AS kinds,"
+            "       array_agg(c.valid_from ORDER BY c.id) AS starts,"
+            "       sum(c.amount)::bigint AS total, sum(c.remaining)::bigint AS remaining"
+            "  FROM vouchers v JOIN credits c ON c.voucher_id = v.id"
+            " WHERE v.issuance_id = $1 GROUP BY v.id", result.issuance_id)
+        entries = await conn.fetch(
+            "SELECT account, amount FROM ledger_entries WHERE kind = 'issue'"
+            " AND program_id = $1", program)
+    assert len(plans) == 1500
+    assert {(r["note"], tuple(r["kinds"]), r["total"], r["remaining"]) for r in plans} == {
+        ('back\\slash, "q"', ("grant", "allowance", "allowance", "allowance"), 2500, 2500)}
+    assert all(list(r["starts"]) == sorted(r["starts"]) for r in plans)
+    assert sorted({(e["account"], e["amount"]) for e in entries}) == [
+        ("program_funding", -2500), ("voucher", 2500)] and len(entries) == 3000
+    await ledger_ok(config)
+
+
+async def test_issued_rows_and_what_they_point_at_are_never_deleted(
+        world: World, config: Config) -> None:
+    program = await world.program()
+    listing = csv_bytes([{"ref": "child-1"}])
+    status, _ = await upload(world.client, program, listing)
+    assert status == 201
+    async with connect(config) as conn:
+        for table in ("vouchers", "issuances", "signing_keys", "programs"):
+            for statement in ("DELETE FROM {}", "TRUNCATE {} CASCADE"):
+                with pytest.raises(asyncpg.RestrictViolationError, match="never deleted"):
+                    await conn.execute(statement.format(table))
+        assert await conn.fetchval("SELECT count(*) FROM vouchers") == 1

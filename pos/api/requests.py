@@ -364,17 +364,28 @@ class OfflineSaleIn(Strict):
 
 
 class OfflineSaleRecord(BaseModel):
-    """What a tablet signs for each offline sale (read from `OfflineSaleIn.sale`)."""
+    """What a tablet signs for each offline sale (read from `OfflineSaleIn.sale`).
+
+    The voucher is named by the token the till scanned, or, for a typed manual code, by
+    `code_hash`: the code's hash as the service stores it (base64url of SHA-256 of its
+    normalised body), so the tablet keeps no typed code in the clear."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     till_id: uuid.UUID
     kit_version: Annotated[int, Field(strict=True, gt=0)]
-    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    code_hash: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")] | None = None
     program_id: uuid.UUID
     voucher_id: uuid.UUID
     occurred_at_ms: Annotated[int, Field(strict=True, gt=0)]
     basket: BasketIn
     covered: PositiveAmount
     identity_confirmed: bool = False
+
+    @model_validator(mode="after")
+    def _one_voucher_credential(self) -> OfflineSaleRecord:
+        if (self.token is None) == (self.code_hash is None):
+            raise ValueError("an offline sale names its voucher by token or by code_hash")
+        return self

@@ -174,3 +174,84 @@ async def tills_accepting(conn: Executor, program_id: str) -> int:
          WHERE t.disabled_at IS NULL
         """, program_id)
     return count
+
+
+# -- typed codes and reissued tokens in a kit ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class KitCode:
+    """A voucher's current manual code, as the database keeps it (SHA-256 of its body)."""
+
+    voucher_id: str
+    program_id: str
+    code_hash: bytes
+
+
+async def voucher_counts(conn: Executor, program_ids: list[str]) -> dict[str, int]:
+    """How many vouchers each program has (to keep a kit's code list within its bound)."""
+    rows = await conn.fetch(
+        "SELECT program_id::text, count(*) AS n FROM vouchers "
+        "WHERE program_id = ANY($1::uuid[]) GROUP BY program_id", program_ids)
+    return {r["program_id"]: r["n"] for r in rows}
+
+
+async def kit_codes(conn: Executor, program_ids: list[str]) -> list[KitCode]:
+    """Every voucher of these programs with its current code hash, whatever its status:
+    the kit's `blocked` list says why one cannot pay, as it does for a scanned token."""
+    rows = await conn.fetch(
+        "SELECT id::text, program_id::text, code_hash FROM vouchers "
+        "WHERE program_id = ANY($1::uuid[])", program_ids)
+    return [KitCode(r["id"], r["program_id"], bytes(r["code_hash"])) for r in rows]
+
+
+async def retired_code_hashes(conn: Executor, program_ids: list[str]) -> list[bytes]:
+    """Codes of these programs' vouchers that a reissue replaced."""
+    rows = await conn.fetch(
+        "SELECT r.code_hash FROM retired_codes r JOIN vouchers v ON v.id = r.voucher_id "
+        "WHERE v.program_id = ANY($1::uuid[])", program_ids)
+    return [bytes(r["code_hash"]) for r in rows]
+
+
+async def reissued_tokens(conn: Executor, program_ids: list[str]) -> dict[str, list[Any]]:
+    """Voucher id -> [kid, iat] of the current token, for every voucher of these programs
+    that was ever reissued (a retired code is the mark of a reissue): a till refuses any
+    other token of such a voucher. A voucher never reissued has only one token."""
+    rows = await conn.fetch(
+        """
+        SELECT v.id::text, v.token_kid, v.token_iat FROM vouchers v
+         WHERE v.program_id = ANY($1::uuid[])
+           AND EXISTS (SELECT 1 FROM retired_codes r WHERE r.voucher_id = v.id)
+        """, program_ids)
+    return {r["id"]: [r["token_kid"], r["token_iat"]] for r in rows}
+
+
+@dataclasses.dataclass(frozen=True)
+class VoucherCredentials:
+    """What a forwarded sale's token or code is checked against."""
+
+    program_id: str
+    token_kid: str
+    token_iat: int
+    token_exp: int
+    code_hash: bytes
+
+
+async def voucher_credentials(conn: Executor, voucher_id: str) -> VoucherCredentials | None:
+    row = await conn.fetchrow(
+        "SELECT program_id::text, token_kid, token_iat, token_exp, code_hash FROM vouchers "
+        "WHERE id = $1", voucher_id)
+    if row is None:
+        return None
+    return VoucherCredentials(row["program_id"], row["token_kid"], row["token_iat"],
+                              row["token_exp"], bytes(row["code_hash"]))
+
+
+async def code_retired_at(conn: Executor, code_hash: bytes, voucher_id: str
+                          ) -> datetime | None:
+    """When a reissue replaced this code of this voucher; None if it never was its code
+    (or is its current one)."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT retired_at FROM retired_codes WHERE code_hash = $1 AND voucher_id = $2",
+        code_hash, voucher_id)
+    return at

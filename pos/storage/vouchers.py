@@ -127,7 +127,8 @@ class BatchStamp:
 
 @dataclasses.dataclass
 class VoucherColumns:
-    """A chunk of a batch's new vouchers, column by column: no Python object per voucher."""
+    """A chunk of a batch's new vouchers, column by column: no Python object per voucher
+    (written by `pos.storage.issuances.copy_batch_chunk`)."""
 
     ids: list[str] = dataclasses.field(default_factory=list)
     refs: list[str] = dataclasses.field(default_factory=list)
@@ -139,65 +140,6 @@ class VoucherColumns:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-async def insert_batch_chunk(conn: Connection, stamp: BatchStamp,
-                             chunk: VoucherColumns) -> None:
-    """Write a chunk of a batch in one statement: the vouchers, each one's credits (the
-    program's plan, in plan order) and its balanced pair of issue ledger entries, in the
-    caller's transaction, after `lock_program_issues`. A beneficiary who already holds the
-    grant refuses the lot."""
-    try:
-        with translated():
-            await conn.execute(_INSERT_BATCH_CHUNK,
-                stamp.program_id, stamp.issuance_id, stamp.token_kid, stamp.token_iat,
-                stamp.token_exp, stamp.uses_left, stamp.currency,
-                sum(c.amount for c in stamp.credits),
-                [c.kind for c in stamp.credits], [c.amount for c in stamp.credits],
-                [c.valid_from for c in stamp.credits], [c.valid_until for c in stamp.credits],
-                chunk.ids, chunk.refs, chunk.holders, chunk.code_hashes, chunk.lines,
-                chunk.notes, chunk.grants)
-    except DuplicateRow as exc:
-        raise _already_issued(exc) from None
-
-
-# The transaction id of a voucher's two entries is drawn once per voucher in a materialised
-# CTE, so a rescan can never give the two halves of one pair different ids.
-_INSERT_BATCH_CHUNK = """
-    WITH v AS (
-        INSERT INTO vouchers (id, program_id, beneficiary_ref, holder_ref, token_kid,
-                              token_iat, token_exp, code_hash, uses_left, issuance_id,
-                              issuance_line, note, grant_label)
-        SELECT u.id, $1, u.ref, u.holder, $3, $4, $5, u.code, $6, $2, u.line, u.note,
-               u.grant_label
-          FROM unnest($13::uuid[], $14::text[], $15::text[], $16::bytea[], $17::int[],
-                      $18::text[], $19::text[])
-               AS u(id, ref, holder, code, line, note, grant_label)
-        RETURNING id
-    ), c AS (
-        INSERT INTO credits (voucher_id, kind, amount, remaining, valid_from, valid_until)
-        SELECT v.id, p.kind, p.amount, p.amount, p.valid_from, p.valid_until
-          FROM v CROSS JOIN unnest($9::text[], $10::bigint[], $11::timestamptz[],
-                                   $12::timestamptz[]) WITH ORDINALITY
-                            AS p(kind, amount, valid_from, valid_until, n)
-         ORDER BY v.id, p.n
-    ), t AS MATERIALIZED (
-        SELECT v.id, gen_random_uuid() AS txn FROM v WHERE $8::bigint > 0
-    )
-    INSERT INTO ledger_entries (txn_id, kind, account, account_id, amount, currency,
-                                program_id, voucher_id)
-    SELECT t.txn, 'issue', e.account,
-           CASE WHEN e.account = 'voucher' THEN t.id ELSE $1::uuid END,
-           e.sign * $8::bigint, $7, $1, t.id
-      FROM t CROSS JOIN (VALUES ('program_funding', -1), ('voucher', 1)) AS e(account, sign)
-"""
-
-
-def _already_issued(exc: DuplicateRow) -> Exception:
-    if "beneficiary" in (exc.constraint or ""):
-        return ALREADY_ISSUED(
-            "One of these beneficiaries already holds this grant of this program.")
-    return exc
 
 
 VOUCHER_VIEW = """

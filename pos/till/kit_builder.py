@@ -2,13 +2,18 @@
 voucher and decide a basket without the network, signed with the service's kit key.
 
 The kit holds the voucher keys (JWKS) and the revoked ones, the vouchers to refuse
-(suspended, revoked, expired, nothing left), and for each program the merchant accepts
-either its rules as data with its offline limits, or why it is online-only. Each kit is
-kept (`offline_kits`), so a forwarded sale is judged against the kit it was made with.
+(suspended, revoked, expired, nothing left), the current token of every reissued voucher
+(so an old card is refused once the till has this kit), the manual codes of the vouchers
+it may sell to (as salted, shortened digests: `codes`), and for each program the merchant
+accepts either its rules as data with its offline limits, or why it is online-only. Each
+kit is kept (`offline_kits`), so a forwarded sale is judged against the kit it was made
+with.
 """
 
 from __future__ import annotations
 
+import secrets
+from collections import Counter
 from typing import Any
 
 from pos.messages import NEVER_RULE
@@ -74,6 +79,36 @@ async def _program_entry(services: Services, till: Till, program: KitProgram
     return entry
 
 
+async def _codes(services: Services, program_ids: list[str]) -> dict[str, Any]:
+    """The typed codes a till may take offline: digest -> voucher id, per program.
+
+    A program whose vouchers would take the kit past `[offline] kit_max_codes` is left out
+    whole (`complete` is then false and the till says a typed code needs the network), so
+    a cashier never meets a program whose codes work offline for some holders only."""
+    salt = secrets.token_bytes(kit_signing.KIT_CODE_SALT_BYTES)
+    counts = await store.voucher_counts(services.pool, program_ids)
+    room = services.config.offline.kit_max_codes
+    included: list[str] = []
+    # Smallest programs first: as many programs as fit take typed codes offline.
+    for program_id in sorted(program_ids, key=lambda p: (counts.get(p, 0), p)):
+        if counts.get(program_id, 0) <= room:
+            room -= counts.get(program_id, 0)
+            included.append(program_id)
+    found = await store.kit_codes(services.pool, included) if included else []
+    digests = [kit_signing.kit_code_digest(salt, c.code_hash) for c in found]
+    # Two codes of one kit sharing a digest could not be told apart: both need the network.
+    shared = {d for d, n in Counter(digests).items() if n > 1}
+    programs: dict[str, dict[str, str]] = {p: {} for p in included}
+    for code, digest in zip(found, digests, strict=True):
+        if digest not in shared:
+            programs[code.program_id][digest] = code.voucher_id
+    retired = await store.retired_code_hashes(services.pool, included) if included else []
+    return {"salt": kit_signing.b64url(salt), "digest_bytes": kit_signing.KIT_CODE_DIGEST_BYTES,
+            "complete": len(included) == len(program_ids) and not shared,
+            "programs": programs,
+            "replaced": sorted(kit_signing.kit_code_digest(salt, h) for h in retired)}
+
+
 async def build_kit(services: Services, till: Till) -> dict[str, Any]:
     """A fresh signed kit for this till: `{"kit": <compact JWS>, "version", "expires_at"}`."""
     programs = await store.merchant_programs(services.pool, till.merchant_id)
@@ -96,6 +131,9 @@ async def build_kit(services: Services, till: Till) -> dict[str, Any]:
         "jwks": keys.jwks(await keys.list_keys(services.pool)),
         "revoked_kids": await store.revoked_kids(services.pool),
         "blocked": await store.blocked_vouchers(services.pool, [p.id for p in programs]),
+        # A reissued voucher's current token (kid, iat): any other token of it is refused.
+        "reissued": await store.reissued_tokens(services.pool, [e["id"] for e in usable]),
+        "codes": await _codes(services, [e["id"] for e in usable]),
         "one_sale_per_voucher_per_day": True,
         "programs": entries,
     }

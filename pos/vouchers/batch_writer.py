@@ -1,12 +1,14 @@
-"""Writing a checked beneficiary list as vouchers, a chunk at a time, while the next chunk
-is being built.
+"""Making checked rows new vouchers (`mint`: an id and a manual code each) and writing them
+to the database a chunk at a time (`BatchWriter`), while the next chunk is read.
 
-The database runs in its own process, so it can store one chunk while Python makes the
-ids and code hashes of the next: each chunk is sent as one statement
-(`pos.storage.vouchers.insert_batch_chunk`: vouchers, credits and the balanced issue
-ledger entries) and only awaited when the following chunk is ready. A chunk is kept as
-columns (`VoucherColumns`), never as an object per voucher, and at most two chunks are
-held at once, so memory stays flat however long the list.
+Rows are minted as the list is checked (`pos.vouchers.list_scan`), so their tokens can be
+signed while the rest of the list is still being read and before the batch's id (derived
+from the whole list) is known; what is minted for a list that is then refused is simply
+dropped. Writing starts once the list is known good: the database runs in its own
+process, so it stores one chunk (`pos.storage.issuances.copy_batch_chunk`: vouchers,
+credits and the balanced issue ledger entries) while Python reads the next from the spool,
+and a chunk is only awaited when the following one is ready. A chunk is kept as columns
+(`VoucherColumns`), never as an object per voucher, and the writer holds at most two.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from pos import codes
 from pos.db.pool import Connection
-from pos.storage import vouchers as voucher_store
+from pos.storage import issuances as issuance_store
 from pos.storage.vouchers import BatchStamp, VoucherColumns
 from pos.vouchers.list_scan import CheckedRows
 
@@ -36,53 +38,62 @@ def random_voucher_ids(count: int) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class WrittenChunk:
-    """A chunk just sent to the database (not yet committed): what a caller needs to hand
-    the new vouchers out (their codes' bodies, from which the codes follow) while the
-    database stores it."""
+class TokenTerms:
+    """What every token of a batch carries besides its voucher's id."""
 
-    stamp: BatchStamp
-    token_nbf: int
+    program_id: str
+    kid: str
+    iat: int
+    nbf: int
+    exp: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MintedChunk:
+    """A chunk of checked rows made new vouchers, not yet stored: what a caller needs to
+    hand them out (their codes' bodies, from which the codes follow)."""
+
+    terms: TokenTerms
     columns: VoucherColumns
     bodies: list[str]
 
 
-# Called with each chunk as it is sent; what it makes is the caller's to discard if the
+# Called with each chunk as it is minted; what it makes is the caller's to discard if the
 # batch is not committed in the end.
-ChunkSink = Callable[[WrittenChunk], Awaitable[None]]
+ChunkSink = Callable[[MintedChunk], Awaitable[None]]
+
+
+def mint(rows: CheckedRows, code_secret: bytes, generation: int
+         ) -> tuple[VoucherColumns, list[str]]:
+    """Give each checked row a new voucher id and its manual code (of token generation
+    `generation`): the vouchers as stored (the code's hash, never the code) and the codes'
+    bodies."""
+    ids = random_voucher_ids(len(rows))
+    bodies = codes.derive_bodies(code_secret, ids, generation)
+    code_hash = codes.code_hash
+    return VoucherColumns(ids=ids, refs=rows.refs, holders=rows.holders,
+                          code_hashes=[code_hash(body) for body in bodies], lines=rows.lines,
+                          notes=rows.notes, grants=rows.grants), bodies
 
 
 class BatchWriter:
-    """Sends chunks of checked rows as new vouchers, one in flight at a time."""
+    """Stores chunks of minted vouchers of one batch, one in flight at a time."""
 
-    def __init__(self, conn: Connection, stamp: BatchStamp, code_secret: bytes,
-                 *, token_nbf: int, sink: ChunkSink | None = None) -> None:
+    def __init__(self, conn: Connection, stamp: BatchStamp) -> None:
         self._conn = conn
         self._stamp = stamp
-        self._nbf = token_nbf
-        self._secret = code_secret
-        self._sink = sink
         self._writing: asyncio.Task[None] | None = None
 
-    async def send(self, rows: CheckedRows) -> int:
-        """Give a chunk of checked rows an id and a code each and send it once the previous
-        chunk is stored, then hand it to the sink; returns its size. The database stores
-        it while the sink and the caller work on."""
-        ids = random_voucher_ids(len(rows))
-        iat, secret = self._stamp.token_iat, self._secret
-        bodies = [codes.derive_body(secret, voucher_id, iat) for voucher_id in ids]
-        chunk = VoucherColumns(ids=ids, refs=rows.refs, holders=rows.holders,
-                               code_hashes=[codes.code_hash(body) for body in bodies],
-                               lines=rows.lines, notes=rows.notes, grants=rows.grants)
+    async def send(self, chunk: VoucherColumns) -> int:
+        """Send a chunk once the previous one is stored; returns its size. The database
+        stores it while the caller goes on."""
         await self.drain()
-        if not ids:
+        if not chunk.ids:
             return 0
-        self._writing = asyncio.create_task(
-            voucher_store.insert_batch_chunk(self._conn, self._stamp, chunk))
-        await asyncio.sleep(0)  # let the task send the statement before the caller goes on
-        if self._sink is not None:
-            await self._sink(WrittenChunk(self._stamp, self._nbf, chunk, bodies))
-        return len(ids)
+        self._writing = asyncio.create_task(issuance_store.copy_batch_chunk(
+            self._conn, self._stamp, chunk, random_voucher_ids(len(chunk))))
+        await asyncio.sleep(0)  # let the task send the rows before the caller goes on
+        return len(chunk)
 
     async def drain(self) -> None:
         """Wait for the chunk in flight; its failure (a beneficiary issued meanwhile) is

@@ -3,7 +3,8 @@
 Two ways in: `issue_vouchers` for a short JSON list answered inline, and `issue_batch` for
 a beneficiary list of any size (CSV or JSON, from `pos issue` or an upload), which checks
 every row before issuing any, writes the whole batch in one transaction in chunks
-(`pos.vouchers.batch_writer`), and is idempotent by batch id. Tokens are never stored:
+(`pos.vouchers.batch_writer`; COPY, `pos.storage.issuances.copy_batch_chunk`), and is
+idempotent by batch id. Tokens are never stored:
 Ed25519 signatures are deterministic, so `export_batch` (`pos.vouchers.carried`)
 regenerates each voucher's current token and code from the database.
 """
@@ -29,11 +30,12 @@ from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
 from pos.storage import vouchers as voucher_store
 from pos.storage.setup import Program
-from pos.vouchers import beneficiary_list
-from pos.vouchers.batch_writer import BatchWriter, ChunkSink
+from pos.storage.vouchers import VoucherColumns
+from pos.vouchers import batch_writer, beneficiary_list
+from pos.vouchers.batch_writer import BatchWriter, ChunkSink, MintedChunk, TokenTerms
 from pos.vouchers.carried import CHUNK_SIZE, voucher_code, voucher_token
 from pos.vouchers.credits import CreditPlan, plan_credits
-from pos.vouchers.list_scan import Opener, Scan, scan_list
+from pos.vouchers.list_scan import CheckedRows, Opener, Scan, scan_list
 
 
 async def issue_vouchers(
@@ -148,33 +150,46 @@ async def issue_batch(
 ) -> IssuanceResult:
     """Issue one voucher per row of a beneficiary list, all or none, at most once.
 
-    The list is read once (`list_scan`), its checked rows spooled in chunks rather than
-    held, and the spool issued. One bad row refuses the whole list with a report naming
-    every bad row. The batch id (given, or derived from the list's content) makes a re-run
-    return the first run's batch instead of issuing again, even when two runs race. With
-    `check_only`, the list is checked (the same report) and nothing is written. `sink`,
-    when given, is handed each chunk of new vouchers as it is sent to the database (so
-    their tokens can be signed and written out while the database stores them); what it
-    made belongs to a batch that exists only if this returns with `created` true.
+    The list is read once (`list_scan`), its checked rows minted (an id and a code each)
+    and spooled in chunks rather than held, and the spool issued. One bad row refuses the
+    whole list with a report naming every bad row. The batch id (given, or derived from the
+    list's content) makes a re-run return the first run's batch instead of issuing again,
+    even when two runs race. With `check_only`, the list is checked (the same report) and
+    nothing is written. `sink`, when given, is handed each chunk of new vouchers as it is
+    minted, while the list is still being read (so their tokens can be signed and written
+    out meanwhile); what it made belongs to a batch that exists only if this returns with
+    `created` true.
     """
     program = await setup_store.get_program(services.pool, program_id)
     terms = program_terms(program)
+    stamp = voucher_store.BatchStamp(
+        program_id=program_id, currency=terms.currency, issuance_id="",
+        token_kid=await services.signing_kid(), token_iat=int(time.time()),
+        token_exp=terms.exp, uses_left=terms.uses, credits=terms.plans)
+    tokens = TokenTerms(program_id, stamp.token_kid, stamp.token_iat, terms.nbf, terms.exp)
+    secret = services.code_secret
+
+    async def mint(rows: CheckedRows) -> VoucherColumns:
+        columns, bodies = batch_writer.mint(rows, secret, stamp.token_iat)
+        if sink is not None:
+            await sink(MintedChunk(tokens, columns, bodies))
+        return columns
+
     async with services.pool.acquire() as conn:
-        scan = await scan_list(conn, program_id, open_source, fmt, chunk_size)
+        scan = await scan_list(conn, program_id, open_source, fmt, chunk_size,
+                               None if check_only else mint)
     try:
-        return await _issue_scanned(services, scan, terms, source=source, batch_id=batch_id,
-                                    progress=progress, chunk_size=chunk_size,
-                                    check_only=check_only, sink=sink)
+        return await _issue_scanned(services, scan, stamp, source=source, batch_id=batch_id,
+                                    progress=progress, check_only=check_only)
     finally:
         scan.close()
 
 
 async def _issue_scanned(
-    services: Services, scan: Scan, terms: ProgramTerms, *, source: str,
-    batch_id: str | None, progress: Progress | None, chunk_size: int, check_only: bool,
-    sink: ChunkSink | None,
+    services: Services, scan: Scan, stamp: voucher_store.BatchStamp, *, source: str,
+    batch_id: str | None, progress: Progress | None, check_only: bool,
 ) -> IssuanceResult:
-    program_id = terms.program_id
+    program_id = stamp.program_id
     issuance_id = _batch_id(program_id, scan.digest, batch_id)
     existing = await issuance_store.get_issuance(services.pool, issuance_id)
     if existing is not None:
@@ -187,20 +202,16 @@ async def _issue_scanned(
     if check_only:
         return IssuanceResult(issuance_id, program_id, scan.count, False, checked_only=True)
 
-    stamp = voucher_store.BatchStamp(
-        program_id=program_id, currency=terms.currency, issuance_id=issuance_id,
-        token_kid=await services.signing_kid(), token_iat=int(time.time()),
-        token_exp=terms.exp, uses_left=terms.uses, credits=terms.plans)
+    stamp = dataclasses.replace(stamp, issuance_id=issuance_id)
     try:
         async with services.pool.acquire() as conn, conn.transaction():
             await issuance_store.create_issuance(conn, issuance_id, program_id, scan.digest,
                                                  scan.count, source)
             await voucher_store.lock_program_issues(conn, program_id)
-            writer = BatchWriter(conn, stamp, services.code_secret,
-                                 token_nbf=terms.nbf, sink=sink)
+            writer = BatchWriter(conn, stamp)
             try:
-                for rows in scan.chunks():
-                    sent = await writer.send(rows)
+                for chunk in scan.chunks():
+                    sent = await writer.send(chunk)
                     if progress is not None:
                         progress(sent, scan.count)
                 await writer.drain()

@@ -1,11 +1,14 @@
 """The one reading of a beneficiary list: every row checked, duplicates found, the content
 hashed, beneficiaries who already hold a voucher of the program looked up, and the checked
-rows spooled, a chunk at a time, to a temporary file.
+rows, a chunk at a time, made new vouchers (`mint`, given by the caller) and spooled to a
+temporary file.
 
 Issuing then reads the spool (`Scan.chunks`), not the list: what is issued is exactly what
-was checked and hashed, and no row is parsed or checked twice. The spool holds each chunk
-as columns (`marshal`, no object per row), so memory stays flat however long the list;
-the file is removed when closed.
+was checked and hashed, and no row is parsed or checked twice. Minting as the list is read
+lets the caller start on the new vouchers (signing their tokens) before the list is done;
+once a row is bad the batch cannot be issued, so nothing more is minted or spooled. The
+spool holds each chunk as columns (`marshal`, no object per row, each chunk read back in
+one piece), so memory stays flat however long the list; the file is removed when closed.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ import asyncio
 import dataclasses
 import marshal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import IO, BinaryIO
 
 from pos.db.pool import Connection
 from pos.storage import issuances as issuance_store
+from pos.storage.vouchers import VoucherColumns
 from pos.vouchers import beneficiary_list
 from pos.vouchers.beneficiary_list import RowProblem
 
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
+# Each chunk of a list checked good so far, a chunk's length prefix in the spool.
+_LENGTH = 8
 
 
 @dataclasses.dataclass
@@ -52,29 +58,39 @@ class Scan:
     already: list[RowProblem] = dataclasses.field(default_factory=list)
     already_rows: int = 0
 
-    def chunks(self) -> Iterator[CheckedRows]:
-        """The checked rows, in list order, a chunk at a time."""
-        self.spool.seek(0)
-        while True:
-            try:
-                # our own unnamed temporary file, written just now by `scan_list`
-                columns = marshal.load(self.spool)  # noqa: S302
-            except EOFError:
-                return
-            yield CheckedRows(*columns)
+    def chunks(self) -> Iterator[VoucherColumns]:
+        """The minted vouchers, in list order, a chunk at a time."""
+        spool = self.spool
+        spool.seek(0)
+        while size := int.from_bytes(spool.read(_LENGTH), "little"):
+            # our own unnamed temporary file, written just now by `scan_list` (read in one
+            # piece: `marshal.load` on a file reads it a field at a time)
+            yield VoucherColumns(*marshal.loads(spool.read(size)))  # noqa: S302
+
+    def write_chunk(self, chunk: VoucherColumns) -> None:
+        data = marshal.dumps((chunk.ids, chunk.refs, chunk.holders, chunk.code_hashes,
+                              chunk.lines, chunk.notes, chunk.grants))
+        self.spool.write(len(data).to_bytes(_LENGTH, "little"))
+        self.spool.write(data)
 
     def close(self) -> None:
         self.spool.close()
 
 
+# Makes a chunk of checked rows new vouchers (and may start on them).
+Minter = Callable[[CheckedRows], Awaitable[VoucherColumns]]
+
+
 async def scan_list(conn: Connection, program_id: str, open_source: Opener,
-                    fmt: beneficiary_list.Format, chunk_size: int) -> Scan:
+                    fmt: beneficiary_list.Format, chunk_size: int,
+                    mint: Minter | None) -> Scan:
     """Read the whole list once (see the module). Beneficiaries who already hold a voucher
     are looked up a chunk at a time while the next is read, and not at all for a program
-    with no vouchers yet. The caller closes the scan."""
+    with no vouchers yet. With `mint` None (only a check), nothing is spooled. The caller
+    closes the scan."""
     scan = Scan(tempfile.TemporaryFile())
     try:
-        await _read(scan, conn, program_id, open_source, fmt, chunk_size)
+        await _read(scan, conn, program_id, open_source, fmt, chunk_size, mint)
     except BaseException:
         scan.close()
         raise
@@ -82,7 +98,7 @@ async def scan_list(conn: Connection, program_id: str, open_source: Opener,
 
 
 async def _read(scan: Scan, conn: Connection, program_id: str, open_source: Opener,
-                fmt: beneficiary_list.Format, chunk_size: int) -> None:
+                fmt: beneficiary_list.Format, chunk_size: int, mint: Minter | None) -> None:
     digest = beneficiary_list.ContentHash(program_id)
     first_line: dict[tuple[str, str], int] = {}
     pending = CheckedRows()
@@ -102,14 +118,15 @@ async def _read(scan: Scan, conn: Connection, program_id: str, open_source: Open
     async def chunk_done() -> None:
         nonlocal looking, pending
         rows, pending = pending, CheckedRows()
-        marshal.dump((rows.lines, rows.refs, rows.holders, rows.notes, rows.grants),
-                     scan.spool)
-        if not anyone_holds:
-            return
-        if looking is not None:
-            await looking
-        looking = asyncio.create_task(check_issued(rows))
-        await asyncio.sleep(0)  # the query is sent; read on while the database looks
+        if anyone_holds:
+            if looking is not None:
+                await looking
+            looking = asyncio.create_task(check_issued(rows))
+        if mint is not None and not (scan.bad_rows or scan.already_rows):
+            scan.write_chunk(await mint(rows))
+        # The look-up is sent and the caller has seen the chunk: read on while the database
+        # looks and the caller works.
+        await asyncio.sleep(0)
 
     try:
         with open_source() as source:

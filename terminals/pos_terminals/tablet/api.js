@@ -12,6 +12,10 @@ export function setLanguage(lang) {
   language = lang;
 }
 
+export function currentLanguage() {
+  return language;
+}
+
 /** One HTTP call. Resolves {status, body} for any answer; throws NetworkError for none. */
 export async function call(method, path, { secret, body, key } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };

@@ -7,6 +7,7 @@ import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
 import { OfflineTill } from "./offline.js";
 import "./offline_i18n.js";
+import { renderRefused } from "./refused_sales.js";
 import { Scanner } from "./scanner.js";
 import {
   answeredVouchers, credentials, MAX_VOUCHERS, programNames, sameVoucher,
@@ -46,7 +47,7 @@ const state = {
 const scanner = new Scanner($("#camera"));
 // Selling through a network cut (offline.js, docs/offline.md).
 const offline = new OfflineTill(() => state.till);
-const net = { state: "online", forwarding: false, waiting: 0 };
+const net = { state: "online", forwarding: false, waiting: 0, refused: 0 };
 
 // ------------------------------------------------------------------------------------------
 // language and screens
@@ -68,6 +69,7 @@ function applyLanguage() {
   if (state.screen === "scan" && state.vouchers.length) $("#scan-title").textContent = state.t("scan_next_title");
   if (state.screen === "receipt") renderReceipt();
   if (state.screen === "pending" && state.write) renderPending(null);
+  showRefused();
 }
 
 function show(screen) {
@@ -77,6 +79,7 @@ function show(screen) {
     section.hidden = section.id !== `screen-${screen}`;
   }
   if (screen !== "scan") scanner.stop();
+  $("#refused-sales").classList.toggle("elsewhere", screen === "pair");
 }
 
 function renderHeader() {
@@ -94,7 +97,20 @@ function renderNet() {
   box.hidden = !state.till;
   box.dataset.state = shown;
   box.dataset.waiting = String(net.waiting);
-  box.textContent = state.t(`net_${shown}`) + (net.waiting ? state.t("net_waiting", { count: net.waiting }) : "");
+  box.dataset.refused = String(net.refused);
+  box.textContent = state.t(`net_${shown}`) + (net.waiting ? state.t("net_waiting", { count: net.waiting }) : "")
+    + (net.refused ? state.t("net_refused", { count: net.refused }) : "");
+}
+
+/** Refused offline sales stay on every screen until the cashier acknowledges each. */
+async function showRefused() {
+  const refused = state.till ? await offline.refusedToShow() : [];
+  net.refused = refused.length;
+  renderRefused($("#refused-sales"), state.t, refused, async (seq) => {
+    await offline.acknowledge(seq);
+    await showRefused();
+  });
+  renderNet();
 }
 
 function setNet(value) {
@@ -401,6 +417,7 @@ async function runQuote() {
   }
   if (seq !== state.quoteSeq) return;  // the basket changed meanwhile; a newer quote runs
   delete $("#screen-basket").dataset.quoting;
+  if (answer !== null && net.state === "offline") backgroundSync();
   if (answer !== null) setNet("online");
   if (answer === null) {
     await offlineQuote();
@@ -871,6 +888,7 @@ async function main() {
   }
   refreshTill();
   backgroundSync();
+  showRefused();
   if (!resumePendingWrite()) startSale();
 }
 
@@ -885,8 +903,7 @@ function offlineLines(outcomes) {
 /** Offline a sale takes one voucher: the kit's limits are per voucher and per sale. */
 function offlineCheck(lines) {
   if (state.vouchers.length !== 1) {
-    return { problem: { code: "offline_one_voucher",
-      detail: "Offline, a sale takes one voucher. Keep one voucher, or combine them once the till is online." } };
+    return { problem: { code: "offline_one_voucher" } };
   }
   return offline.check(state.vouchers[0], lines, state.identityConfirmed);
 }
@@ -952,7 +969,19 @@ async function countWaiting() {
   renderNet();
 }
 
-/** Send kept offline sales; a fresh kit afterwards (it resets the till's offline total). */
+/** A fresh kit now (it resets the till's offline total and names reissued cards). */
+async function fetchKit() {
+  try {
+    if (await offline.refreshKit()) lastKitFetch = Date.now();
+    save(TILL, state.till);
+  } catch (err) {
+    if (!(err instanceof NetworkError)) throw err;
+  }
+}
+
+let lastKitFetch = 0;
+
+/** Send kept offline sales; a fresh kit afterwards once the service has answered any. */
 async function forwardNow() {
   if (!state.till) return null;
   const result = await offline.forward((progress) => {
@@ -964,21 +993,26 @@ async function forwardNow() {
   if (result.forwarded || result.refused) setNet("online");
   if (result.network) setNet("offline");
   await countWaiting();
-  if (result.forwarded) {
-    try {
-      await offline.refreshKit();
-    } catch (err) {
-      if (!(err instanceof NetworkError)) throw err;
-    }
-  }
+  if (result.refused) await showRefused();
+  if ((result.forwarded || result.refused) && !result.left) await fetchKit();
   return result;
 }
 
-let lastKitFetch = 0;
+let syncing = null;
 
-/** While online: the tablet's key registered, a fresh kit now and then, sales forwarded. */
-async function backgroundSync() {
+/**
+ * While online: the tablet's key registered, sales forwarded, and a fresh kit every
+ * `refresh_seconds` and at once on reconnecting, so a card reissued while the till was
+ * away is refused offline from then on (docs/offline.md, "A reissued voucher").
+ */
+function backgroundSync() {
+  if (!syncing) syncing = sync().finally(() => { syncing = null; });
+  return syncing;
+}
+
+async function sync() {
   if (!state.till) return;
+  const reconnecting = net.state === "offline";
   try {
     if (await offline.ensureDeviceKey()) save(TILL, state.till);
     // Sales kept from an offline stretch go first, before a new kit starts another.
@@ -986,10 +1020,7 @@ async function backgroundSync() {
     if ((await offline.waiting()).length) return;
     const kit = await offline.kit();
     const every = (kit.kit?.refresh_seconds || 300) * 1000;
-    if (kit.problem || Date.now() - lastKitFetch > every) {
-      if (await offline.refreshKit()) lastKitFetch = Date.now();
-      save(TILL, state.till);
-    }
+    if (reconnecting || kit.problem || Date.now() - lastKitFetch > every) await fetchKit();
     setNet("online");
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;

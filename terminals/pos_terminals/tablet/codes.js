@@ -30,3 +30,27 @@ export function newKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+// Manual voucher codes as the service reads them (pos/codes.py): twelve symbols of
+// Crockford's base 32 and a Luhn mod-32 check symbol; O reads as 0, I and L as 1, U as V.
+const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const READS_AS = { O: "0", I: "1", L: "1", U: "V" };
+
+/** Luhn mod 32 over a code's body: from the right, every other symbol's value doubled. */
+export function checkSymbol(body) {
+  let total = 0;
+  [...body].reverse().forEach((ch, i) => {
+    const v = CODE_ALPHABET.indexOf(ch);
+    total += i % 2 === 0 ? Math.floor((2 * v) / 32) + ((2 * v) % 32) : v;
+  });
+  return CODE_ALPHABET[(32 - (total % 32)) % 32];
+}
+
+/** The code's twelve-symbol body when `typed` is a well-formed code, else null. */
+export function normaliseCode(typed) {
+  const cleaned = [...String(typed || "").toUpperCase()]
+    .filter((ch) => !" -_".includes(ch)).map((ch) => READS_AS[ch] || ch).join("");
+  if (cleaned.length !== 13 || [...cleaned].some((ch) => !CODE_ALPHABET.includes(ch))) return null;
+  const body = cleaned.slice(0, 12);
+  return checkSymbol(body) === cleaned[12] ? body : null;
+}

@@ -293,11 +293,18 @@ export function translator(lang) {
     ? catalog.map((g) => ({ group: g.group, label: table.groups[g.group] || g.group,
       codes: g.categories.map((c) => c.code) }))
     : [{ group: "all", label: "", codes: Object.keys(STRINGS["zh-CN"].categories) }]);
+  /** A sentence of one of a feature's own tables (e.g. `refused_reasons`), or undefined. */
+  t.entry = (group, key, vars = {}) => {
+    const text = (table[group] || {})[key];
+    return text === undefined ? undefined
+      : String(text).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  };
   t.problem = (problem) => {
     // The service writes `detail` in the till's language (and names the voucher of a sale
     // with several); the table below is for answers without one.
     if (problem.detail) return problem.detail;
-    const sentence = table.problems[problem.code];
+    const sentence = (problem.reason && table.problems[`${problem.code}.${problem.reason}`])
+      || table.problems[problem.code];
     if (!sentence) return t("problems_unknown");
     const which = problem.voucher?.position;
     return which ? `${t("voucher_n", { n: which })}：${sentence}` : sentence;

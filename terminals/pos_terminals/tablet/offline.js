@@ -3,22 +3,72 @@
 //
 // The kit is checked against the service's kit key, pinned at pairing, every time it is
 // used; a kit past its `exp`, or for another till, is not used. A sale is refused here
-// unless the voucher's signature, dates, status, program and rules all allow it and it
-// stays within the published limits (docs/offline.md); the service checks it all again.
+// unless the voucher's signature (or its typed code), dates, status, program and rules all
+// allow it and it stays within the published limits (docs/offline.md); the service checks
+// it all again. A forwarded sale the service refuses stays listed for the cashier until
+// acknowledged; an answer that is not the service's own refusal is retried, never taken
+// for one.
 
-import { call, NetworkError } from "./api.js";
-import { newDeviceKey, signText, verifyJws } from "./offline_crypto.js";
+import { call, currentLanguage, NetworkError } from "./api.js";
+import { normaliseCode } from "./codes.js";
+import { b64urlDecode, b64urlEncode, newDeviceKey, sha256, signText, verifyJws } from "./offline_crypto.js";
 import { quoteOffline } from "./offline_rules.js";
 import { deviceKey, sales } from "./offline_store.js";
 
 const KIT = "pos.offline-kit";
 
-const problem = (code, detail, extra = {}) => ({ problem: { code, detail, ...extra } });
+// Problems found on the tablet carry no sentence: the till's tables (offline_i18n.js) put
+// them into the cashier's language, by `code` and, where a code has several, `reason`.
+const problem = (code, extra = {}) => ({ problem: { code, ...extra } });
+
+/**
+ * The voucher a typed code names in the kit: {voucherId, programId, codeHash} or {problem}.
+ * The kit carries no code, only the first bytes of SHA-256(kit salt || SHA-256(code body)).
+ */
+async function voucherOfCode(kit, typed) {
+  const body = normaliseCode(typed);
+  if (!body) return problem("invalid_token", { reason: "malformed_code" });
+  const codes = kit.codes;
+  if (!codes) return problem("offline_code_needs_network");
+  const codeHash = await sha256(body);
+  const salt = b64urlDecode(codes.salt);
+  const salted = new Uint8Array(salt.length + codeHash.length);
+  salted.set(salt);
+  salted.set(codeHash, salt.length);
+  const digest = b64urlEncode((await sha256(salted)).slice(0, codes.digest_bytes));
+  for (const [programId, vouchers] of Object.entries(codes.programs)) {
+    const voucherId = vouchers[digest];
+    if (voucherId) return { voucherId, programId, codeHash: b64urlEncode(codeHash) };
+  }
+  if (codes.replaced.includes(digest)) return problem("voucher_revoked", { reason: "replaced" });
+  // A program left out of the kit (too many vouchers) may hold this code.
+  if (!codes.complete) return problem("offline_code_needs_network");
+  return problem("invalid_token", { reason: "unknown_code" });
+}
 
 /** The local date (YYYY-MM-DD) of `ms` in time zone `tz`: the program's days. */
 export function localDay(ms, tz) {
   return new Intl.DateTimeFormat("en-CA", {
     timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(ms));
+}
+
+// Statuses after which the same request may well get another answer: not a refusal.
+const RETRY_STATUSES = new Set([401, 408, 409, 423, 425, 429]);
+
+/**
+ * What one answer to a forwarded sale means: "forwarded" (booked, now or before),
+ * "refused" (the service's own problem+json: a definite no), or "retry" (no definite
+ * answer: the service busy or down, a proxy's or captive portal's page, a body cut off).
+ */
+export function forwardOutcome(answer) {
+  const body = answer.body || {};
+  if (answer.status === 201 && typeof body.id === "string") return "forwarded";
+  const isProblem = typeof body.code === "string" && body.code !== "http_error"
+    && body.status === answer.status;
+  if (answer.status >= 400 && answer.status < 500 && !RETRY_STATUSES.has(answer.status) && isProblem) {
+    return "refused";
+  }
+  return "retry";
 }
 
 export class OfflineTill {
@@ -69,13 +119,13 @@ export class OfflineTill {
   async kit(now = Date.now()) {
     const till = this.getTill();
     const text = localStorage.getItem(KIT);
-    if (!text) return problem("offline_kit_missing", "This till has no offline kit yet. Connect to the network once.");
+    if (!text) return problem("offline_kit_missing");
     const checked = await verifyJws(text, till.kit_public_key);
     if (!checked || checked.payload.till_id !== till.till_id) {
-      return problem("offline_kit_invalid", "The offline kit on this tablet is not genuine, so nothing can be sold offline.");
+      return problem("offline_kit_invalid");
     }
     if (now >= checked.payload.exp * 1000) {
-      return problem("offline_kit_expired", "This till has been offline too long. Connect to the network to sell again.");
+      return problem("offline_kit_expired");
     }
     return { kit: checked.payload };
   }
@@ -89,52 +139,50 @@ export class OfflineTill {
   async check(voucher, lines, identityConfirmed, now = Date.now()) {
     const { kit, problem: kitProblem } = await this.kit(now);
     if (kitProblem) return { problem: kitProblem };
-    if (!voucher.token) {
-      return problem("offline_code_needs_network", "A typed voucher code needs the network. Scan the QR code instead.");
-    }
-    const keys = new Map(kit.jwks.keys.map((k) => [k.kid, k.x]));
-    const token = await verifyJws(voucher.token,
-      (kid) => (kit.revoked_kids.includes(kid) ? null : keys.get(kid)));
-    if (!token) return problem("invalid_token", "This voucher code is not genuine. Ask for another way to pay.");
-    const claims = token.payload;
     const seconds = now / 1000;
-    const leeway = kit.tokens.leeway;
-    if (claims.iss !== kit.tokens.issuer || claims.aud !== kit.tokens.audience) {
-      return problem("invalid_token", "This voucher code is not genuine. Ask for another way to pay.");
+    let claims;
+    let codeHash = null;
+    if (voucher.token) {
+      const keys = new Map(kit.jwks.keys.map((k) => [k.kid, k.x]));
+      const token = await verifyJws(voucher.token,
+        (kid) => (kit.revoked_kids.includes(kid) ? null : keys.get(kid)));
+      if (!token) return problem("invalid_token");
+      claims = token.payload;
+      const leeway = kit.tokens.leeway;
+      if (claims.iss !== kit.tokens.issuer || claims.aud !== kit.tokens.audience) {
+        return problem("invalid_token");
+      }
+      if (seconds > claims.exp + leeway) return problem("token_expired");
+      if (seconds < claims.nbf - leeway) return problem("token_not_yet_valid");
+      // A reissued voucher takes only its current card; the old one is refused from the
+      // first kit made after the reissue.
+      const current = (kit.reissued || {})[claims.jti];
+      if (current && (current[0] !== token.header.kid || current[1] !== claims.iat)) {
+        return problem("voucher_revoked", { reason: "replaced" });
+      }
+    } else {
+      const found = await voucherOfCode(kit, voucher.code);
+      if (found.problem) return found;
+      claims = { jti: found.voucherId, prg: found.programId };
+      codeHash = found.codeHash;
     }
-    if (seconds > claims.exp + leeway) return problem("token_expired", "This voucher has expired and can no longer be used.");
-    if (seconds < claims.nbf - leeway) return problem("token_not_yet_valid", "This voucher cannot be used yet. Check its start date.");
     const blocked = kit.blocked[claims.jti];
-    if (blocked) {
-      const sentences = {
-        revoked: "This voucher was cancelled and cannot be used.",
-        suspended: "This voucher is on hold. The holder should contact the program.",
-        expired: "This voucher has expired and can no longer be used.",
-        exhausted: "Nothing is left on this voucher.",
-      };
-      return problem(`voucher_${blocked}`, sentences[blocked] || sentences.revoked);
-    }
+    if (blocked) return problem(`voucher_${blocked}`);
     const program = kit.programs.find((p) => p.id === claims.prg);
-    if (!program) return problem("not_accepted_here", "This voucher cannot be used at this shop.");
-    if (!program.offline) {
-      return problem("offline_not_allowed", "This voucher can only be used while the till is online. Ask the holder to come back later, or take another payment.");
-    }
+    if (!program) return problem("not_accepted_here");
+    if (!program.offline) return problem("offline_not_allowed");
     if (seconds < program.valid_from || seconds >= program.valid_until) {
-      return problem("voucher_expired", "This voucher's program is not running today.");
+      return problem("voucher_expired", { reason: "program_dates" });
     }
-    if (program.require_identity && !identityConfirmed) {
-      return problem("identity_check_required", "Check the holder's identity, then confirm it before taking this voucher.");
-    }
+    if (program.require_identity && !identityConfirmed) return problem("identity_check_required");
     const quote = quoteOffline(program, lines, kit.merchant_id);
-    if (quote.eligible_total === 0) {
-      return problem("no_eligible_lines", "Nothing in this basket can be paid with this voucher.", { lines: quote.outcomes });
-    }
+    if (quote.eligible_total === 0) return problem("no_eligible_lines", { lines: quote.outcomes });
     const till = this.getTill();
     const kept = await sales.all();
     const day = localDay(now, program.timezone);
     const live = kept.filter((s) => s.status !== "refused" && s.till_id === till.till_id);
     if (live.some((s) => s.voucher_id === claims.jti && s.day === day)) {
-      return problem("offline_once_a_day", "This voucher was already used offline at this till today. It can be used again once the till is online.", { lines: quote.outcomes });
+      return problem("offline_once_a_day", { lines: quote.outcomes });
     }
     // Everything not yet sent counts, whatever kit it was made with, so a kit fetched
     // between two offline stretches never adds to what is still unknown to the service.
@@ -142,17 +190,19 @@ export class OfflineTill {
       && (s.status === "waiting" || s.kit_version === kit.version))
       .reduce((sum, s) => sum + s.covered, 0);
     if (taken + quote.covered > program.max_till_total) {
-      return problem("offline_till_limit", "This till has taken as much as it may offline for this program. Connect to the network to sell again.", { lines: quote.outcomes });
+      return problem("offline_till_limit", { lines: quote.outcomes });
     }
-    return { quote, program, claims, kit, day };
+    return { quote, program, claims, kit, day, codeHash };
   }
 
   /** Sign and keep a checked sale; resolves the kept record (its key is the receipt id). */
   async record(checked, voucher, basket, identityConfirmed, now = Date.now()) {
     const till = this.getTill();
     const key = `offline-${crypto.randomUUID()}`;
+    // A typed code travels as the hash the service keeps of it, never as typed.
+    const credential = checked.codeHash ? { code_hash: checked.codeHash } : { token: voucher.token };
     const sale = {
-      key, till_id: till.till_id, kit_version: checked.kit.version, token: voucher.token,
+      key, till_id: till.till_id, kit_version: checked.kit.version, ...credential,
       program_id: checked.program.id, voucher_id: checked.claims.jti, occurred_at_ms: now,
       basket, covered: checked.quote.covered, identity_confirmed: Boolean(identityConfirmed),
     };
@@ -164,12 +214,32 @@ export class OfflineTill {
       voucher_id: sale.voucher_id, day: checked.day, covered: sale.covered,
       text, signature: await signText(kept.pair.privateKey, text), status: "waiting",
       answer: null, at: now,
+      // What the cashier is shown should the service refuse the sale (never the token).
+      currency: checked.program.currency, program_name: checked.program.name,
+      basket_total: basket.lines.reduce((sum, l) => sum + l.unit_price * l.quantity, 0),
+      typed: Boolean(checked.codeHash),
     };
     record.seq = await sales.add(record);
     return record;
   }
 
   // -- forwarding ----------------------------------------------------------------------
+
+  /** Refused sales the cashier has not acknowledged yet, oldest first. */
+  async refusedToShow() {
+    const till = this.getTill();
+    return (await sales.all()).filter((s) => s.status === "refused" && !s.acknowledged
+      && s.till_id === till?.till_id);
+  }
+
+  /** The cashier has seen this refused sale and acted on it; it stays kept, unlisted. */
+  async acknowledge(seq) {
+    const found = (await sales.all()).find((s) => s.seq === seq);
+    if (!found || found.status !== "refused") return;
+    found.acknowledged = true;
+    found.acknowledged_at = Date.now();
+    await sales.put(found);
+  }
 
   async waiting() {
     const till = this.getTill();
@@ -209,14 +279,21 @@ export class OfflineTill {
         result.left = waiting.length - i;
         return result;
       }
-      if (answer.status >= 500 || answer.status === 409) {
+      const outcome = forwardOutcome(answer);
+      if (outcome === "retry") {
         result.left = waiting.length - i;
         return result;
       }
-      sale.status = answer.status === 201 ? "forwarded" : "refused";
+      sale.status = outcome;
       sale.answer = answer.body;
+      if (outcome === "refused") {
+        // The service wrote `detail` in the language the till asked in; kept with it so
+        // it is only shown in that language (offline_i18n.js has both for known codes).
+        sale.answer_lang = currentLanguage();
+        sale.acknowledged = false;
+      }
       await sales.put(sale);
-      if (answer.status === 201) result.forwarded += 1; else result.refused += 1;
+      if (outcome === "forwarded") result.forwarded += 1; else result.refused += 1;
     }
     return result;
   }

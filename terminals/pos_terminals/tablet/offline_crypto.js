@@ -56,3 +56,9 @@ export async function newDeviceKey() {
 export async function signText(privateKey, text) {
   return b64urlEncode(await crypto.subtle.sign({ name: "Ed25519" }, privateKey, encoder.encode(text)));
 }
+
+/** SHA-256 of bytes (or of a text's UTF-8), as a Uint8Array. */
+export async function sha256(data) {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
