@@ -348,8 +348,9 @@ def one_line(sql: str) -> str:
 
 def same_sql_script() -> str:
     """The till path's statements for a fresh cash sale, as the service sends them: the
-    voucher's read-only load (with whether the key was used), then the key's claim and
-    `pos_redeem` in one statement, its own transaction (`pos.storage.claim_and_redeem`).
+    voucher's read-only load (with whether the key was used), then `pos_redeem` storing the
+    new key with its answer, one statement and its own transaction
+    (`pos.storage.claim_and_redeem`).
     Each client works on its own vouchers (table bench_pairs, one of its four picked at
     random) with a fresh idempotency key per sale.
 
@@ -382,7 +383,7 @@ def same_sql_script() -> str:
         7: "'CNY'", 8: "100", 9: "100", 10: "100", 11: "NULL::bigint", 12: "'cash'",
         13: "'" + json.dumps([line]) + "'::jsonb",
         14: "'" + json.dumps(response) + "'::jsonb", 15: value("token_iat"),
-        16: f"sha256({key}::bytea)", 17: "30.0"})
+        16: f"sha256({key}::bytea)"})
     steps = [
         f"\\set n (:client_id * {VOUCHERS_PER_TILL}) % :npairs + random(1, "
         f"{VOUCHERS_PER_TILL})",

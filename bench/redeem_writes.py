@@ -11,7 +11,9 @@ summarised by `pg_waldump`. Printed per transaction:
   HOT updates, row locks, index inserts, multixacts, commits ...);
 - rows inserted, updated (HOT or not) and row locks per table;
 - the functions and triggers called, with their own time (`track_functions`);
-- single-client latency of each script (CPU and one commit's flush, no contention).
+- single-client latency of each script (CPU and one commit's flush, no contention);
+- then the same for the service's delivery of the events the till path's run left in the
+  outbox (`pos run` with one worker, started until the outbox is empty), per event.
 
 Counts do not depend on the machine's load, unlike the throughput figures: they say what a
 redemption costs the database, and what a change removed.
@@ -27,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -110,24 +113,67 @@ def run_fixed(server: str, database: str, clients: int, transactions: int,
 
 async def measure(label: str, server: str, database: str, data: Path, clients: int,
                   transactions: int, extra: list[str]) -> None:
+    def run() -> int:
+        run_fixed(server, database, clients, transactions, extra)
+        return (transactions // clients) * clients
+
+    await counted(label, f"{clients} clients", server, database, data, run)
+    latency = run_fixed(server, database, 1, 200, extra, track=False)
+    print(f"single client latency: {latency:.3f} ms")
+
+
+async def measure_delivery(server: str, data: Path, service: Service) -> None:
+    """The service's delivery of the outbox the till path's run left: what one delivered
+    event costs the database (claim, listeners' success, delivered), per event."""
+    async def drain() -> None:
+        await service.start()
+        try:
+            while await backlog(with_database(server, "bench")):  # noqa: ASYNC110
+                await asyncio.sleep(0.2)  # another process does the work: poll it
+        finally:
+            service.stop()
+
+    waiting = await backlog(with_database(server, "bench"))
+
+    def run() -> int:
+        asyncio.run(drain())
+        return waiting
+
+    await counted("event delivery (the service, 1 worker)", "the background task", server,
+                  "bench", data, run)
+
+
+async def backlog(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        n: int = await conn.fetchval(
+            "SELECT count(*) FROM outbox_events WHERE delivered_at IS NULL "
+            "AND failed_at IS NULL")
+        return n
+    finally:
+        await conn.close()
+
+
+async def counted(label: str, who: str, server: str, database: str, data: Path,
+                  run: Callable[[], int]) -> None:
+    """Runs `run` (which returns how many operations it made) between two reads of the
+    server's counters and prints them per operation."""
     pg_wal = next(data.glob("**/pg_wal"))  # noqa: ASYNC240 (a bench: nothing else runs)
     url = with_database(server, database)
     before = await snapshot(url)
     cpu = server_cpu(data)
-    run_fixed(server, database, clients, transactions, extra)
+    n = await asyncio.to_thread(run)
     cpu = server_cpu(data) - cpu
     after = await snapshot(url)
-    n = (transactions // clients) * clients
-    latency = run_fixed(server, database, 1, 200, extra, track=False)
-    print(f"\n== {label}: {n} transactions, {clients} clients ==")
+    print(f"\n== {label}: {n} operations, {who} ==")
     records = waldump(pg_wal, str(before["lsn"]), str(after["lsn"]))
     total = sum(c for _, c, _ in records)
     size = sum(b for _, _, b in records)
-    print(f"WAL per transaction: {total / n:.1f} records, {size / n:.0f} bytes")
+    print(f"WAL per operation: {total / n:.1f} records, {size / n:.0f} bytes")
     for kind, count, nbytes in sorted(records, key=lambda r: -r[1]):
         if count / n >= 0.05:
             print(f"  {kind:32s} {count / n:6.2f}  ({nbytes / n:7.0f} bytes)")
-    print("rows per transaction (inserted, updated, of which HOT, deleted):")
+    print("rows per operation (inserted, updated, of which HOT, deleted):")
     tb, ta = before["tables"], after["tables"]
     assert isinstance(tb, dict) and isinstance(ta, dict)
     for name in sorted(ta):
@@ -139,12 +185,11 @@ async def measure(label: str, server: str, database: str, data: Path, clients: i
     calls = [(name, fa[name][0] - fb.get(name, (0, 0))[0],
               fa[name][1] - fb.get(name, (0, 0.0))[1]) for name in fa]
     if any(c for _, c, _ in calls):
-        print("functions per transaction (calls, own time ms):")
+        print("functions per operation (calls, own time ms):")
         for name, c, t in sorted(calls, key=lambda x: -x[2]):
             if c:
                 print(f"  {name:32s} {c / n:5.2f}  {t / n:6.3f}")
-    print(f"server CPU per transaction: {1000 * cpu / n:.3f} ms (all its processes)")
-    print(f"single client latency: {latency:.3f} ms")
+    print(f"server CPU per operation: {1000 * cpu / n:.3f} ms (all its processes)")
 
 
 async def main() -> None:
@@ -178,6 +223,7 @@ async def main() -> None:
                       args.transactions, same)
         await measure("pgbench TPC-B", server, "pgbench", workdir / "data", args.clients,
                       args.transactions, ["-n"])
+        await measure_delivery(server, workdir / "data", service)
         print(f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         stop_server(workdir / "data")

@@ -1,8 +1,10 @@
-"""The fresh sale's one statement (`pos_claim_and_redeem`, migration 0720): it claims the key
-and moves the value together, or writes nothing at all."""
+"""The fresh sale's one statement (`pos_redeem` given the request's hash, migration 0730): it
+moves the value, stores the new key with its answer and writes the outbox event together,
+or writes nothing at all."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ import pytest
 
 from pos.db.pool import create_pool
 from pos.ids import uuid7
+from pos.storage import event_queue
 from pos.storage.claim_and_redeem import claim_and_redeem
 from pos.storage.ledger import verify_ledger
 from pos.storage.redemptions import NewRedemption, Redeemed, RedeemRefusal
@@ -51,8 +54,8 @@ async def test_a_fresh_sale_stores_its_answer_with_the_key(
 ) -> None:
     shop, voucher_id, iat, _ = await _sale(world, db)
     key = new_key()
-    outcome = await claim_and_redeem(pool, _new(shop, voucher_id, iat, key, 1200),
-                                     b"h" * 32, 30.0)
+    new = _new(shop, voucher_id, iat, key, 1200)
+    outcome = await claim_and_redeem(pool, new, b"h" * 32)
     assert isinstance(outcome, Redeemed)
     answer = outcome.answer
     assert answer["covered"] == 1200 and answer["balance_after"] == 30000 - 1200
@@ -62,6 +65,12 @@ async def test_a_fresh_sale_stores_its_answer_with_the_key(
     assert row is not None and row["status"] == "done" and row["response_status"] == 201
     assert json.loads(row["body"]) == answer
     assert all(check.ok for check in await verify_ledger(db))
+    # The event, named by the redemption, is delivered with the row as it was inserted.
+    (event,) = await event_queue.claim_due(pool, 10, 30.0)
+    assert (event.id, event.kind) == (new.redemption_id, "redemption.committed")
+    stored = await db.fetchval("SELECT to_jsonb(r)::text FROM redemptions r")
+    assert {k: v for k, v in event.payload.items() if k != "lines"} == json.loads(stored)
+    assert [line["sku"] for line in event.payload["lines"]] == ["RICE"]
 
 
 async def test_a_key_held_by_another_request_writes_nothing(
@@ -74,11 +83,35 @@ async def test_a_key_held_by_another_request_writes_nothing(
         "VALUES ($1, $2, $3, $4, 'running', now() + interval '1 minute')",
         shop.till_id, key, b"x" * 32, holder)
     outcome = await claim_and_redeem(pool, _new(shop, voucher_id, iat, key, 1200),
-                                     b"h" * 32, 30.0)
+                                     b"h" * 32)
     assert outcome is None  # the general path judges it
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
     assert await db.fetchval("SELECT owner::text FROM idempotency_keys WHERE key = $1",
                              key) == holder
+    assert (await world.voucher(voucher_id))["balance"] == 30000
+
+
+async def test_a_key_claimed_by_an_open_request_is_not_waited_for(
+    world: World, db: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """The general path's claim, not yet committed, holds the key's advisory lock: the
+    fresh statement gives way at once (no wait, and so no deadlock with a claim that then
+    waits for the voucher this statement would have locked)."""
+    shop, voucher_id, iat, _ = await _sale(world, db)
+    key = new_key()
+    async with pool.acquire() as holder, holder.transaction():
+        await holder.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 15))",
+            shop.till_id, key)
+        await holder.execute(
+            "INSERT INTO idempotency_keys (till_id, key, request_hash, owner, status, "
+            "lease_until) VALUES ($1, $2, $3, $4, 'running', now() + interval '1 minute')",
+            shop.till_id, key, b"x" * 32, str(uuid.uuid4()))
+        outcome = await asyncio.wait_for(
+            claim_and_redeem(pool, _new(shop, voucher_id, iat, key, 1200), b"h" * 32), 5)
+        assert outcome is None
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox_events") == 0
     assert (await world.voucher(voucher_id))["balance"] == 30000
 
 
@@ -90,7 +123,7 @@ async def test_a_refusal_under_the_lock_leaves_no_claim_behind(
     await db.execute("UPDATE vouchers SET status = 'suspended' WHERE id = $1", voucher_id)
     key = new_key()
     outcome = await claim_and_redeem(pool, _new(shop, voucher_id, iat, key, 1200),
-                                     b"h" * 32, 30.0)
+                                     b"h" * 32)
     assert outcome is RedeemRefusal.VOUCHER_SUSPENDED
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 0
     assert await db.fetchval("SELECT count(*) FROM redemptions") == 0

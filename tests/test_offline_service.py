@@ -68,6 +68,9 @@ async def test_a_forwarded_sale_is_booked_once_at_the_time_it_happened(
     first = await till.forward(key, body)
     again = await till.forward(key, body)
     assert first[0] == 201 and again == first, first
+    # Its event is written at commit by the trigger, which fires for offline sales only.
+    assert await db.fetchval("SELECT count(*) FROM outbox_events WHERE redemption_id = "
+                             "(SELECT id FROM redemptions WHERE offline)") == 1
     assert first[1]["covered"] == 4000 and first[1]["shortfall"] == 0
     rows = await db.fetch("SELECT offline, covered, shortfall, created_at FROM redemptions")
     assert len(rows) == 1 and rows[0]["offline"] and rows[0]["covered"] == 4000

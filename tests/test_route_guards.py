@@ -48,7 +48,7 @@ TABLET_FILES = {
 } - {("GET", "/till/index.html")}
 
 # Written by the background task while the test runs, whatever the requests do.
-BACKGROUND_TABLES = {"outbox_events", "outbox_deliveries", "channel_payments"}
+BACKGROUND_TABLES = {"outbox_events", "channel_payments"}
 
 ADMIN_KINDS = set(STAFF_KINDS) - {"till_or_admin"}
 FORGED_TILL = till_headers("till_" + "f" * 43)

@@ -1,9 +1,13 @@
 """The event outbox (migration 0010): claim due events, then record what became of the
-whole claimed batch in one statement (each listener's success, delivered events, retries).
-Events themselves are written in the redemption's own transaction, at commit, by the
-deferred triggers `redemptions_outbox_committed` and `redemptions_outbox_voided` (function
-`pos_outbox_redemption_event`, made cheap in migration 0600: it keeps the redemption row,
-and the lines are joined here, when the event is claimed)."""
+whole claimed batch in one statement, one update per event (the listeners that took it,
+kept on the event since migration 0731; delivered, or when to retry).
+
+Events themselves are written in the redemption's own transaction: by `pos_redeem`'s
+statement (migration 0730), and for offline sales and voids by the deferred triggers
+`redemptions_outbox_committed` and `redemptions_outbox_voided` (function
+`pos_outbox_redemption_event`, migration 0600). The triggers keep the redemption row;
+`pos_redeem`'s events keep none, and the row as inserted (only a void changes it) is read
+here, when the event is claimed, with the lines of either."""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ class OutboxEvent:
             id=str(row["id"]), kind=row["kind"],
             program_id=None if row["program_id"] is None else str(row["program_id"]),
             payload=row["payload"], created_at=row["created_at"], attempts=row["attempts"],
-            done=frozenset(row["done"] or ()), program=row["program"])
+            done=frozenset(row["taken"] or ()), program=row["program"])
 
 
 async def claim_due(pool: Executor, limit: int, lease_seconds: float) -> list[OutboxEvent]:
@@ -57,13 +61,18 @@ async def claim_due(pool: Executor, limit: int, lease_seconds: float) -> list[Ou
         )
         SELECT due.id, due.kind, due.program_id, due.created_at, due.attempts,
                CASE WHEN due.redemption_id IS NULL OR due.payload ? 'lines' THEN due.payload
-                    ELSE due.payload || jsonb_build_object('lines', coalesce(
+                    ELSE coalesce(due.payload, (
+                        -- A sale's event (migration 0730): the row as it was inserted.
+                        SELECT to_jsonb(r) || jsonb_build_object(
+                                   'status', 'captured', 'voided_at', NULL,
+                                   'voided_by_till', NULL)
+                          FROM redemptions r WHERE r.id = due.redemption_id))
+                         || jsonb_build_object('lines', coalesce(
                         (SELECT jsonb_agg(to_jsonb(l) - 'redemption_id' ORDER BY l.line_no)
                            FROM redemption_lines l
                           WHERE l.redemption_id = due.redemption_id), '[]'::jsonb))
                END AS payload,
-               ARRAY(SELECT listener FROM outbox_deliveries d WHERE d.event_id = due.id)
-                   AS done,
+               due.taken,
                (SELECT jsonb_build_object(
                        'id', p.id, 'name', p.name, 'currency', p.currency,
                        'restrictions', p.restrictions, 'rule_settings', p.rule_settings,
@@ -88,42 +97,46 @@ class BatchOutcome:
 
 
 async def settle(pool: Executor, outcome: BatchOutcome) -> None:
-    """Record a batch: listeners' successes, delivered events, retries, in one statement
-    (one commit per batch rather than two per event)."""
-    if not (outcome.taken or outcome.delivered or outcome.retries):
+    """Record a batch in one statement, one update per event: the listeners that took it,
+    and delivered, or when it is tried again (or given up)."""
+    events: dict[str, dict[str, Any]] = {}
+
+    def event(event_id: str) -> dict[str, Any]:
+        return events.setdefault(event_id, {"taken": None, "delivered": False,
+                                            "delay": 0.0, "error": None, "give_up": False})
+
+    for event_id, listener, attempt in outcome.taken:
+        taken = event(event_id)
+        taken["taken"] = {**(taken["taken"] or {}), listener: attempt}
+    for event_id in outcome.delivered:
+        event(event_id)["delivered"] = True
+    for event_id, delay, error, give_up in outcome.retries:
+        event(event_id).update(delay=float(delay), error=error[:2000], give_up=give_up)
+    if not events:
         return
+    rows = list(events.values())
     await pool.execute(
         """
-        WITH taken AS (
-            INSERT INTO outbox_deliveries (event_id, listener, attempts)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::integer[])
-            ON CONFLICT DO NOTHING
-        ), delivered AS (
-            UPDATE outbox_events
-               SET delivered_at = now(), locked_until = NULL, last_error = NULL
-             WHERE id = ANY($4::uuid[])
-        )
         UPDATE outbox_events e
-           SET next_attempt_at = now() + make_interval(secs => r.delay), locked_until = NULL,
-               last_error = r.error, failed_at = CASE WHEN r.give_up THEN now() END
-          FROM unnest($5::uuid[], $6::float8[], $7::text[], $8::boolean[])
-               AS r(id, delay, error, give_up)
-         WHERE e.id = r.id
+           SET taken = CASE WHEN o.taken IS NULL THEN e.taken
+                            ELSE coalesce(e.taken, '{}') || o.taken END,
+               delivered_at = CASE WHEN o.delivered THEN now() END,
+               next_attempt_at = CASE WHEN o.delivered THEN e.next_attempt_at
+                                      ELSE now() + make_interval(secs => o.delay) END,
+               failed_at = CASE WHEN o.give_up THEN now() END,
+               locked_until = NULL, last_error = o.error
+          FROM unnest($1::uuid[], $2::jsonb[], $3::boolean[], $4::float8[], $5::text[],
+                      $6::boolean[]) AS o(id, taken, delivered, delay, error, give_up)
+         WHERE e.id = o.id
         """,
-        [t[0] for t in outcome.taken], [t[1] for t in outcome.taken],
-        [t[2] for t in outcome.taken], outcome.delivered,
-        [r[0] for r in outcome.retries], [float(r[1]) for r in outcome.retries],
-        [r[2][:2000] for r in outcome.retries], [r[3] for r in outcome.retries])
+        list(events), [r["taken"] for r in rows], [r["delivered"] for r in rows],
+        [r["delay"] for r in rows], [r["error"] for r in rows], [r["give_up"] for r in rows])
 
 
-async def prune(pool: asyncpg.Pool[Any], keep_days: int) -> int:
-    """Forget delivered events (and their delivery records) older than `keep_days`;
-    parked (failed) events are kept for someone to look at."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "DELETE FROM outbox_deliveries d USING outbox_events e WHERE d.event_id = e.id "
-            "AND e.delivered_at < now() - make_interval(days => $1)", keep_days)
-        result: str = await conn.execute(
-            "DELETE FROM outbox_events "
-            "WHERE delivered_at < now() - make_interval(days => $1)", keep_days)
+async def prune(pool: Executor, keep_days: int) -> int:
+    """Forget delivered events older than `keep_days`; parked (failed) events are kept for
+    someone to look at."""
+    result: str = await pool.execute(
+        "DELETE FROM outbox_events WHERE delivered_at < now() - make_interval(days => $1)",
+        keep_days)
     return int(result.split()[-1])

@@ -7,10 +7,11 @@ credits, writes the redemption, its lines, the ledger entries and the idempotenc
 together. Since migration 0700 `pos_redeem` makes all of those writes in one statement and
 names the redeem movement's ledger transaction by the redemption's id; 0701 keeps the
 tables it writes lean (what each costs: `bench/redeem_writes.py`). `limit_room` asks
-`pos_limit_room` for a quote. The redemption's outbox event is written at commit by the
-deferred triggers `redemptions_outbox_committed` and `redemptions_outbox_voided` (function
-`pos_outbox_redemption_event`, migration 0010), so an event exists exactly when its change
-committed.
+`pos_limit_room` for a quote. Since migration 0730 `pos_redeem`'s statement also writes the
+redemption's outbox event, and, given a request hash, inserts a fresh sale's new key done
+with its answer (`pos.storage.claim_and_redeem`). A void's event is written at commit by
+the deferred trigger `redemptions_outbox_voided` (function `pos_outbox_redemption_event`,
+migration 0010), so an event exists exactly when its change committed.
 
 The functions answer with a small JSON document; it is decoded here into typed outcomes
 (`Redeemed`, `CoverageShort`, `LimitReached`, `RedeemRefusal`; `Voided`, `VoidRefusal`), and

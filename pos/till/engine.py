@@ -184,8 +184,7 @@ async def _redeem_fresh(
                               requested=request.amount)
         if new.needs_transaction():
             return None
-        outcome = await claim_and_redeem.claim_and_redeem(
-            conn, new, digest, services.config.redemption.idempotency_lease_seconds)
+        outcome = await claim_and_redeem.claim_and_redeem(conn, new, digest)
     if outcome is None:
         return None
     if isinstance(outcome, Redeemed):
