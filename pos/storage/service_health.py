@@ -21,13 +21,14 @@ async def ping(conn: Executor) -> None:
 async def outbox_backlog(conn: Executor) -> OutboxBacklog:
     row = await conn.fetchrow(
         """
-        SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL) AS waiting,
-               COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)
-                        FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL)), 0)::float8
-                   AS oldest,
-               count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed
-          FROM outbox_events
-         WHERE delivered_at IS NULL
+        SELECT w.waiting, w.oldest,
+               (SELECT count(*) FROM outbox_events
+                 WHERE failed_at IS NOT NULL AND delivered_at IS NULL) AS failed
+          FROM (SELECT count(*) AS waiting,
+                       COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+                           AS oldest
+                  FROM outbox_events
+                 WHERE delivered_at IS NULL AND failed_at IS NULL) AS w
         """)
     assert row is not None
     return OutboxBacklog(int(row["waiting"]), float(row["oldest"]), int(row["failed"]))
