@@ -4,15 +4,17 @@ under concurrency are re-done under the voucher's lock in the database; everythi
 decided here.
 
 A redemption under a key the till never used, with nothing to collect through a channel, is
-two round trips and one commit: the voucher loaded read only, then the key's claim and
-`pos_redeem` in one statement (`pos.storage.claim_and_redeem`). Anything else claims the
-key first, in the transaction that then moves the value (`pos.till.claims`).
+two round trips and one commit: the voucher loaded read only, then `pos_redeem` in one
+statement that also stores the new key with its answer (`pos.storage.claim_and_redeem`).
+Anything else claims the key first, in the transaction that then moves the value
+(`pos.till.claims`).
 
 The value moves in PL/pgSQL: `pos_redeem` and `pos_void` (migration 0002, replaced by 0200
 with the per-visit cap per local day, the period limits of `pos_limit_room` and sessions),
 called through `pos.storage.redemptions`, which answers with typed outcomes matched below.
-The events that listeners get are written at commit by the triggers
-`redemptions_outbox_committed` and `redemptions_outbox_voided` (migration 0010), never here.
+The events that listeners get are written in the database, never here: a sale's by
+`pos_redeem` in its own statement (migration 0730), a void's by the trigger
+`redemptions_outbox_voided` (migration 0010).
 """
 
 from __future__ import annotations
