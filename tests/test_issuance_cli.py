@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
 from pathlib import Path
 
 from pos.config import Config
-from tests.conftest import World
+from tests.conftest import ENGLISH, World
 from tests.issuance_support import connect, csv_bytes, ledger_ok, quote, run_pos
 
 
@@ -21,20 +22,25 @@ async def test_pos_issue_issues_once_and_says_where_it_wrote(
         [{"ref": f"county3-{i:04d}", "holder_ref": "caring-mum-7" if i % 2 else ""}
          for i in range(1500)]).replace(b"\n", b"\r\n"))
 
+    # In Chinese by default, in English under an English locale.
     checked = await run_pos(config, "issue", "--program", program, "--check", str(listing),
                             cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
+    assert "全部 1500 行都可以发放" in checked.stdout and "本次未发放" in checked.stdout
+    checked = await run_pos(config, "issue", "--program", program, "--check", str(listing),
+                            cwd=tmp_path, env=ENGLISH)
     assert "all 1500 rows can be issued" in checked.stdout
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0
 
     done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "issued 1500 vouchers in batch " in done.stdout
-    assert "issuing" in done.stderr and "1500/1500" in done.stderr  # the progress bar
-    batch_id = done.stdout.split("issued 1500 vouchers in batch ")[1].split()[0]
+    match = re.search(r"^已发放 1500 张券，批次 ([0-9a-f-]{36})$", done.stdout, re.M)  # noqa: RUF001
+    assert match, done.stdout
+    assert "发放中" in done.stderr and "1500/1500" in done.stderr  # the progress bar
+    batch_id = match.group(1)
     out = tmp_path / f"issuance-{batch_id}"
-    assert f"wrote issuance-{batch_id}/vouchers.csv" in done.stdout
+    assert f"已写入 issuance-{batch_id}/vouchers.csv（券码、令牌和持券人链接" in done.stdout  # noqa: RUF001
     written = out / "vouchers.csv"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600  # bearer credentials inside
     with written.open(encoding="utf-8-sig", newline="") as handle:
@@ -43,10 +49,14 @@ async def test_pos_issue_issues_once_and_says_where_it_wrote(
     status, quoted = await quote(world, shop, token=rows[777]["token"])
     assert status == 200, quoted
 
-    again = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    again = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path,
+                          env=ENGLISH)
     assert again.returncode == 0, again.stderr
     assert f"batch {batch_id} was issued before (1500 vouchers); nothing was issued now" \
         in again.stdout
+    assert f"wrote issuance-{batch_id}/vouchers.csv (codes, tokens" in again.stdout
+    again = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    assert f"批次 {batch_id} 之前已发放（1500 张券），本次未发放。" in again.stdout  # noqa: RUF001
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 1500
     await ledger_ok(config)
@@ -58,7 +68,8 @@ async def test_pos_issue_reports_every_bad_row_and_issues_nothing(
     listing = tmp_path / "list.json"
     listing.write_text(json.dumps([{"ref": "a-1"}, {"ref": "a 2"}, {"ref": "a-1"},
                                    {"holder_ref": "v"}, {"ref": "ok", "phone": "139"}]))
-    done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path,
+                         env=ENGLISH)
     assert done.returncode == 1
     assert "4 row(s) of this list cannot be issued, so nothing was issued" in done.stderr
     for line in ("line 2 (ref a 2)", "line 3 (ref a-1): ref a-1 is also on line 1",
@@ -66,8 +77,14 @@ async def test_pos_issue_reports_every_bad_row_and_issues_nothing(
         assert line in done.stderr
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0
-    missing = await run_pos(config, "issue", "--program", program, str(tmp_path / "no.csv"))
+    chinese = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
+    assert chinese.returncode == 1 and chinese.stderr.startswith("错误：")  # noqa: RUF001
+    assert "  第 3 行（编号 a-1）：" in chinese.stderr  # noqa: RUF001
+    missing = await run_pos(config, "issue", "--program", program, str(tmp_path / "no.csv"),
+                            env=ENGLISH)
     assert missing.returncode == 2 and "is not a file" in missing.stderr
+    missing = await run_pos(config, "issue", "--program", program, str(tmp_path / "no.csv"))
+    assert missing.returncode == 2 and "no.csv 不是文件" in missing.stderr
 
 
 async def test_pos_issue_can_write_the_cards_too(world: World, config: Config,
@@ -79,7 +96,7 @@ async def test_pos_issue_can_write_the_cards_too(world: World, config: Config,
     done = await run_pos(config, "issue", "--program", program, "--cards", "--out", str(out),
                          str(listing))
     assert done.returncode == 0, done.stderr
-    assert f"wrote {out}/cards.pdf (4 cards)" in done.stdout
+    assert f"已写入 {out}/cards.pdf（4 张券卡）" in done.stdout  # noqa: RUF001
     assert (out / "cards.pdf").read_bytes().startswith(b"%PDF")
     for private in (out, out / "cards.pdf", out / "vouchers.csv"):
         assert private.stat().st_mode & 0o077 == 0, private
