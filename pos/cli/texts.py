@@ -60,6 +60,7 @@ def pad(text: str, width: int, *, right: bool = False) -> str:
 
 CLI_TEXTS: dict[str, Texts] = {
     "error": _t("错误：{detail}", "error: {detail}"),
+    "list_sep": _t("、", ", "),
     # -- pos issue, pos cards, pos expire ----------------------------------------------------
     "issue.not_a_file": _t("{path} 不是文件", "{path} is not a file"),
     "issue.checked": _t("{path}：全部 {count} 行都可以发放（批次 {batch}），本次未发放。",
@@ -128,6 +129,46 @@ CLI_TEXTS: dict[str, Texts] = {
                            "  (shown only now; send it as 'Authorization: Bearer <token>')"),
     "users.active": _t("启用", "active"),
     "users.disabled": _t("已停用", "disabled"),
+    # -- pos run: the start-up banner (URLs, tokens and secrets read the same in both) --------
+    "serve.listening": _t("券服务已启动：{base}", "Voucher service listening on {base}"),
+    "serve.till": _t("收银台：", "till:"),
+    "serve.console": _t("管理台：", "console:"),
+    "serve.accounts": _t("（添加账号：pos users add 登录名 --role 角色）",
+                         "(accounts: pos users add LOGIN --role ROLE)"),
+    "serve.api": _t("API：", "API:"),
+    "serve.readiness": _t("就绪检查：", "readiness:"),
+    "serve.metrics": _t("运行指标：", "metrics:"),
+    "serve.metrics_on": _t("{url}（请发送 [metrics] 令牌：Authorization: Bearer <token>）",
+                           "{url}  (send the [metrics] token: Authorization: Bearer <token>)"),
+    "serve.metrics_off": _t("未开启；如需读取，请设置 POS_METRICS_TOKEN（32 个或更多随机字符）"
+                            "后启动，并以 Bearer 令牌发送到 {url}",
+                            "off; to read them, start with POS_METRICS_TOKEN set to 32 or more "
+                            "random characters and send it as a bearer token to {url}"),
+    "serve.workers": _t("进程数：", "workers:"),
+    "serve.admin_token": _t("  管理员令牌（自动生成，保存在数据文件夹中）：{token}",
+                            "  admin token (generated, kept in the data folder): {token}"),
+    "serve.till_secret": _t("  {name} 的收银台密钥：{secret}",
+                            "  till secret for {name}: {secret}"),
+    "serve.demo_voucher": _t("  演示券（wish，每店每天最多 100）：券码 {code}",
+                             "  demo voucher (wish, 100 per shop and day): code {code}"),
+    "serve.demo_token": _t("  演示券令牌：{token}", "  demo voucher token: {token}"),
+    "serve.holder_page": _t("  持券人页面：{url}", "  its holder page: {url}"),
+    "serve.sign_in": _t("  管理台登录（{role}）：{login} / {password}"
+                        "（一次性密码，首次登录时须修改）",
+                        "  console sign-in ({role}): {login} / {password}  (one-time: change it "
+                        "at first sign-in)"),
+    "serve.baskets": _t("  每个项目一个可在收银台使用的购物篮：",
+                        "  a basket per program that works at the till:"),
+    "serve.basket": _t("  {program}：券码 {code}；购物篮：{items}；{outcome}",
+                       "  {program}: code {code}; basket: {items}; {outcome}"),
+    "serve.basket_item": _t("{quantity} x {description}，单价 {price}",
+                            "{quantity} x {description} at {price}"),
+    "serve.outcome.wish": _t("券支付 100.00（每店每天的上限），其余 30.00 用其他方式支付",
+                             "the voucher pays 100.00 (its most per shop and day), 30.00 is "
+                             "paid another way"),
+    "serve.outcome.nutrition": _t("券支付牛奶（30.00）；糖果（8.00）用其他方式支付",
+                                  "the voucher pays the milk (30.00); the candy (8.00) is paid "
+                                  "another way"),
     # -- pos migrate, pos verify, pos keys -------------------------------------------------------
     "migrate.done": _t("数据库结构已是最新", "schema is up to date"),
     "verify.ok": _t("正常", "ok"),
