@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,13 @@ def test_the_banner_of_pos_run_in_each_language(
     for line in expected:
         assert any(shown.startswith(line) for shown in lines), (line, printed)
     assert "http://127.0.0.1:18080/metrics" in printed
+
+
+async def test_every_check_of_pos_verify_has_a_chinese_name(db: Any) -> None:
+    from pos.storage.ledger import verify_ledger
+    from pos.storage.offline_sales import verify_offline
+    from pos.storage.reconciliation import verify_settlements
+
+    names = [c.name for c in [*await verify_ledger(db), *await verify_settlements(db),
+                              *await verify_offline(db)]]
+    assert sorted(names) == sorted(texts.CHECK_NAMES)
