@@ -7,6 +7,8 @@
   ending in `_category`) holds a category code and is shown with the taxonomy's label in
   that language, never as a raw code; one ending in `amount` holds integer minor units and
   is shown in major units of the `currency` parameter (CNY when absent).
+- `Phrase(texts, params)`: words in both languages that fill a parameter of a sentence
+  (`render` puts them in the sentence's language).
 - `Message(key, params)`: a sentence of `PROBLEM_TEXTS` not yet put into words; a problem
   raised with one is rendered in the request's language by `pos.api.problems`, and
   `str(message)` is its English.
@@ -75,7 +77,9 @@ def render(template: str, params: Mapping[str, Any], lang: str) -> str:
     currency = str(params.get("currency", "CNY"))
     shown = _Params()
     for key, value in params.items():
-        if (key == "category" or key.endswith("_category")) and isinstance(value, str):
+        if isinstance(value, Phrase | Message):  # words of their own, in the same language
+            shown[key] = value.render(lang)
+        elif (key == "category" or key.endswith("_category")) and isinstance(value, str):
             shown[key] = label(value, lang)
         elif (key.endswith("amount") and isinstance(value, int) and not isinstance(value, bool)
               and currency in CURRENCY_EXPONENTS):
@@ -103,6 +107,21 @@ class Message:
 
     def render(self, lang: str) -> str:
         return render(pick(PROBLEM_TEXTS[self.key], lang), self.params, lang)
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+@dataclasses.dataclass(frozen=True)
+class Phrase:
+    """Words that go into a sentence as one of its parameters, themselves in the reader's
+    language (a field's name, what is wrong with it)."""
+
+    texts: Texts
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def render(self, lang: str) -> str:
+        return render(pick(self.texts, lang), self.params, lang)
 
     def __str__(self) -> str:
         return self.render("en")

@@ -13,13 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 POS = ROOT / "pos"
 
 # Low to high. A module may import its own layer and any lower one, never a higher one.
-# The first layer holds the shared leaves and two pure modules that live with their domain
-# but import only leaves: the request models (every body the API takes) and the credit
-# plan of a new voucher (which storage writes).
+# The first layer holds the shared leaves and three pure modules that live with their
+# domain but import only leaves: the request models (every body the API takes), what is
+# wrong with a body in words (which the models raise) and the credit plan of a new voucher
+# (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.roles",
-     "pos.ids", "pos.messages", "pos.api.requests", "pos.vouchers.credits", "pos.logs",
-     "pos.metrics", "pos.private_files"),
+     "pos.ids", "pos.messages", "pos.api.requests", "pos.api.field_errors",
+     "pos.vouchers.credits", "pos.logs", "pos.metrics", "pos.private_files"),
     ("pos.db",),
     ("pos.plugin",),
     ("pos.storage",),

@@ -114,7 +114,7 @@ async def test_a_request_the_till_got_wrong_is_explained_in_chinese(world: World
                                    headers=shop.headers("k-1"))
     problem = await resp.json()
     assert (resp.status, problem["code"]) == (422, "validation_error")
-    assert problem["detail"].startswith("请求有误（basket）：")
+    assert problem["detail"] == "请求有误（购物篮）：缺少此项。"
     resp = await world.client.post("/v1/redemptions", json={"code": "X"},
                                    headers=shop.headers())
     assert (await resp.json())["detail"] == "此请求需要 Idempotency-Key 请求头，以免重复扣款。"

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from pos import logs
+from pos.api import field_errors
 from pos.db import availability
 from pos.errors import (
     HTTP_ERROR,
@@ -66,19 +67,21 @@ def database_unavailable() -> Problem:
 
 
 def from_validation_error(exc: ValidationError) -> Problem:
-    errors: list[dict[str, Any]] = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        field = ".".join(str(p) for p in err["loc"])
-        errors.append({"field": field, "message": err["msg"]})
-    if any(err["type"] == "json_invalid" for err in exc.errors()):
+    """The first error, said in the reader's language (`pos.api.field_errors`); every error
+    is listed in `errors` for programs (its field's path and pydantic's English)."""
+    found = exc.errors(include_url=False, include_input=False)
+    errors = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+              for err in found]
+    if any(err["type"] == "json_invalid" for err in found):
         return validation_error(msg("validation_error.json"), errors=errors)
-    first = errors[0] if errors else {"field": "", "message": "invalid"}
-    if not first["field"]:
-        return validation_error(msg("validation_error.any", message=first["message"]),
-                                errors=errors)
-    return validation_error(
-        msg("validation_error.field", field=first["field"], message=first["message"]),
-        errors=errors)
+    if not found:
+        return validation_error(msg("validation_error.any", message="invalid"), errors=errors)
+    what = field_errors.error_phrase(found[0])
+    where = field_errors.field_phrase(found[0]["loc"])
+    if where is None:  # the body as a whole: a check across its fields
+        return validation_error(msg("validation_error.any", message=what), errors=errors)
+    return validation_error(msg("validation_error.field", field=where, message=what),
+                            errors=errors)
 
 
 def _route(request: web.Request) -> str:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from pos.api.field_errors import refusal
 from pos.money import MAX_AMOUNT, is_currency
 
 Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT)]
@@ -41,7 +42,7 @@ class Strict(BaseModel):
 
 def _check_currency(value: str) -> str:
     if not is_currency(value):
-        raise ValueError(f"{value} is not a currency this service knows (ISO 4217)")
+        raise refusal("unknown_currency", currency=value)
     return value
 
 
@@ -67,7 +68,7 @@ class LimitIn(Strict):
     @model_validator(mode="after")
     def _bounded(self) -> LimitIn:
         if self.max_redemptions is None and self.max_amount is None:
-            raise ValueError("a limit needs max_redemptions, max_amount or both")
+            raise refusal("limit_bounded")
         return self
 
     def stored(self) -> dict[str, Any]:
@@ -101,14 +102,12 @@ class ProgramIn(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ProgramIn:
         if (self.uses is None) != (self.unit_price is None):
-            raise ValueError(
-                "uses and unit_price go together: a count of sessions and a price each")
+            raise refusal("uses_with_price")
         for moment in (self.valid_from, self.valid_until):
             if not 2000 <= moment.year <= 9000:
-                raise ValueError("program dates must fall between the years 2000 and 9000")
+                raise refusal("program_years")
         if self.allowance is None and self.uses is None and self.face_value == 0:
-            raise ValueError(
-                "a program needs a face_value, an allowance, or uses with a unit_price")
+            raise refusal("program_value")
         return self
 
 
@@ -130,7 +129,7 @@ class ProgramPatchIn(Strict):
     @model_validator(mode="after")
     def _in_range(self) -> ProgramPatchIn:
         if self.valid_until is not None and not 2000 <= self.valid_until.year <= 9000:
-            raise ValueError("program dates must fall between the years 2000 and 9000")
+            raise refusal("program_years")
         return self
 
 
@@ -187,7 +186,7 @@ class VoucherRefIn(Strict):
     @model_validator(mode="after")
     def _one_credential(self) -> VoucherRefIn:
         if (self.token is None) == (self.code is None):
-            raise ValueError("send either the voucher's token or its manual code, not both")
+            raise refusal("one_credential")
         return self
 
 
@@ -207,9 +206,9 @@ class QuoteIn(Strict):
     def _one_credential(self) -> QuoteIn:
         if self.vouchers is not None:
             if self.token is not None or self.code is not None:
-                raise ValueError("send either a list of vouchers or one token or code")
+                raise refusal("list_or_one")
         elif (self.token is None) == (self.code is None):
-            raise ValueError("send either the voucher's token or its manual code, not both")
+            raise refusal("one_credential")
         return self
 
 
@@ -219,8 +218,7 @@ class RedemptionIn(QuoteIn):
     @model_validator(mode="after")
     def _amount_for_one(self) -> RedemptionIn:
         if self.vouchers is not None and self.amount is not None:
-            raise ValueError("an exact amount can be asked of one voucher only; with a list "
-                             "of vouchers the split is worked out")
+            raise refusal("amount_for_one")
         return self
 
 
@@ -244,10 +242,10 @@ class TopUpIn(Strict):
     @model_validator(mode="after")
     def _one_measure(self) -> TopUpIn:
         if (self.amount is None) == (self.uses is None):
-            raise ValueError("send either an amount or a number of uses")
+            raise refusal("amount_or_uses")
         for moment in (self.valid_from, self.valid_until):
             if moment is not None and moment.tzinfo is None:
-                raise ValueError("times need a time zone, e.g. 2026-12-31T23:59:59+08:00")
+                raise refusal("time_zone_needed")
         return self
 
 
@@ -266,7 +264,10 @@ class PairingIn(Strict):
 
 
 def _canonical_uuid(value: str) -> str:
-    return str(uuid.UUID(value))  # a ValueError becomes a validation_error problem
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise refusal("not_an_id") from None
 
 
 Id = Annotated[str, StringConstraints(min_length=32, max_length=36),
@@ -387,5 +388,5 @@ class OfflineSaleRecord(BaseModel):
     @model_validator(mode="after")
     def _one_voucher_credential(self) -> OfflineSaleRecord:
         if (self.token is None) == (self.code_hash is None):
-            raise ValueError("an offline sale names its voucher by token or by code_hash")
+            raise refusal("offline_credential")
         return self
