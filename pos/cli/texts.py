@@ -1,12 +1,14 @@
-# ruff: noqa: RUF001
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """The sentences the `pos` commands print for a person, in zh-CN and en.
 
 `say(key, **params)` puts the sentence `CLI_TEXTS[key]` into words in the terminal's
 language (`pos.messages.terminal_language`: English under an English locale, else Chinese,
 the default), filled by `pos.messages.render`: a parameter named `category` is shown by the
 taxonomy's label, one ending in `amount` as money. `category_name` names a category of a
-report (never its code), and `pad` aligns a column of mixed Chinese and Latin text. JSON
-outputs are for machines and stay as they are.
+report (never its code), `role_name` an account's role, `check_name` a check of
+`pos verify`, and `pad` aligns a column of mixed Chinese and Latin text. Ids, tokens,
+amounts and paths read the same in both languages, so a script can find them; JSON outputs
+are for machines and stay as they are.
 """
 
 from __future__ import annotations
