@@ -37,7 +37,7 @@ async def test_settle_from_the_command_line(world: World, config: Config,
                                "--by", "Officer Li")
     assert future.returncode == 1 and "can only end in the past" in future.stderr
     bad = await pos_command(config, "settle", "run", "--period-end", "soon", "--by", "x")
-    assert bad.returncode == 1 and "is not a date" in bad.stderr
+    assert bad.returncode == 1 and "不是日期" in bad.stderr
 
     done = await pos_command(config, "settle", "run", "--period-end",
                              datetime.now(tz=UTC).isoformat(), "--by", "Officer Li")

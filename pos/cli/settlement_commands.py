@@ -36,7 +36,7 @@ from pos.accounts.staff import Staff
 from pos.config import Config
 from pos.db.actor import Actor, acting
 from pos.errors import VALIDATION_ERROR, Problem, not_found
-from pos.messages import LANGUAGES, problem_text, terminal_language
+from pos.messages import LANGUAGES, problem_text, terminal_language, words
 from pos.money import format_major
 from pos.private_files import open_private
 from pos.service.services import Services
@@ -136,7 +136,9 @@ def _period_end(text: str) -> date | datetime:
     try:
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise VALIDATION_ERROR(f"{text!r} is not a date or an ISO date-time.") from None
+        raise VALIDATION_ERROR(words("{text} 不是日期或 ISO 日期时间。",
+                                     "{text} is not a date or an ISO date-time.",
+                                     text=repr(text))) from None
 
 
 def _line(batch: dict[str, Any]) -> str:
