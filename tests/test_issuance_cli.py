@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`pos issue` as a program officer runs it: a CSV in, a progress bar, the outputs named."""
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ async def test_pos_issue_reports_every_bad_row_and_issues_nothing(
                                    {"holder_ref": "v"}, {"ref": "ok", "phone": "139"}]))
     done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
     assert done.returncode == 1
-    assert "4 row(s) of this list cannot be issued, so nothing was issued" in done.stderr
-    for line in ("line 2 (ref a 2)", "line 3 (ref a-1): ref a-1 is also on line 1",
-                 "line 4: ref is missing", "line 5 (ref ok): unknown field 'phone'"):
+    # In the terminal's language: Chinese by default.
+    assert "这份名单有 4 行不能发券，因此一张券也没有发" in done.stderr
+    for line in ("line 2 (ref a 2)", "line 3 (ref a-1): ref a-1 在第 1 行也出现过",
+                 "line 4: 缺少 ref", "line 5 (ref ok): 未知字段 'phone'"):
         assert line in done.stderr
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0

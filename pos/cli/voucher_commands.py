@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import shutil
 import sys
 import uuid
@@ -24,6 +25,7 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
 
 from pos.config import Config
 from pos.errors import Problem
+from pos.messages import problem_text, terminal_language
 from pos.private_files import open_private
 from pos.service.services import Services
 from pos.service.startup import running_services
@@ -65,10 +67,13 @@ def run(config: Config, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_with_services(config, work[args.command]))
     except Problem as problem:
-        print(f"error: {problem.detail}", file=sys.stderr)
+        lang = terminal_language(os.environ)
+        said = problem_text(problem.code, problem.message, problem.detail, lang)
+        print(f"error: {said}", file=sys.stderr)
         for row in problem.extra.get("rows", []):
             ref = f" (ref {row['ref']})" if row.get("ref") else ""
-            print(f"  line {row['line']}{ref}: {'; '.join(row['problems'])}", file=sys.stderr)
+            problems = "; ".join(p.render(lang) for p in row["problems"])
+            print(f"  line {row['line']}{ref}: {problems}", file=sys.stderr)
         return 1
 
 

@@ -202,7 +202,7 @@ async def _issue_scanned(
         raise beneficiary_list.batch_invalid(scan.problems + scan.already,
                                   scan.bad_rows + scan.already_rows)
     if scan.count == 0:
-        raise beneficiary_list.file_problem("The list has no rows.")
+        raise beneficiary_list.file_problem(words("名单中没有任何一行。", "The list has no rows."))
     if check_only:
         return IssuanceResult(issuance_id, program_id, scan.count, False, checked_only=True)
 
