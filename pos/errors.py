@@ -16,8 +16,9 @@
 Every problem code is declared once, below, in the catalogue: its HTTP status, its title
 and its family. Code raises a problem by the entry's name (`raise VOUCHER_REVOKED("...")`);
 the OpenAPI document lists the catalogue. A `Problem` is turned into an HTTP response in
-exactly one place, `pos.api.problems`. A problem raised with a `pos.messages.Message`
-instead of a plain sentence is put into the request's language there (zh-CN or en).
+exactly one place, `pos.api.problems`. A problem raised with a `pos.messages.Message` or
+`Phrase` instead of a plain sentence is put into the request's language there (zh-CN or
+en).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from pos.messages import Message
+from pos.messages import Message, Phrase, words
+from pos.problem_texts import THINGS, texts
 
 
 class PosError(Exception):
@@ -46,13 +48,13 @@ class Problem(PosError):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Request refused"
 
-    def __init__(self, code: ErrorCode | str, detail: str | Message, *,
+    def __init__(self, code: ErrorCode | str, detail: str | Message | Phrase, *,
                  status: int | None = None, **extra: Any) -> None:
         super().__init__(str(detail))
         entry = code if isinstance(code, ErrorCode) else CATALOGUE.get(code)
         self.code = entry.code if entry is not None else str(code)
         self.detail = str(detail)  # English: what logs and callers without a language see
-        self.message = detail if isinstance(detail, Message) else None
+        self.message = detail if isinstance(detail, Message | Phrase) else None
         self.extra = extra
         if entry is not None:
             self.status = entry.status  # type: ignore[misc]
@@ -102,7 +104,7 @@ class PluginProblem(Problem):
     status = 502
     title = "A plugin failed"
 
-    def __init__(self, plugin: str, detail: str | Message) -> None:
+    def __init__(self, plugin: str, detail: str | Message | Phrase) -> None:
         super().__init__(PLUGIN_ERROR, detail, plugin=plugin)
         self.plugin = plugin
 
@@ -117,7 +119,7 @@ class ErrorCode:
     title: str
     family: type[Problem] = Problem
 
-    def __call__(self, detail: str | Message, **extra: Any) -> Problem:
+    def __call__(self, detail: str | Message | Phrase, **extra: Any) -> Problem:
         return self.family(self, detail, **extra)
 
 
@@ -270,9 +272,14 @@ def forbidden(detail: str) -> Problem:
     return FORBIDDEN(detail)
 
 
-def not_found(what: str) -> Problem:
-    return NOT_FOUND(f"No {what} was found.")
+def not_found(what: str, name: str = "") -> Problem:
+    """Nothing of the kind `what` (one of `THINGS`), or none by `name`, was found."""
+    thing = Phrase(THINGS.get(what, texts(what, what)))
+    if name:
+        return NOT_FOUND(words("没有找到{thing} {name}。", "No {thing} {name} was found.",
+                               thing=thing, name=name))
+    return NOT_FOUND(words("没有找到该{thing}。", "No {thing} was found.", thing=thing))
 
 
-def validation_error(detail: str | Message, **extra: Any) -> Problem:
+def validation_error(detail: str | Message | Phrase, **extra: Any) -> Problem:
     return VALIDATION_ERROR(detail, **extra)

@@ -35,10 +35,11 @@ def csv_bytes(rows: list[dict[str, str]], header: tuple[str, ...] = ("ref", "hol
 
 async def upload(client: TestClient[Any, Any], program_id: str, data: bytes, *,
                  content_type: str = "text/csv", batch_id: str | None = None,
-                 ) -> tuple[int, dict[str, Any]]:
+                 lang: str = "zh-CN") -> tuple[int, dict[str, Any]]:
     params = {"batch_id": batch_id} if batch_id else {}
     resp = await client.post(f"/v1/programs/{program_id}/issuances", data=data,
-                             params=params, headers={**ADMIN, "Content-Type": content_type})
+                             params=params, headers={**ADMIN, "Content-Type": content_type,
+                                                     "Accept-Language": lang})
     return resp.status, await resp.json(content_type=None)
 
 

@@ -19,7 +19,8 @@ POS = ROOT / "pos"
 # (which storage writes).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("pos.errors", "pos.config", "pos.money", "pos.taxonomy", "pos.codes", "pos.roles",
-     "pos.ids", "pos.messages", "pos.api.requests", "pos.api.field_errors",
+     "pos.ids", "pos.messages", "pos.problem_texts", "pos.api.requests",
+     "pos.api.field_errors",
      "pos.vouchers.credits", "pos.logs", "pos.metrics", "pos.private_files"),
     ("pos.db",),
     ("pos.plugin",),

@@ -18,6 +18,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from pos.api.state import SERVICES
 from tests.accounts_support import NEW_PASSWORD, Person, person
 from tests.browser.fixtures import browser, playwright  # noqa: F401 - fixtures
 from tests.browser.harness import console_errors
@@ -180,6 +181,36 @@ async def test_a_program_from_creation_to_an_approved_settlement(
     await expect(page.locator("#chain")).to_contain_text("日志链完整")
     await expect(page.locator("table.audit")).to_contain_text("li.officer")
     await expect(page.locator("table.audit")).to_contain_text("liu.finance")
+    await context.close()
+
+
+async def test_a_refused_form_speaks_the_pages_language_not_the_browsers(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    """An officer whose browser is set to English reads the console in Chinese (its
+    default): a refusal of the service is shown in Chinese too, whole; in English once the
+    page is switched."""
+    base = str(world.client.make_url("")).rstrip("/")
+    officer = await person(world, "sun.officer", "officer")
+    context = await _context(browser, lang="en-US")
+    page = await context.new_page()
+    await _sign_in_first_time(page, base, officer)
+    for lang, said in (("zh-CN", "请求有误（每次消费上限 per_visit_cap）："  # noqa: RUF001
+                                 "400.00 超过了一张券的总额 300.00。"),
+                       ("en", "The request was not understood (per_visit_cap): 400.00 is "
+                              "more than a voucher holds (300.00).")):
+        await page.goto(f"{base}/admin/programs?lang={lang}")
+        form = page.locator("#program-form")
+        await form.locator("input[name=name]").fill("心愿券 Wish voucher")
+        await form.locator("input[name=face_value]").fill("300")
+        await form.locator("input[name=per_visit_cap]").fill("400")
+        await form.locator("input[name=valid_from]").fill(str(date.today()))
+        await form.locator("input[name=valid_until]").fill(
+            str(date.today() + timedelta(days=30)))
+        await form.locator("button[type=submit]").click()
+        await expect(form.locator(".error")).to_contain_text(said)
+        await _shot(page, lang, "program-refused")
+    assert await world.client.app[SERVICES].pool.fetchval("SELECT count(*) FROM programs") == 0
     await context.close()
 
 

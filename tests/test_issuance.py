@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Batch issuance through the real API and the real database: every row checked first,
 one bad row refuses the whole list, a batch is issued at most once."""
 
@@ -83,7 +84,7 @@ async def test_one_bad_row_refuses_the_whole_list_and_names_every_bad_row(
         {"ref": "ok-2", "note": "x" * 501},             # line 9: note too long
         *good[3:],
     ]
-    status, problem = await upload(world.client, program, csv_bytes(bad))
+    status, problem = await upload(world.client, program, csv_bytes(bad), lang="en")
     assert status == 422, problem
     assert problem["code"] == "batch_invalid"
     assert problem["bad_rows"] == 5
@@ -93,6 +94,17 @@ async def test_one_bad_row_refuses_the_whole_list_and_names_every_bad_row(
     assert "also on line 2" in by_line[7]["problems"][0]
     assert "holder_ref" in by_line[8]["problems"][0]
     assert "note" in by_line[9]["problems"][0]
+    assert problem["detail"].startswith("5 row(s) of this list cannot be issued")
+    # The officer reads the same report in Chinese (the default), every row of it.
+    status, problem = await upload(world.client, program, csv_bytes(bad))
+    assert status == 422
+    assert problem["detail"] == (
+        "这份名单有 5 行不能发券，因此一张券也没有发（第一处：第 4 行：缺少 ref）。"
+        "请改正报告中列出的行，再发送整份名单。")
+    said = {r["line"]: r["problems"] for r in problem["rows"]}
+    assert said[4] == ["缺少 ref"]
+    assert said[7] == ["ref child-00000 在第 2 行也出现过"]
+    assert said[9] == ["note 须是最多 500 个可打印字符的文字"]
     assert await counts(config) == (0, 0)
 
 
@@ -101,7 +113,7 @@ async def test_a_beneficiary_who_already_holds_a_voucher_refuses_the_list(
     program = await world.program()
     await world.post(f"/v1/programs/{program}/vouchers",
                      {"beneficiaries": [{"ref": "child-00003"}]})
-    status, problem = await upload(world.client, program, csv_bytes(rows(6)))
+    status, problem = await upload(world.client, program, csv_bytes(rows(6)), lang="en")
     assert status == 422
     assert [(r["line"], r["ref"]) for r in problem["rows"]] == [(5, "child-00003")]
     assert "already holds" in problem["rows"][0]["problems"][0]
@@ -116,7 +128,8 @@ async def test_a_list_with_personal_or_missing_columns_is_refused(
         world: World, header: tuple[str, ...], detail: str) -> None:
     program = await world.program()
     status, problem = await upload(world.client, program,
-                                   csv_bytes([{"ref": "a", "name": "Li"}], header=header))
+                                   csv_bytes([{"ref": "a", "name": "Li"}], header=header),
+                                   lang="en")
     assert status == 422
     assert problem["code"] == "batch_unreadable"
     assert detail in problem["detail"]

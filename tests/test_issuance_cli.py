@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`pos issue` as a program officer runs it: a CSV in, a progress bar, the outputs named."""
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ async def test_pos_issue_issues_once_and_says_where_it_wrote(
 
     done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    match = re.search(r"^已发放 1500 张券，批次 ([0-9a-f-]{36})$", done.stdout, re.M)  # noqa: RUF001
+    match = re.search(r"^已发放 1500 张券，批次 ([0-9a-f-]{36})$", done.stdout, re.M)
     assert match, done.stdout
     assert "发放中" in done.stderr and "1500/1500" in done.stderr  # the progress bar
     batch_id = match.group(1)
     out = tmp_path / f"issuance-{batch_id}"
-    assert f"已写入 issuance-{batch_id}/vouchers.csv（券码、令牌和持券人链接" in done.stdout  # noqa: RUF001
+    assert f"已写入 issuance-{batch_id}/vouchers.csv（券码、令牌和持券人链接" in done.stdout
     written = out / "vouchers.csv"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600  # bearer credentials inside
     with written.open(encoding="utf-8-sig", newline="") as handle:
@@ -56,7 +57,7 @@ async def test_pos_issue_issues_once_and_says_where_it_wrote(
         in again.stdout
     assert f"wrote issuance-{batch_id}/vouchers.csv (codes, tokens" in again.stdout
     again = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
-    assert f"批次 {batch_id} 之前已发放（1500 张券），本次未发放。" in again.stdout  # noqa: RUF001
+    assert f"批次 {batch_id} 之前已发放（1500 张券），本次未发放。" in again.stdout
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 1500
     await ledger_ok(config)
@@ -71,15 +72,16 @@ async def test_pos_issue_reports_every_bad_row_and_issues_nothing(
     done = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path,
                          env=ENGLISH)
     assert done.returncode == 1
-    assert "4 row(s) of this list cannot be issued, so nothing was issued" in done.stderr
-    for line in ("line 2 (ref a 2)", "line 3 (ref a-1): ref a-1 is also on line 1",
-                 "line 4: ref is missing", "line 5 (ref ok): unknown field 'phone'"):
+    # In the terminal's language: Chinese by default.
+    assert "这份名单有 4 行不能发券，因此一张券也没有发" in done.stderr
+    for line in ("line 2 (ref a 2)", "line 3 (ref a-1): ref a-1 在第 1 行也出现过",
+                 "line 4: 缺少 ref", "line 5 (ref ok): 未知字段 'phone'"):
         assert line in done.stderr
     async with connect(config) as conn:
         assert await conn.fetchval("SELECT count(*) FROM vouchers") == 0
     chinese = await run_pos(config, "issue", "--program", program, str(listing), cwd=tmp_path)
-    assert chinese.returncode == 1 and chinese.stderr.startswith("错误：")  # noqa: RUF001
-    assert "  第 3 行（编号 a-1）：" in chinese.stderr  # noqa: RUF001
+    assert chinese.returncode == 1 and chinese.stderr.startswith("错误：")
+    assert "  第 3 行（编号 a-1）：" in chinese.stderr
     missing = await run_pos(config, "issue", "--program", program, str(tmp_path / "no.csv"),
                             env=ENGLISH)
     assert missing.returncode == 2 and "is not a file" in missing.stderr
@@ -96,7 +98,7 @@ async def test_pos_issue_can_write_the_cards_too(world: World, config: Config,
     done = await run_pos(config, "issue", "--program", program, "--cards", "--out", str(out),
                          str(listing))
     assert done.returncode == 0, done.stderr
-    assert f"已写入 {out}/cards.pdf（4 张券卡）" in done.stdout  # noqa: RUF001
+    assert f"已写入 {out}/cards.pdf（4 张券卡）" in done.stdout
     assert (out / "cards.pdf").read_bytes().startswith(b"%PDF")
     for private in (out, out / "cards.pdf", out / "vouchers.csv"):
         assert private.stat().st_mode & 0o077 == 0, private

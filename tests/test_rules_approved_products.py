@@ -98,7 +98,7 @@ async def test_a_bad_file_changes_nothing(world: World) -> None:
     assert problem["code"] == "validation_error" and problem["row"] == 2
     await upload(world, program, "gtin\n", status=422)
     problem = await upload(world, program, b"\xff\xfe", status=422)
-    assert "not UTF-8" in problem["detail"]
+    assert problem["detail"] == "清单不是 UTF-8 文本，未做任何更改。"  # noqa: RUF001
     problem = await upload(world, program, f"{MILK}\n", status=415,
                            content_type="application/json")
     assert problem["code"] == "unsupported_media_type"

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from pos.errors import validation_error
+from pos.messages import words
 
 _HASHER = PasswordHasher()  # Argon2id
 # No 0/O, 1/l/I: a one-time password is read off a screen and typed.
@@ -42,6 +43,9 @@ async def matches(password_hash: str | None, password: str) -> bool:
 def require_acceptable(password: str, login: str) -> None:
     """Refuse a new password that is short or is the login."""
     if len(password) < MIN_LENGTH:
-        raise validation_error(f"A password needs at least {MIN_LENGTH} characters.")
+        raise validation_error(words("密码至少需要 {least} 个字符。",
+                                     "A password needs at least {least} characters.",
+                                     least=MIN_LENGTH))
     if login.lower() in password.lower():
-        raise validation_error("A password must not contain the login.")
+        raise validation_error(words("密码中不能包含登录名。",
+                                     "A password must not contain the login."))

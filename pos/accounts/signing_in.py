@@ -20,6 +20,7 @@ from pos.errors import (
     not_found,
     validation_error,
 )
+from pos.messages import words
 from pos.roles import Role
 from pos.storage import accounts as store
 
@@ -106,7 +107,8 @@ async def change_password(pool: Executor, staff: Staff, current: str,
         raise WRONG_PASSWORD("The current password is not right.")
     passwords.require_acceptable(new, staff.login)
     if new == current:
-        raise validation_error("Choose a password you have not used here.")
+        raise validation_error(words("请选择一个在这里没有用过的密码。",
+                                     "Choose a password you have not used here."))
     await store.set_password(pool, staff.account_id, await passwords.hash_password(new),
                              must_change=False)
     await store.revoke_sessions(pool, staff.account_id)

@@ -21,6 +21,7 @@ from pos.api.state import (
     services,
 )
 from pos.errors import NOT_AN_ACCOUNT, Problem, not_found, validation_error
+from pos.messages import msg, words
 from pos.service.services import Services
 from pos.storage import accounts as store
 from pos.storage import audit_log, throttles
@@ -62,11 +63,11 @@ async def sign_in_from_form(request: web.Request) -> tuple[web.HTTPSeeOther | No
                                 svc.config.console.sign_ins_per_minute):
         return None, "throttled_address"
     if request.content_type != "application/x-www-form-urlencoded":
-        raise validation_error("Send the sign-in form.")
+        raise validation_error(msg("validation_error.sign_in_form"))
     try:
         form = await request.post()
     except (UnicodeDecodeError, ValueError):
-        raise validation_error("Send the sign-in form.") from None
+        raise validation_error(msg("validation_error.sign_in_form")) from None
     login, password = form.get("login"), form.get("password")
     if not isinstance(login, str) or not isinstance(password, str) or not login \
             or len(login) > 63 or len(password) > 200:
@@ -198,7 +199,8 @@ def _account_switch(action: str) -> None:
     async def switch(request: web.Request) -> web.Response:
         account_id = path_id(request, "id", "account")
         if calling_staff(request).account_id == account_id and action == "disable":
-            raise validation_error("You cannot disable your own account.")
+            raise validation_error(words("不能停用自己的账号。",
+                                         "You cannot disable your own account."))
         if not await store.set_disabled(services(request).pool, account_id,
                                         action == "disable"):
             raise not_found("account")
@@ -231,7 +233,7 @@ def audit_filter(query: dict[str, str] | web.Request) -> audit_log.AuditFilter:
     values = query.query if isinstance(query, web.Request) else query
     before = values.get("before")
     if before is not None and not before.isdigit():
-        raise validation_error("before must be a row number.")
+        raise validation_error(words("before 须是行号。", "before must be a row number."))
     return audit_log.AuditFilter(
         actor=values.get("actor") or None, object_table=values.get("table") or None,
         object_id=values.get("object") or None,
@@ -267,7 +269,7 @@ async def list_confirmations(request: web.Request) -> web.Response:
 @routes.post("/v1/confirmations/{id}/confirm", summary="Confirm and carry out a change "
              "another account asked for", auth="officer")
 async def confirm(request: web.Request) -> web.Response:
-    pending_id = path_id(request, "id", "confirmation")
+    pending_id = path_id(request, "id", "change awaiting confirmation")
     answer = await four_eyes.confirm(services(request), calling_staff(request), pending_id)
     response = json_response(answer)
     response.headers["Cache-Control"] = "no-store"
@@ -277,6 +279,6 @@ async def confirm(request: web.Request) -> web.Response:
 @routes.post("/v1/confirmations/{id}/cancel", summary="Refuse a change waiting for "
              "confirmation", auth="officer")
 async def cancel(request: web.Request) -> web.Response:
-    pending_id = path_id(request, "id", "confirmation")
+    pending_id = path_id(request, "id", "change awaiting confirmation")
     await four_eyes.cancel(services(request), calling_staff(request), pending_id)
     return json_response({"id": pending_id, "status": "cancelled"})

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Admin calls: programs, merchants, partner links, tills, issuing and managing vouchers."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, ProgramP
 from pos.api.routing import Routes
 from pos.api.state import body, calling_staff, json_response, path_id, services
 from pos.errors import validation_error
+from pos.messages import words
 from pos.signing import keys
 from pos.storage import program_changes
 from pos.storage import setup as setup_store
@@ -45,7 +47,8 @@ async def change_program(request: web.Request) -> web.Response:
         # A named account is recorded as itself; nobody records another person's name.
         patch = patch.model_copy(update={"by": staff.login})
     elif patch.by is None:
-        raise validation_error("Say who is changing the program (by).",
+        raise validation_error(words("请填写修改项目的操作人（by）。",
+                                     "Say who is changing the program (by)."),
                                errors=[{"field": "by", "message": "required"}])
     program, change = await programs.change_program(svc, program_id, patch)
     return json_response({**program.as_json(),

@@ -13,6 +13,7 @@ from pos import codes
 from pos.api.routing import Routes
 from pos.api.state import json_response, path_id, services
 from pos.errors import not_found, validation_error
+from pos.messages import words
 from pos.storage import console_lists
 
 routes = Routes("directory")
@@ -58,7 +59,8 @@ async def find(request: web.Request, query: str) -> list[dict[str, Any]]:
     if not query:
         return []
     if len(query) > 100:
-        raise validation_error("Search for at most 100 characters.")
+        raise validation_error(words("搜索内容最多 100 个字符。",
+                                     "Search for at most 100 characters."))
     try:
         voucher_id: str | None = str(uuid.UUID(query))
     except ValueError:

@@ -47,7 +47,7 @@ FIELD_NAMES: dict[str, Texts] = {
     "restrictions": _t("用途规则", "restrictions"),
     "rule_settings": _t("规则设置", "rule settings"),
     "face_value": _t("面值", "face value"),
-    "per_visit_cap": _t("每家店每天上限", "per-shop daily cap"),
+    "per_visit_cap": _t("每次消费上限", "per-visit cap"),
     "uses": _t("次数", "uses"),
     "valid_from": _t("生效时间", "valid from"),
     "valid_until": _t("截止时间", "valid until"),

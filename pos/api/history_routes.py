@@ -8,6 +8,7 @@ from aiohttp import web
 from pos.api.routing import Routes
 from pos.api.state import json_response, path_id, services
 from pos.errors import not_found, validation_error
+from pos.messages import words
 from pos.storage import voucher_history
 
 routes = Routes("history")
@@ -18,7 +19,9 @@ MAX_LIMIT = 500
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise validation_error(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+        raise validation_error(words("limit 须是 1 到 {most} 之间的整数。",
+                                     "limit must be a whole number from 1 to {most}.",
+                                     most=MAX_LIMIT))
     return int(raw)
 
 

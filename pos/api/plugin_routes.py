@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Calls that belong to built-in plugins: approved product lists (for the
 `approved_products` rule) and payment providers' webhooks (for any channel that verifies
 them)."""
@@ -20,6 +21,7 @@ from pos.errors import (
     not_found,
     validation_error,
 )
+from pos.messages import words
 from pos.plugin.types import WebhookRejected, WebhookRequest
 from pos.storage import approved_products as approved_store
 from pos.storage import payment_journal as payment_store
@@ -60,7 +62,9 @@ async def put_approved_products(request: web.Request) -> web.Response:
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError:
-        raise validation_error("The list is not UTF-8 text. Nothing was changed.") from None
+        raise validation_error(words("清单不是 UTF-8 文本，未做任何更改。",
+                                     "The list is not UTF-8 text. Nothing was changed.")
+                               ) from None
     products = approved_store.parse_csv(text)
     saved = await approved_store.replace_list(services(request).pool, program_id, products)
     return json_response(saved, status=201)

@@ -24,7 +24,16 @@ from pos.errors import (
     Problem,
     validation_error,
 )
-from pos.messages import VOUCHER_N, language, msg, pick, problem_text, render
+from pos.messages import (
+    VOUCHER_N,
+    Message,
+    Phrase,
+    language,
+    msg,
+    pick,
+    problem_text,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +57,7 @@ def problem_response(problem: Problem, lang: str = "en") -> web.Response:
     if position and detail != problem.detail:
         # A sale with several vouchers: say which one, in the sentence's language too.
         detail = render(pick(VOUCHER_N, lang), {"n": position}, lang) + detail
-    body = problem.as_dict(detail)
+    body = _in_language(problem.as_dict(detail), lang)
     rid = logs.request_id.get()
     if rid is not None:
         body["request_id"] = rid  # what the cashier reads out to support, found in the logs
@@ -58,6 +67,18 @@ def problem_response(problem: Problem, lang: str = "en") -> web.Response:
     )
     response[PROBLEM_CODE] = problem.code  # for the metrics of the request middleware
     return response
+
+
+def _in_language(value: Any, lang: str) -> Any:
+    """A problem's fields with any words in them (a list's row problems, say) said in
+    `lang`."""
+    if isinstance(value, Phrase | Message):
+        return value.render(lang)
+    if isinstance(value, dict):
+        return {key: _in_language(item, lang) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_language(item, lang) for item in value]
+    return value
 
 
 def database_unavailable() -> Problem:

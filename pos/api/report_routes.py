@@ -20,6 +20,7 @@ from pos.api.client_address import client_address
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, json_response, path_id, services
 from pos.errors import RATE_LIMITED, not_found, validation_error
+from pos.messages import msg
 from pos.reports import figures, html_page
 from pos.storage import throttles
 
@@ -77,11 +78,11 @@ async def login(request: web.Request) -> web.Response:
                                 svc.config.limits.sign_ins_per_minute):
         raise RATE_LIMITED("Too many sign-in attempts. Wait a minute and try again.")
     if request.content_type != "application/x-www-form-urlencoded":
-        raise validation_error("Send the sign-in form.")
+        raise validation_error(msg("validation_error.sign_in_form"))
     try:
         form = await request.post()
     except (UnicodeDecodeError, ValueError):
-        raise validation_error("Send the sign-in form.") from None
+        raise validation_error(msg("validation_error.sign_in_form")) from None
     token, next_path = form.get("token"), _safe_next(str(form.get("next", "")))
     admin = request.app[ADMIN_TOKEN]
     if not isinstance(token, str) or not hmac.compare_digest(

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Admin calls for settlement: runs, batches and their statuses, exports, payee accounts."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pos.api.state import (
     services,
 )
 from pos.errors import validation_error
-from pos.messages import LANGUAGES, language
+from pos.messages import LANGUAGES, language, words
 from pos.plugin.exporter_types import Payee
 from pos.settlement import batch_status, exporting, runs
 from pos.storage import offline_sales
@@ -54,7 +55,9 @@ async def list_settlements(request: web.Request) -> web.Response:
     query = request.query
     status = query.get("status")
     if status is not None and status not in STATUSES:
-        raise validation_error(f"status must be one of {', '.join(STATUSES)}.")
+        raise validation_error(words("status 须是以下之一：{listed}。",
+                                     "status must be one of {listed}.",
+                                     listed=", ".join(STATUSES)))
     run_id = _query_id(query["run_id"], "run_id") if "run_id" in query else None
     merchant_id = (_query_id(query["merchant_id"], "merchant_id")
                    if "merchant_id" in query else None)
@@ -68,7 +71,8 @@ def _query_id(value: str, name: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise validation_error(f"{name} is not a valid id.") from None
+        raise validation_error(words("{name} 不是有效的编号。", "{name} is not a valid id.",
+                                     name=name)) from None
 
 
 @routes.get("/v1/settlements/{id}", summary="A settlement batch, its history and exports",
@@ -144,7 +148,9 @@ def _reader_language(request: web.Request) -> str:
     if asked is None:
         return language(request.headers.get("Accept-Language"))
     if asked not in LANGUAGES:
-        raise validation_error(f"lang must be one of {', '.join(LANGUAGES)}.")
+        raise validation_error(words("lang 须是以下之一：{listed}。",
+                                     "lang must be one of {listed}.",
+                                     listed=", ".join(LANGUAGES)))
     return asked
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Typed keys of the app's and the request's state, and small helpers every route module
 uses."""
 
@@ -17,6 +18,7 @@ from pos.errors import (
     not_found,
     validation_error,
 )
+from pos.messages import words
 from pos.service.services import Services
 from pos.storage.till_lookup import StoredAnswer
 from pos.till.voucher_lookup import Till
@@ -84,13 +86,15 @@ async def body(request: web.Request, model: type[M]) -> M:
         raise UNSUPPORTED_MEDIA_TYPE("Send the request as JSON.")
     raw = await request.read()
     if not raw:
-        raise VALIDATION_ERROR("The request has no body.")
+        raise VALIDATION_ERROR(words("请求没有内容。", "The request has no body."))
     parsed = model.model_validate_json(raw)
     # JSON can carry NUL only escaped (a raw control character is refused by the parser),
     # so a body without that escape needs no walk of the parsed model.
     if b"\\u0000" in raw and _has_nul(parsed.model_dump()):
         # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
-        raise validation_error("The request contains a NUL character, which no field allows.")
+        raise validation_error(words("请求中含有 NUL 字符，任何字段都不允许。",
+                                     "The request contains a NUL character, which no field "
+                                     "allows."))
     return parsed
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Vouchers as people hold them: batch issuance, QR codes, cards and PDF sheets, reissue,
 top-ups, and the holder's own page."""
 
@@ -27,6 +28,7 @@ from pos.errors import (
     not_found,
     validation_error,
 )
+from pos.messages import msg, words
 from pos.printing import cards, pdf_sheets, qr
 from pos.printing.fonts import FontFace, FontNotFound, find_cjk_font
 from pos.service.services import Services
@@ -112,9 +114,10 @@ def _module_px(request: web.Request) -> int:
     raw = request.query.get("module", str(qr.DEFAULT_MODULE_PX))
     if (not (raw.isascii() and raw.isdigit()) or len(raw) > 4  # bounded before int()
             or not qr.MIN_MODULE_PX <= int(raw) <= qr.MAX_MODULE_PX):
-        raise validation_error(
-            f"module must be a whole number of pixels from {qr.MIN_MODULE_PX} to "
-            f"{qr.MAX_MODULE_PX}.")
+        raise validation_error(words(
+            "module 须是 {least} 到 {most} 之间的整数（像素）。",
+            "module must be a whole number of pixels from {least} to {most}.",
+            least=qr.MIN_MODULE_PX, most=qr.MAX_MODULE_PX))
     return int(raw)
 
 
@@ -227,12 +230,16 @@ def _range(request: web.Request, total: int) -> tuple[int, int]:
     if not all(t.isascii() and t.isdigit() and len(t) <= 9 for t in (first_text, count_text)):
         # Bounded before int(): Python refuses over 4,300 digits with a ValueError anyway,
         # but only after the work; nine digits is more than any batch has lines.
-        raise validation_error("from_line and count must be whole numbers.")
+        raise validation_error(words("from_line 和 count 须是整数。",
+                                     "from_line and count must be whole numbers."))
     first, count = int(first_text), int(count_text)
     if first < 1 or not 1 <= count <= MAX_PDF_CARDS:
-        raise validation_error(
-            f"Print 1 to {MAX_PDF_CARDS} cards at a time (this batch has {total}): choose "
-            "them with from_line and count, or use `pos cards` for the whole beneficiary_list.")
+        raise validation_error(words(
+            "每次打印 1 到 {most} 张卡片（本批共 {total} 张）：用 from_line 和 count 选择，"
+            "或用 `pos cards` 打印整批。",
+            "Print 1 to {most} cards at a time (this batch has {total}): choose them with "
+            "from_line and count, or use `pos cards` for the whole batch.",
+            most=MAX_PDF_CARDS, total=total))
     return first, count
 
 
@@ -309,8 +316,7 @@ async def top_up(request: web.Request) -> web.Response:
         raise IDEMPOTENCY_KEY_REQUIRED(
             "A top-up needs an Idempotency-Key header so a retry never grants twice.")
     if len(key) > 200 or not key.isprintable():
-        raise validation_error("The Idempotency-Key header must be 1 to 200 printable "
-                               "characters.")
+        raise validation_error(msg("validation_error.idempotency_key"))
     voucher_id = path_id(request, "id", "voucher")
     payload = await body(request, TopUpIn)
     held = await four_eyes.hold_top_up(services(request), calling_staff(request), voucher_id,

@@ -18,7 +18,8 @@ import unicodedata
 from typing import Any
 
 from pos.console.i18n import TEXT
-from pos.messages import Texts, _t, pick, render, terminal_language
+from pos.messages import Texts, pick, render, terminal_language
+from pos.problem_texts import texts as _t
 from pos.taxonomy import label
 
 

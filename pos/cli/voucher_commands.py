@@ -68,12 +68,14 @@ def run(config: Config, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_with_services(config, work[args.command]))
     except Problem as problem:
-        detail = problem_text(problem.code, problem.message, problem.detail, language())
+        lang = language()
+        detail = problem_text(problem.code, problem.message, problem.detail, lang)
         print(say("error", detail=detail), file=sys.stderr)
         for row in problem.extra.get("rows", []):
             ref = say("issue.bad_row_ref", ref=row["ref"]) if row.get("ref") else ""
-            print(say("issue.bad_row", line=row["line"], ref=ref,
-                      problems="; ".join(row["problems"])), file=sys.stderr)
+            problems = "; ".join(p.render(lang) for p in row["problems"])
+            print(say("issue.bad_row", line=row["line"], ref=ref, problems=problems),
+                  file=sys.stderr)
         return 1
 
 

@@ -12,6 +12,7 @@ from pos.errors import (
     PluginProblem,
     validation_error,
 )
+from pos.messages import words
 from pos.plugin.types import ChannelRequest
 from pos.service.services import Services
 from pos.storage import settlements as store
@@ -29,7 +30,9 @@ async def payout(services: Services, batch_id: str, channel_name: str,
     """Pay an approved batch through a channel: paid with the provider's reference when it
     says so, failed with its message when it refuses."""
     if services.plugins.channel(channel_name) is None:
-        raise validation_error(f"No payment channel is installed with the name {channel_name!r}.")
+        raise validation_error(words("没有安装名为 {channel} 的支付方式。",
+                                     "No payment channel is installed with the name "
+                                     "{channel}.", channel=repr(channel_name)))
     async with services.pool.acquire() as conn, conn.transaction():
         status = await store.lock_batch(conn, batch_id)
         if status != "approved":

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pos.errors import PERIOD_NOT_OVER, not_found, validation_error
+from pos.messages import words
 from pos.service.services import Services
 from pos.storage import settlements as store
 from pos.storage.setup import get_program
@@ -33,7 +34,9 @@ async def settle(
     zone = ZoneInfo(services.config.redemption.timezone)
     if not 2000 <= period_end.year <= 9000:
         # Also keeps the date arithmetic and the database's timestamps in range.
-        raise validation_error("period_end must be a date between the years 2000 and 9000.")
+        raise validation_error(words("结算截止时间须在 2000 年至 9000 年之间。",
+                                     "period_end must be a date between the years 2000 and "
+                                     "9000."))
     pool = services.pool
     if merchant_id is not None and not await store.merchant_exists(pool, merchant_id):
         raise not_found("merchant")

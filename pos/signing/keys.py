@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Signing keys: private halves in the data folder, public halves and status in PostgreSQL.
 
 Exactly one key is active (signs new tokens). `rotate` makes a new active key and retires
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from pos.db.pool import Connection, Executor
 from pos.errors import ConfigError, validation_error
+from pos.messages import words
 from pos.storage import signing_keys as store
 from pos.storage.signing_keys import KeyInfo, active_kid, list_keys
 
@@ -82,7 +84,10 @@ async def rotate(conn: Connection, data_dir: Path) -> str:
 async def set_status(conn: Connection, kid: str, status: str) -> None:
     """Retire or revoke a key. Revoking is final; retiring a revoked key changes nothing."""
     if status not in ("retired", "revoked"):
-        raise validation_error(f"a key can be retired or revoked, not {status!r}")
+        raise validation_error(words("密钥只能停用（retired）或吊销（revoked），"
+                                     "不能设为 {status}。",
+                                     "A key can be retired or revoked, not {status}.",
+                                     status=repr(status)))
     await store.set_status(conn, kid, status)
 
 

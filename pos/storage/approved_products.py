@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Approved product lists: upload a new version whole, read the current one.
 
 A new version is written in one transaction under a lock on the program's row, so two
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from pos.errors import not_found, validation_error
+from pos.messages import words
 
 MAX_ITEMS = 200_000
 
@@ -40,8 +42,10 @@ def parse_csv(text: str) -> list[ApprovedProduct]:
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a stray NUL
-        raise validation_error(
-            f"The list is not a readable CSV file ({exc}). Nothing was changed.") from None
+        raise validation_error(words(
+            "清单不是可读的 CSV 文件（{error}），未做任何更改。",
+            "The list is not a readable CSV file ({error}). Nothing was changed.",
+            error=str(exc))) from None
     products: dict[str, ApprovedProduct] = {}
     for row_no, row in enumerate(rows, start=1):
         if not row or not any(cell.strip() for cell in row):
@@ -51,15 +55,21 @@ def parse_csv(text: str) -> list[ApprovedProduct]:
             continue
         if (len(gtin) not in (8, 12, 13, 14) or not (gtin.isascii() and gtin.isdigit())
                 or not _check_digit_ok(gtin)):
-            raise validation_error(
-                f"Row {row_no}: {gtin!r} is not a valid GTIN (8, 12, 13 or 14 digits with a "
-                "right check digit). Nothing was changed.", row=row_no)
+            raise validation_error(words(
+                "第 {row} 行：{gtin} 不是有效的商品条码（GTIN：8、12、13 或 14 位数字，"
+                "校验位正确），未做任何更改。",
+                "Row {row}: {gtin} is not a valid GTIN (8, 12, 13 or 14 digits with a right "
+                "check digit). Nothing was changed.", row=row_no, gtin=repr(gtin)),
+                row=row_no)
         description = row[1].strip()[:200] if len(row) > 1 else ""
         products[gtin] = ApprovedProduct(gtin, description)
         if len(products) > MAX_ITEMS:
-            raise validation_error(f"The list has more than {MAX_ITEMS} products.")
+            raise validation_error(words("清单超过 {most} 件商品。",
+                                         "The list has more than {most} products.",
+                                         most=MAX_ITEMS))
     if not products:
-        raise validation_error("The list has no products. Nothing was changed.")
+        raise validation_error(words("清单中没有商品，未做任何更改。",
+                                     "The list has no products. Nothing was changed."))
     return list(products.values())
 
 

@@ -20,6 +20,7 @@ import asyncpg
 
 from pos.db.pool import Executor
 from pos.errors import not_found, validation_error
+from pos.messages import msg, words
 from pos.storage.driver_errors import MissingReference, RejectedValue, translated
 
 # The columns a change may write; anything else is refused before SQL is built.
@@ -53,8 +54,10 @@ async def change_program(
     merchants. Returns the recorded change, or None when nothing actually changed."""
     fields = [f for f in values if f in EDITABLE]
     if len(fields) != len(values):
-        raise validation_error("Only name, valid_until, caps, limits, partner merchants and "
-                               "rule settings of a program can be changed.")
+        raise validation_error(words(
+            "项目只能修改名称、截止时间、上限、限额、合作商户和规则设置。",
+            "Only name, valid_until, caps, limits, partner merchants and rule settings of a "
+            "program can be changed."))
     try:
         with translated():
             async with pool.acquire() as conn, conn.transaction():
@@ -105,7 +108,7 @@ async def change_program(
     except MissingReference:
         raise not_found("merchant") from None
     except RejectedValue:
-        raise validation_error("These program settings do not fit together.") from None
+        raise validation_error(msg("validation_error.settings_clash")) from None
     return ProgramChange(saved["id"], program_id, changed_by, changes, saved["created_at"])
 
 

@@ -11,6 +11,7 @@ import asyncpg
 
 from pos.db.pool import Executor
 from pos.errors import not_found, validation_error
+from pos.messages import msg, words
 from pos.storage.driver_errors import MissingReference, RejectedValue, translated
 
 
@@ -89,7 +90,7 @@ async def create_program(pool: asyncpg.Pool[Any], values: dict[str, Any]) -> str
             )
     except RejectedValue:
         # The request model checks each field; this is a combination the table refuses.
-        raise validation_error("These program settings do not fit together.") from None
+        raise validation_error(msg("validation_error.settings_clash")) from None
     return program_id
 
 
@@ -150,7 +151,8 @@ async def add_partner(pool: asyncpg.Pool[Any], program_id: str, merchant_id: str
     except MissingReference:
         raise not_found("program or merchant") from None
     except RejectedValue:
-        raise validation_error("merchant_id is not a valid id") from None
+        raise validation_error(words("merchant_id 不是有效的编号。",
+                                     "merchant_id is not a valid id.")) from None
 
 
 async def create_till(

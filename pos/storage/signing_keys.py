@@ -42,7 +42,7 @@ async def set_status(conn: Connection, kid: str, status: str) -> None:
     """Retire or revoke a key. Revoking is final; retiring a revoked key changes nothing."""
     row = await conn.fetchrow("SELECT status FROM signing_keys WHERE kid = $1", kid)
     if row is None:
-        raise not_found(f"signing key {kid}")
+        raise not_found("signing key", kid)
     if row["status"] == "revoked":
         return
     if status == "retired":

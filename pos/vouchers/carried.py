@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from pos import codes
-from pos.errors import NOT_FOUND
+from pos.errors import not_found
 from pos.printing.cards import CardFace, card_face
 from pos.service.services import Services
 from pos.signing.tokens import TokenSigner
@@ -102,7 +102,7 @@ async def export_batch(services: Services, issuance_id: str,
     reads it while Python signs."""
     found = await issuance_store.get_issuance(services.pool, issuance_id)
     if found is None:
-        raise NOT_FOUND("No issuance was found.")
+        raise not_found("issuance")
     program = await setup_store.get_program(services.pool, found["program_id"])
     carrier = _BatchCarrier(services, nbf_of(program))
 
@@ -148,7 +148,7 @@ async def batch_faces(services: Services, issuance_id: str, *, first: int = 1,
     `first`, in the order of the list."""
     found = await issuance_store.get_issuance(services.pool, issuance_id)
     if found is None:
-        raise NOT_FOUND("No issuance was found.")
+        raise not_found("issuance")
     program = await setup_store.get_program(services.pool, found["program_id"])
     faces: list[CardFace] = []
     async for chunk in export_batch(services, issuance_id):

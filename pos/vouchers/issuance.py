@@ -25,6 +25,7 @@ from pos.errors import (
     VALIDATION_ERROR,
     validation_error,
 )
+from pos.messages import words
 from pos.service.services import Services
 from pos.storage import issuances as issuance_store
 from pos.storage import setup as setup_store
@@ -66,7 +67,9 @@ async def issue_vouchers(
         })
     refs = [(b["ref"], b.get("grant") or "") for b in beneficiaries]
     if len(set(refs)) != len(refs):
-        raise VALIDATION_ERROR("A beneficiary appears twice in this list with the same grant.")
+        raise VALIDATION_ERROR(words("名单中同一受助人以相同的发放批次标签出现了两次。",
+                                     "A beneficiary appears twice in this list with the "
+                                     "same grant."))
     async with services.pool.acquire() as conn, conn.transaction():
         await voucher_store.insert_vouchers(conn, program_id, program.currency, new)
     return issued
@@ -140,7 +143,8 @@ def _batch_id(program_id: str, digest: bytes, requested: str | None) -> str:
     try:
         return str(uuid.UUID(requested))
     except ValueError:
-        raise validation_error("A batch id must be a UUID.") from None
+        raise validation_error(words("批次编号须是 UUID。", "A batch id must be a UUID.")
+                               ) from None
 
 
 async def issue_batch(
@@ -198,7 +202,7 @@ async def _issue_scanned(
         raise beneficiary_list.batch_invalid(scan.problems + scan.already,
                                   scan.bad_rows + scan.already_rows)
     if scan.count == 0:
-        raise beneficiary_list.file_problem("The list has no rows.")
+        raise beneficiary_list.file_problem(words("名单中没有任何一行。", "The list has no rows."))
     if check_only:
         return IssuanceResult(issuance_id, program_id, scan.count, False, checked_only=True)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Lost cards, new credits, ended programs: reissue, top-up and expiry.
 
 Reissue keeps the voucher (id, credits, history, remaining value) and replaces only what
@@ -20,6 +21,7 @@ from pos import codes
 from pos.api.requests import TopUpIn
 from pos.db.pool import Connection
 from pos.errors import validation_error
+from pos.messages import words
 from pos.service.services import Services
 from pos.storage import voucher_changes as store
 from pos.vouchers.carried import holder_link, voucher_code, voucher_token
@@ -72,22 +74,27 @@ async def top_up(services: Services, voucher_id: str, payload: TopUpIn,
         store.require_live(voucher, "topped up")
         if voucher.program_uses is not None:
             if payload.uses is None or voucher.unit_price is None:
-                raise validation_error(
-                    "This program counts uses: top it up with a number of uses.")
+                raise validation_error(words(
+                    "这个项目按次数计：请按次数充值。",
+                    "This program counts uses: top it up with a number of uses."))
             amount, uses = payload.uses * voucher.unit_price, payload.uses
         else:
             if payload.amount is None:
-                raise validation_error(
-                    "This program counts money: top it up with an amount in minor units.")
+                raise validation_error(words(
+                    "这个项目按金额计：请按金额（以分计）充值。",
+                    "This program counts money: top it up with an amount in minor units."))
             amount, uses = payload.amount, 0
         # The database's clock, which the till's "is this credit live" checks also read.
         now: datetime = await conn.fetchval("SELECT now()")
         valid_from = payload.valid_from or max(now, voucher.valid_from)
         valid_until = payload.valid_until or voucher.valid_until
         if valid_until > voucher.valid_until or valid_from < voucher.valid_from:
-            raise validation_error("A top-up must lie within the program's dates.")
+            raise validation_error(words("充值的有效期须在项目的有效期之内。",
+                                         "A top-up must lie within the program's dates."))
         if valid_until <= max(valid_from, now):
-            raise validation_error("A top-up must end after it starts, and in the future.")
+            raise validation_error(words("充值须在开始之后、且在将来结束。",
+                                         "A top-up must end after it starts, and in the "
+                                         "future."))
         answer = await store.add_credit(
             conn, voucher, amount=amount, uses=uses, valid_from=valid_from,
             valid_until=valid_until, note=payload.note, key=key, request_hash=digest)

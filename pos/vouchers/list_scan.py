@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """The one reading of a beneficiary list: every row checked, duplicates found, the content
 hashed, beneficiaries who already hold a voucher of the program looked up, and the checked
 rows, a chunk at a time, made new vouchers (`mint`, given by the caller) and spooled to a
@@ -22,6 +23,7 @@ from contextlib import AbstractContextManager
 from typing import IO, BinaryIO
 
 from pos.db.pool import Connection
+from pos.messages import words
 from pos.storage import issuances as issuance_store
 from pos.storage.vouchers import VoucherColumns
 from pos.vouchers import beneficiary_list
@@ -112,8 +114,9 @@ async def _read(scan: Scan, conn: Connection, program_id: str, open_source: Open
             if (ref, grant) in found:
                 scan.already_rows += 1
                 if len(scan.already) < beneficiary_list.MAX_REPORTED:
-                    scan.already.append(RowProblem(line, ref, (
-                        "this beneficiary already holds this grant of this program",)))
+                    scan.already.append(RowProblem(line, ref, (words(
+                        "这位受助人已持有本项目的这一批次券",
+                        "this beneficiary already holds this grant of this program"),)))
 
     async def chunk_done() -> None:
         nonlocal looking, pending
@@ -133,17 +136,22 @@ async def _read(scan: Scan, conn: Connection, program_id: str, open_source: Open
             for raw in beneficiary_list.read_rows(source, fmt):
                 scan.count += 1
                 if scan.count > beneficiary_list.MAX_ROWS:
-                    raise beneficiary_list.file_problem(
-                        f"The list has more than {beneficiary_list.MAX_ROWS} rows; "
-                        "split it into batches.")
+                    raise beneficiary_list.file_problem(words(
+                        "名单超过 {most} 行，请分批发放。",
+                        "The list has more than {most} rows; split it into batches.",
+                        most=beneficiary_list.MAX_ROWS))
                 row, problems = beneficiary_list.check_row(raw)
                 if row is not None:
                     digest.add(row)
                     grant = row.grant or ""
                     earlier = first_line.setdefault((row.ref, grant), row.line)
                     if earlier != row.line:
-                        named = f" (grant {row.grant})" if row.grant else ""
-                        problems.append(f"ref {row.ref}{named} is also on line {earlier}")
+                        problems.append(words(
+                            "ref {ref}{grant_zh} 在第 {earlier} 行也出现过",
+                            "ref {ref}{grant_en} is also on line {earlier}", ref=row.ref,
+                            earlier=earlier,
+                            grant_zh=f"（批次 {row.grant}）" if row.grant else "",
+                            grant_en=f" (grant {row.grant})" if row.grant else ""))
                 if problems:
                     scan.bad_rows += 1
                     if len(scan.problems) < beneficiary_list.MAX_REPORTED:

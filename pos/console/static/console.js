@@ -10,6 +10,8 @@
 "use strict";
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+// The service words its refusals in the page's language, whatever the browser's is.
+const pageLanguage = () => (document.body.dataset.lang === "en" ? "en" : "zh-CN");
 const problemSentences = JSON.parse(
   document.getElementById("problem-sentences")?.textContent || "{}");
 
@@ -94,7 +96,8 @@ async function send(form) {
   if (error) error.hidden = true;
   let body;
   try { body = formBody(form); } catch { return showProblem(form, { code: "validation_error" }); }
-  const headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf() };
+  const headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf(),
+                    "Accept-Language": pageLanguage() };
   if ("idempotent" in form.dataset) headers["Idempotency-Key"] = crypto.randomUUID();
   const button = form.querySelector("button");
   if (button) button.disabled = true;
@@ -129,6 +132,7 @@ function issuance(form) {
       xhr.open("POST", form.dataset.upload + (check ? "?check=1" : ""));
       xhr.setRequestHeader("Content-Type", "text/csv");
       xhr.setRequestHeader("X-CSRF-Token", csrf());
+      xhr.setRequestHeader("Accept-Language", pageLanguage());
       bar.hidden = false;
       bar.value = 0;
       xhr.upload.onprogress = (e) => {
