@@ -224,7 +224,7 @@ async def test_pos_report_command(world: World, known: dict[str, Any], config: C
                              env=ENGLISH)
     assert done.returncode == 1 and "error: No program was found" in done.stderr
     done = await pos_command(config, "report", "00000000-0000-0000-0000-000000000000")
-    assert done.returncode == 1 and done.stderr.startswith("错误：没有找到对应记录")  # noqa: RUF001
+    assert done.returncode == 1 and done.stderr == "错误：没有找到该项目。\n"  # noqa: RUF001
 
 
 async def test_redeemed_value_without_lines_stays_visible(
