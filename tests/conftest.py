@@ -32,6 +32,9 @@ pytest_plugins = ["tests.log_guard"]
 ADMIN_TOKEN = "adm_test_" + "x" * 32
 # The scrape token of /metrics (`[metrics] token`); only Prometheus holds it.
 METRICS_TOKEN = "metrics_test_" + "m" * 32
+# A `pos` command's locale: Chinese (the default, whatever the machine's locale) or English.
+CHINESE = {"LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
+ENGLISH = {"LANG": "en_US.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
 
 def pytest_configure(config: pytest.Config) -> None:
     """Each run gets its own temporary folder (the embedded PostgreSQL lives in it). pytest's

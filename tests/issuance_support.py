@@ -18,7 +18,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from pos.config import Config
-from tests.conftest import ADMIN, ADMIN_TOKEN, Shop, World, basket
+from tests.conftest import ADMIN, ADMIN_TOKEN, CHINESE, Shop, World, basket
 
 ROOT = Path(__file__).parent.parent
 
@@ -93,10 +93,13 @@ class Ran:
     stderr: str
 
 
-async def run_pos(config: Config, *args: str, cwd: Path | None = None) -> Ran:
-    """Run the `pos` command against the test's database and data folder."""
+async def run_pos(config: Config, *args: str, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> Ran:
+    """Run the `pos` command against the test's database and data folder, in Chinese (the
+    default) unless `env` says otherwise (`ENGLISH`)."""
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
-           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+           **CHINESE, **(env or {})}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pos.cli.main", "--config", str(ROOT / "config.toml"), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd)

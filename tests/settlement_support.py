@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos.config import Config
-from tests.conftest import ADMIN, ADMIN_TOKEN, Shop, World, basket, new_key
+from tests.conftest import ADMIN, ADMIN_TOKEN, CHINESE, Shop, World, basket, new_key
 
 
 async def redeem(world: World, shop: Shop, voucher: dict[str, str],
@@ -81,10 +81,11 @@ async def set_payee(world: World, shop: Shop, **body: Any) -> dict[str, Any]:
 
 def run_pos(config: Config, *args: str, env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess[str]:
-    """`pos ARGS` on the test's database; `env` adds to the environment (say `LANG`)."""
+    """`pos ARGS` on the test's database, in Chinese (the default); `env` adds to the
+    environment (say `ENGLISH`)."""
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
            "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN,
-           **(env or {})}
+           **CHINESE, **(env or {})}
     return subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 

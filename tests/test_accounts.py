@@ -5,6 +5,7 @@ everywhere, personal tokens with exactly the account's role, and no secret in an
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
@@ -20,7 +21,7 @@ from tests.accounts_support import (
     sign_in,
     signed_in,
 )
-from tests.conftest import World
+from tests.conftest import ENGLISH, World
 from tests.settlement_support import pos_command
 
 
@@ -118,7 +119,7 @@ async def test_pos_users_add_prints_a_one_time_password_and_a_token(
     world: World, config: Config
 ) -> None:
     done = await pos_command(config, "users", "add", "chen.admin", "--role", "admin",
-                             "--token")
+                             "--token", env=ENGLISH)
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
     token = lines["personal API token"]
@@ -126,5 +127,17 @@ async def test_pos_users_add_prints_a_one_time_password_and_a_token(
     assert (await resp.json())["role"] == "admin"
     resp = await sign_in(world.client, "chen.admin", lines["one-time password"])
     assert resp.status == 303 and resp.headers["Location"] == "/admin/password"
+    listed = await pos_command(config, "users", "list", env=ENGLISH)
+    assert re.search(r"^chen\.admin\s+admin\s+active$", listed.stdout, re.M), listed.stdout
+
+    # In Chinese by default, the secrets after a full-width colon.
+    done = await pos_command(config, "users", "add", "li.officer", "--role", "officer")
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split("：", 1) for line in done.stdout.splitlines() if "：" in line)  # noqa: RUF001
+    assert "账号 li.officer（项目专员）" in done.stdout  # noqa: RUF001
+    resp = await sign_in(world.client, "li.officer", lines["一次性密码"])
+    assert resp.status == 303 and resp.headers["Location"] == "/admin/password"
     listed = await pos_command(config, "users", "list")
-    assert "chen.admin" in listed.stdout and "admin" in listed.stdout
+    assert re.search(r"^li\.officer\s+项目专员\s+启用$", listed.stdout, re.M), listed.stdout
+    short = await pos_command(config, "users", "add", "x", "--role", "officer")
+    assert short.returncode == 2 and "错误：登录名须为 2 到 63 个字符" in short.stderr  # noqa: RUF001

@@ -10,7 +10,7 @@ import asyncpg
 
 from pos.config import Config
 from tests.accounts_support import person
-from tests.conftest import World, basket, new_key
+from tests.conftest import ENGLISH, World, basket, new_key
 from tests.settlement_support import pos_command
 
 
@@ -105,9 +105,12 @@ async def test_an_altered_or_deleted_row_breaks_the_chain(
     broken = await _verify(world, auditor.token_headers)
     assert not broken["intact"] and broken["break"]["seq"] == seq
     assert "altered" in broken["break"]["reason"]
-    done = await pos_command(config, "verify")
+    done = await pos_command(config, "verify", env=ENGLISH)
     assert done.returncode == 1 and "FAIL audit log" in done.stdout
     assert f"row {seq}" in done.stdout
+    done = await pos_command(config, "verify")
+    assert done.returncode == 1 and "失败 审计日志哈希链" in done.stdout
+    assert f"在第 {seq} 行断开" in done.stdout
 
     await db.execute("UPDATE audit_log SET after = $2::jsonb WHERE seq = $1", seq, after)
     assert (await _verify(world, auditor.token_headers))["intact"]
@@ -120,6 +123,6 @@ async def test_an_altered_or_deleted_row_breaks_the_chain(
 
 async def test_pos_verify_checks_the_chain(world: World, config: Config) -> None:
     await world.post("/v1/merchants", {"name": "一号店"})
-    done = await pos_command(config, "verify")
+    done = await pos_command(config, "verify", env=ENGLISH)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok   audit log hash chain" in done.stdout

@@ -19,7 +19,7 @@ from pos.api.app import create_app
 from pos.config import Config
 from pos.printing import cards, fonts
 from pos.storage.setup import Program
-from tests.conftest import ADMIN, World, make_config
+from tests.conftest import ADMIN, ENGLISH, World, make_config
 from tests.issuance_support import csv_bytes, exported, quote, run_pos, upload
 
 
@@ -143,6 +143,8 @@ async def test_pos_cards_writes_the_sheets(world: World, config: Config, tmp_pat
     out = tmp_path / "cards.pdf"
     done = await run_pos(config, "cards", "--issuance", created["id"], str(out))
     assert done.returncode == 0, done.stderr
+    assert f"已写入 {out}（3 张券卡）" in done.stdout  # noqa: RUF001
+    done = await run_pos(config, "cards", "--issuance", created["id"], str(out), env=ENGLISH)
     assert f"wrote {out} (3 cards)" in done.stdout
     assert out.stat().st_mode & 0o077 == 0  # every QR on it is a usable token
     assert len(pdfium.PdfDocument(out)) == 1

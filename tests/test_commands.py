@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,12 +16,14 @@ import aiohttp
 import asyncpg
 
 from pos.config import Config
-from tests.conftest import ADMIN_TOKEN, World, basket, new_key
+from tests.conftest import ADMIN_TOKEN, CHINESE, ENGLISH, World, basket, new_key
 
 
-def _pos(config: Config, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def _pos(config: Config, *args: str, check: bool = False,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "POS_DATABASE_URL": config.database.url,
-           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN}
+           "POS_DATA_DIR": str(config.data_dir), "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+           **CHINESE, **(env or {})}
     return subprocess.run([sys.executable, "-m", "pos.cli.main", *args], env=env, check=check,
                           capture_output=True, text=True, timeout=120)
 
@@ -38,14 +41,21 @@ async def test_verify_proves_the_ledger_and_finds_a_difference(
         assert resp.status == 201
     done = await asyncio.to_thread(_pos, config, "verify")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "正常 每笔账务交易借贷相抵为零" in done.stdout
+    assert "正常 每张券的余额等于其账目（已检查 3 项）" in done.stdout  # noqa: RUF001
+    assert "正常 审计日志哈希链" in done.stdout
+    done = await asyncio.to_thread(_pos, config, "verify", env=ENGLISH)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "ok   every ledger transaction sums to zero" in done.stdout
     assert "ok   every voucher's balance equals its ledger entries (3 checked)" in done.stdout
 
     await db.execute("UPDATE credits SET remaining = remaining - 1 WHERE id = "
                      "(SELECT min(id) FROM credits)")
-    done = await asyncio.to_thread(_pos, config, "verify")
+    done = await asyncio.to_thread(_pos, config, "verify", env=ENGLISH)
     assert done.returncode == 1
     assert "FAIL every voucher's balance equals its ledger entries" in done.stdout
+    done = await asyncio.to_thread(_pos, config, "verify")
+    assert done.returncode == 1 and "失败 每张券的余额等于其账目" in done.stdout
 
 
 def _free_port() -> int:
@@ -118,7 +128,23 @@ async def test_acknowledged_redemption_survives_kill_9(
 
 async def test_migrate_command(config: Config) -> None:
     done = await asyncio.to_thread(_pos, config, "migrate")
-    assert done.returncode == 0 and "up to date" in done.stdout
+    assert done.returncode == 0 and done.stdout == "数据库结构已是最新\n"
+    done = await asyncio.to_thread(_pos, config, "migrate", env=ENGLISH)
+    assert done.returncode == 0 and done.stdout == "schema is up to date\n"
+
+
+async def test_keys_command_speaks_the_terminals_language(config: Config) -> None:
+    done = await asyncio.to_thread(_pos, config, "keys", "rotate")
+    assert done.returncode == 0, done.stderr
+    kid = done.stdout.splitlines()[0].removeprefix("新的有效密钥 ")
+    assert re.search(rf"^{re.escape(kid)}\s+有效\s+创建于 \d{{4}}-", done.stdout, re.M), done.stdout
+    done = await asyncio.to_thread(_pos, config, "keys", "list", env=ENGLISH)
+    assert re.search(rf"^{re.escape(kid)}\s+active\s+created \d{{4}}-", done.stdout, re.M)
+    missing = await asyncio.to_thread(_pos, config, "keys", "retire")
+    assert missing.returncode == 2 and "错误：pos keys retire 需要密钥的 kid" in missing.stderr  # noqa: RUF001
+    missing = await asyncio.to_thread(_pos, config, "keys", "retire", env=ENGLISH)
+    assert missing.returncode == 2 and "error: pos keys retire needs the key's kid" \
+        in missing.stderr
 
 
 async def test_commands_share_the_services_embedded_database(tmp_path: Path) -> None:
@@ -134,8 +160,8 @@ async def test_commands_share_the_services_embedded_database(tmp_path: Path) -> 
         await _wait_healthy(f"http://127.0.0.1:{port}")
         postmaster = (data / "pg" / "postmaster.pid").read_text().split()[0]
         done = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "pos.cli.main", "verify"], env=env,
-            capture_output=True, text=True, timeout=120)
+            subprocess.run, [sys.executable, "-m", "pos.cli.main", "verify"],
+            env={**env, **ENGLISH}, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "ok   the whole ledger sums to zero" in done.stdout
         assert (data / "pg" / "postmaster.pid").read_text().split()[0] == postmaster

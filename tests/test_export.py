@@ -315,7 +315,7 @@ async def test_export_refusals_are_problems(world: World) -> None:
          "approved"),
         (f"/v1/settlements/{batch['id']}/export/xlsx", 404, "unknown_format", "xlsx"),
         ("/v1/settlements/00000000-0000-0000-0000-000000000000/export/csv", 404, "not_found",
-         "settlement batch"),
+         "结算批次"),  # in Chinese: the request names no language
     ]
     for path, status, code, words in cases:
         resp = await world.client.get(path, headers=ADMIN)

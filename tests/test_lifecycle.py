@@ -8,7 +8,7 @@ from typing import Any
 
 from pos.config import Config
 from pos.vouchers import lifecycle
-from tests.conftest import ADMIN, World, new_key
+from tests.conftest import ADMIN, ENGLISH, World, new_key
 from tests.issuance_support import connect, ledger_ok, quote, redeem, run_pos
 
 
@@ -167,8 +167,12 @@ async def test_pos_expire_ends_a_program_and_reports(world: World, config: Confi
                            "valid_from = now() - interval '2 days'")
     done = await run_pos(config, "expire")
     assert done.returncode == 0, done.stderr
-    assert "expired 480.00 CNY from 2 credit(s) of 2 voucher(s)" in done.stdout
-    assert "2 voucher(s) of ended programs marked expired" in done.stdout
+    assert "已将 2 笔额度（2 张券）中的 480.00 CNY 转入 program_expired" in done.stdout  # noqa: RUF001
+    assert "已将 2 张已结束项目的券标记为过期" in done.stdout
+    again = await run_pos(config, "expire", env=ENGLISH)  # nothing left to expire
+    assert again.returncode == 0, again.stderr
+    assert "expired nothing from 0 credit(s) of 0 voucher(s)" in again.stdout
+    assert "0 voucher(s) of ended programs marked expired" in again.stdout
     assert (await world.voucher(b["id"]))["status"] == "expired"
     status, refused = await quote(world, shop, token=a["token"])
     assert (status, refused["code"]) == (403, "token_expired")

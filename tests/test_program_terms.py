@@ -11,11 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import pytest
 
 from pos.api.state import SERVICES
 from pos.cli.demo import BASKETS, basket_lines, load_demo
 from pos.vouchers.credits import months_touched, plan_credits
-from tests.conftest import ADMIN, Shop, World, basket, new_key
+from tests.conftest import ADMIN, CHINESE, ENGLISH, Shop, World, basket, new_key
 from tests.scenarios.till_steps import counted, quote
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -220,12 +221,18 @@ async def test_report_months_are_the_programs_local_months(
     assert [m["month"] for m in report["by_month"]] == ["2026-01"]
 
 
-def test_the_demo_prints_a_basket_per_program() -> None:
+def test_the_demo_prints_a_basket_per_program(monkeypatch: pytest.MonkeyPatch) -> None:
     demo = {"vouchers": {name: [{"code": f"CODE-{name}"}] for name in BASKETS}}
+    for name, value in CHINESE.items():
+        monkeypatch.setenv(name, value)
     printed = basket_lines(demo)
     assert len(printed) == len(BASKETS)
     assert all(f"CODE-{name}" in line for name, line in zip(BASKETS, printed, strict=True))
-    assert "voucher pays" in printed[0]
+    assert "券码 CODE-wish" in printed[0] and "券支付 100.00" in printed[0]
+    for name, value in ENGLISH.items():
+        monkeypatch.setenv(name, value)
+    printed = basket_lines(demo)
+    assert "code CODE-wish" in printed[0] and "voucher pays" in printed[0]
 
 
 async def test_a_settlement_day_is_the_programs_local_day(

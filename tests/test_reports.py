@@ -14,7 +14,7 @@ import pytest
 
 from pos.config import Config
 from pos.vouchers.lifecycle import expire
-from tests.conftest import ADMIN, ADMIN_TOKEN, World
+from tests.conftest import ADMIN, ADMIN_TOKEN, ENGLISH, World
 from tests.settlement_support import pos_command, redeem, void
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -203,14 +203,28 @@ async def test_report_refusals(world: World) -> None:
 
 
 async def test_pos_report_command(world: World, known: dict[str, Any], config: Config) -> None:
+    # Chinese by default: headings, labels and each category by its name, never its code.
     done = await pos_command(config, "report", known["program"])
     assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.split()[:3] == ["已使用金额", "190.00", "CNY"] for line in lines), lines
+    assert "按品类" in done.stdout and "新华书店" in done.stdout
+    by_category = {line.split()[0]: line.split()[1] for line in lines
+                   if line.startswith("    ") and line.split()[0] in ("文具", "图书", "食品")}
+    assert by_category == {"文具": "93.33", "图书": "66.67", "食品": "30.00"}, lines
+    for code in ("stationery", "books", "food"):
+        assert code not in done.stdout
+    done = await pos_command(config, "report", known["program"], env=ENGLISH)
+    assert done.returncode == 0, done.stderr
     assert "value redeemed" in done.stdout and "190.00 CNY" in done.stdout
-    assert "新华书店" in done.stdout
+    assert "by category" in done.stdout and "新华书店" in done.stdout
     done = await pos_command(config, "report", known["program"], "--csv", "categories")
     assert done.returncode == 0 and "stationery,2,93.33,9333" in done.stdout
+    done = await pos_command(config, "report", "00000000-0000-0000-0000-000000000000",
+                             env=ENGLISH)
+    assert done.returncode == 1 and "error: No program was found" in done.stderr
     done = await pos_command(config, "report", "00000000-0000-0000-0000-000000000000")
-    assert done.returncode == 1 and "No program was found" in done.stderr
+    assert done.returncode == 1 and done.stderr == "错误：没有找到该项目。\n"  # noqa: RUF001
 
 
 async def test_redeemed_value_without_lines_stays_visible(

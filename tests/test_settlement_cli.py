@@ -13,12 +13,10 @@ import asyncpg
 
 from pos.config import Config
 from tests.accounts_support import person
-from tests.conftest import ADMIN, World
+from tests.conftest import ADMIN, CHINESE, ENGLISH, World
 from tests.settlement_support import CSV_COLUMNS, csv_rows, now, pos_command, redeem
 
-BATCH_LINE = r"^([0-9a-f-]{36})\s+draft\s+"
-CHINESE = {"LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
-ENGLISH = {"LANG": "en_US.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
+BATCH_LINE = r"^([0-9a-f-]{36})\s+草稿\s+"
 
 
 async def test_settle_from_the_command_line(world: World, config: Config,
@@ -29,27 +27,38 @@ async def test_settle_from_the_command_line(world: World, config: Config,
         await redeem(world, shop, voucher, ("food", 1, 2500))
 
     done = await pos_command(config, "settle", "run", "--period-end", "2000-01-31",
-                             "--by", "Officer Li")
+                             "--by", "Officer Li", env=ENGLISH)
     assert done.returncode == 0, done.stderr
     assert "0 batch(es)" in done.stdout, "nothing was redeemed by then"
+    done = await pos_command(config, "settle", "run", "--period-end", "2000-01-31",
+                             "--by", "Officer Li")
+    assert done.returncode == 0 and "截至 2000-02-01T00:00:00+08:00" in done.stdout
+    assert "：0 个批次" in done.stdout  # noqa: RUF001
 
     future = await pos_command(config, "settle", "run", "--period-end", "2999-01-01",
-                               "--by", "Officer Li")
+                               "--by", "Officer Li", env=ENGLISH)
     assert future.returncode == 1 and "can only end in the past" in future.stderr
+    bad = await pos_command(config, "settle", "run", "--period-end", "soon", "--by", "x",
+                            env=ENGLISH)
+    assert bad.returncode == 1 and "error: 'soon' is not a date" in bad.stderr
     bad = await pos_command(config, "settle", "run", "--period-end", "soon", "--by", "x")
-    assert bad.returncode == 1 and "不是日期" in bad.stderr
+    assert bad.returncode == 1 and "错误：'soon' 不是日期" in bad.stderr  # noqa: RUF001
 
+    # In Chinese by default: the status and the count of lines in words, the ids as they are.
     done = await pos_command(config, "settle", "run", "--period-end",
                              datetime.now(tz=UTC).isoformat(), "--by", "Officer Li")
     assert done.returncode == 0, done.stderr
-    match = re.search(r"^([0-9a-f-]{36})\s+draft\s+CNY\s+50\.00\s+2 lines\s+阳光文具店$",
+    match = re.search(r"^([0-9a-f-]{36})\s+草稿\s+CNY\s+50\.00\s+2 笔\s+阳光文具店$",
                       done.stdout, re.M)
     assert match, done.stdout
     batch_id = match.group(1)
 
     await person(world, "wang.finance", "finance")
-    done = await pos_command(config, "settle", "approve", batch_id, "--as", "wang.finance")
-    assert done.returncode == 0 and " approved " in done.stdout
+    done = await pos_command(config, "settle", "approve", batch_id, "--as", "wang.finance",
+                             env=ENGLISH)
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"^{batch_id}\s+approved\s+CNY\s+50\.00\s+2 lines\s+阳光文具店$",
+                     done.stdout, re.M), done.stdout
     again = await pos_command(config, "settle", "approve", batch_id, "--as", "wang.finance",
                               env=ENGLISH)
     assert again.returncode == 1 and "cannot be marked approved" in again.stderr
@@ -58,7 +67,7 @@ async def test_settle_from_the_command_line(world: World, config: Config,
     done = await pos_command(config, "settle", "export", batch_id, "csv", "--out", str(out))
     assert done.returncode == 0, done.stderr
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    assert f"sha256 {digest}" in done.stdout
+    assert f"{out}  {out.stat().st_size} 字节  sha256 {digest}" in done.stdout
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
     # The header row (and each line's kind) in the language asked for, as ?lang= does.
     english = tmp_path / "batch-en.csv"
@@ -78,10 +87,10 @@ async def test_settle_from_the_command_line(world: World, config: Config,
     assert wrong.returncode == 2 and "--lang" in wrong.stderr
 
     done = await pos_command(config, "settle", "list", "--status", "approved")
-    assert batch_id in done.stdout
+    assert re.search(rf"^{batch_id}\s+已批准\s+", done.stdout, re.M), done.stdout
     done = await pos_command(config, "settle", "paid", batch_id, "--by", "Cashier Zhao",
                              "--reference", "BANK-9")
-    assert done.returncode == 0 and " paid " in done.stdout
+    assert done.returncode == 0 and " 已付款 " in done.stdout
 
     resp = await world.client.get(f"/v1/settlements/{batch_id}", headers=ADMIN)
     batch = await resp.json()
@@ -149,7 +158,7 @@ async def test_approving_at_the_command_line_is_four_eyes_too(
     for batch_id, approver in ((by_wang["id"], liu), (by_liu, wang)):
         done = await pos_command(config, "settle", "approve", batch_id,
                                  "--as", approver.login)
-        assert done.returncode == 0 and " approved " in done.stdout, done.stderr
+        assert done.returncode == 0 and " 已批准 " in done.stdout, done.stderr
         resp = await world.client.get(f"/v1/settlements/{batch_id}", headers=ADMIN)
         history = (await resp.json())["history"]
         assert (history[-1]["status"], history[-1]["actor"]) == ("approved", approver.login)

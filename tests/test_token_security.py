@@ -119,7 +119,7 @@ async def test_retired_key_verifies_revoked_key_does_not(world: World, issued: A
                                                          config: Config) -> None:
     shop, voucher = issued
     old_kid = _parts(voucher["token"])[0]["kid"]
-    assert "new active key" in _pos(config, "keys", "rotate")
+    assert "新的有效密钥" in _pos(config, "keys", "rotate")  # no locale: Chinese
     status, _ = await _quote(world, shop, voucher["token"])
     assert status == 200  # rotation retires the old key: its tokens still verify
     program = (await (await world.client.get(f"/v1/vouchers/{voucher['id']}",

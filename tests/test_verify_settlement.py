@@ -7,10 +7,11 @@ from typing import Any
 
 import asyncpg
 
+from pos.cli.texts import CHECK_NAMES
 from pos.config import Config
 from pos.storage.ledger import verify_ledger
 from pos.storage.reconciliation import verify_settlements
-from tests.conftest import World
+from tests.conftest import ENGLISH, World
 from tests.settlement_support import act, pos_command, redeem, settle, void
 
 SETTLEMENT_CHECKS = (
@@ -48,7 +49,12 @@ async def _failures(db: asyncpg.Connection[Any]) -> dict[str, list[str]]:
 
 async def test_verify_passes_and_says_what_it_checked(world: World, config: Config) -> None:
     await _history(world)
-    done = await pos_command(config, "verify")
+    done = await pos_command(config, "verify")  # in Chinese by default
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in SETTLEMENT_CHECKS:
+        assert f"正常 {CHECK_NAMES[name]}" in done.stdout, done.stdout
+    assert "正常 每条已结算明细与其收券一致（已检查 4 项）" in done.stdout  # noqa: RUF001
+    done = await pos_command(config, "verify", env=ENGLISH)
     assert done.returncode == 0, done.stdout + done.stderr
     for name in SETTLEMENT_CHECKS:
         assert f"ok   {name}" in done.stdout, done.stdout
@@ -67,7 +73,7 @@ async def test_a_changed_batch_total_is_found(world: World, db: asyncpg.Connecti
     failures = await _failures(db)
     assert set(failures) == {SETTLEMENT_CHECKS[0], SETTLEMENT_CHECKS[2]}
     assert h["first"]["id"] in failures[SETTLEMENT_CHECKS[0]][0]
-    done = await pos_command(config, "verify")
+    done = await pos_command(config, "verify", env=ENGLISH)
     assert done.returncode == 1
     assert f"FAIL {SETTLEMENT_CHECKS[0]}" in done.stdout
 

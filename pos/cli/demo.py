@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pos.accounts import signing_in
 from pos.api.auth import new_till_secret, secret_hash
 from pos.api.requests import ProgramIn
+from pos.cli.texts import CLI_TEXTS, say
 from pos.money import format_major
 from pos.roles import Role
 from pos.service.services import Services
@@ -54,12 +55,6 @@ BASKETS: dict[str, dict[str, Any]] = {
         {"sku": "CANDY", "category": "sweets", "description": "Candy 糖果",
          "quantity": 1, "unit_price": 800}]},
 }
-WHAT_HAPPENS = {
-    "wish": "the voucher pays 100.00 (its most per shop and day), 30.00 is paid another way",
-    "nutrition": "the voucher pays the milk (30.00); the candy (8.00) is paid another way",
-}
-
-
 def _program(values: dict[str, Any], zone: ZoneInfo) -> ProgramIn:
     today = datetime.now(zone).date()
     return ProgramIn.model_validate({
@@ -109,13 +104,17 @@ async def load_demo(services: Services) -> dict[str, Any]:
 
 
 def basket_lines(demo: dict[str, Any]) -> list[str]:
-    """What `pos run --demo` prints: per program, a voucher code and a basket that works."""
+    """What `pos run --demo` prints: per program, a voucher code and a basket that works,
+    in the terminal's language (`pos.cli.texts`)."""
     out = []
     for program, basket in demo.get("baskets", BASKETS).items():
         voucher = demo["vouchers"][program][0]
-        items = ", ".join(f"{line['quantity']} x {line['description']} at "
-                          f"{format_major(line['unit_price'], 'CNY')}"
-                          for line in basket["lines"])
-        out.append(f"  {program}: code {voucher['code']}; basket: {items}; "
-                   f"{WHAT_HAPPENS.get(program, '')}")
+        items = say("list_sep").join(say("serve.basket_item", quantity=line["quantity"],
+                                  description=line["description"],
+                                  price=format_major(line["unit_price"], "CNY"))
+                              for line in basket["lines"])
+        outcome = (say(f"serve.outcome.{program}") if f"serve.outcome.{program}" in CLI_TEXTS
+                   else "")
+        out.append(say("serve.basket", program=program, code=voucher["code"], items=items,
+                       outcome=outcome))
     return out

@@ -7,15 +7,18 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pos import logs
 from pos.cli import serve, settlement_commands, user_commands, voucher_commands
+from pos.cli.texts import CLI_TEXTS, check_name, error, pad, say
 from pos.config import Config, load_config
 from pos.db.actor import Actor, acting
 from pos.errors import PosError, Problem
+from pos.messages import problem_text, terminal_language
 from pos.service.startup import running_plugins, running_services
 from pos.signing import keys
 from pos.storage.audit_log import verify_chain
@@ -34,38 +37,45 @@ async def _with_connection(config: Config, work: Callable[[Any], Awaitable[int]]
 
 
 async def _migrate(conn: Any) -> int:
-    print("schema is up to date")
+    print(say("migrate.done"))
     return 0
+
+
+def _mark(ok: bool) -> str:
+    """`ok` or `FAIL` (正常 or 失败), padded so that the checks' names line up."""
+    return pad(say("verify.ok") if ok else say("verify.fail"), 4)
 
 
 async def _verify(conn: Any) -> int:
     failed = False
     for check in [*await verify_ledger(conn), *await verify_settlements(conn),
                   *await verify_offline(conn)]:
-        mark = "ok  " if check.ok else "FAIL"
-        print(f"{mark} {check.name} ({check.checked} checked)")
+        print(say("verify.check", mark=_mark(check.ok), name=check_name(check.name),
+                  count=check.checked))
         for problem in check.problems:
             print(f"       {problem}")
         failed = failed or not check.ok
     checked, broken = await verify_chain(conn)
-    if broken is None:
-        print(f"ok   audit log hash chain ({checked} checked)")
-    else:
-        print(f"FAIL audit log hash chain ({checked} checked)")
-        print(f"       breaks at row {broken.seq}: {broken.reason}")
+    print(say("verify.check", mark=_mark(broken is None), name=say("verify.audit_chain"),
+              count=checked))
+    if broken is not None:
+        print(say("verify.breaks_at", seq=broken.seq, reason=broken.reason))
     return 1 if failed or broken is not None else 0
 
 
 def _keys_command(config: Config, action: str, kid: str | None) -> Callable[[Any], Awaitable[int]]:
     async def work(conn: Any) -> int:
         if action == "rotate":
-            print(f"new active key {await keys.rotate(conn, config.data_dir)}")
+            print(say("keys.rotated", kid=await keys.rotate(conn, config.data_dir)))
         elif action in ("retire", "revoke"):
             assert kid is not None
             await keys.set_status(conn, kid, "retired" if action == "retire" else "revoked")
-            print(f"key {kid} {action}d")
+            print(say(f"keys.{action}d", kid=kid))
         for k in await keys.list_keys(conn):
-            print(f"{k.kid}  {k.status:8}  created {k.created_at:%Y-%m-%d %H:%M}")
+            status = (say(f"key_status.{k.status}") if f"key_status.{k.status}" in CLI_TEXTS
+                      else k.status)
+            print(say("keys.line", kid=k.kid, status=pad(status, 8),
+                      created=f"{k.created_at:%Y-%m-%d %H:%M}"))
         return 0
     return work
 
@@ -111,10 +121,12 @@ def main(argv: list[str] | None = None) -> int:
                           action="pos " + " ".join(sys.argv[1:3]), address="local")):
             return _command(config, args)
     except Problem as problem:
-        print(f"error: {problem.detail}", file=sys.stderr)
+        lang = terminal_language(os.environ)
+        print(say("error", detail=problem_text(problem.code, problem.message, problem.detail,
+                                                lang)), file=sys.stderr)
         return 1
     except PosError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(say("error", detail=exc), file=sys.stderr)
         return 1
 
 
@@ -125,7 +137,7 @@ def _command(config: Config, args: argparse.Namespace) -> int:
         return asyncio.run(_with_connection(config, _verify))
     if args.command == "keys":
         if args.action in ("retire", "revoke") and not args.kid:
-            print(f"pos keys {args.action} needs the key's kid", file=sys.stderr)
+            print(error("keys.needs_kid", action=args.action), file=sys.stderr)
             return 2
         return asyncio.run(_with_connection(config, _keys_command(config, args.action,
                                                                    args.kid)))

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from pos import logs
+from pos.cli.texts import pad, role_name, say
 from pos.config import Config
 from pos.db.availability import wait_until_reachable
 from pos.db.embedded import embedded_url, supervise
@@ -62,35 +63,38 @@ def _run_loop(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+def _row(label_key: str, value: str) -> str:
+    """A banner line: its label in the terminal's language, the value as it is."""
+    return f"  {pad(say(label_key), 12)}{value}"
+
+
 def _banner(config: Config, token: str | None, demo: dict[str, Any] | None) -> None:
     base = config.server.public_url or f"http://{config.server.host}:{config.server.port}"
-    print(f"Voucher service listening on {base}")
-    print(f"  till:       {base}/till/")
-    print(f"  console:    {base}/admin/  (accounts: pos users add LOGIN --role ROLE)")
-    print(f"  API:        {base}/v1/openapi.json")
-    print(f"  readiness:  {base}/readyz")
+    print(say("serve.listening", base=base))
+    print(_row("serve.till", f"{base}/till/"))
+    print(_row("serve.console", f"{base}/admin/  {say('serve.accounts')}"))
+    print(_row("serve.api", f"{base}/v1/openapi.json"))
+    print(_row("serve.readiness", f"{base}/readyz"))
     if config.metrics.token:
         # The token came from the configuration: say how to send it, never show it.
-        print(f"  metrics:    {base}/metrics  (send the [metrics] token: "
-              "Authorization: Bearer <token>)")
+        print(_row("serve.metrics", say("serve.metrics_on", url=f"{base}/metrics")))
     else:
-        print("  metrics:    off; to read them, start with POS_METRICS_TOKEN set to 32 or "
-              f"more random characters and send it as a bearer token to {base}/metrics")
+        print(_row("serve.metrics", say("serve.metrics_off", url=f"{base}/metrics")))
     if token is not None:
-        print(f"  admin token (generated, kept in the data folder): {token}")
+        print(say("serve.admin_token", token=token))
     if demo is not None:
         from pos.cli.demo import basket_lines
 
         for name, shop in demo["merchants"].items():
-            print(f"  till secret for {name}: {shop['till_secret']}")
+            print(say("serve.till_secret", name=name, secret=shop["till_secret"]))
         voucher = demo["vouchers"]["wish"][0]
-        print(f"  demo voucher (wish, 100 per shop and day): code {voucher['code']}")
-        print(f"  demo voucher token: {voucher['token']}")
-        print(f"  its holder page: {base}/v/{voucher['code']}")
+        print(say("serve.demo_voucher", code=voucher["code"]))
+        print(say("serve.demo_token", token=voucher["token"]))
+        print(say("serve.holder_page", url=f"{base}/v/{voucher['code']}"))
         for login, account in demo.get("accounts", {}).items():
-            print(f"  console sign-in ({account['role']}): {login} / "
-                  f"{account['one_time_password']}  (one-time: change it at first sign-in)")
-        print("  a basket per program that works at the till:")
+            print(say("serve.sign_in", role=role_name(account["role"]), login=login,
+                      password=account["one_time_password"]))
+        print(say("serve.baskets"))
         for line in basket_lines(demo):
             print(line)
     sys.stdout.flush()
@@ -243,7 +247,7 @@ def run(config: Config, *, demo: bool, workers: int | None) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         demo_data = _run_loop(_prepare(config, demo))
         _banner(config, shown, demo_data)
-        print(f"  workers:    {count}")
+        print(_row("serve.workers", str(count)))
         sys.stdout.flush()
         return _supervise_workers(config, count)
     return 0

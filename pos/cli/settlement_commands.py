@@ -13,8 +13,9 @@ Approving is four eyes at the command line too: `--as` names the approving accou
 finance or admin account), which is refused when it cut the batch's run, exactly as in the
 console (`pos.accounts.four_eyes`), and the audit log records that account. A run cut
 `--as` an account records it as the run's author, so that account cannot approve it; a
-run cut `--by` a name is automation's, like the admin token's. A refusal is printed in the
-terminal's language (`LANG`: English for en_*, else Chinese).
+run cut `--by` a name is automation's, like the admin token's. Everything but JSON is
+printed in the terminal's language (`LANG`: English for en_*, else Chinese; see
+`pos.cli.texts`), categories by their names.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from pos.accounts.staff import Staff
+from pos.cli.texts import category_name, error, pad, say
 from pos.config import Config
 from pos.db.actor import Actor, acting
-from pos.errors import VALIDATION_ERROR, Problem, not_found
-from pos.messages import LANGUAGES, problem_text, terminal_language, words
+from pos.errors import Problem, not_found
+from pos.messages import LANGUAGES, problem_text, terminal_language
 from pos.money import format_major
 from pos.private_files import open_private
 from pos.service.services import Services
@@ -99,18 +101,26 @@ def add_parsers(sub: Any) -> None:
 def run(config: Config, args: argparse.Namespace) -> int:
     from pos.cli.voucher_commands import command_services
 
+    period_end: date | datetime | None = None
+    if args.command == "settle" and args.action == "run":
+        try:
+            period_end = _period_end(args.period_end)
+        except ValueError:
+            print(error("settle.period_end", text=repr(args.period_end)), file=sys.stderr)
+            return 1
+
     async def work() -> int:
         async with command_services(config) as svc:
             if args.command == "report":
                 return await _report(svc, args)
-            return await _settle(svc, args)
+            return await _settle(svc, args, period_end)
 
     try:
         return asyncio.run(work())
     except Problem as problem:
         lang = terminal_language(os.environ)
-        print(f"error: {problem_text(problem.code, problem.message, problem.detail, lang)}",
-              file=sys.stderr)
+        print(say("error", detail=problem_text(problem.code, problem.message, problem.detail,
+                                               lang)), file=sys.stderr)
         return 1
 
 
@@ -133,27 +143,26 @@ def _batch_id(text: str) -> str:
 
 
 def _period_end(text: str) -> date | datetime:
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-    except ValueError:
-        raise VALIDATION_ERROR(words("{text} 不是日期或 ISO 日期时间。",
-                                     "{text} is not a date or an ISO date-time.",
-                                     text=repr(text))) from None
+    """A period end as typed; ValueError when it is neither a date nor a date-time."""
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
 
 
 def _line(batch: dict[str, Any]) -> str:
     total = format_major(batch["total"], batch["currency"])
-    return (f"{batch['id']}  {batch['status']:8}  {batch['currency']} {total:>14}  "
-            f"{batch['line_count']:>8} lines  {batch['merchant_name']}")
+    status = pad(say(f"status.{batch['status']}"), 8)
+    lines = pad(say("settle.lines", count=batch["line_count"]), 14, right=True)
+    return (f"{batch['id']}  {status}  {batch['currency']} {total:>14}  {lines}  "
+            f"{batch['merchant_name']}")
 
 
-async def _settle(svc: Services, args: argparse.Namespace) -> int:
+async def _settle(svc: Services, args: argparse.Namespace,
+                  period_end: date | datetime | None) -> int:
     from pos.accounts import four_eyes
     from pos.settlement import batch_status, exporting, runs
     from pos.storage import settlements as store
 
     if args.action == "run":
-        period_end = _period_end(args.period_end)
+        assert period_end is not None
         author = (await four_eyes.settlement_account(svc, args.as_login)
                   if args.as_login else None)
         with (_acting_as(author, "pos settle run") if author is not None
@@ -161,8 +170,8 @@ async def _settle(svc: Services, args: argparse.Namespace) -> int:
             result = await runs.settle(svc, period_end=period_end,
                                        merchant_id=args.merchant, program_id=args.program,
                                        actor=author.login if author is not None else args.by)
-        print(f"run {result['run_id']} up to {result['period_end']}: "
-              f"{len(result['batches'])} batch(es)")
+        print(say("settle.run", run=result["run_id"], period_end=result["period_end"],
+                  count=len(result["batches"])))
         for batch in result["batches"]:
             print(_line(batch))
     elif args.action == "approve":
@@ -192,7 +201,7 @@ async def _settle(svc: Services, args: argparse.Namespace) -> int:
         with open_private(out) as handle:
             async for chunk in job.chunks():
                 handle.write(chunk)
-        print(f"{out}  {job.size} bytes  sha256 {job.sha256}")
+        print(say("settle.exported", path=out, size=job.size, sha256=job.sha256))
     return 0
 
 
@@ -213,22 +222,26 @@ async def _report(svc: Services, args: argparse.Namespace) -> int:
     def money(amount: int) -> str:
         return f"{format_major(amount, cur):>16} {cur}"
 
+    def row(label: str, shown: str) -> str:
+        return f"    {pad(label, 24)} {shown}"
+
     value, red = report["value"], report["redemptions"]
     print(f"{report['program']['name']}  ({report['program']['id']})")
-    print(f"  vouchers issued   {report['vouchers']['issued']:>16}")
-    print(f"  not yet used      {report['vouchers']['unused']:>16}")
+    print(f"  {pad(say('report.issued'), 17)} {report['vouchers']['issued']:>16}")
+    print(f"  {pad(say('report.unused'), 17)} {report['vouchers']['unused']:>16}")
     for key in ("issued", "redeemed", "voided", "expired", "remaining", "unaccounted"):
-        print(f"  value {key:<11} {money(value[key])}")
-    print(f"  redemptions       {red['count']:>16}   voided {red['voided']}")
-    print(f"  average basket    {money(red['average_basket'])}")
-    print(f"  average covered   {money(red['average_covered'])}")
-    print("  by category")
+        print(f"  {pad(say('report.value.' + key), 17)} {money(value[key])}")
+    print(f"  {pad(say('report.redemptions'), 17)} {red['count']:>16}   "
+          f"{say('report.voided', count=red['voided'])}")
+    print(f"  {pad(say('report.average_basket'), 17)} {money(red['average_basket'])}")
+    print(f"  {pad(say('report.average_covered'), 17)} {money(red['average_covered'])}")
+    print(f"  {say('report.by_category')}")
     for c in report["by_category"]:
-        print(f"    {c['category']:<24} {money(c['amount'])}")
-    print("  by merchant")
+        print(row(category_name(c["category"]), money(c["amount"])))
+    print(f"  {say('report.by_merchant')}")
     for m in report["by_merchant"]:
-        print(f"    {m['merchant_name']:<24} {money(m['redeemed'])}  ({m['redemptions']})")
-    print("  by month")
+        print(row(m["merchant_name"], f"{money(m['redeemed'])}  ({m['redemptions']})"))
+    print(f"  {say('report.by_month')}")
     for m in report["by_month"]:
-        print(f"    {m['month']:<24} {money(m['redeemed'])}  ({m['redemptions']})")
+        print(row(m["month"], f"{money(m['redeemed'])}  ({m['redemptions']})"))
     return 0

@@ -1,13 +1,16 @@
 """`pos users add LOGIN --role ROLE [--token]` and `pos users list`: named accounts from the
-command line (the first administrator is made here; the console makes the rest)."""
+command line (the first administrator is made here; the console makes the rest), printed
+in the terminal's language (`pos.cli.texts`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from pos.accounts import signing_in
+from pos.cli.texts import error, pad, role_name, say
 from pos.config import Config
 from pos.roles import ROLES, Role
 from pos.service.startup import running_services
@@ -31,12 +34,12 @@ async def _add(config: Config, login: str, role: Role, with_token: bool) -> int:
     async with running_services(config, pool_size=(1, 1)) as svc:
         made = await signing_in.add_account(svc.pool, login.strip().lower(), role,
                                             with_token=with_token)
-    print(f"account {made.account.login} ({made.account.role})")
-    print(f"one-time password: {made.one_time_password}")
-    print("  (it must be changed at the first sign-in at /admin/)")
+    print(say("users.account", login=made.account.login, role=role_name(made.account.role)))
+    print(say("users.password", password=made.one_time_password))
+    print(say("users.password_note"))
     if made.token:
-        print(f"personal API token: {made.token}")
-        print("  (shown only now; send it as 'Authorization: Bearer <token>')")
+        print(say("users.token", token=made.token))
+        print(say("users.token_note"))
     return 0
 
 
@@ -44,15 +47,15 @@ async def _list(config: Config) -> int:
     async with running_services(config, pool_size=(1, 1)) as svc:
         found = await store.list_accounts(svc.pool)
     for account in found:
-        state = "disabled" if account.disabled else "active"
-        print(f"{account.login:24} {account.role:8} {state}")
+        state = say("users.disabled" if account.disabled else "users.active")
+        print(f"{account.login:24} {pad(role_name(account.role), 8)} {state}")
     return 0
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
     if args.users_action == "add":
         if not (2 <= len(args.login) <= 63):
-            print("error: a login has 2 to 63 characters")
+            print(error("users.login_length"), file=sys.stderr)
             return 2
         return asyncio.run(_add(config, args.login, args.role, args.token))
     return asyncio.run(_list(config))

@@ -4,7 +4,8 @@
 the batch and issues nothing), shows a progress bar, and writes the list of vouchers with
 their codes, tokens and holder links (and with `--cards`, the printable sheets) into an
 output folder it names at the end. Those files hold bearer credentials, so they are
-readable by their owner only.
+readable by their owner only. What they print is in the terminal's language
+(`pos.cli.texts`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import shutil
 import sys
 import uuid
@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
 
+from pos.cli.texts import error, language, say
 from pos.config import Config
 from pos.errors import Problem
-from pos.messages import problem_text, terminal_language
+from pos.messages import problem_text
 from pos.private_files import open_private
 from pos.service.services import Services
 from pos.service.startup import running_services
@@ -62,18 +63,19 @@ def run(config: Config, args: argparse.Namespace) -> int:
         "expire": _expire,
     }
     if args.command == "issue" and not Path(args.list).is_file():
-        print(f"error: {args.list} is not a file", file=sys.stderr)
+        print(error("issue.not_a_file", path=args.list), file=sys.stderr)
         return 2
     try:
         return asyncio.run(_with_services(config, work[args.command]))
     except Problem as problem:
-        lang = terminal_language(os.environ)
-        said = problem_text(problem.code, problem.message, problem.detail, lang)
-        print(f"error: {said}", file=sys.stderr)
+        lang = language()
+        detail = problem_text(problem.code, problem.message, problem.detail, lang)
+        print(say("error", detail=detail), file=sys.stderr)
         for row in problem.extra.get("rows", []):
-            ref = f" (ref {row['ref']})" if row.get("ref") else ""
+            ref = say("issue.bad_row_ref", ref=row["ref"]) if row.get("ref") else ""
             problems = "; ".join(p.render(lang) for p in row["problems"])
-            print(f"  line {row['line']}{ref}: {problems}", file=sys.stderr)
+            print(say("issue.bad_row", line=row["line"], ref=ref, problems=problems),
+                  file=sys.stderr)
         return 1
 
 
@@ -154,7 +156,8 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="voucher", desc="issuing", file=sys.stderr)
+            bar = tqdm(total=total, unit=say("issue.progress_unit"),
+                       desc=say("issue.progress"), file=sys.stderr)
         bar.update(done)
 
     try:
@@ -167,21 +170,18 @@ async def _issue(svc: Services, args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if result.checked_only:
-        print(f"{source}: all {result.count} rows can be issued (as batch "
-              f"{result.issuance_id}); nothing was issued")
+        print(say("issue.checked", path=source, count=result.count,
+                  batch=result.issuance_id))
         return 0
-    if result.created:
-        print(f"issued {result.count} vouchers in batch {result.issuance_id}")
-    else:
-        print(f"batch {result.issuance_id} was issued before ({result.count} vouchers); "
-              "nothing was issued now")
+    print(say("issue.issued" if result.created else "issue.issued_before",
+              count=result.count, batch=result.issuance_id))
     if listing is None:
         return 0
-    print(f"wrote {listing} (codes, tokens and holder links: keep it private)")
+    print(say("issue.wrote_list", path=listing))
     if args.cards:
         sheets = listing.parent / "cards.pdf"
         printed = await write_cards(svc, result.issuance_id, sheets)
-        print(f"wrote {sheets} ({printed} cards)")
+        print(say("issue.wrote_cards", path=sheets, count=printed))
     return 0
 
 
@@ -194,7 +194,8 @@ async def write_cards(svc: Services, issuance_id: str, out: Path, *, first: int 
 
     font = find_cjk_font(svc.config.vouchers.font_path)
     program, faces = await batch_faces(svc, issuance_id, first=first, count=count or None)
-    with tqdm(total=len(faces), unit="card", desc="cards", file=sys.stderr) as bar:
+    with tqdm(total=len(faces), unit=say("issue.wrote_cards_unit"), desc=say("cards.progress"),
+              file=sys.stderr) as bar:
         return await asyncio.to_thread(pdf_sheets.render_sheets, faces, font, out,
                                        title=program.name, progress=bar.update)
 
@@ -205,11 +206,11 @@ async def _cards(svc: Services, args: argparse.Namespace) -> int:
     try:
         issuance_id = str(uuid.UUID(args.issuance))
     except ValueError:
-        print("error: --issuance needs the batch's id (a UUID)", file=sys.stderr)
+        print(error("cards.needs_batch"), file=sys.stderr)
         return 2
     out = Path(args.out)
     printed = await write_cards(svc, issuance_id, out, first=args.from_line, count=args.count)
-    print(f"wrote {out} ({printed} cards)")
+    print(say("issue.wrote_cards", path=out, count=printed))
     return 0
 
 
@@ -220,7 +221,7 @@ async def _expire(svc: Services) -> int:
     async with svc.pool.acquire() as conn:
         report = await lifecycle.expire(conn)
     amounts = ", ".join(f"{format_major(a, c)} {c}" for c, a in sorted(report.amounts.items()))
-    print(f"expired {amounts or 'nothing'} from {report.credits} credit(s) of "
-          f"{report.vouchers} voucher(s) into program_expired")
-    print(f"{report.vouchers_ended} voucher(s) of ended programs marked expired")
+    print(say("expire.expired", amounts=amounts or say("expire.nothing"),
+              credits=report.credits, vouchers=report.vouchers))
+    print(say("expire.ended", count=report.vouchers_ended))
     return 0
