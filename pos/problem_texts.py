@@ -187,6 +187,57 @@ PROBLEM_TEXTS: dict[str, Texts] = {
     "internal_error": _t("系统出错了，请重试；重复提交不会重复扣款。",
                          "Something went wrong on our side. Try again: a repeated request is "
                          "never charged twice."),
+    "service_unavailable": _t("暂时连不上数据库，请过几秒再试；重复提交不会重复扣款。",
+                              "The service cannot reach its database just now. Try again in "
+                              "a few seconds: a repeated request is never charged twice."),
+    "method_not_allowed": _t("这个地址不接受这种请求。",
+                             "This address does not accept that kind of request."),
+    "http_error": _t("请求无法处理。", "The request cannot be handled."),
+    "invalid_pairing_code": _t("配对码无效或已过期，请向管理员要一个新的。",
+                               "This pairing code is not valid or has expired. Ask for a new "
+                               "one."),
+    # -- staff: accounts, sign-in, four eyes ---------------------------------------------------
+    "sign_in_failed": _t("登录名或密码不正确。", "The login or the password is not right."),
+    "sign_in_throttled": _t("密码错误次数太多，请稍后再试。",
+                            "Too many wrong passwords; try again later."),
+    "wrong_password": _t("当前密码不正确。", "The current password is not right."),
+    "password_change_required": _t("请先修改初始密码。", "Change your first password first."),
+    "csrf_failed": _t("页面已过期，请刷新后重试。", "The page is out of date; reload it."),
+    "login_taken": _t("该登录名已被使用。", "That login is taken."),
+    "not_an_account": _t("这项操作须使用个人账号。", "This needs a named account."),
+    "second_person_required": _t("这项操作须由另一位同事完成。", "Another person must do this."),
+    "already_decided": _t("已经有人处理过了。", "Someone already decided this."),
+    # -- programs, issuance, cards -----------------------------------------------------------
+    "program_ended": _t("这个项目已结束，不能再发券。",
+                        "This program has ended; no vouchers can be issued."),
+    "already_issued": _t("名单中有受助人已持有本项目的这一批次券，未发任何券。",
+                         "A beneficiary already holds this grant of this program; nothing "
+                         "was issued."),
+    "issuance_conflict": _t("这个批次编号已用于另一份名单，未发任何券。",
+                            "This batch id was already used for a different list; nothing "
+                            "was issued."),
+    "batch_invalid": _t("名单有问题，未发任何券。", "The list has problems; nothing was issued."),
+    "batch_unreadable": _t("名单无法读取，未发任何券。",
+                           "The list cannot be read; nothing was issued."),
+    "font_unavailable": _t("没有可显示中文的字体，无法生成卡片。",
+                           "No font that draws Chinese is installed; cards cannot be drawn."),
+    # -- settlement --------------------------------------------------------------------------
+    "period_not_over": _t("结算期只能截止到过去的时间。",
+                          "A settlement period can only end in the past."),
+    "settlement_conflict": _t("另一次结算正在进行，请稍后再试。",
+                              "Another settlement run is in progress; try again shortly."),
+    "settlement_timeout": _t("结算用时太长，未完成；请稍后再试，不会重复结算。",
+                             "The settlement run took too long and did not finish; try again: "
+                             "nothing is settled twice."),
+    "invalid_transition": _t("当前状态下不能这样操作。", "Not possible in the current status."),
+    "nothing_to_pay": _t("没有需要支付的款项。", "There is nothing to pay."),
+    "export_refused": _t("这个批次不能这样导出：{detail}", "{detail}"),
+    "unknown_format": _t("没有安装这种导出格式。", "No exporter is installed with that name."),
+    # -- a payment provider's webhook (machine to machine) ------------------------------------
+    "webhook_invalid": _t("回调内容无法理解。", "The webhook was not understood."),
+    "webhook_replayed": _t("这个回调已处理过。", "This webhook was already taken."),
+    "webhook_signature_invalid": _t("回调签名无效。", "The webhook's signature is not valid."),
+    "webhook_stale": _t("回调时间太久远，未被接受。", "The webhook is too old."),
     # -- a sale the till made offline, forwarded once online (docs/offline.md) --------------
     "offline_sale_signature_invalid": _t(
         "这笔离线销售不是本收银台的平板签名的，未被接受，未记账。",

@@ -91,7 +91,10 @@ async def test_a_missing_font_is_a_clear_problem(
     assert resp.status == 503
     problem = await resp.json()
     assert problem["code"] == "font_unavailable"
-    assert "font" in problem["detail"]
+    assert problem["detail"] == "没有可显示中文的字体，无法生成卡片。"  # noqa: RUF001
+    resp = await client.get(f"/v1/vouchers/{voucher['id']}/card.png",
+                            headers=ADMIN | {"Accept-Language": "en"})
+    assert "none.otf" in (await resp.json())["detail"]  # the operator's: which file
     await client.close()
 
 

@@ -10,7 +10,8 @@ import re
 import uuid
 from pathlib import Path
 
-from pos.problem_texts import THINGS
+from pos.errors import CATALOGUE
+from pos.problem_texts import PROBLEM_TEXTS, THINGS
 from tests.conftest import ADMIN, World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,12 @@ def test_no_refusal_of_these_kinds_is_a_bare_english_sentence() -> None:
             if name not in ("not_found",) and call.args
             and isinstance(call.args[0], ast.Constant | ast.JoinedStr)]
     assert bare == []
+
+
+def test_every_problem_code_has_its_sentence_in_chinese() -> None:
+    """A problem raised with a plain sentence is said by its code's sentence in Chinese:
+    every code of the catalogue has one, not only a till's."""
+    assert sorted(code for code in CATALOGUE if code not in PROBLEM_TEXTS) == []
 
 
 def test_every_thing_not_found_has_a_name_in_both_languages() -> None:

@@ -16,6 +16,7 @@ from pos.api.requests import PairingIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_till, json_response, path_id, services
 from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
+from pos.messages import msg
 from pos.signing import kit_signing
 from pos.storage import offline_kits, throttles
 from pos.storage import till_pairing as store
@@ -25,8 +26,7 @@ routes = Routes("pairing")
 
 
 def _invalid() -> Problem:
-    return INVALID_PAIRING_CODE(
-        "This pairing code is not valid or has expired. Ask for a new one.")
+    return INVALID_PAIRING_CODE(msg("invalid_pairing_code"))
 
 
 @routes.post("/v1/tills/{id}/pairing-codes",

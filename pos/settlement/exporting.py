@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pos.errors import EXPORT_REFUSED, UNKNOWN_FORMAT
-from pos.messages import DEFAULT_LANGUAGE
+from pos.messages import DEFAULT_LANGUAGE, words
 from pos.plugin.exporter_calls import ExporterInfo
 from pos.plugin.exporter_types import BatchHeader, ExportLine, TextLine
 from pos.service.services import Services
@@ -142,8 +142,11 @@ async def _close(iterator: AsyncIterator[object]) -> None:
 def _exporter(services: Services, fmt: str) -> ExporterInfo:
     info = services.plugins.exports.info(fmt)
     if info is None:
-        raise UNKNOWN_FORMAT(f"No settlement exporter is installed with the name {fmt!r}.",
-                           formats=[i.name for i in services.plugins.exports.infos()])
+        raise UNKNOWN_FORMAT(
+            words("没有安装名为 {format} 的结算导出格式。",
+                  "No settlement exporter is installed with the name {format}.",
+                  format=repr(fmt)),
+            formats=[i.name for i in services.plugins.exports.infos()])
     return info
 
 
