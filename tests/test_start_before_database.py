@@ -88,7 +88,10 @@ async def test_the_service_waits_for_a_database_that_comes_up_late(
             log = service.log_text()
             assert url not in log and f"127.0.0.1:{port}" not in log  # it may hold a password
         finally:
-            service.stop()
+            # In a thread: this loop runs the relay, which must carry the service's goodbye
+            # to the database while it stops (blocking here held it up until it was killed).
+            await asyncio.to_thread(service.stop)
+    assert service.process.returncode == 0  # stopped by itself, not killed after a wait
 
 
 async def test_the_service_gives_up_after_its_wait(tmp_path: Path) -> None:
