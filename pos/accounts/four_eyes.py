@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Four eyes on money: a settlement batch is approved by another account than the one that
 cut its run, and a large top-up or reissue asked for by one account is carried out only
 when a different account confirms it.
@@ -25,7 +26,7 @@ from pos.errors import (
     Problem,
     not_found,
 )
-from pos.messages import Message, msg
+from pos.messages import Message, Phrase, msg, words
 from pos.roles import ADMITS
 from pos.service.services import Services
 from pos.storage import accounts as account_store
@@ -35,7 +36,7 @@ from pos.storage import vouchers as voucher_store
 from pos.vouchers import lifecycle
 
 
-def _second_person(detail: str | Message) -> Problem:
+def _second_person(detail: Message | Phrase) -> Problem:
     return SECOND_PERSON_REQUIRED(detail)
 
 
@@ -125,7 +126,9 @@ async def confirm(services: Services, staff: Staff, pending_id: str) -> dict[str
     if pending.status != "pending":
         raise ALREADY_DECIDED(f"This change was already {pending.status}.")
     if staff.is_person and staff.account_id == pending.requested_by_id:
-        raise _second_person("You asked for this change; another account must confirm it.")
+        raise _second_person(words("这项变更是您提出的，须由另一个账号确认。",
+                                   "You asked for this change; another account must confirm "
+                                   "it."))
     if not await store.decide(services.pool, pending_id, "confirmed", staff.login):
         raise ALREADY_DECIDED("This change was just decided by someone else.")
     try:

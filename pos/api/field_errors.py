@@ -17,12 +17,9 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from pos.messages import Phrase, Texts
-
-
-def _t(zh: str, en: str) -> Texts:
-    return {"zh-CN": zh, "en": en}
-
+from pos.messages import Phrase
+from pos.problem_texts import Texts
+from pos.problem_texts import texts as _t
 
 # Field names of the request models, as a person says them.
 FIELD_NAMES: dict[str, Texts] = {

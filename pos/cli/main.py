@@ -7,18 +7,16 @@ import asyncio
 import getpass
 import json
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pos import logs
 from pos.cli import serve, settlement_commands, user_commands, voucher_commands
-from pos.cli.texts import CLI_TEXTS, check_name, error, pad, say
+from pos.cli.texts import CLI_TEXTS, check_name, error, pad, problem_line, say
 from pos.config import Config, load_config
 from pos.db.actor import Actor, acting
 from pos.errors import PosError, Problem
-from pos.messages import problem_text, terminal_language
 from pos.service.startup import running_plugins, running_services
 from pos.signing import keys
 from pos.storage.audit_log import verify_chain
@@ -121,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                           action="pos " + " ".join(sys.argv[1:3]), address="local")):
             return _command(config, args)
     except Problem as problem:
-        lang = terminal_language(os.environ)
-        print(say("error", detail=problem_text(problem.code, problem.message, problem.detail,
-                                                lang)), file=sys.stderr)
+        print(problem_line(problem), file=sys.stderr)
         return 1
     except PosError as exc:
         print(say("error", detail=exc), file=sys.stderr)

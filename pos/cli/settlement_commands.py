@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import getpass
 import json
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -34,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from pos.accounts.staff import Staff
-from pos.cli.texts import category_name, error, pad, say
+from pos.cli.texts import category_name, error, pad, problem_line, say
 from pos.config import Config
 from pos.db.actor import Actor, acting
 from pos.errors import Problem, not_found
-from pos.messages import LANGUAGES, problem_text, terminal_language
+from pos.messages import LANGUAGES
 from pos.money import format_major
 from pos.private_files import open_private
 from pos.service.services import Services
@@ -118,9 +117,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(work())
     except Problem as problem:
-        lang = terminal_language(os.environ)
-        print(say("error", detail=problem_text(problem.code, problem.message, problem.detail,
-                                               lang)), file=sys.stderr)
+        print(problem_line(problem), file=sys.stderr)
         return 1
 
 

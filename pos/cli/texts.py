@@ -18,7 +18,8 @@ import unicodedata
 from typing import Any
 
 from pos.console.i18n import TEXT
-from pos.messages import Texts, pick, render, terminal_language
+from pos.errors import Problem
+from pos.messages import Texts, pick, problem_text, render, terminal_language
 from pos.problem_texts import texts as _t
 from pos.taxonomy import label
 
@@ -37,6 +38,12 @@ def say(key: str, **params: Any) -> str:
 def error(key: str, **params: Any) -> str:
     """An error line, `error: ...` in English, the sentence `key` filled with `params`."""
     return say("error", detail=say(key, **params))
+
+
+def problem_line(problem: Problem) -> str:
+    """The error line of a refusal, its sentence in the terminal's language."""
+    return say("error", detail=problem_text(problem.code, problem.message, problem.detail,
+                                            language()))
 
 
 def category_name(code: str) -> str:

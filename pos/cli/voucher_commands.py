@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs
 
-from pos.cli.texts import error, language, say
+from pos.cli.texts import error, language, problem_line, say
 from pos.config import Config
 from pos.errors import Problem
-from pos.messages import problem_text
 from pos.private_files import open_private
 from pos.service.services import Services
 from pos.service.startup import running_services
@@ -69,8 +68,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return asyncio.run(_with_services(config, work[args.command]))
     except Problem as problem:
         lang = language()
-        detail = problem_text(problem.code, problem.message, problem.detail, lang)
-        print(say("error", detail=detail), file=sys.stderr)
+        print(problem_line(problem), file=sys.stderr)
         for row in problem.extra.get("rows", []):
             ref = say("issue.bad_row_ref", ref=row["ref"]) if row.get("ref") else ""
             problems = "; ".join(p.render(lang) for p in row["problems"])

@@ -312,19 +312,14 @@ TEXT: dict[str, tuple[str, str]] = {
 # What the console says for the problem codes a person can meet (the API's sentence is
 # English; it is shown under this in the Chinese console).
 PROBLEMS: dict[str, tuple[str, str]] = {
+    # A lead before the service's own sentence, for codes whose sentence is about the till
+    # or too plain for a form; the others' sentences (pos.problem_texts) stand alone.
     "validation_error": ("填写的内容有误，请检查。", "Please check what you entered."),
     "forbidden": ("您的角色不能做这项操作。", "Your role cannot do this."),
-    "csrf_failed": ("页面已过期，请刷新后重试。", "The page is out of date; reload it."),
     "unauthorized": ("登录已失效，请重新登录。", "You are signed out; sign in again."),
     "second_person_required": ("这项操作须由另一位同事完成。",
                                "Another colleague must do this."),
-    "wrong_password": ("当前密码不正确。", "The current password is not right."),
-    "login_taken": ("该登录名已被使用。", "That login is taken."),
-    "invalid_transition": ("当前状态下不能这样操作。", "Not possible in the current status."),
     "not_found": ("没有找到。", "Not found."),
-    "already_decided": ("已经有人处理过了。", "Someone already decided this."),
-    "batch_invalid": ("名单有问题，未发任何券。", "The list has problems; nothing was issued."),
-    "password_change_required": ("请先修改密码。", "Change your password first."),
 }
 
 
