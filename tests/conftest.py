@@ -6,6 +6,7 @@ Shared by every test module; plugin-specific fixtures live beside their tests.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import shutil
@@ -62,7 +63,23 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
     else:
-        yield embedded_url(tmp_path_factory.mktemp("pg"))
+        url = embedded_url(tmp_path_factory.mktemp("pg"))
+        asyncio.run(_without_fsync(url))
+        yield url
+
+
+async def _without_fsync(url: str) -> None:
+    """The tests' own server writes without waiting for the disk: a test kills processes
+    (the service, the postmaster), never the machine, and what a killed process wrote is
+    still in the operating system's cache, so every crash test means what it says. Creating
+    a database per test then costs 0.03 s instead of 0.17 s. Commits still wait for the
+    write-ahead log to be written (`synchronous_commit` stays on)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("ALTER SYSTEM SET fsync = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
