@@ -31,7 +31,12 @@ from pos.problem_texts import THINGS, texts
 
 
 class PosError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose. Raised with a `Phrase`, it is
+    said in the reader's language by `said` (and in English by `str`, for the logs)."""
+
+    def said(self, lang: str) -> str:
+        first = self.args[0] if self.args else None
+        return first.render(lang) if isinstance(first, Phrase) else str(self)
 
 
 class ConfigError(PosError):

@@ -54,8 +54,13 @@ async def test_verify_proves_the_ledger_and_finds_a_difference(
     done = await asyncio.to_thread(_pos, config, "verify", env=ENGLISH)
     assert done.returncode == 1
     assert "FAIL every voucher's balance equals its ledger entries" in done.stdout
+    broken = await db.fetchval("SELECT voucher_id::text FROM credits ORDER BY id LIMIT 1")
+    assert re.search(rf"voucher {broken}: ledger \d+, credits \d+", done.stdout), done.stdout
     done = await asyncio.to_thread(_pos, config, "verify")
     assert done.returncode == 1 and "失败 每张券的余额等于其账目" in done.stdout
+    # What is wrong is said in the terminal's language too, not only which check failed.
+    assert re.search(rf"券 {broken}：账目 \d+，余额 \d+", done.stdout), done.stdout  # noqa: RUF001
+    assert "ledger" not in done.stdout and "credits" not in done.stdout
 
 
 def _free_port() -> int:

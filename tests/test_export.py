@@ -312,7 +312,7 @@ async def test_export_refusals_are_problems(world: World) -> None:
     _, batch = await _batch(world)
     cases = [
         (f"/v1/settlements/{batch['id']}/export/pain001", 409, "export_refused",
-         "approved"),
+         "付款文件只为已批准的批次生成"),
         (f"/v1/settlements/{batch['id']}/export/xlsx", 404, "unknown_format", "xlsx"),
         ("/v1/settlements/00000000-0000-0000-0000-000000000000/export/csv", 404, "not_found",
          "结算批次"),  # in Chinese: the request names no language
@@ -328,7 +328,13 @@ async def test_export_refusals_are_problems(world: World) -> None:
                                   headers=ADMIN)
     data = await resp.json()
     assert (resp.status, data["code"]) == (409, "export_refused")
-    assert "payout account" in data["detail"]
+    # The plugin's own refusal, in the reader's language: Chinese unless English is asked.
+    assert "没有收款账户" in data["detail"] and "payout" not in data["detail"]
+    resp = await world.client.get(f"/v1/settlements/{batch['id']}/export/pain001",
+                                  headers={**ADMIN, "Accept-Language": "en"})
+    data = await resp.json()
+    assert (resp.status, data["code"]) == (409, "export_refused")
+    assert "has no payout account" in data["detail"]
     resp = await world.client.get(f"/v1/settlements/{batch['id']}/export/csv")
     assert resp.status == 401
     assert await _exports(world, batch["id"]) == []
@@ -413,7 +419,7 @@ async def test_a_whole_run_as_one_pain001_file(
     resp = await world.client.get(path, headers=ADMIN)
     refused = await resp.json()
     assert (resp.status, refused["code"]) == (409, "export_refused")
-    assert "東京書店 has no payout account" in refused["detail"]
+    assert "商户「東京書店」没有收款账户" in refused["detail"]
     await set_payee(world, shops["東京書店"], account_id="1234567")
 
     resp = await world.client.get(path, headers=ADMIN)

@@ -16,6 +16,7 @@ from pos_plugins.approved_products import ApprovedProductsRule
 from pos import hookimpl
 from pos.config import Config, PluginsConfig
 from pos.errors import PluginProblem
+from pos.messages import Phrase
 from pos.plugin.exporter_types import BatchHeader, ExportContext, ExporterRegistry, ExportLine
 from pos.plugin.manager import build_plugins
 from pos.plugin.types import (
@@ -229,6 +230,26 @@ async def test_an_exporter_answering_nonsense_before_the_file_is_a_plugin_proble
     assert failed.value.plugin == "scripted_export"
     info = plugins.exports.info("scripted")
     assert info is not None and (info.plugin, info.whole_runs) == ("scripted_export", False)
+
+
+@pytest.mark.parametrize("refusal", [
+    {"zh-CN": "只有中文"}, {"zh-CN": "中文", "en": ""}, {"zh-CN": "中文", "en": 7},
+    {"zh-CN": "中文", "en": "English", "fr": "français"}, ["中文", "English"]],
+    ids=["one_language", "empty", "not_text", "a_third_language", "a_list"])
+async def test_a_refusal_not_in_both_languages_is_a_plugin_problem(refusal: Any) -> None:
+    with pytest.raises(PluginProblem):
+        _plugins(ScriptedExporter([], refusal=refusal)).exports.refuse("scripted", BATCH)
+
+
+async def test_a_refusal_is_shown_in_the_readers_language() -> None:
+    both = {"zh-CN": "商户没有收款账户。", "en": "The merchant has no payout account."}
+    said = _plugins(ScriptedExporter([], refusal=both)).exports.refuse("scripted", BATCH)
+    assert isinstance(said, Phrase)
+    assert (said.render("zh-CN"), said.render("en")) == (both["zh-CN"], both["en"])
+    # One plain sentence is said as it is, whatever the language; none is no refusal.
+    plain = _plugins(ScriptedExporter([], refusal="Closed on Sundays."))
+    assert plain.exports.refuse("scripted", BATCH) == "Closed on Sundays."
+    assert _plugins(ScriptedExporter([], refusal="")).exports.refuse("scripted", BATCH) is None
 
 
 async def test_aclose_closes_exporters_and_survives_a_hanging_close() -> None:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 
+from tests.conftest import CHINESE, ENGLISH
 from tests.service_process import free_port, start_service
 
 WAIT_BEFORE_DATABASE_SECONDS = 2.0
@@ -112,8 +113,10 @@ async def test_a_command_does_not_wait(tmp_path: Path) -> None:
     env.update({"POS_DATA_DIR": str(tmp_path / "data"), "POS_CONFIG": "/nonexistent",
                 "POS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x",
                 "POS_DATABASE_START_WAIT_SECONDS": "600"})
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "pos.cli.main", "verify"],
-        env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0
-    assert "could not connect to PostgreSQL" in done.stderr + done.stdout
+    for locale, said in ((CHINESE, "错误：无法连接 PostgreSQL"),  # noqa: RUF001
+                         (ENGLISH, "error: could not connect to PostgreSQL")):
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "pos.cli.main", "verify"],
+            env={**env, **locale}, capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0
+        assert said in done.stderr, done.stderr

@@ -44,7 +44,7 @@ async def _history(world: World) -> dict[str, Any]:
 
 async def _failures(db: asyncpg.Connection[Any]) -> dict[str, list[str]]:
     checks = [*await verify_ledger(db), *await verify_settlements(db)]
-    return {c.name: c.problems for c in checks if not c.ok}
+    return {c.name: [p.render("en") for p in c.problems] for c in checks if not c.ok}
 
 
 async def test_verify_passes_and_says_what_it_checked(world: World, config: Config) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """`export_pain001`: an approved batch as an ISO 20022 `pain.001.001.09` customer credit
 transfer initiation, the file a funder uploads to its bank to pay the merchant.
 
@@ -130,6 +131,11 @@ def document(msg_id: str, batches: Sequence[BatchHeader], settings: Mapping[str,
     ).encode("utf-8")
 
 
+def _said(zh: str, en: str) -> Mapping[str, str]:
+    """A refusal in both languages; the service shows the reader's."""
+    return {"zh-CN": zh, "en": en}
+
+
 class Pain001Exporter:
     name = "pain001"
     description = ("ISO 20022 pain.001.001.09 credit transfer: one payment per merchant, "
@@ -137,33 +143,41 @@ class Pain001Exporter:
     media_type = "application/xml"
     extension = "xml"
 
-    def refuse(self, batch: BatchHeader, settings: Mapping[str, Any]) -> str | None:
+    def refuse(self, batch: BatchHeader, settings: Mapping[str, Any]
+               ) -> Mapping[str, str] | None:
         if batch.status not in ("approved", "paid") or batch.approved_at is None:
-            return "A payment file is only made for an approved batch."
+            return _said("付款文件只为已批准的批次生成。",
+                         "A payment file is only made for an approved batch.")
         if batch.total <= 0:
-            return "This batch does not owe the merchant anything; there is nothing to pay."
+            return _said("这个批次不欠商户任何款项，没有要付的。",
+                         "This batch does not owe the merchant anything; there is nothing to "
+                         "pay.")
         if batch.payee is None:
-            return (f"The merchant {batch.merchant_name} has no payout account; add one "
-                    "before paying the batch.")
+            return _said(f"商户「{batch.merchant_name}」没有收款账户；请先添加，再支付这个批次。",
+                         f"The merchant {batch.merchant_name} has no payout account; add one "
+                         "before paying the batch.")
         if not settings.get("debtor_account"):
-            return ("The paying account is not configured "
-                    "([plugins.export_pain001] debtor_account).")
+            return _said("付款账户尚未配置（[plugins.export_pain001] debtor_account）。",
+                         "The paying account is not configured "
+                         "([plugins.export_pain001] debtor_account).")
         bic = settings.get("debtor_agent_bic") or ""
         if bic and not BIC.match(bic):
-            return "The paying bank's BIC in [plugins.export_pain001] is not a valid BIC."
+            return _said("[plugins.export_pain001] 中付款银行的 BIC 无效。",
+                         "The paying bank's BIC in [plugins.export_pain001] is not a valid BIC.")
         return None
 
     async def export(self, ctx: ExportContext) -> AsyncIterator[bytes]:
         yield document(message_id(ctx.batch), [ctx.batch], ctx.settings)
 
     def select(self, batches: Sequence[BatchHeader], settings: Mapping[str, Any]
-               ) -> tuple[list[BatchHeader], str | None]:
+               ) -> tuple[list[BatchHeader], Mapping[str, str] | None]:
         """A run's file pays its approved batches that owe something; it is refused when
         one of those cannot be paid (no payout account), so no merchant is left out
         without anyone noticing."""
         payable = [b for b in batches if b.status == "approved" and b.total > 0]
         if not payable:
-            return [], "No batch of this run is approved and owes anything."
+            return [], _said("这次结算中没有已批准且有应付款的批次。",
+                             "No batch of this run is approved and owes anything.")
         for batch in payable:
             refusal = self.refuse(batch, settings)
             if refusal:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pos import logs
 from pos.cli import serve, settlement_commands, user_commands, voucher_commands
-from pos.cli.texts import CLI_TEXTS, check_name, error, pad, problem_line, say
+from pos.cli.texts import CLI_TEXTS, check_name, error, language, pad, problem_line, say
 from pos.config import Config, load_config
 from pos.db.actor import Actor, acting
 from pos.errors import PosError, Problem
@@ -51,7 +51,7 @@ async def _verify(conn: Any) -> int:
         print(say("verify.check", mark=_mark(check.ok), name=check_name(check.name),
                   count=check.checked))
         for problem in check.problems:
-            print(f"       {problem}")
+            print(f"       {problem.render(language())}")
         failed = failed or not check.ok
     checked, broken = await verify_chain(conn)
     print(say("verify.check", mark=_mark(broken is None), name=say("verify.audit_chain"),
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(problem_line(problem), file=sys.stderr)
         return 1
     except PosError as exc:
-        print(say("error", detail=exc), file=sys.stderr)
+        print(say("error", detail=exc.said(language())), file=sys.stderr)
         return 1
 
 

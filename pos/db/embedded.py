@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """The embedded PostgreSQL used when no database URL is configured.
 
 `pgserver` ships the server binaries and keeps a list of the processes using a data folder
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pos.errors import StorageError
+from pos.messages import words
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,9 @@ def _server(pgdata: Path) -> Any:
                         forget_dead_handles(pgdata)
                 server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
             except Exception as exc:  # pgserver raises plain exceptions from subprocesses
-                raise StorageError(f"could not start the embedded PostgreSQL: {exc}") from exc
+                raise StorageError(words("无法启动内置的 PostgreSQL：{reason}",
+                                         "could not start the embedded PostgreSQL: {reason}",
+                                         reason=exc)) from exc
         _servers[pgdata] = server
         log.info("embedded PostgreSQL running")
     return server

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """The asyncpg pool: one per app, JSON codecs installed on every connection.
 
 A connection goes back to the pool without asyncpg's reset query (advisory unlock, CLOSE
@@ -19,10 +20,16 @@ import asyncpg.pool
 
 from pos.db.actor import apply_actor, reset_if_tagged
 from pos.errors import StorageError
+from pos.messages import Phrase, words
 
 # A connection attempt to a server that does not answer fails after this long, so a request
 # during an outage gets its 503 in bounded time rather than hanging (asyncpg's default: 60 s).
 CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def _unreachable(exc: Exception) -> Phrase:
+    return words("无法连接 PostgreSQL：{reason}", "could not connect to PostgreSQL: {reason}",
+                 reason=exc)
 
 
 async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
@@ -43,7 +50,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
             command_timeout=30, timeout=CONNECT_TIMEOUT_SECONDS,
         )
     except (OSError, asyncpg.PostgresError) as exc:
-        raise StorageError(f"could not connect to PostgreSQL: {exc}") from exc
+        raise StorageError(_unreachable(exc)) from exc
     assert pool is not None
     return pool
 
@@ -54,7 +61,7 @@ async def connect(url: str) -> asyncpg.Connection[Any]:
         conn: asyncpg.Connection[Any] = await asyncpg.connect(
             url, timeout=CONNECT_TIMEOUT_SECONDS)
     except (OSError, asyncpg.PostgresError) as exc:
-        raise StorageError(f"could not connect to PostgreSQL: {exc}") from exc
+        raise StorageError(_unreachable(exc)) from exc
     await _init_connection(conn)
     return conn
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from pos.errors import PluginProblem
-from pos.messages import LANGUAGES
+from pos.messages import LANGUAGES, Phrase, words
 from pos.plugin.exporter_types import (
     DEFAULT_LANGUAGE,
     BatchHeader,
@@ -26,6 +26,7 @@ from pos.plugin.exporter_types import (
     RunExporter,
     TextLines,
 )
+from pos.plugin.exporter_types import Refusal as Refusal
 from pos.plugin.loading import Registered
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,29 @@ class ExporterInfo:
         if not self.languages:
             return None
         return asked if asked in self.languages else self.languages[0]
+
+
+_CHECK_FAILED = words("结算导出插件在检查时出错。",
+                      "The exporter failed while checking this batch.")
+_RUN_CHECK_FAILED = words("结算导出插件在检查这次结算时出错。",
+                          "The exporter failed while checking this run.")
+_WRITE_FAILED = words("结算导出插件在写文件时出错。",
+                      "The exporter failed while writing the file.")
+
+
+class _Nonsense(Exception):
+    """An exporter's refusal that is neither a sentence nor one in each language."""
+
+
+def _refusal(declared: object) -> str | Phrase | None:
+    """An exporter's refusal as the core raises it: its sentence in each language as a
+    `Phrase`, a plain sentence as it is, nothing as None (see `Refusal`)."""
+    if declared is None or isinstance(declared, str):
+        return declared or None
+    if (isinstance(declared, Mapping) and set(declared) == set(LANGUAGES)
+            and all(isinstance(text, str) and text for text in declared.values())):
+        return Phrase(dict(declared))
+    raise _Nonsense
 
 
 def _languages(declared: object) -> tuple[str, ...]:
@@ -88,41 +112,43 @@ class ExporterCalls:
         return [info for name in sorted(self._exporters)
                 if (info := self.info(name)) is not None]
 
-    def refuse(self, name: str, batch: BatchHeader) -> str | None:
+    def refuse(self, name: str, batch: BatchHeader) -> str | Phrase | None:
         """Why the exporter will not write this batch, or None; fails closed."""
         registered = self._exporter(name)
         try:
-            refusal = registered.adapter.refuse(batch, self._settings.get(registered.plugin, {}))
+            declared = registered.adapter.refuse(batch,
+                                                 self._settings.get(registered.plugin, {}))
         except Exception:
             log.exception("plugin %s: exporter %s raised checking batch %s",
                           registered.plugin, name, batch.id)
-            raise PluginProblem(registered.plugin,
-                                "The exporter failed while checking this batch.") from None
-        if refusal is not None and not isinstance(refusal, str):
+            raise PluginProblem(registered.plugin, _CHECK_FAILED) from None
+        try:
+            return _refusal(declared)
+        except _Nonsense:
             log.error("plugin %s: exporter %s refused with nonsense", registered.plugin, name)
-            raise PluginProblem(registered.plugin,
-                                "The exporter failed while checking this batch.")
-        return refusal
+            raise PluginProblem(registered.plugin, _CHECK_FAILED) from None
 
     def select_for_run(self, name: str, batches: Sequence[BatchHeader]
-                       ) -> tuple[list[BatchHeader], str | None]:
+                       ) -> tuple[list[BatchHeader], str | Phrase | None]:
         """The batches a run file in this format carries, and why it cannot be made (or
         None). Only for exporters that write whole runs; fails closed."""
         registered = self._exporter(name)
-        detail = "The exporter failed while checking this run."
         try:
-            chosen, refusal = registered.adapter.select(
+            chosen, declared = registered.adapter.select(
                 batches, self._settings.get(registered.plugin, {}))
             chosen = list(chosen)
         except Exception:
             log.exception("plugin %s: exporter %s raised checking a run", registered.plugin,
                           name)
-            raise PluginProblem(registered.plugin, detail) from None
+            raise PluginProblem(registered.plugin, _RUN_CHECK_FAILED) from None
         offered = {b.id for b in batches}
-        if (refusal is not None and not isinstance(refusal, str)) or not all(
-                isinstance(b, BatchHeader) and b.id in offered for b in chosen):
+        try:
+            refusal = _refusal(declared)
+            if not all(isinstance(b, BatchHeader) and b.id in offered for b in chosen):
+                raise _Nonsense
+        except _Nonsense:
             log.error("plugin %s: exporter %s selected nonsense", registered.plugin, name)
-            raise PluginProblem(registered.plugin, detail)
+            raise PluginProblem(registered.plugin, _RUN_CHECK_FAILED) from None
         return chosen, refusal
 
     def batch(
@@ -148,7 +174,9 @@ class ExporterCalls:
     def _exporter(self, name: str) -> Registered:
         registered = self._exporters.get(name)
         if registered is None:
-            raise PluginProblem(name, f"The settlement format {name!r} is not installed.")
+            raise PluginProblem(name, words("没有安装名为 {format} 的结算导出格式。",
+                                            "The settlement format {format} is not installed.",
+                                            format=repr(name)))
         return registered
 
     async def _pieces(self, registered: Registered, name: str,
@@ -156,7 +184,7 @@ class ExporterCalls:
         """Stream an exporter's output. Each piece has the plugin timeout (the file as a
         whole may take as long as it needs); a failure mid-file is a `PluginProblem`."""
         plugin = registered.plugin
-        detail = "The exporter failed while writing the file."
+        detail = _WRITE_FAILED
         try:
             iterator = aiter(produce())
         except Exception:
@@ -180,8 +208,7 @@ class ExporterCalls:
                 if not isinstance(piece, bytes):
                     log.error("plugin %s: exporter %s produced %s, not bytes", plugin, name,
                               type(piece).__name__)
-                    raise PluginProblem(
-                        plugin, "The exporter produced something that is not bytes.")
+                    raise PluginProblem(plugin, detail)
                 yield piece
         finally:
             close = getattr(iterator, "aclose", None)

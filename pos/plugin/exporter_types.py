@@ -125,6 +125,12 @@ async def _texts_of(lines: AsyncIterator[Sequence[ExportLine]], currency: str, z
         yield [text_line(line, currency, zone, seconds=seconds) for line in chunk]
 
 
+# Why an exporter will not write a file, as the finance officer reads it: the sentence in
+# each language, {"zh-CN": ..., "en": ...} (both; the core shows the reader's), or one plain
+# sentence, shown as it is inside the core's own words in every language.
+Refusal = str | Mapping[str, str]
+
+
 @runtime_checkable
 class SettlementExporter(Protocol):
     """A file format for a settlement batch."""
@@ -138,8 +144,8 @@ class SettlementExporter(Protocol):
     # is the same whatever the reader's language (JSON keys, an XML schema's names).
     # languages: Sequence[str]
 
-    def refuse(self, batch: BatchHeader, settings: Mapping[str, Any]) -> str | None:
-        """A sentence saying why this batch cannot be exported in this format, or None."""
+    def refuse(self, batch: BatchHeader, settings: Mapping[str, Any]) -> Refusal | None:
+        """Why this batch cannot be exported in this format (see `Refusal`), or None."""
         ...
 
     def export(self, ctx: ExportContext) -> AsyncIterator[bytes]:
@@ -165,9 +171,9 @@ class RunExporter(Protocol):
     export batch by batch only."""
 
     def select(self, batches: Sequence[BatchHeader], settings: Mapping[str, Any]
-               ) -> tuple[list[BatchHeader], str | None]:
-        """The batches the run file will carry, and a sentence saying why it cannot be
-        made (or None)."""
+               ) -> tuple[list[BatchHeader], Refusal | None]:
+        """The batches the run file will carry, and why it cannot be made (see `Refusal`),
+        or None."""
         ...
 
     def export_run(self, ctx: RunExportContext) -> AsyncIterator[bytes]:

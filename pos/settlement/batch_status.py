@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """A batch's life: draft -> approved -> paid, or approved -> failed (and failed ->
 approved again to retry). Each step records who and when; paying can go through a payment
 channel's `payout`, under the batch's row lock so a batch is never paid out twice."""
@@ -60,7 +61,8 @@ async def payout(services: Services, batch_id: str, channel_name: str,
         else:
             # Nobody knows whether money moved: leave the batch approved. A retry sends the
             # same idempotency key, so a provider that did act pays once.
-            raise PluginProblem(outcome.plugin, "The payment channel did not give a clear "
-                                "answer; the batch is still approved. Check with the provider "
-                                "before paying again.")
+            raise PluginProblem(outcome.plugin, words(
+                "支付渠道没有给出明确答复；批次仍为已批准。再次付款前，请先向支付服务商核实。",
+                "The payment channel did not give a clear answer; the batch is still "
+                "approved. Check with the provider before paying again."))
     return await store.get_batch(services.pool, batch_id)

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Exporting a batch: pick the exporter plugin, check it will take the batch (before a
 byte is sent, so a refusal is still a problem response), then stream its bytes while
 hashing them; the SHA-256 is recorded on the batch once the whole file has gone out.
@@ -166,12 +167,14 @@ async def prepare_run(services: Services, run_id: str, fmt: str) -> Export:
     """A whole run in one file, for exporters that can write one (pain.001 does)."""
     info = _exporter(services, fmt)
     if not info.whole_runs:
-        raise EXPORT_REFUSED(f"The {fmt} format is made batch by batch; "
-                           "export each batch of the run.", format=fmt)
+        raise EXPORT_REFUSED(words("{format} 格式按批次生成；请逐个导出这次结算的批次。",
+                                   "The {format} format is made batch by batch; export each "
+                                   "batch of the run.", format=fmt), format=fmt)
     batches = await store.run_headers(services.pool, run_id)
     chosen, refusal = services.plugins.exports.select_for_run(fmt, batches)
     if refusal or not chosen:
-        raise EXPORT_REFUSED(refusal or "Nothing in this run to export.", format=fmt)
+        raise EXPORT_REFUSED(refusal or words("这次结算中没有可导出的内容。",
+                                              "Nothing in this run to export."), format=fmt)
     return Export(batches=chosen, format=fmt, exporter=info, services=services,
                   run_id=run_id)
 

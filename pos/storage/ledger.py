@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Ledger checks behind `pos verify`: every transaction sums to zero, every voucher's
 balance equals its entries, every merchant's payable equals its captured redemptions,
 every program's entries balance."""
@@ -7,13 +8,14 @@ from __future__ import annotations
 import dataclasses
 
 from pos.db.pool import Executor
+from pos.messages import Phrase, words
 
 
 @dataclasses.dataclass(frozen=True)
 class Check:
     name: str
     checked: int
-    problems: list[str]
+    problems: list[Phrase]  # what is wrong, one sentence each, in both languages
 
     @property
     def ok(self) -> bool:
@@ -30,7 +32,8 @@ async def verify_ledger(conn: Executor) -> list[Check]:
     count = await conn.fetchval("SELECT count(DISTINCT txn_id) FROM ledger_entries")
     checks.append(Check(
         "every ledger transaction sums to zero", count,
-        [f"transaction {r['txn_id']} sums to {r['total']}" for r in rows],
+        [words("交易 {txn} 合计为 {total}", "transaction {txn} sums to {total}",
+               txn=r["txn_id"], total=r["total"]) for r in rows],
     ))
 
     rows = await conn.fetch(
@@ -51,7 +54,9 @@ async def verify_ledger(conn: Executor) -> list[Check]:
     count = await conn.fetchval("SELECT count(*) FROM vouchers")
     checks.append(Check(
         "every voucher's balance equals its ledger entries", count,
-        [f"voucher {r['voucher_id']}: ledger {r['ledger']}, credits {r['credits']}"
+        [words("券 {voucher}：账目 {ledger}，余额 {credits}",
+               "voucher {voucher}: ledger {ledger}, credits {credits}",
+               voucher=r["voucher_id"], ledger=r["ledger"], credits=r["credits"])
          for r in rows],
     ))
 
@@ -75,7 +80,9 @@ async def verify_ledger(conn: Executor) -> list[Check]:
     count = await conn.fetchval("SELECT count(*) FROM merchants")
     checks.append(Check(
         "every merchant's redemptions equal its ledger entries", count,
-        [f"merchant {r['merchant_id']}: ledger {r['ledger']}, redemptions {r['covered']}"
+        [words("商户 {merchant}：账目 {ledger}，收券 {covered}",
+               "merchant {merchant}: ledger {ledger}, redemptions {covered}",
+               merchant=r["merchant_id"], ledger=r["ledger"], covered=r["covered"])
          for r in rows],
     ))
 
@@ -86,13 +93,16 @@ async def verify_ledger(conn: Executor) -> list[Check]:
     count = await conn.fetchval("SELECT count(*) FROM programs")
     checks.append(Check(
         "every program's ledger balances", count,
-        [f"program {r['program_id']}: its entries sum to {r['total']}" for r in rows],
+        [words("项目 {program}：账目合计为 {total}",
+               "program {program}: its entries sum to {total}",
+               program=r["program_id"], total=r["total"]) for r in rows],
     ))
 
     total = await conn.fetchval("SELECT coalesce(sum(amount), 0)::bigint FROM ledger_entries")
     entries = await conn.fetchval("SELECT count(*) FROM ledger_entries")
     checks.append(Check(
         "the whole ledger sums to zero", entries,
-        [] if total == 0 else [f"the ledger sums to {total}"],
+        [] if total == 0 else [words("整个账本合计为 {total}", "the ledger sums to {total}",
+                                 total=total)],
     ))
     return checks

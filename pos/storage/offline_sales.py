@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Forwarded offline sales in PostgreSQL: booking one (`pos_redeem_offline`, migration
 0100), the figures its limits are checked against, and the offline figures reports,
 settlement and `pos verify` show.
@@ -14,6 +15,7 @@ from typing import Any
 
 from pos.db.pool import Executor
 from pos.errors import IDEMPOTENCY_IN_PROGRESS
+from pos.messages import words
 from pos.storage.driver_errors import LeaseLost, translated
 from pos.storage.ledger import Check
 
@@ -120,7 +122,9 @@ async def verify_offline(conn: Executor) -> list[Check]:
     count = await conn.fetchval("SELECT count(*) FROM redemptions WHERE offline")
     checks = [Check(
         "every offline shortfall is booked to its program's offline-risk account", count,
-        [f"redemption {r['id']}: shortfall {r['shortfall']}, booked {r['booked']}"
+        [words("收券 {redemption}：差额 {shortfall}，已记入 {booked}",
+               "redemption {redemption}: shortfall {shortfall}, booked {booked}",
+               redemption=r["id"], shortfall=r["shortfall"], booked=r["booked"])
          for r in rows])]
     rows = await conn.fetch(
         """
@@ -131,5 +135,6 @@ async def verify_offline(conn: Executor) -> list[Check]:
     count = await conn.fetchval("SELECT count(*) FROM vouchers")
     checks.append(Check(
         "no voucher balance is negative", count,
-        [f"voucher {r['voucher_id']}: balance {r['balance']}" for r in rows]))
+        [words("券 {voucher}：余额 {balance}", "voucher {voucher}: balance {balance}",
+               voucher=r["voucher_id"], balance=r["balance"]) for r in rows]))
     return checks

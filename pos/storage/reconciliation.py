@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Settlement checks behind `pos verify`: batches equal their lines, lines equal their
 redemptions, batch and merchant accounts equal what is settled and unsettled, and no
 redemption a run covered was left out of it."""
@@ -5,7 +6,11 @@ redemption a run covered was left out of it."""
 from __future__ import annotations
 
 from pos.db.pool import Executor
+from pos.messages import words
 from pos.storage.ledger import Check
+
+# What a settlement line is, in the sentences of a failed check.
+_LINE_KINDS = {"redemption": words("结算", "redemption"), "adjustment": words("调整", "adjustment")}
 
 
 async def verify_settlements(db: Executor) -> list[Check]:
@@ -30,9 +35,13 @@ async def verify_settlements(db: Executor) -> list[Check]:
     )
     checks.append(Check(
         "every settlement batch's total equals its redemptions and adjustments", batches,
-        [f"batch {r['id']}: total {r['total']} over {r['line_count']} lines, but its lines "
-         f"sum to {r['lines_total']} over {r['lines']} (redemptions {r['red']}, "
-         f"adjustments {r['adj']})" for r in rows],
+        [words("批次 {batch}：总额 {total}，共 {line_count} 行；但其明细合计 {lines_total}，共 "
+               "{lines} 行（收券 {red}，调整 {adj}）",
+               "batch {batch}: total {total} over {line_count} lines, but its lines sum to "
+               "{lines_total} over {lines} (redemptions {red}, adjustments {adj})",
+               batch=r["id"], total=r["total"], line_count=r["line_count"],
+               lines_total=r["lines_total"], lines=r["lines"], red=r["red"], adj=r["adj"])
+         for r in rows],
     ))
 
     lines = await db.fetchval("SELECT count(*) FROM settlement_lines")
@@ -50,8 +59,13 @@ async def verify_settlements(db: Executor) -> list[Check]:
     )
     checks.append(Check(
         "every settled line matches its redemption", lines,
-        [f"batch {r['batch_id']}: {r['kind']} of redemption {r['redemption_id']} is "
-         f"{r['amount']}, the redemption covered {r['covered']} and is {r['status']}"
+        [words("批次 {batch}：收券 {redemption} 的{kind}金额为 {value}，"
+               "而该收券支付 {covered}，状态为 {status}",
+               "batch {batch}: {kind} of redemption {redemption} is {value}, the redemption "
+               "covered {covered} and is {status}",
+               batch=r["batch_id"], kind=_LINE_KINDS.get(r["kind"], r["kind"]),
+               redemption=r["redemption_id"], value=r["amount"], covered=r["covered"],
+               status=r["status"])
          for r in rows],
     ))
 
@@ -78,8 +92,10 @@ async def verify_settlements(db: Executor) -> list[Check]:
     )
     checks.append(Check(
         "every settlement batch's ledger entries equal its total and status", batches,
-        [f"batch {r['id']} ({r['status']}, total {r['total']}): ledger moved {r['cut']} in "
-         f"and {-r['paid']} out" for r in rows],
+        [words("批次 {batch}（{status}，总额 {total}）：账目转入 {cut}，转出 {paid}",
+               "batch {batch} ({status}, total {total}): ledger moved {cut} in and {paid} out",
+               batch=r["id"], status=r["status"], total=r["total"], cut=r["cut"],
+               paid=-r["paid"]) for r in rows],
     ))
 
     rows = await db.fetch(
@@ -108,7 +124,9 @@ async def verify_settlements(db: Executor) -> list[Check]:
     merchants = await db.fetchval("SELECT count(*) FROM merchants")
     checks.append(Check(
         "every merchant's payable equals its not yet settled redemptions and voids", merchants,
-        [f"merchant {r['merchant_id']}: payable {r['balance']}, unsettled {r['unsettled']}"
+        [words("商户 {merchant}：应付 {payable}，未结算 {unsettled}",
+               "merchant {merchant}: payable {payable}, unsettled {unsettled}",
+               merchant=r["merchant_id"], payable=r["balance"], unsettled=r["unsettled"])
          for r in rows],
     ))
 
@@ -150,7 +168,13 @@ async def verify_settlements(db: Executor) -> list[Check]:
     )
     checks.append(Check(
         "nothing a settlement run covered was left unsettled", runs,
-        [f"redemption {r['id']} ({r['status']}) falls in run {r['run_id']}'s period but is "
-         f"not {'settled' if r['status'] == 'captured' else 'adjusted'}" for r in rows],
+        [words("收券 {redemption}（{status}）在结算 {run} 的期间内，但未结算",
+               "redemption {redemption} ({status}) falls in run {run}'s period but is not "
+               "settled", redemption=r["id"], status=r["status"], run=r["run_id"])
+         if r["status"] == "captured" else
+         words("收券 {redemption}（{status}）在结算 {run} 的期间内，但未调整",
+               "redemption {redemption} ({status}) falls in run {run}'s period but is not "
+               "adjusted", redemption=r["id"], status=r["status"], run=r["run_id"])
+         for r in rows],
     ))
     return checks
