@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# pytest processes of `make test`, each with its own embedded PostgreSQL (auto: one per core).
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint bench clean
 
@@ -25,7 +27,7 @@ test: $(VENV)/.installed-test
 	bash tests/system_setup.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

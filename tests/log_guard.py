@@ -72,12 +72,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for path in _files:
         if path.exists():
             scan(path.read_text(errors="replace"), f"service log {path.name}")
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # A pytest-xdist worker: its exit status is not the run's, so what it found goes to
+        # the controlling process (`pytest_testnodedown`), which fails the run.
+        workeroutput["log_guard"] = list(_findings)
+        return
     if _findings:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         lines = ["log guard: secrets or personal references in log lines:", *_findings[:20]]
         if reporter is not None:
             reporter.write_line("\n".join(lines), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """A pytest-xdist worker finished: take what its log guard found."""
+    _findings.extend(getattr(node, "workeroutput", {}).get("log_guard", []))
 
 
 def findings() -> list[str]:
