@@ -1,11 +1,12 @@
 """Renders the console's pages: Jinja2 templates with autoescaping on (everything a person
 typed, such as a merchant's name, is escaped), the reader's language, money in major
-units, times in the service's time zone, categories and statuses by name."""
+units, times in the service's time zone (an end as the last day it covers), categories
+and statuses by name."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -45,13 +46,21 @@ def render(template: str, lang: str, *, timezone: str, page_query: dict[str, str
         local = moment.astimezone(zone)
         return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
+    def last_day(end: datetime | str | None) -> str:
+        """The last local day of a window stored as its first moment past the end
+        (`valid_until`): a program that ends on 30 June is stored as 1 July, 00:00."""
+        if end is None:
+            return "—"
+        moment = datetime.fromisoformat(end) if isinstance(end, str) else end
+        return when(moment - timedelta(microseconds=1), False)
+
     def as_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
     return _ENV.get_template(template).render(
         t=text, lang=lang, lang_href="?" + urlencode(
             {**(page_query or {}), "lang": "en" if lang == "zh-CN" else "zh-CN"}),
-        money=money, when=when, as_json=as_json,
+        money=money, when=when, last_day=last_day, as_json=as_json,
         category=lambda code: category_name(code, lang),
         problems_json=json.dumps(i18n.problem_sentences(lang), ensure_ascii=False),
         **context)
