@@ -273,7 +273,7 @@ def unauthorized(detail: str = "This device is not signed in. Pair the till agai
     return UNAUTHORIZED(detail)
 
 
-def forbidden(detail: str) -> Problem:
+def forbidden(detail: str | Message | Phrase) -> Problem:
     return FORBIDDEN(detail)
 
 

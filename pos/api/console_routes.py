@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from pos import logs
 from pos.accounts.staff import Staff
 from pos.api import account_routes
 from pos.api.directory_routes import find
@@ -79,6 +80,26 @@ def page(request: web.Request, template: str, title_key: str, active: str,
         page_query=dict(request.query), staff=staff, csrf=staff.csrf_token or "", nav=nav,
         active=active, can=can, title=title, **context)
     return _html(request, text)
+
+
+def wants_console_page(request: web.Request) -> bool:
+    """A browser asking for a console page (a script asking for JSON gets the problem)."""
+    return request.method == "GET" and request.path.startswith("/admin") \
+        and "text/html" in request.headers.get("Accept", "")
+
+
+def problem_page(request: web.Request, status: int, said: str) -> web.Response:
+    """A refused console page (nothing there, a role that may not see it, the database
+    away) as a page: the sentence in the console's language, the request id to read out to
+    support, and the way back."""
+    lang = language(request)
+    text = i18n.translator(lang)
+    title = text.get(f"problem_page_{status}", text["problem_page"])
+    body = rendering.render(
+        "problem.html", lang, timezone=services(request).config.redemption.timezone,
+        page_query=dict(request.query), staff=None, csrf="", nav=[], active="", title=title,
+        said=said, request_id=logs.request_id.get() or "")
+    return _html(request, body, status)
 
 
 def _staff_page(path: str, summary: str, auth: Auth = "staff"

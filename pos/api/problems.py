@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from pos import logs
-from pos.api import field_errors
+from pos.api import console_routes, field_errors
 from pos.db import availability
 from pos.errors import (
     HTTP_ERROR,
@@ -21,6 +21,7 @@ from pos.errors import (
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     SERVICE_UNAVAILABLE,
+    ErrorCode,
     Problem,
     validation_error,
 )
@@ -43,8 +44,8 @@ PROBLEM_CODE = web.ResponseKey("pos_problem_code", str)
 _RETRY_AFTER = {429: {"Retry-After": "60"},
                 503: {"Retry-After": str(availability.RETRY_AFTER_SECONDS)}}
 
-_HTTP_CODES = {
-    404: (NOT_FOUND, "There is nothing at this address."),
+_HTTP_CODES: dict[int, tuple[ErrorCode, str | Message]] = {
+    404: (NOT_FOUND, msg("not_found.address")),
     405: (METHOD_NOT_ALLOWED, "This address does not accept that kind of request."),
     413: (PAYLOAD_TOO_LARGE, "The request is too large."),
 }
@@ -120,26 +121,35 @@ async def problem_middleware(
     try:
         response: web.StreamResponse = await handler(request)
         return response
-    except Problem as problem:
-        if problem.status >= 500:
-            log.warning("%s %s refused: %s", request.method, _route(request), problem.code)
-        return problem_response(problem, lang)
+    except Problem as raised:
+        if raised.status >= 500:
+            log.warning("%s %s refused: %s", request.method, _route(request), raised.code)
+        problem = raised
     except ValidationError as exc:
-        return problem_response(from_validation_error(exc), lang)
+        problem = from_validation_error(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         known = _HTTP_CODES.get(exc.status)
-        if known is not None:
-            return problem_response(known[0](known[1]), lang)
         # aiohttp's own refusals of a malformed request keep their status.
-        return problem_response(Problem(HTTP_ERROR, exc.reason, status=exc.status), lang)
+        problem = known[0](known[1]) if known is not None \
+            else Problem(HTTP_ERROR, exc.reason, status=exc.status)
     except Exception as exc:
         if availability.is_database_away(exc):
             # An outage, not a bug: one line, no trace; the pool heals when it comes back.
             log.warning("%s %s: database unavailable (%s)", request.method, _route(request),
                         type(exc).__name__)
-            return problem_response(database_unavailable(), lang)
-        # A bug: logged with its trace here, never shown to the client.
-        log.exception("unhandled error on %s %s", request.method, _route(request))
-        return problem_response(INTERNAL_ERROR(msg("internal_error")), lang)
+            problem = database_unavailable()
+        else:
+            # A bug: logged with its trace here, never shown to the client.
+            log.exception("unhandled error on %s %s", request.method, _route(request))
+            problem = INTERNAL_ERROR(msg("internal_error"))
+    if console_routes.wants_console_page(request):
+        # A person at the console reads a page in the console's language, not JSON.
+        said = problem_text(problem.code, problem.message, problem.detail,
+                            console_routes.language(request))
+        page = console_routes.problem_page(request, problem.status, said)
+        page.headers.update(_RETRY_AFTER.get(problem.status) or {})
+        page[PROBLEM_CODE] = problem.code
+        return page
+    return problem_response(problem, lang)

@@ -33,6 +33,8 @@ from pos.errors import (
     forbidden,
     unauthorized,
 )
+from pos.messages import Phrase, msg
+from pos.problem_texts import NEEDS_WORDS, ROLE_WORDS
 from pos.roles import ADMITS, NEEDS, StaffKind
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,8 +103,8 @@ def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
             raise PASSWORD_CHANGE_REQUIRED("Choose your own password first (the one you were "
                                            "given works only once).")
         if staff.role not in admitted:
-            raise forbidden(f"This needs {NEEDS[kind]}; you are signed in as "
-                            f"{staff.role}.")
+            raise forbidden(msg("forbidden.role", needs=Phrase(NEEDS_WORDS[kind]),
+                                role=Phrase(ROLE_WORDS[staff.role])))
         return staff
     return check
 

@@ -13,6 +13,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "list_sep": ("、", ", "),
     "lp": ("（", " ("),
     "rp": ("）", ")"),
+    "colon": ("：", ": "),
     "lang_other": ("English", "中文"),
     "signed_in_as": ("已登录：", "Signed in as "),
     "sign_out": ("退出登录", "Sign out"),
@@ -50,6 +51,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "working": ("处理中…", "Working…"),
     "read_only": ("您的角色只能查看。", "Your role can only read."),
     "error_prefix": ("未能完成：", "Not done: "),
+    # a console page that cannot be shown
+    "problem_page": ("无法打开此页", "This page cannot be shown"),
+    "problem_page_403": ("无权查看此页", "Not allowed"),
+    "problem_page_404": ("找不到此页", "Page not found"),
+    "request_ref": ("请求编号：", "Request reference: "),
+    "back_home": ("返回概览", "Back to the overview"),
     # overview
     "home_title": ("概览", "Overview"),
     "home_intro": ("从创建项目到第一份结算文件：1. 创建项目；2. 添加商户和收银台并配对；"
@@ -250,6 +257,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "actor": ("操作人", "Who"),
     "role": ("角色", "Role"),
     "address": ("来源地址", "From"),
+    "address_local": ("本机命令行", "local (command line)"),
     "action": ("操作", "Action"),
     "object": ("对象", "Object"),
     "change": ("变更", "Change"),
@@ -292,6 +300,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "disable": ("停用", "Disable"),
     "enable": ("启用", "Enable"),
     "tokens_title": ("我的个人 API 令牌", "My personal API tokens"),
+    "tokens_none": ("还没有令牌。", "No tokens yet."),
     "tokens_help": ("脚本可用令牌调用接口，权限与您的账号相同。不用时请撤销。",
                     "Scripts call the API with a token and get your account's role. Revoke "
                     "what you no longer use."),
