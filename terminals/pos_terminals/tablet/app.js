@@ -124,8 +124,9 @@ function notice(text) {
   box.hidden = !text;
 }
 
-/** A refusal, large: the cashier's sentence for the problem, never a raw error. */
-function showProblem(section, problem) {
+/** A refusal, large: the cashier's sentence for the problem, never a raw error, under a
+ * title that says what did not happen (a voucher taken, unless `title` says otherwise). */
+function showProblem(section, problem, title = "problem_title") {
   const box = $(".problem", section);
   if (!problem) {
     box.hidden = true;
@@ -133,7 +134,7 @@ function showProblem(section, problem) {
     return;
   }
   box.replaceChildren(
-    el("strong", { className: "problem-title", textContent: state.t("problem_title") }),
+    el("strong", { className: "problem-title", textContent: state.t(title) }),
     el("p", { className: "problem-detail", textContent: state.t.problem(problem) }),
   );
   box.dataset.code = problem.code || "";
@@ -173,11 +174,11 @@ async function pair(event) {
       : await call("POST", "/v1/pairings", { body: { code: typed, device_key: deviceKey } });
     if (deviceKey && answer.status === 201) answer.body.device_key = deviceKey;
   } catch {
-    showProblem(section, { code: "network", detail: state.t("network") });
+    showProblem(section, { code: "network", detail: state.t("network") }, "pair_problem_title");
     return;
   }
   if (answer.status !== 201 && answer.status !== 200) {
-    showProblem(section, answer.body);
+    showProblem(section, answer.body, "pair_problem_title");
     return;
   }
   state.till = typed.startsWith("till_") ? { ...answer.body, secret: typed } : answer.body;
@@ -549,7 +550,7 @@ function renderSummary() {
       rows.push([t("sessions_used"), String(quote.sessions_used), "sessions-used"]);
     }
     rows.push([t("covered"), formatMoney(quote.covered, quote.currency), "covered"]);
-    rows.push([`${t("remainder")} (${t("remainder_by", { channel: channelName(quote.channel) })})`,
+    rows.push([t("remainder_by", { channel: channelName(quote.channel) }),
       formatMoney(quote.remainder, quote.currency), "remainder"]);
   }
   $("#summary").replaceChildren(...rows.flatMap(([label, value, name]) => [
@@ -636,7 +637,7 @@ async function runWrite(write) {
     renderReceipt();
   } else {
     renderReceipt();
-    showProblem($("#screen-receipt"), answer.body);
+    showProblem($("#screen-receipt"), answer.body, "void_problem_title");
   }
 }
 
