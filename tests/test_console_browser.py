@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """The program officer's console in a real browser (Debian's Chromium through Playwright)
 against the real service and PostgreSQL: an officer creates a program, adds a merchant and
 a till, makes a pairing code, uploads a beneficiary list, issues and downloads the cards;
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,16 @@ async def test_a_program_from_creation_to_an_approved_settlement(
     program_url = page.url
     await expect(page.locator("dl.facts")).to_contain_text("文具")
     await expect(page.locator("dl.facts")).to_contain_text("100.00 CNY")
+    # The end shown and offered for editing is the last day the officer chose; saving the
+    # form as it is leaves it there.
+    last_day = str(date.today() + timedelta(days=180))
+    edit = page.locator("form[data-method=PATCH]")
+    for _ in range(2):
+        await expect(page.locator("dl.facts")).to_contain_text(f"– {last_day}")
+        await expect(edit.locator("input[name=valid_until]")).to_have_value(last_day)
+        await edit.locator("button[type=submit]").click()
+        await page.wait_for_load_state()
+    await expect(page.locator("dl.facts")).to_contain_text(f"– {last_day}")
 
     # A merchant, a till, and the till's pairing code.
     await page.click("nav a[href='/admin/merchants']")
@@ -195,7 +207,7 @@ async def test_a_refused_form_speaks_the_pages_language_not_the_browsers(
     context = await _context(browser, lang="en-US")
     page = await context.new_page()
     await _sign_in_first_time(page, base, officer)
-    for lang, said in (("zh-CN", "请求有误（每次消费上限 per_visit_cap）："  # noqa: RUF001
+    for lang, said in (("zh-CN", "请求有误（每次消费上限 per_visit_cap）："
                                  "400.00 超过了一张券的总额 300.00。"),
                        ("en", "The request was not understood (per_visit_cap): 400.00 is "
                               "more than a voucher holds (300.00).")):
@@ -294,3 +306,46 @@ async def test_every_console_page_in_both_languages(
         await _shot(page, lang, "tablet-program")
         assert errors == []
         await context.close()
+
+
+async def test_a_page_the_console_cannot_show_is_a_page_in_its_language(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    """A page that is not there, or not for one's role, is a console page with the sentence
+    in the console's language and the request's reference, never the JSON a script gets."""
+    base = str(world.client.make_url("")).rstrip("/")
+    officer = await person(world, "qian.officer", "officer")
+    context = await _context(browser)
+    page = await context.new_page()
+    await _sign_in_first_time(page, base, officer)
+    said = {
+        "zh-CN": {"/admin/accounts": (403, "无权查看此页",
+                                      "此操作需要管理员；您登录的角色是项目专员。"),
+                  "/admin/no-such-page": (404, "找不到此页",
+                                          "这个网址没有内容，请检查网址是否正确。"),
+                  f"/admin/programs/{uuid.uuid4()}": (404, "找不到此页", "没有找到该项目。")},
+        "en": {"/admin/accounts": (403, "Not allowed", "This needs an administrator; you are "
+                                   "signed in as program officer."),
+               "/admin/no-such-page": (404, "Page not found",
+                                       "There is nothing at this address."),
+               f"/admin/programs/{uuid.uuid4()}": (404, "Page not found",
+                                                   "No program was found.")}}
+    for lang, pages in said.items():
+        for number, (path, (status, title, sentence)) in enumerate(pages.items(), start=1):
+            response = await page.goto(f"{base}{path}?lang={lang}")
+            assert response is not None and response.status == status, path
+            assert "text/html" in (await response.header_value("content-type") or "")
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+            await expect(page.locator("h1")).to_have_text(title)
+            await expect(page.locator("#problem .error")).to_have_text(sentence)
+            await expect(page.locator("#problem code")).to_have_text(re.compile(r"^\w{8,}$"))
+            await _shot(page, lang, f"refused-{number}-{status}")
+        await page.click("#problem a[href='/admin/']")
+        await expect(page).to_have_url(re.compile(r"/admin/$"))
+    # A script asking for JSON still gets the problem.
+    answer = await page.evaluate("""async () => {
+        const r = await fetch('/admin/no-such-page', {headers: {Accept: 'application/json'}});
+        return [r.status, r.headers.get('content-type').split(';')[0]];
+    }""")
+    assert answer == [404, "application/problem+json"]
+    await context.close()

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """The till app in a real browser (Debian's Chromium, headless, through Playwright) against
 the real service on a loopback port and a real PostgreSQL.
 
@@ -35,11 +36,13 @@ CAMERA_READY = {"zh-CN": "请将二维码对准摄像头", "en": "Hold the QR co
 QR_VOUCHER = {"zh-CN": "二维码券", "en": "QR voucher"}
 TEXT = {
     "zh-CN": {"pair": "配对收银台", "not_covered": "券不付", "voided": "已撤销",
+              "not_paired": "无法配对", "remainder": "还需支付（由现金支付）",
               "accepted": "收券成功", "unknown": "结果未知",
               "not_this_shop": "这张券不能在本店使用。",
               "nothing_eligible": "购物篮里没有这张券可以支付的商品。",
               "sweets": "本券不支付糖果甜点"},
     "en": {"pair": "Pair this till", "not_covered": "Not covered", "voided": "Voided",
+           "not_paired": "Not paired", "remainder": "Left to pay (by cash)",
            "accepted": "Voucher accepted", "unknown": "Outcome unknown",
            "not_this_shop": "This voucher cannot be used in this shop.",
            "nothing_eligible": "Nothing in this basket can be paid with this voucher.",
@@ -101,6 +104,13 @@ async def test_sale_from_pairing_to_void(
         await expect(page.locator("html")).to_have_attribute("lang", lang)
         await screenshot(page, lang, "01-pairing")
 
+        # A wrong code is refused as a pairing, not as a voucher.
+        await page.fill("#pair-code", "ZZZZ-ZZZZ")
+        await page.click("#pair-form button[type=submit]")
+        await expect(page.locator("#screen-pair .problem-title")).to_have_text(
+            words["not_paired"])
+        await screenshot(page, lang, "01b-pairing-refused")
+
         # Pairing: the code from the admin API gives the tablet its own till secret.
         await pair(page, await pairing_code(world.client, sale.shop.till_id))
         stored = await page.evaluate("JSON.parse(localStorage.getItem('pos.till'))")
@@ -123,6 +133,7 @@ async def test_sale_from_pairing_to_void(
         await expect(covered).to_have_text("¥100.00")  # eligible 130, capped at 100 a visit
         await expect(page.locator("#summary dd.remainder")).to_have_text("¥45.50")
         await expect(page.locator("#summary dd.total")).to_have_text("¥145.50")
+        await expect(page.locator("#summary dt").nth(2)).to_have_text(words["remainder"])
         sweets = page.locator("#lines li[data-line='3']")
         await expect(sweets).to_have_class("line ineligible")
         await expect(sweets.locator(".verdict")).to_contain_text(words["not_covered"])
