@@ -142,3 +142,13 @@ async def test_nul_in_a_sign_in_form_or_a_product_list_is_refused(
         headers={**ADMIN, "Content-Type": "text/csv"})
     await _refused(resp, 422, "validation_error")
     assert await _counts(db) == before
+
+
+async def test_an_unknown_address_is_said_in_one_language(world: World) -> None:
+    for path in ("/nowhere", "/v1/redemptions/../../etc/passwd", "/v1/programs/x/y/z"):
+        resp = await world.client.get(path, headers=ADMIN)
+        body = await _refused(resp, 404, "not_found")
+        assert not any(c.isascii() and c.isalpha() for c in body["detail"]), body
+        resp = await world.client.get(path, headers={**ADMIN, "Accept-Language": "en"})
+        body = await _refused(resp, 404, "not_found")
+        assert body["detail"] == "There is nothing at this address.", body

@@ -21,6 +21,7 @@ from pos.errors import (
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     SERVICE_UNAVAILABLE,
+    ErrorCode,
     Problem,
     validation_error,
 )
@@ -43,8 +44,8 @@ PROBLEM_CODE = web.ResponseKey("pos_problem_code", str)
 _RETRY_AFTER = {429: {"Retry-After": "60"},
                 503: {"Retry-After": str(availability.RETRY_AFTER_SECONDS)}}
 
-_HTTP_CODES = {
-    404: (NOT_FOUND, "There is nothing at this address."),
+_HTTP_CODES: dict[int, tuple[ErrorCode, str | Message]] = {
+    404: (NOT_FOUND, msg("not_found.address")),
     405: (METHOD_NOT_ALLOWED, "This address does not accept that kind of request."),
     413: (PAYLOAD_TOO_LARGE, "The request is too large."),
 }
