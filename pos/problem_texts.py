@@ -36,8 +36,7 @@ PROBLEM_TEXTS: dict[str, Texts] = {
         "The Idempotency-Key header must be 1 to 200 printable characters."),
     "not_found": _t("没有找到对应记录：{detail}", "{detail}"),
     "not_found.redemption": _t("没有找到这笔收券记录。", "No redemption was found."),
-    "not_found.address": _t("这个网址没有内容，请检查网址是否正确。",
-                            "There is nothing at this address."),
+    "not_found.address": _t("这个地址没有任何内容。", "There is nothing at this address."),
     "not_found.metrics": _t(
         "运行指标未开启：尚未配置指标令牌（[metrics] token 或 POS_METRICS_TOKEN）。",
         "Metrics are off: no metrics token is configured ([metrics] token or "

@@ -49,7 +49,9 @@ class NewAccount:
 
 
 def digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+    # A token or cookie sent as bytes that are not UTF-8 reaches us as lone surrogates:
+    # hashed as sent it matches nothing (401), rather than failing to encode (500).
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
 def _staff(account: store.Account, via: str, csrf: str | None = None) -> Staff:

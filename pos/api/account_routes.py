@@ -1,9 +1,11 @@
+# ruff: noqa: RUF001
 """Accounts over HTTP: signing in and out of the console, one's own password and personal
 tokens, administrators' account management, the audit log and its check, and the changes
 waiting for a second account."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -69,8 +71,9 @@ async def sign_in_from_form(request: web.Request) -> tuple[web.HTTPSeeOther | No
     except (UnicodeDecodeError, ValueError):
         raise validation_error(msg("validation_error.sign_in_form")) from None
     login, password = form.get("login"), form.get("password")
+    # No login holds NUL (and PostgreSQL text cannot): such a form is simply not right.
     if not isinstance(login, str) or not isinstance(password, str) or not login \
-            or len(login) > 63 or len(password) > 200:
+            or len(login) > 63 or len(password) > 200 or "\x00" in login:
         return None, "sign_in_failed"
     try:
         session = await signing_in.sign_in(
@@ -229,15 +232,28 @@ async def reset_password(request: web.Request) -> web.Response:
 # the audit log and four eyes
 
 
-def audit_filter(query: dict[str, str] | web.Request) -> audit_log.AuditFilter:
+def audit_filter(query: Mapping[str, str] | web.Request) -> audit_log.AuditFilter:
     values = query.query if isinstance(query, web.Request) else query
     before = values.get("before")
-    if before is not None and not before.isdigit():
+    # Bounded before int(), then to the column's bigint.
+    if before is not None and not (before.isascii() and before.isdigit()
+                                   and len(before) <= 19 and int(before) < 2**63):
         raise validation_error(words("before 须是行号。", "before must be a row number."))
     return audit_log.AuditFilter(
-        actor=values.get("actor") or None, object_table=values.get("table") or None,
-        object_id=values.get("object") or None,
+        actor=_filter_text(values, "actor"), object_table=_filter_text(values, "table"),
+        object_id=_filter_text(values, "object"),
         before_seq=int(before) if before else None)
+
+
+def _filter_text(values: Mapping[str, str], name: str) -> str | None:
+    """A filter's text, None when absent; PostgreSQL text cannot hold NUL, and no login,
+    table or id is longer than 200 characters."""
+    value = values.get(name) or None
+    if value is not None and ("\x00" in value or len(value) > 200):
+        raise validation_error(words("{name} 须是最多 200 个字符的文字，且不含 NUL 字符。",
+                                     "{name} must be text of at most 200 characters, "
+                                     "without NUL.", name=name))
+    return value
 
 
 @routes.get("/v1/audit-log", summary="The audit log, newest first (?actor=, ?table=, "

@@ -51,7 +51,9 @@ def new_till_secret() -> str:
 
 
 def secret_hash(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+    # A header's bytes that are not UTF-8 arrive as lone surrogates (aiohttp decodes them
+    # with surrogateescape): hash the bytes as sent, which match no secret, never fail.
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
 def _report_session_mac(admin_hash: bytes, expires: int) -> str:
@@ -121,7 +123,7 @@ class Authenticator:
             return False
         expected = _report_session_mac(self._admin_hash, int(expires_text))
         # As bytes: comparing str raises on non-ASCII, and a cookie is whatever was sent.
-        return hmac.compare_digest(mac.encode(), expected.encode())
+        return hmac.compare_digest(mac.encode("utf-8", "surrogateescape"), expected.encode())
 
     def require_admin(self, request: web.Request) -> None:
         token = bearer(request)
@@ -158,7 +160,8 @@ class Authenticator:
                     field = (await request.post()).get("csrf")
                     sent = field if isinstance(field, str) else ""
                 assert found.csrf_token is not None
-                if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+                if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"),
+                                           found.csrf_token.encode()):
                     raise CSRF_FAILED("This request did not come from the console page. "
                                       "Reload the page and try again.")
             return found

@@ -18,7 +18,9 @@ MAX_LIMIT = 500
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+    # Bounded before int(): thousands of digits are refused by int() with a ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3 \
+            or not 1 <= int(raw) <= MAX_LIMIT:
         raise validation_error(words("limit 须是 1 到 {most} 之间的整数。",
                                      "limit must be a whole number from 1 to {most}.",
                                      most=MAX_LIMIT))

@@ -134,6 +134,15 @@ async def problem_middleware(
         # aiohttp's own refusals of a malformed request keep their status.
         problem = known[0](known[1]) if known is not None \
             else Problem(HTTP_ERROR, exc.reason, status=exc.status)
+    except web.RequestPayloadError:
+        # A body aiohttp cannot read, such as one that does not decode as its
+        # Content-Encoding says: the client's mistake, and nothing was done with it. The
+        # connection cannot carry another request (aiohttp closes it), so say so.
+        refused = problem_response(HTTP_ERROR(
+            "The request's body cannot be read as its Content-Encoding says it was sent."),
+            lang)
+        refused.force_close()
+        return refused
     except Exception as exc:
         if availability.is_database_away(exc):
             # An outage, not a bug: one line, no trace; the pool heals when it comes back.

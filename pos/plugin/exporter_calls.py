@@ -26,7 +26,6 @@ from pos.plugin.exporter_types import (
     RunExporter,
     TextLines,
 )
-from pos.plugin.exporter_types import Refusal as Refusal
 from pos.plugin.loading import Registered
 
 log = logging.getLogger(__name__)

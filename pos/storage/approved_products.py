@@ -39,9 +39,13 @@ def parse_csv(text: str) -> list[ApprovedProduct]:
     """Rows of `gtin[,description]`; a header row naming `gtin` is allowed. Every GTIN must
     be 8, 12, 13 or 14 digits with a right check digit; a bad row refuses the whole file
     (the list is replaced whole or not at all)."""
+    if "\x00" in text:  # the csv module reads NUL since Python 3.11; PostgreSQL cannot
+        raise validation_error(words("清单中含有 NUL 字符，未做任何更改。",
+                                     "The list contains a NUL character. Nothing was "
+                                     "changed."))
     try:
         rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a stray NUL
+    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB)
         raise validation_error(words(
             "清单不是可读的 CSV 文件（{error}），未做任何更改。",
             "The list is not a readable CSV file ({error}). Nothing was changed.",
