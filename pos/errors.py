@@ -269,11 +269,12 @@ PLUGIN_ERROR = _declare("plugin_error", 502, "A plugin failed", Problem)
 INTERNAL_ERROR = _declare("internal_error", 500, "Something went wrong", Problem)
 
 
-def unauthorized(detail: str = "This device is not signed in. Pair the till again.") -> Problem:
+def unauthorized(detail: str | Phrase = "This device is not signed in. Pair the till again."
+                 ) -> Problem:
     return UNAUTHORIZED(detail)
 
 
-def forbidden(detail: str | Message | Phrase) -> Problem:
+def forbidden(detail: str | Phrase) -> Problem:
     return FORBIDDEN(detail)
 
 

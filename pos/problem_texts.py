@@ -50,8 +50,6 @@ PROBLEM_TEXTS: dict[str, Texts] = {
         "{login} 生成了这次结算，其批次须由另一个账号批准。",
         "{login} cut this settlement run, so another account must approve its batches."),
     "not_found.account": _t("没有登录名为 {login} 的账号。", "No account has the login {login}."),
-    "forbidden.role": _t("此操作需要{needs}；您登录的角色是{role}。",
-                         "This needs {needs}; you are signed in as {role}."),
     "forbidden.account_disabled": _t("账号 {login} 已停用。",
                                      "The account {login} is disabled."),
     "forbidden.cannot_settle": _t(
@@ -284,20 +282,6 @@ PROBLEM_TEXTS: dict[str, Texts] = {
     "offline_limit_exceeded.once_a_day": _t(
         "这张券当天已在本收银台离线使用过一次，这笔离线销售未被接受。",
         "This till already sold to this voucher offline that day."),
-}
-
-# Who a route lets in (`pos.roles.NEEDS`) and the role of who asked, for `forbidden.role`.
-NEEDS_WORDS: dict[str, Texts] = {
-    "admin": _t("管理员", "an administrator"),
-    "officer": _t("项目专员或管理员", "a program officer or an administrator"),
-    "finance": _t("财务人员或管理员", "finance staff or an administrator"),
-    "staff": _t("已登录的账号", "a signed-in account"),
-}
-ROLE_WORDS: dict[str, Texts] = {
-    "admin": _t("管理员", "administrator"),
-    "officer": _t("项目专员", "program officer"),
-    "finance": _t("财务", "finance"),
-    "auditor": _t("审计", "auditor"),
 }
 
 # What a `not_found` problem names (`pos.errors.not_found`): each thing, as a person says it.

@@ -24,10 +24,17 @@ ADMITS: dict[StaffKind, frozenset[Role]] = {
     "staff": frozenset(ROLES),
 }
 
-# What a refusal tells the caller the route needs, in words.
-NEEDS: dict[StaffKind, str] = {
-    "admin": "an administrator",
-    "officer": "a program officer or an administrator",
-    "finance": "finance staff or an administrator",
-    "staff": "a signed-in account",
+# What a refusal tells the caller the route needs, in words (zh-CN and en).
+NEEDS: dict[StaffKind, dict[str, str]] = {
+    "admin": {"zh-CN": "管理员", "en": "an administrator"},
+    "officer": {"zh-CN": "项目专员或管理员", "en": "a program officer or an administrator"},
+    "finance": {"zh-CN": "财务或管理员", "en": "finance staff or an administrator"},
+    "staff": {"zh-CN": "已登录的账号", "en": "a signed-in account"},
+}
+# A role as the console names it, for the same sentences.
+ROLE_NAMES: dict[Role, dict[str, str]] = {
+    "admin": {"zh-CN": "管理员", "en": "admin"},
+    "officer": {"zh-CN": "项目专员", "en": "officer"},
+    "finance": {"zh-CN": "财务", "en": "finance"},
+    "auditor": {"zh-CN": "审计", "en": "auditor"},
 }

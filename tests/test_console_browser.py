@@ -320,11 +320,11 @@ async def test_a_page_the_console_cannot_show_is_a_page_in_its_language(
     await _sign_in_first_time(page, base, officer)
     said = {
         "zh-CN": {"/admin/accounts": (403, "无权查看此页",
-                                      "此操作需要管理员；您登录的角色是项目专员。"),
+                                      "这项操作须由管理员办理；您登录的角色是项目专员。"),
                   "/admin/no-such-page": (404, "找不到此页", "这个地址没有任何内容。"),
                   f"/admin/programs/{uuid.uuid4()}": (404, "找不到此页", "没有找到该项目。")},
         "en": {"/admin/accounts": (403, "Not allowed", "This needs an administrator; you are "
-                                   "signed in as program officer."),
+                                   "signed in as officer."),
                "/admin/no-such-page": (404, "Page not found",
                                        "There is nothing at this address."),
                f"/admin/programs/{uuid.uuid4()}": (404, "Page not found",

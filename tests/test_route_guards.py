@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Every route's guard, walked from the app's own route table: a guarded route refuses a
 caller with no credential, a wrong one, or one of the other kind, before its handler runs
 and without changing anything (the scrape token of /metrics opens nothing else, and nothing
@@ -213,3 +214,26 @@ async def test_roles_are_what_the_issue_says(world: World) -> None:
     assert by_route[("POST", "/v1/settlements/{id}/approve")] == {"admin", "finance"}
     assert by_route[("POST", "/v1/programs/{id}/issuances")] == {"admin", "officer"}
     assert by_route[("POST", "/v1/accounts")] == {"admin"}
+
+
+async def test_staff_refusals_speak_to_staff_in_their_language(world: World) -> None:
+    """A person at the console or with a personal token is told about their own credential
+    or role, in Chinese by default: never the tablet's "re-pair this till"."""
+    tokens = await _role_tokens(world)
+    path = "/v1/accounts"  # administrators only
+    cases = [
+        ({}, 401, "请先登录：这项操作须由管理员办理。",
+         "Sign in first: this needs an administrator."),
+        (WRONG_ADMIN, 401, "管理员令牌不正确。", "The admin token is not right."),
+        (FORGED_TILL, 403, "收银台不能做这项操作，须由管理员办理。",
+         "A till cannot do this; it needs an administrator."),
+        (tokens["auditor"], 403, "这项操作须由管理员办理；您登录的角色是审计。",
+         "This needs an administrator; you are signed in as auditor."),
+    ]
+    for headers, status, chinese, english in cases:
+        for language, said in (("zh-CN", chinese), ("en", english)):
+            resp = await world.client.get(path, headers={**headers,
+                                                         "Accept-Language": language})
+            body = await resp.json()
+            assert (resp.status, body["detail"]) == (status, said), body
+            assert "平板" not in body["detail"]

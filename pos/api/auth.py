@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Who is calling: staff (a named account's console session cookie or personal API token,
 or the bootstrap admin token from the configuration or the data folder, or a report
 session cookie made from it), a till (a bearer secret whose SHA-256 is stored), or
@@ -21,7 +22,7 @@ from aiohttp import web
 from pos.accounts import signing_in
 from pos.accounts.staff import BOOTSTRAP, Staff
 from pos.errors import CSRF_FAILED, NOT_FOUND, UNAUTHORIZED, forbidden, unauthorized
-from pos.messages import msg
+from pos.messages import msg, words
 from pos.service.change_listener import EVERYTHING, ChangeListener
 from pos.storage import setup as setup_store
 from pos.till.voucher_lookup import Till
@@ -128,11 +129,13 @@ class Authenticator:
     def require_admin(self, request: web.Request) -> None:
         token = bearer(request)
         if token is None:
-            raise unauthorized("Sign in with the admin token.")
+            raise unauthorized(words("请用管理员令牌登录。", "Sign in with the admin token."))
         if not hmac.compare_digest(secret_hash(token), self._admin_hash):
             if token.startswith(TILL_SECRET_PREFIX):
-                raise forbidden("A till cannot do this; it needs the program administrator.")
-            raise unauthorized("The admin token is not right.")
+                raise forbidden(words("收银台不能做这项操作，须由管理员办理。",
+                                      "A till cannot do this; it needs the program "
+                                      "administrator."))
+            raise unauthorized(words("管理员令牌不正确。", "The admin token is not right."))
 
     async def staff(self, request: web.Request) -> Staff | None:
         """The staff member calling, or None when the request carries no staff credential.
@@ -145,14 +148,16 @@ class Authenticator:
             if token.startswith(signing_in.PERSONAL_TOKEN_PREFIX):
                 found = await signing_in.token_staff(self._pool, token)
                 if found is None:
-                    raise unauthorized("This personal token is not right or was revoked.")
+                    raise unauthorized(words("个人令牌不正确或已被撤销。",
+                                         "This personal token is not right or was revoked."))
                 return found
             return None
         session = request.cookies.get(signing_in.SESSION_COOKIE)
         if session:
             found = await signing_in.session_staff(self._pool, session)
             if found is None:
-                raise unauthorized("Your session has ended. Sign in again.")
+                raise unauthorized(words("登录已失效，请重新登录。",
+                                         "Your session has ended. Sign in again."))
             if request.method not in _SAFE_METHODS:
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not sent and request.content_type == "application/x-www-form-urlencoded":
@@ -162,8 +167,10 @@ class Authenticator:
                 assert found.csrf_token is not None
                 if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"),
                                            found.csrf_token.encode()):
-                    raise CSRF_FAILED("This request did not come from the console page. "
-                                      "Reload the page and try again.")
+                    raise CSRF_FAILED(words(
+                        "这个请求不是从控制台页面发出的，请刷新页面后重试。",
+                        "This request did not come from the console page. Reload the page "
+                        "and try again."))
             return found
         return None
 
@@ -191,6 +198,7 @@ class Authenticator:
         till = await self.till(request)
         if till is None:
             if self.is_admin(request):
-                raise forbidden("Only a paired till can do this.")
+                raise forbidden(words("只有已配对的收银台才能做这项操作。",
+                                      "Only a paired till can do this."))
             raise unauthorized()
         return till

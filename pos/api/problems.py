@@ -34,6 +34,7 @@ from pos.messages import (
     pick,
     problem_text,
     render,
+    words,
 )
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,9 @@ async def problem_middleware(
         # A body aiohttp cannot read, such as one that does not decode as its
         # Content-Encoding says: the client's mistake, and nothing was done with it. The
         # connection cannot carry another request (aiohttp closes it), so say so.
-        refused = problem_response(HTTP_ERROR(
-            "The request's body cannot be read as its Content-Encoding says it was sent."),
+        refused = problem_response(HTTP_ERROR(words(
+            "请求正文无法按其 Content-Encoding 所说的方式读取。",
+            "The request's body cannot be read as its Content-Encoding says it was sent.")),
             lang)
         refused.force_close()
         return refused

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """A route table that also describes itself, so the OpenAPI document is built from the
 same declarations aiohttp routes (and a test checks the two agree).
 
@@ -33,9 +34,9 @@ from pos.errors import (
     forbidden,
     unauthorized,
 )
-from pos.messages import Phrase, msg
-from pos.problem_texts import NEEDS_WORDS, ROLE_WORDS
-from pos.roles import ADMITS, NEEDS, StaffKind
+from pos.messages import Phrase, words
+from pos.problem_texts import texts
+from pos.roles import ADMITS, NEEDS, ROLE_NAMES, StaffKind
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guard = Callable[[web.Request], Awaitable[Principal]]
@@ -69,11 +70,14 @@ PASSWORD_CHANGE_PATHS = frozenset({
 
 def _no_staff(request: web.Request, kind: StaffKind) -> Problem:
     token = bearer(request)
+    needs = Phrase(NEEDS[kind])
     if token is not None and token.startswith(_TILL_PREFIX):
-        return forbidden(f"A till cannot do this; it needs {NEEDS[kind]}.")
+        return forbidden(words("收银台不能做这项操作，须由{needs}办理。",
+                               "A till cannot do this; it needs {needs}.", needs=needs))
     if token is not None:
-        return unauthorized("The admin token is not right.")
-    return unauthorized("Sign in first: this needs " + NEEDS[kind] + ".")
+        return unauthorized(words("管理员令牌不正确。", "The admin token is not right."))
+    return unauthorized(words("请先登录：这项操作须由{needs}办理。",
+                              "Sign in first: this needs {needs}.", needs=needs))
 
 
 def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
@@ -100,11 +104,15 @@ def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
                 and request.path not in PASSWORD_CHANGE_PATHS:
             if html and _wants_page(request):
                 raise web.HTTPSeeOther("/admin/password")
-            raise PASSWORD_CHANGE_REQUIRED("Choose your own password first (the one you were "
-                                           "given works only once).")
+            raise PASSWORD_CHANGE_REQUIRED(words(
+                "请先设置您自己的密码（初始密码只能用一次）。",
+                "Choose your own password first (the one you were given works only once)."))
         if staff.role not in admitted:
-            raise forbidden(msg("forbidden.role", needs=Phrase(NEEDS_WORDS[kind]),
-                                role=Phrase(ROLE_WORDS[staff.role])))
+            raise forbidden(words("这项操作须由{needs}办理；您登录的角色是{role}。",
+                                  "This needs {needs}; you are signed in as {role}.",
+                                  needs=Phrase(NEEDS[kind]),
+                                  role=Phrase(ROLE_NAMES.get(staff.role, texts(staff.role,
+                                                                               staff.role)))))
         return staff
     return check
 
