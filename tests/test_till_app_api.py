@@ -148,7 +148,8 @@ async def test_a_till_reads_who_it_is(world: World) -> None:
     resp = await world.client.get("/v1/till", headers=shop.headers())
     assert resp.status == 200
     assert await resp.json() == {"till_id": shop.till_id, "merchant_id": shop.merchant_id,
-                                 "till_name": "Till 1", "merchant_name": "Stationery"}
+                                 "till_name": "Till 1", "merchant_name": "Stationery",
+                                 "time_zone": "Asia/Shanghai"}  # the shop's clock
     assert (await world.client.get("/v1/till", headers=ADMIN)).status == 403
     assert (await world.client.get("/v1/till")).status == 401
 

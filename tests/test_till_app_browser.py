@@ -8,8 +8,10 @@ Each step is saved as a screenshot in test-artifacts/till/<language>/, at the po
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -88,6 +90,8 @@ async def redemptions_of(database_url: str, voucher_id: str) -> list[dict[str, A
     return [dict(r) for r in rows]
 
 
+SHOP_ZONE = ZoneInfo("Asia/Shanghai")  # the service's time zone (config.toml)
+
 # ------------------------------------------------------------------------------------------
 # the whole sale: pairing, manual code, mixed basket, confirm, receipt, print, void, unpair
 
@@ -98,7 +102,8 @@ async def test_sale_from_pairing_to_void(
 ) -> None:
     sale = await wish_sale(world)
     words = TEXT[lang]
-    async with open_till(browser, world.client, lang) as till:
+    # The tablet's clock is left on UTC; its receipts still show the shop's time.
+    async with open_till(browser, world.client, lang, tablet_zone="UTC") as till:
         page = till.page
         await expect(page.locator("#screen-pair h2")).to_have_text(words["pair"])
         await expect(page.locator("html")).to_have_attribute("lang", lang)
@@ -143,9 +148,15 @@ async def test_sale_from_pairing_to_void(
         await screenshot(page, lang, "04-basket")
 
         # Confirm: the receipt.
+        pressed = datetime.now(SHOP_ZONE)
         await page.click("#confirm")
         receipt = page.locator("#receipt")
         await expect(receipt.locator("h2")).to_have_text(words["accepted"])
+        printed = await receipt.locator(".receipt-row.time span").nth(1).text_content()
+        assert printed is not None
+        at = datetime.strptime(printed, "%Y-%m-%d %H:%M").replace(tzinfo=SHOP_ZONE)
+        assert timedelta(minutes=-1) <= at - pressed <= timedelta(minutes=1), (printed,
+                                                                               pressed)
         await expect(receipt.locator(".receipt-row.covered")).to_contain_text("¥100.00")
         await expect(receipt.locator(".receipt-row.remainder")).to_contain_text("¥45.50")
         await expect(receipt.locator(".receipt-row.balance")).to_contain_text("¥200.00")

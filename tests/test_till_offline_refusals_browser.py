@@ -9,6 +9,7 @@ test-artifacts/till/<lang>/.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from tests.browser.fixtures import (  # noqa: F401 - fixtures
 )
 from tests.browser.harness import screenshot
 from tests.conftest import ADMIN, World
-from tests.test_till_app_browser import add_line, pair
+from tests.test_till_app_browser import SHOP_ZONE, add_line, pair
 from tests.test_till_offline_browser import (
     offline_rows,
     offline_sale,
@@ -66,13 +67,16 @@ async def test_a_refused_forwarded_sale_stays_listed_until_the_cashier_acknowled
 ) -> None:
     words = WORDS[lang]
     sale, vouchers = await offline_sale(world)
-    async with open_till(browser, world.client, lang, offline_app=True) as till:
+    # A tablet left on UTC: the refused sale's time is still read in the shop's zone.
+    async with open_till(browser, world.client, lang, offline_app=True,
+                         tablet_zone="UTC") as till:
         page = till.page
         await pair(page, await pairing_code(world.client, sale.shop.till_id))
         await ready_for_offline(page)
         await till.context.set_offline(True)
 
         await sell(page, vouchers[0]["token"], "30")
+        sold = datetime.now(SHOP_ZONE) + timedelta(hours=2)  # by the fast clock below
         # The tablet's clock runs two hours fast for the next sale: the service cannot
         # place it within the kit's life and refuses it when it is forwarded.
         await page.evaluate("(() => { window.__realNow = Date.now; "
@@ -93,6 +97,10 @@ async def test_a_refused_forwarded_sale_stays_listed_until_the_cashier_acknowled
         await expect(refused).to_have_attribute("data-code", "offline_kit_expired")
         await expect(panel.locator("h2")).to_contain_text(words["title"])
         await expect(refused.locator(".refused-row.amount dd")).to_contain_text("¥45.00")
+        shown = await refused.locator(".refused-row.time dd").text_content()
+        assert shown is not None
+        at = datetime.strptime(shown, "%Y-%m-%d %H:%M").replace(tzinfo=SHOP_ZONE)
+        assert timedelta(minutes=-1) <= at - sold <= timedelta(minutes=2), (shown, sold)
         await expect(refused.locator(".refused-row.voucher dd")).to_contain_text(
             vouchers[1]["id"].replace("-", "")[-4:].upper())
         await expect(refused.locator(".refused-row.voucher dd")).to_contain_text(words["voucher"])

@@ -67,16 +67,24 @@ async def pair(request: web.Request) -> web.Response:
     if payload.device_key is not None:
         await offline_kits.set_device_key(services(request).pool, till["till_id"],
                                           payload.device_key)
-    response = json_response({**till, "secret": secret, **_kit_key(request)}, status=201)
+    response = json_response({**till, "secret": secret, **_kit_key(request),
+                              "time_zone": _time_zone(request)}, status=201)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@routes.get("/v1/till", summary="The calling till: its id, its shop and their names",
-            auth="till")
+@routes.get("/v1/till", summary="The calling till: its id, its shop and their names, and "
+            "the time zone its receipts are in", auth="till")
 async def whoami(request: web.Request) -> web.Response:
     till = calling_till(request)
-    return json_response(await store.till_profile(services(request).pool, till.till_id))
+    return json_response({**await store.till_profile(services(request).pool, till.till_id),
+                          "time_zone": _time_zone(request)})
+
+
+def _time_zone(request: web.Request) -> str:
+    """The shop's clock for what the tablet prints and shows (a receipt, a refused offline
+    sale): the service's time zone, as the console shows times, never the tablet's own."""
+    return services(request).config.redemption.timezone
 
 
 def _kit_key(request: web.Request) -> dict[str, str]:

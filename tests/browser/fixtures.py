@@ -63,9 +63,10 @@ class TillPage:
 
 @asynccontextmanager
 async def open_till(browser: Browser, client: TestClient[Any, Any], lang: str,
-                    layout: str = "landscape", *, offline_app: bool = False
-                    ) -> AsyncIterator[TillPage]:
-    """The till app in a fresh browser profile whose browser asks for `lang`.
+                    layout: str = "landscape", *, offline_app: bool = False,
+                    tablet_zone: str = "Asia/Shanghai") -> AsyncIterator[TillPage]:
+    """The till app in a fresh browser profile whose browser asks for `lang`, on a tablet
+    whose clock is set to `tablet_zone`.
 
     With `offline_app` the app's service worker runs (the offline tests need it); otherwise
     it is blocked, because Playwright's request routing does not see what a service worker
@@ -73,7 +74,7 @@ async def open_till(browser: Browser, client: TestClient[Any, Any], lang: str,
     width, height = VIEWPORTS[layout]
     context = await browser.new_context(
         locale=lang, viewport={"width": width, "height": height}, device_scale_factor=1,
-        timezone_id="Asia/Shanghai", service_workers="allow" if offline_app else "block")
+        timezone_id=tablet_zone, service_workers="allow" if offline_app else "block")
     context.set_default_timeout(10_000)
     page = await context.new_page()
     errors = console_errors(page)

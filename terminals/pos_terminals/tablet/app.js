@@ -7,6 +7,7 @@ import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
 import { OfflineTill } from "./offline.js";
 import "./offline_i18n.js";
+import { localStamp } from "./local_time.js";
 import { renderRefused } from "./refused_sales.js";
 import { Scanner } from "./scanner.js";
 import {
@@ -106,7 +107,7 @@ function renderNet() {
 async function showRefused() {
   const refused = state.till ? await offline.refusedToShow() : [];
   net.refused = refused.length;
-  renderRefused($("#refused-sales"), state.t, refused, async (seq) => {
+  renderRefused($("#refused-sales"), state.t, refused, state.till?.time_zone, async (seq) => {
     await offline.acknowledge(seq);
     await showRefused();
   });
@@ -590,6 +591,7 @@ async function confirmRedemption() {
     program_name: programNames(state.quote),
     merchant_name: state.till.merchant_name, till_name: state.till.till_name,
     lines: basketBody().lines, at: new Date().toISOString(), till_id: state.till.till_id,
+    time_zone: state.till.time_zone,
     covered: state.quote.covered, currency: state.quote.currency,
   };
   // The key is made once per press of "confirm" and saved with the body before sending.
@@ -728,10 +730,7 @@ function renderReceipt() {
   const { redemption: r, context, voided } = state.receipt;
   const cur = r.currency;
   const outcomes = r.lines || [];
-  const when = new Date(context.at);
-  const stamp = `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${
-    String(when.getDate()).padStart(2, "0")} ${String(when.getHours()).padStart(2, "0")}:${
-    String(when.getMinutes()).padStart(2, "0")}`;
+  const stamp = localStamp(context.at, context.time_zone);
   const lines = outcomes.map((o) => el("div", { className: `receipt-line ${o.eligible ? "" : "ineligible"}` },
     el("span", { className: "receipt-line-name",
       textContent: `${o.eligible ? "✓" : "✗"} ${o.description}` }),
@@ -743,7 +742,7 @@ function renderReceipt() {
     el("h2", { textContent: voided ? t("receipt_voided_title") : t("receipt_title") }),
     receiptRow(t("receipt_shop"), context.merchant_name),
     receiptRow(t("receipt_till"), context.till_name),
-    receiptRow(t("receipt_time"), stamp),
+    receiptRow(t("receipt_time"), stamp, "time"),
     receiptRow(t("receipt_program"), context.program_name),
     el("hr"),
     ...lines,
@@ -955,6 +954,7 @@ async function confirmOffline() {
       program_name: checked.program.name, merchant_name: state.till.merchant_name,
       till_name: state.till.till_name, lines: body.lines, at: new Date(record.at).toISOString(),
       till_id: state.till.till_id, covered: q.covered, currency: checked.program.currency,
+      time_zone: state.till.time_zone,
     },
     voided: null,
   };

@@ -4,6 +4,7 @@
 // problem's `code` and `reason`, in the cashier's language, never a raw code), and what
 // to do about it. The shop is not paid a refused sale's voucher part, so none is dropped.
 
+import { localStamp } from "./local_time.js";
 import { formatMoney } from "./money.js";
 
 // What the cashier can do, by the kind of refusal: the voucher could not pay this (ask the
@@ -50,19 +51,12 @@ export function maskedReference(voucherId) {
   return String(voucherId || "").replace(/-/g, "").slice(-4).toUpperCase();
 }
 
-function stamp(ms) {
-  const when = new Date(ms);
-  const two = (n) => String(n).padStart(2, "0");
-  return `${when.getFullYear()}-${two(when.getMonth() + 1)}-${two(when.getDate())} ${
-    two(when.getHours())}:${two(when.getMinutes())}`;
-}
-
 function row(label, value, name) {
   return el("div", { className: `refused-row ${name}` },
     el("dt", { textContent: label }), el("dd", { textContent: value }));
 }
 
-function item(t, sale, onAcknowledge) {
+function item(t, sale, timeZone, onAcknowledge) {
   const currency = sale.currency || "CNY";
   const voucher = t(sale.typed ? "refused_voucher_typed" : "refused_voucher_value", {
     program: sale.program_name || "", ref: maskedReference(sale.voucher_id) });
@@ -79,7 +73,7 @@ function item(t, sale, onAcknowledge) {
   const node = el("article", { className: "refused-sale" },
     el("h3", { textContent: t("refused_sale") }),
     el("dl", { className: "refused-facts" },
-      row(t("refused_time"), stamp(sale.at), "time"),
+      row(t("refused_time"), localStamp(sale.at, timeZone), "time"),
       row(t("refused_amount"), amount, "amount"),
       row(t("refused_voucher"), voucher, "voucher"),
       row(t("refused_receipt"), sale.key, "receipt")),
@@ -95,8 +89,9 @@ function item(t, sale, onAcknowledge) {
   return node;
 }
 
-/** Fill `box` with the refused sales (hidden when there are none). */
-export function renderRefused(box, t, refused, onAcknowledge) {
+/** Fill `box` with the refused sales (hidden when there are none), their times in the
+ * shop's `timeZone`. */
+export function renderRefused(box, t, refused, timeZone, onAcknowledge) {
   box.hidden = refused.length === 0;
   box.dataset.count = String(refused.length);
   if (!refused.length) {
@@ -106,5 +101,5 @@ export function renderRefused(box, t, refused, onAcknowledge) {
   box.replaceChildren(
     el("h2", { textContent: t("refused_title", { count: refused.length }) }),
     el("p", { className: "refused-help", textContent: t("refused_help") }),
-    ...refused.map((sale) => item(t, sale, onAcknowledge)));
+    ...refused.map((sale) => item(t, sale, timeZone, onAcknowledge)));
 }
