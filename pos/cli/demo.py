@@ -79,7 +79,8 @@ async def load_demo(services: Services) -> dict[str, Any]:
         for program in programs:
             await setup_store.add_partner(pool, program, merchant)
         secret = new_till_secret()
-        await setup_store.create_till(pool, merchant, "Counter 1", secret_hash(secret))
+        await setup_store.create_till(pool, merchant, "1 号收银台 Counter 1",
+                                       secret_hash(secret))
         shops[name] = {"merchant_id": merchant, "till_secret": secret}
     children = [f"demo-child-{i:03d}" for i in range(1, 4)]
     vouchers = {
