@@ -14,7 +14,7 @@ from pos.accounts import four_eyes, signing_in
 from pos.accounts.signing_in import SESSION_COOKIE, Throttle
 from pos.api.client_address import client_address
 from pos.api.requests import AccountIn, PasswordChangeIn, TokenIn
-from pos.api.routing import Routes
+from pos.api.routing import Query, Routes, whole_number
 from pos.api.state import (
     body,
     calling_staff,
@@ -232,6 +232,15 @@ async def reset_password(request: web.Request) -> web.Response:
 # the audit log and four eyes
 
 
+# What the audit log can be narrowed by (here and on the console's audit page).
+AUDIT_FILTERS = (
+    Query("actor", "Only what this login did.", {"type": "string", "maxLength": 200}),
+    Query("table", "Only changes to this table.", {"type": "string", "maxLength": 200}),
+    Query("object", "Only changes to this row (its id).", {"type": "string", "maxLength": 200}),
+    whole_number("before", "Only rows before this row number (the next page).", 1, 2**63 - 1),
+)
+
+
 def audit_filter(query: Mapping[str, str] | web.Request) -> audit_log.AuditFilter:
     values = query.query if isinstance(query, web.Request) else query
     before = values.get("before")
@@ -257,7 +266,7 @@ def _filter_text(values: Mapping[str, str], name: str) -> str | None:
 
 
 @routes.get("/v1/audit-log", summary="The audit log, newest first (?actor=, ?table=, "
-            "?object=, ?before=)", auth="staff")
+            "?object=, ?before=)", auth="staff", query=AUDIT_FILTERS)
 async def read_audit_log(request: web.Request) -> web.Response:
     found = await audit_log.entries(services(request).pool, audit_filter(request))
     return json_response({"entries": [

@@ -5,7 +5,7 @@ Rendering is `pos.console`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -16,8 +16,8 @@ from aiohttp import web
 from pos import logs
 from pos.accounts.staff import Staff
 from pos.api import account_routes
-from pos.api.directory_routes import find
-from pos.api.routing import Auth, Handler, Routes
+from pos.api.directory_routes import SEARCH, find
+from pos.api.routing import Auth, Handler, Query, Routes, one_of
 from pos.api.state import calling_staff, path_id, services
 from pos.console import i18n, rendering
 from pos.console.category_names import category_name, grouped
@@ -102,10 +102,15 @@ def problem_page(request: web.Request, status: int, said: str) -> web.Response:
     return _html(request, body, status)
 
 
-def _staff_page(path: str, summary: str, auth: Auth = "staff"
+# Every console page reads the language to show it in (and remembers it in a cookie).
+LANG = one_of("lang", "Show the page in this language, and keep it for the next pages.",
+              i18n.LANGUAGES)
+
+
+def _staff_page(path: str, summary: str, auth: Auth = "staff", query: Sequence[Query] = ()
                 ) -> Callable[[Handler], Handler]:
     return routes.get(path, summary=f"Console: {summary}", auth=auth,
-                      content_type="text/html")
+                      content_type="text/html", query=[LANG, *query])
 
 
 # ------------------------------------------------------------------------------------------
@@ -113,7 +118,8 @@ def _staff_page(path: str, summary: str, auth: Auth = "staff"
 
 
 @routes.get("/admin/login", summary="Console: the sign-in form", auth="none",
-            content_type="text/html")
+            content_type="text/html",
+            query=[LANG, Query("next", "The console page to open once signed in.")])
 async def console_login_form(request: web.Request) -> web.Response:
     return _login_page(request, failed="")
 
@@ -224,7 +230,7 @@ async def till_page(request: web.Request) -> web.Response:
                 till_url=till_url, qr_svg=await asyncio.to_thread(qr.svg, till_url, 6))
 
 
-@_staff_page("/admin/vouchers", "find a voucher")
+@_staff_page("/admin/vouchers", "find a voucher", query=[SEARCH])
 async def vouchers_page(request: web.Request) -> web.Response:
     query = request.query.get("q", "").strip()[:100]
     found = await find(request, query) if query else []
@@ -278,7 +284,8 @@ async def settlement_page(request: web.Request) -> web.Response:
                 today=(datetime.now(zone).date() - timedelta(days=1)).isoformat())
 
 
-@_staff_page("/admin/audit", "the audit log, filterable, and its chain check")
+@_staff_page("/admin/audit", "the audit log, filterable, and its chain check",
+             query=account_routes.AUDIT_FILTERS)
 async def audit_page(request: web.Request) -> web.Response:
     pool = services(request).pool
     filters = account_routes.audit_filter(request)

@@ -10,11 +10,15 @@ from typing import Any
 from aiohttp import web
 
 from pos import codes
-from pos.api.routing import Routes
+from pos.api.routing import Query, Routes
 from pos.api.state import json_response, path_id, services
 from pos.errors import not_found, validation_error
 from pos.messages import words
 from pos.storage import console_lists
+
+# What the voucher search reads (here and on the console's voucher page).
+SEARCH = Query("q", "A voucher id, a beneficiary reference or a manual code (at most 100 "
+                    "characters).", {"type": "string", "maxLength": 100})
 
 routes = Routes("directory")
 
@@ -46,7 +50,7 @@ async def disable_till(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/vouchers", summary="Find vouchers by id, beneficiary reference or manual "
-            "code (?q=)", auth="staff")
+            "code (?q=)", auth="staff", query=[SEARCH])
 async def find_vouchers(request: web.Request) -> web.Response:
     return json_response({"vouchers": [
         _jsonable(v) for v in await find(request, request.query.get("q", ""))]})

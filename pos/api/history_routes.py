@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pos.api.routing import Routes
+from pos.api.routing import Routes, whole_number
 from pos.api.state import json_response, path_id, services
 from pos.errors import not_found, validation_error
 from pos.messages import words
@@ -30,7 +30,8 @@ def _limit(request: web.Request) -> int:
 @routes.get("/v1/vouchers/{id}/redemptions",
             summary="What a voucher bought, where and when: its redemptions, newest first "
                     "(?limit=, at most 500)",
-            auth="admin")
+            auth="admin", query=[whole_number("limit", "How many, newest first (default 100).",
+                                              1, MAX_LIMIT)])
 async def voucher_redemptions(request: web.Request) -> web.Response:
     pool = services(request).pool
     voucher_id = path_id(request, "id", "voucher")

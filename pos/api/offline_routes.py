@@ -8,7 +8,7 @@ import uuid
 from aiohttp import web
 
 from pos.api.requests import DeviceKeyIn, OfflineLimitsIn, OfflineSaleIn
-from pos.api.routing import Routes
+from pos.api.routing import Routes, an_id
 from pos.api.state import body, calling_till, json_response, path_id, services
 from pos.storage import offline_kits, offline_sales
 from pos.till import engine, forwarded_sales, kit_builder, offline_basket
@@ -70,7 +70,9 @@ async def set_offline_limits(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/reports/offline", summary="Offline sales and shortfalls per program and "
-            "merchant", auth="staff")
+            "merchant", auth="staff",
+            query=[an_id("program_id", "Only this program's (an id that is no program's: "
+                                       "none).")])
 async def offline_report(request: web.Request) -> web.Response:
     program = request.query.get("program_id")
     if program is not None:

@@ -64,6 +64,9 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
                               if name == "id" or name.endswith("_id")
                               else {"type": "string"})}
                   for name in re.findall(r"{(\w+)[^}]*}", spec.path)]
+        params += [{"name": q.name, "in": "query", "required": False,
+                    "description": q.description, "schema": dict(q.schema)}
+                   for q in spec.query]
         if spec.idempotent:
             params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                            "schema": {"type": "string", "maxLength": 200}})

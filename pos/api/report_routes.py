@@ -17,7 +17,7 @@ from aiohttp import web
 
 from pos.api.auth import REPORT_COOKIE, REPORT_SESSION_SECONDS, report_session_cookie
 from pos.api.client_address import client_address
-from pos.api.routing import Routes
+from pos.api.routing import Query, Routes
 from pos.api.state import ADMIN_TOKEN, json_response, path_id, services
 from pos.errors import RATE_LIMITED, not_found, validation_error
 from pos.messages import msg
@@ -63,7 +63,8 @@ def _safe_next(value: str) -> str:
 
 
 @routes.get("/reports/login", summary="Sign-in form of the report pages", auth="none",
-            content_type="text/html")
+            content_type="text/html",
+            query=[Query("next", "The report page to open once signed in.")])
 async def login_form(request: web.Request) -> web.Response:
     page = html_page.login_page(_safe_next(request.query.get("next", "")), failed=False)
     return web.Response(text=page, content_type="text/html", charset="utf-8")

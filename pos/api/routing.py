@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
 from urllib.parse import quote
 
 from aiohttp import web
@@ -177,6 +177,28 @@ def guarded(handler: Handler, guard: Guard, action: str) -> Handler:
 
 
 @dataclasses.dataclass(frozen=True)
+class Query:
+    """A query parameter a route reads (every one is optional), as OpenAPI describes it."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: {"type": "string"})
+
+
+def whole_number(name: str, description: str, least: int, most: int) -> Query:
+    return Query(name, description, {"type": "integer", "minimum": least, "maximum": most})
+
+
+def one_of(name: str, description: str, values: Sequence[str]) -> Query:
+    return Query(name, description, {"type": "string", "enum": list(values)})
+
+
+def an_id(name: str, description: str) -> Query:
+    return Query(name, description, {"type": "string", "format": "uuid"})
+
+
+@dataclasses.dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
@@ -187,6 +209,7 @@ class RouteSpec:
     status: int
     idempotent: bool
     content_type: str
+    query: tuple[Query, ...] = ()
 
 
 class Routes:
@@ -197,28 +220,29 @@ class Routes:
     def add(
         self, method: str, path: str, *, summary: str, auth: Auth,
         body: type[BaseModel] | None = None, status: int = 200, idempotent: bool = False,
-        content_type: str = "application/json",
+        content_type: str = "application/json", query: Sequence[Query] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.specs.append(RouteSpec(method, path, handler, summary, auth, body, status,
-                                        idempotent, content_type))
+                                        idempotent, content_type, tuple(query)))
             return handler
         return register
 
     # Spelled out rather than **kwargs, so mypy checks every route's `auth` against `Auth`.
     def get(
         self, path: str, *, summary: str, auth: Auth, status: int = 200,
-        content_type: str = "application/json",
+        content_type: str = "application/json", query: Sequence[Query] = (),
     ) -> Callable[[Handler], Handler]:
         return self.add("GET", path, summary=summary, auth=auth, status=status,
-                        content_type=content_type)
+                        content_type=content_type, query=query)
 
     def post(
         self, path: str, *, summary: str, auth: Auth, body: type[BaseModel] | None = None,
         status: int = 200, idempotent: bool = False, content_type: str = "application/json",
+        query: Sequence[Query] = (),
     ) -> Callable[[Handler], Handler]:
         return self.add("POST", path, summary=summary, auth=auth, body=body, status=status,
-                        idempotent=idempotent, content_type=content_type)
+                        idempotent=idempotent, content_type=content_type, query=query)
 
     def patch(
         self, path: str, *, summary: str, auth: Auth, body: type[BaseModel] | None = None,

@@ -17,7 +17,7 @@ from pos.api.requests import (
     PayoutIn,
     SettlementIn,
 )
-from pos.api.routing import Routes
+from pos.api.routing import Routes, an_id, one_of
 from pos.api.state import (
     acting_name,
     body,
@@ -50,7 +50,10 @@ async def create_settlement(request: web.Request) -> web.Response:
     return json_response(run, status=201)
 
 
-@routes.get("/v1/settlements", summary="Settlement batches, newest first", auth="staff")
+@routes.get("/v1/settlements", summary="Settlement batches, newest first", auth="staff",
+            query=[one_of("status", "Only batches in this state.", STATUSES),
+                   an_id("run_id", "Only this settlement run's."),
+                   an_id("merchant_id", "Only this merchant's.")])
 async def list_settlements(request: web.Request) -> web.Response:
     query = request.query
     status = query.get("status")
@@ -133,7 +136,9 @@ async def formats(request: web.Request) -> web.Response:
 @routes.get("/v1/settlements/{id}/export/{format}", summary="Download a batch in a format; "
             "streamed, its SHA-256 recorded on the batch; a header row a person reads is in "
             "?lang= or Accept-Language (zh-CN, the default, or en)", auth="finance",
-            content_type="application/octet-stream")
+            content_type="application/octet-stream", query=[
+                one_of("lang", "The language of the words a person reads in the file "
+                               "(before Accept-Language).", LANGUAGES)])
 async def export(request: web.Request) -> web.StreamResponse:
     batch_id = path_id(request, "id", "settlement batch")
     job = await exporting.prepare(services(request), batch_id, request.match_info["format"],

@@ -16,7 +16,7 @@ from aiohttp import web
 from pos.accounts import four_eyes
 from pos.api import history_routes, holder_routes
 from pos.api.requests import TopUpIn
-from pos.api.routing import Routes
+from pos.api.routing import Query, Routes, one_of, whole_number
 from pos.api.state import body, calling_staff, json_response, path_id, services
 from pos.errors import (
     FONT_UNAVAILABLE,
@@ -110,6 +110,10 @@ async def _usable(svc: Services, voucher_id: str) -> tuple[HeldVoucher, Program]
     return voucher, program
 
 
+MODULE = whole_number("module", "Pixels per module of the QR code.", qr.MIN_MODULE_PX,
+                      qr.MAX_MODULE_PX)
+
+
 def _module_px(request: web.Request) -> int:
     raw = request.query.get("module", str(qr.DEFAULT_MODULE_PX))
     if (not (raw.isascii() and raw.isdigit()) or len(raw) > 4  # bounded before int()
@@ -131,7 +135,11 @@ _private = holder_routes.private
 @routes.post("/v1/programs/{id}/issuances",
              summary="Issue vouchers to a beneficiary list (CSV or JSON), all or none, once "
                      "(?check=1: only check it; ?batch_id=: name the batch)",
-             auth="officer", status=201)
+             auth="officer", status=201, query=[
+                 one_of("check", "1 or true: only check the list; nothing is issued.",
+                        ("1", "true")),
+                 Query("batch_id", "Name the batch (a re-run under it issues nothing "
+                                   "twice).")])
 async def create_issuance(request: web.Request) -> web.Response:
     svc = services(request)
     program_id = path_id(request, "id", "program")
@@ -204,7 +212,11 @@ async def issuance_csv(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/v1/issuances/{id}/cards.pdf",
             summary="Printable A4 sheets of the batch's cards with cut marks",
-            auth="officer", content_type="application/pdf")
+            auth="officer", content_type="application/pdf", query=[
+                whole_number("from_line", "The first line of the batch to print (default 1).",
+                             1, 10_000_000),
+                whole_number("count", "How many cards from there (default: the rest).",
+                             1, 10_000_000)])
 async def issuance_pdf(request: web.Request) -> web.Response:
     svc = services(request)
     issuance_id = path_id(request, "id", "issuance")
@@ -248,7 +260,7 @@ def _range(request: web.Request, total: int) -> tuple[int, int]:
 
 
 @routes.get("/v1/vouchers/{id}/qr.png", summary="The voucher's QR code as PNG (?module=px)",
-            auth="officer", content_type="image/png")
+            auth="officer", content_type="image/png", query=[MODULE])
 async def voucher_qr_png(request: web.Request) -> web.Response:
     svc = services(request)
     module_px = _module_px(request)
@@ -261,7 +273,7 @@ async def voucher_qr_png(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/vouchers/{id}/qr.svg", summary="The voucher's QR code as SVG",
-            auth="officer", content_type="image/svg+xml")
+            auth="officer", content_type="image/svg+xml", query=[MODULE])
 async def voucher_qr_svg(request: web.Request) -> web.Response:
     svc = services(request)
     module_px = _module_px(request)
