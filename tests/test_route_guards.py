@@ -133,6 +133,7 @@ async def test_every_guarded_route_refuses_the_wrong_caller(
         if spec.auth in ADMIN_KINDS:
             await _refused(world, spec, url, WRONG_ADMIN, unauthorized)
             await _refused(world, spec, url, real_till, (403, "forbidden"))
+            await _refused(world, spec, url, FORGED_TILL, unauthorized)  # nobody's secret
         elif spec.auth == "till":
             await _refused(world, spec, url, FORGED_TILL, unauthorized)
             await _refused(world, spec, url, ADMIN, (403, "forbidden"))
@@ -220,12 +221,13 @@ async def test_staff_refusals_speak_to_staff_in_their_language(world: World) -> 
     """A person at the console or with a personal token is told about their own credential
     or role, in Chinese by default: never the tablet's "re-pair this till"."""
     tokens = await _role_tokens(world)
+    _, till_secret = await _real_ids(world)
     path = "/v1/accounts"  # administrators only
     cases = [
         ({}, 401, "请先登录：这项操作须由管理员办理。",
          "Sign in first: this needs an administrator."),
         (WRONG_ADMIN, 401, "管理员令牌不正确。", "The admin token is not right."),
-        (FORGED_TILL, 403, "收银台不能做这项操作，须由管理员办理。",
+        (till_headers(till_secret), 403, "收银台不能做这项操作，须由管理员办理。",
          "A till cannot do this; it needs an administrator."),
         (tokens["auditor"], 403, "这项操作须由管理员办理；您登录的角色是审计。",
          "This needs an administrator; you are signed in as auditor."),

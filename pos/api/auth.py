@@ -126,17 +126,6 @@ class Authenticator:
         # As bytes: comparing str raises on non-ASCII, and a cookie is whatever was sent.
         return hmac.compare_digest(mac.encode("utf-8", "surrogateescape"), expected.encode())
 
-    def require_admin(self, request: web.Request) -> None:
-        token = bearer(request)
-        if token is None:
-            raise unauthorized(words("请用管理员令牌登录。", "Sign in with the admin token."))
-        if not hmac.compare_digest(secret_hash(token), self._admin_hash):
-            if token.startswith(TILL_SECRET_PREFIX):
-                raise forbidden(words("收银台不能做这项操作，须由管理员办理。",
-                                      "A till cannot do this; it needs the program "
-                                      "administrator."))
-            raise unauthorized(words("管理员令牌不正确。", "The admin token is not right."))
-
     async def staff(self, request: web.Request) -> Staff | None:
         """The staff member calling, or None when the request carries no staff credential.
         A bearer token that is neither a till's nor staff's is refused here (401); a

@@ -68,10 +68,13 @@ PASSWORD_CHANGE_PATHS = frozenset({
     "/admin/password", "/v1/me", "/v1/me/password", "/v1/me/sign-out", "/admin/sign-out"})
 
 
-def _no_staff(request: web.Request, kind: StaffKind) -> Problem:
+async def _no_staff(request: web.Request, kind: StaffKind) -> Problem:
     token = bearer(request)
     needs = Phrase(NEEDS[kind])
-    if token is not None and token.startswith(_TILL_PREFIX):
+    # A till's own secret is a credential of another kind (403); a till secret that is no
+    # till's is no credential at all (401), like any other wrong token.
+    if token is not None and token.startswith(_TILL_PREFIX) \
+            and await auth(request).till(request) is not None:
         return forbidden(words("收银台不能做这项操作，须由{needs}办理。",
                                "A till cannot do this; it needs {needs}.", needs=needs))
     if token is not None:
@@ -99,7 +102,7 @@ def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
         if staff is None:
             if html and _wants_page(request):
                 raise _to_sign_in(request, sign_in)
-            raise _no_staff(request, kind)
+            raise await _no_staff(request, kind)
         if staff.must_change_password and staff.via == "session" \
                 and request.path not in PASSWORD_CHANGE_PATHS:
             if html and _wants_page(request):
