@@ -448,9 +448,16 @@ async def test_refusals_show_the_cashiers_sentence(
         await page.fill("#voucher-input", sale.voucher["code"])
         await page.click("#voucher-form button[type=submit]")
         await add_line(page, "sweets", "8", 1, "Lollipop 棒棒糖")
+        await add_line(page, "sweets", "5")  # no description: named by its category, once
+        named = await page.locator("#lines li[data-line='1'] .line-category").text_content()
+        assert named
+        unnamed = page.locator("#lines li[data-line='2']")
+        await expect(unnamed.locator(".line-name")).to_have_text(named)
+        await expect(unnamed.locator(".line-category")).to_have_count(0)
         problem = page.locator("#screen-basket .problem")
         await expect(problem.locator(".problem-detail")).to_have_text(words["nothing_eligible"])
-        await expect(page.locator("#lines .reason")).to_contain_text(words["sweets"])
+        await expect(page.locator("#lines li[data-line='1'] .reason")).to_contain_text(
+            words["sweets"])
         await expect(page.locator("#confirm")).to_be_disabled()
         await screenshot(page, lang, "09-refusal-nothing-eligible")
 

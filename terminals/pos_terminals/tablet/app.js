@@ -523,7 +523,10 @@ function renderLines() {
       el("div", { className: "line-head" },
         el("span", { className: "line-name",
           textContent: line.description || t.category(line.category) }),
-        el("span", { className: "line-category muted", textContent: t.category(line.category) }),
+        // Named by its category when it has no description: not said twice ("文具 文具").
+        line.description
+          ? el("span", { className: "line-category muted", textContent: t.category(line.category) })
+          : null,
         verdict),
       el("div", { className: "line-body" },
         el("span", { className: "line-price",
