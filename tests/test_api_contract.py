@@ -322,7 +322,8 @@ async def test_openapi_lists_every_problem_code(client: TestClient[Any, Any]) ->
 
 def _query_reads(tree: ast.AST) -> dict[str, set[str]]:
     """Function name -> the query parameters it reads: `<request>.query.get("n")`,
-    `<request>.query["n"]`, `"n" in <request>.query`, the same through a local `query`."""
+    `<request>.query["n"]`, `"n" in <request>.query`, the same through a local `query`, and
+    `query_id(request, "n")`."""
     def is_query(node: ast.expr) -> bool:
         return (isinstance(node, ast.Attribute) and node.attr == "query") or (
             isinstance(node, ast.Name) and node.id == "query")
@@ -342,6 +343,9 @@ def _query_reads(tree: ast.AST) -> dict[str, set[str]]:
             elif (isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In)
                   and is_query(node.comparators[0])):
                 key = node.left
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id == "query_id" and len(node.args) == 2):
+                key = node.args[1]  # pos.api.state.query_id(request, "name")
             # An identifier: `"\x00" in query` tests a text that is named query.
             if (isinstance(key, ast.Constant) and isinstance(key.value, str)
                     and key.value.isidentifier()):

@@ -99,6 +99,12 @@ async def test_one_voucher_spent_offline_at_two_tills_beyond_its_balance(
     resp = await world.client.get("/v1/reports/offline", headers=ADMIN)
     rows = (await resp.json())["rows"]
     assert sum(r["shortfall"] for r in rows) == 2000 and sum(r["sales"] for r in rows) == 2
+    resp = await world.client.get("/v1/reports/offline",
+                                  params={"program_id": rows[0]["program_id"]}, headers=ADMIN)
+    assert sum(r["sales"] for r in (await resp.json())["rows"]) == 2
+    # A program id that is no id is the caller's mistake, not an empty report.
+    resp = await world.client.get("/v1/reports/offline?program_id=nonsense", headers=ADMIN)
+    assert (resp.status, (await resp.json())["code"]) == (422, "validation_error")
     # An offline sale partly paid by the program cannot be voided at the till.
     second = answers[1][1]
     resp = await world.client.post(f"/v1/redemptions/{second['id']}/void",

@@ -3,13 +3,11 @@ the offline limits a program publishes, and the offline figures (docs/offline.md
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
 from pos.api.requests import DeviceKeyIn, OfflineLimitsIn, OfflineSaleIn
 from pos.api.routing import Routes, an_id
-from pos.api.state import body, calling_till, json_response, path_id, services
+from pos.api.state import body, calling_till, json_response, path_id, query_id, services
 from pos.storage import offline_kits, offline_sales
 from pos.till import engine, forwarded_sales, kit_builder, offline_basket
 
@@ -71,13 +69,7 @@ async def set_offline_limits(request: web.Request) -> web.Response:
 
 @routes.get("/v1/reports/offline", summary="Offline sales and shortfalls per program and "
             "merchant", auth="staff",
-            query=[an_id("program_id", "Only this program's (an id that is no program's: "
-                                       "none).")])
+            query=[an_id("program_id", "Only this program's.")])
 async def offline_report(request: web.Request) -> web.Response:
-    program = request.query.get("program_id")
-    if program is not None:
-        try:
-            program = str(uuid.UUID(program))
-        except ValueError:
-            program = str(uuid.UUID(int=0))
+    program = query_id(request, "program_id")
     return json_response({"rows": await offline_sales.summary(services(request).pool, program)})

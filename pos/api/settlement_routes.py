@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from aiohttp import web
 
@@ -24,6 +23,7 @@ from pos.api.state import (
     calling_staff,
     json_response,
     path_id,
+    query_id,
     services,
 )
 from pos.errors import validation_error
@@ -61,21 +61,10 @@ async def list_settlements(request: web.Request) -> web.Response:
         raise validation_error(words("status 须是以下之一：{listed}。",
                                      "status must be one of {listed}.",
                                      listed=", ".join(STATUSES)))
-    run_id = _query_id(query["run_id"], "run_id") if "run_id" in query else None
-    merchant_id = (_query_id(query["merchant_id"], "merchant_id")
-                   if "merchant_id" in query else None)
     batches = await store.list_batches(await services(request).reader(), status=status,
-                                       run_id=run_id,
-                                       merchant_id=merchant_id)
+                                       run_id=query_id(request, "run_id"),
+                                       merchant_id=query_id(request, "merchant_id"))
     return json_response({"batches": batches})
-
-
-def _query_id(value: str, name: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise validation_error(words("{name} 不是有效的编号。", "{name} is not a valid id.",
-                                     name=name)) from None
 
 
 @routes.get("/v1/settlements/{id}", summary="A settlement batch, its history and exports",

@@ -80,6 +80,18 @@ def path_id(request: web.Request, name: str, what: str) -> str:
         raise not_found(what) from None
 
 
+def query_id(request: web.Request, name: str) -> str | None:
+    """A uuid from the query string, None when absent; anything else is refused (422)."""
+    value = request.query.get(name)
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise validation_error(words("{name} 不是有效的编号。", "{name} is not a valid id.",
+                                     name=name)) from None
+
+
 async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body validated against `model` (problems on any mismatch)."""
     if request.content_type not in ("application/json", "application/problem+json", ""):
