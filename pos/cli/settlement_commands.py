@@ -124,9 +124,10 @@ def run(config: Config, args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _acting_as(staff: Staff, action: str) -> Iterator[None]:
     """The audit log records the named account, as the console does, and the system user
-    who typed the command in the action."""
+    who typed the command in the action, after a colon as a route's summary is: a Chinese
+    audit page shows what comes before it, the command."""
     with acting(Actor(login=staff.login, role=staff.role, account_id=staff.account_id,
-                      action=f"{action} (command line, system user {getpass.getuser()})",
+                      action=f"{action}: command line, system user {getpass.getuser()}",
                       address="local")):
         yield
 
