@@ -245,7 +245,7 @@ async def voucher_page(request: web.Request) -> web.Response:
     program = await setup_store.get_program(pool, voucher["program_id"])
     return page(request, "voucher.html", "vouchers_title", "/admin/vouchers",
                 title=voucher["beneficiary_ref"], voucher=voucher,
-                program_name=program.name,
+                program_name=program.name, program_zone=program.time_zone,
                 history=await console_lists.voucher_history(pool, voucher["id"]))
 
 

@@ -39,20 +39,24 @@ def render(template: str, lang: str, *, timezone: str, page_query: dict[str, str
     zone = ZoneInfo(timezone)
     text = i18n.translator(lang)
 
-    def when(value: datetime | str | None, with_time: bool = True) -> str:
+    def when(value: datetime | str | None, with_time: bool = True,
+             time_zone: str | None = None) -> str:
+        """A moment in the service's time zone, or in `time_zone` (a program's own, for its
+        days)."""
         if value is None:
             return "—"
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        local = moment.astimezone(zone)
+        local = moment.astimezone(ZoneInfo(time_zone) if time_zone else zone)
         return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
-    def last_day(end: datetime | str | None) -> str:
+    def last_day(end: datetime | str | None, time_zone: str | None = None) -> str:
         """The last local day of a window stored as its first moment past the end
-        (`valid_until`): a program that ends on 30 June is stored as 1 July, 00:00."""
+        (`valid_until`): a program that ends on 30 June is stored as 1 July, 00:00, in the
+        program's time zone, which `time_zone` names."""
         if end is None:
             return "—"
         moment = datetime.fromisoformat(end) if isinstance(end, str) else end
-        return when(moment - timedelta(microseconds=1), False)
+        return when(moment - timedelta(microseconds=1), False, time_zone)
 
     def as_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
