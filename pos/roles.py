@@ -31,10 +31,3 @@ NEEDS: dict[StaffKind, dict[str, str]] = {
     "finance": {"zh-CN": "财务或管理员", "en": "finance staff or an administrator"},
     "staff": {"zh-CN": "已登录的账号", "en": "a signed-in account"},
 }
-# A role as the console names it, for the same sentences.
-ROLE_NAMES: dict[Role, dict[str, str]] = {
-    "admin": {"zh-CN": "管理员", "en": "admin"},
-    "officer": {"zh-CN": "项目专员", "en": "officer"},
-    "finance": {"zh-CN": "财务", "en": "finance"},
-    "auditor": {"zh-CN": "审计", "en": "auditor"},
-}

@@ -26,6 +26,7 @@ from pos.accounts.staff import REPORT_SESSION, Staff
 from pos.api.auth import TILL_SECRET_PREFIX as _TILL_PREFIX
 from pos.api.auth import Principal, bearer
 from pos.api.state import PRINCIPAL, auth
+from pos.console import i18n  # the console's names of the roles
 from pos.db.actor import Actor, acting
 from pos.errors import (
     PASSWORD_CHANGE_REQUIRED,
@@ -36,7 +37,7 @@ from pos.errors import (
 )
 from pos.messages import Phrase, words
 from pos.problem_texts import texts
-from pos.roles import ADMITS, NEEDS, ROLE_NAMES, StaffKind
+from pos.roles import ADMITS, NEEDS, StaffKind
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guard = Callable[[web.Request], Awaitable[Principal]]
@@ -114,8 +115,7 @@ def staff_guard(kind: StaffKind, *, html: bool, sign_in: str = "/admin/login",
             raise forbidden(words("这项操作须由{needs}办理；您登录的角色是{role}。",
                                   "This needs {needs}; you are signed in as {role}.",
                                   needs=Phrase(NEEDS[kind]),
-                                  role=Phrase(ROLE_NAMES.get(staff.role, texts(staff.role,
-                                                                               staff.role)))))
+                                  role=Phrase(texts(*i18n.TEXT[f"role_{staff.role}"]))))
         return staff
     return check
 
