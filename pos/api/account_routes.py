@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001
 """Accounts over HTTP: signing in and out of the console, one's own password and personal
 tokens, administrators' account management, the audit log and its check, and the changes
 waiting for a second account."""
@@ -255,13 +254,12 @@ def audit_filter(query: Mapping[str, str] | web.Request) -> audit_log.AuditFilte
 
 
 def _filter_text(values: Mapping[str, str], name: str) -> str | None:
-    """A filter's text, None when absent; PostgreSQL text cannot hold NUL, and no login,
-    table or id is longer than 200 characters."""
+    """A filter's text, None when absent; no login, table or id is longer than 200
+    characters (NUL is refused by the router, for every query)."""
     value = values.get(name) or None
-    if value is not None and ("\x00" in value or len(value) > 200):
-        raise validation_error(words("{name} 须是最多 200 个字符的文字，且不含 NUL 字符。",
-                                     "{name} must be text of at most 200 characters, "
-                                     "without NUL.", name=name))
+    if value is not None and len(value) > 200:
+        raise validation_error(words("{name} 最多 200 个字符。",
+                                     "{name} must be at most 200 characters.", name=name))
     return value
 
 

@@ -34,6 +34,7 @@ from pos.errors import (
     Problem,
     forbidden,
     unauthorized,
+    validation_error,
 )
 from pos.messages import Phrase, words
 from pos.problem_texts import texts
@@ -169,6 +170,11 @@ def guarded(handler: Handler, guard: Guard, action: str) -> Handler:
     async def run(request: web.Request) -> web.StreamResponse:
         caller = await guard(request)
         request[PRINCIPAL] = caller
+        if request.query_string and any("\x00" in value for value in request.query.values()):
+            # Whatever a route reads from its query may reach PostgreSQL, whose text cannot
+            # hold NUL: refused once here, for every route, rather than fail there.
+            raise validation_error(words("查询参数中含有 NUL 字符。",
+                                         "A query parameter contains a NUL character."))
         if not isinstance(caller, Staff):
             return await handler(request)
         actor = Actor(login=caller.login, role=caller.role, action=action,
