@@ -51,10 +51,9 @@ def new_till_secret() -> str:
     return TILL_SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def secret_hash(secret: str) -> bytes:
-    # A header's bytes that are not UTF-8 arrive as lone surrogates (aiohttp decodes them
-    # with surrogateescape): hash the bytes as sent, which match no secret, never fail.
-    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
+# A till's, the admin's or a scrape token's SHA-256, as an account's token's is hashed
+# (bytes that are not UTF-8 hashed as sent: they match nothing, never fail).
+secret_hash = signing_in.digest
 
 
 def _report_session_mac(admin_hash: bytes, expires: int) -> str:
