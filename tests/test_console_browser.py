@@ -324,7 +324,7 @@ async def test_a_page_the_console_cannot_show_is_a_page_in_its_language(
                   "/admin/no-such-page": (404, "找不到此页", "这个地址没有任何内容。"),
                   f"/admin/programs/{uuid.uuid4()}": (404, "找不到此页", "没有找到该项目。")},
         "en": {"/admin/accounts": (403, "Not allowed", "This needs an administrator; you are "
-                                   "signed in as officer."),
+                                   "signed in as program officer."),  # the console's name
                "/admin/no-such-page": (404, "Page not found",
                                        "There is nothing at this address."),
                f"/admin/programs/{uuid.uuid4()}": (404, "Page not found",

@@ -118,7 +118,7 @@ def _route(request: web.Request) -> str:
 async def problem_middleware(
     request: web.Request, handler: Any
 ) -> web.StreamResponse:
-    lang = language(request.headers.get("Accept-Language"))
+    closing = False
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -139,12 +139,10 @@ async def problem_middleware(
         # A body aiohttp cannot read, such as one that does not decode as its
         # Content-Encoding says: the client's mistake, and nothing was done with it. The
         # connection cannot carry another request (aiohttp closes it), so say so.
-        refused = problem_response(HTTP_ERROR(words(
+        problem = HTTP_ERROR(words(
             "请求正文无法按其 Content-Encoding 所说的方式读取。",
-            "The request's body cannot be read as its Content-Encoding says it was sent.")),
-            lang)
-        refused.force_close()
-        return refused
+            "The request's body cannot be read as its Content-Encoding says it was sent."))
+        closing = True
     except Exception as exc:
         if availability.is_database_away(exc):
             # An outage, not a bug: one line, no trace; the pool heals when it comes back.
@@ -159,8 +157,12 @@ async def problem_middleware(
         # A person at the console reads a page in the console's language, not JSON.
         said = problem_text(problem.code, problem.message, problem.detail,
                             console_routes.language(request))
-        page = console_routes.problem_page(request, problem.status, said)
-        page.headers.update(_RETRY_AFTER.get(problem.status) or {})
-        page[PROBLEM_CODE] = problem.code
-        return page
-    return problem_response(problem, lang)
+        refused = console_routes.problem_page(request, problem.status, said)
+        refused.headers.update(_RETRY_AFTER.get(problem.status) or {})
+        refused[PROBLEM_CODE] = problem.code
+    else:
+        # Read only for a refusal: an answered request never needs its language here.
+        refused = problem_response(problem, language(request.headers.get("Accept-Language")))
+    if closing:
+        refused.force_close()
+    return refused
