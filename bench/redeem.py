@@ -15,10 +15,14 @@ One run prints, for 10,000 vouchers and again for `--large` vouchers (generated 
   backends were waiting on (sampled from pg_stat_activity while the load ran);
 - the outbox backlog when the load stops, how long the service takes to deliver it, and the
   redemptions per second counting a redemption only once its event is delivered;
+- the stack's floor (`bench/stack_floor.py`): an aiohttp and asyncpg service that sends the
+  same two statements per sale and does nothing else, driven by the same wrk script; what
+  any service of this design could reach here;
 - the database-only ceiling: the statements the till's path sends, driven by pgbench with as
   many clients (the service is stopped meanwhile), and the database's CPU per redemption;
 - pgbench TPC-B on the same server, same clients and duration;
-- the ratios HTTP / database-only and database-only / TPC-B.
+- the ratios HTTP / database-only, floor / database-only, HTTP / floor and
+  database-only / TPC-B.
 
 Client, service and database share this machine's cores, so the figures compare, they do not
 certify: read the ratios, and the load average printed beside them. On a machine shared with
@@ -59,6 +63,7 @@ from bench.service import (  # noqa: E402
     wait_healthy,
     with_database,
 )
+from bench.stack_floor import sale_answer, sale_line  # noqa: E402
 from pos.db.embedded import embedded_url, postmaster_pid  # noqa: E402
 from pos.storage import claim_and_redeem as fresh_sql  # noqa: E402
 
@@ -148,13 +153,14 @@ async def post(session: aiohttp.ClientSession, url: str, body: Any,
 class Service:
     """`pos run` as its own process, as an operator starts it."""
 
-    def __init__(self, env: dict[str, str], url: str) -> None:
-        self.env, self.url = env, url
+    def __init__(self, env: dict[str, str], url: str,
+                 command: tuple[str, ...] = ("pos.cli.main", "run")) -> None:
+        self.env, self.url, self.command = env, url, command
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pos.cli.main", "run"], env=self.env,
+            [sys.executable, "-m", *self.command], env=self.env, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         async with aiohttp.ClientSession() as session:
             await wait_healthy(session, self.url)
@@ -370,14 +376,9 @@ def same_sql_script() -> str:
     load = _substitute(fresh_sql.LOAD_BY_ID, {
         1: value("voucher_id"), 2: value("kid"), 3: value("merchant_id"),
         4: value("till_id"), 5: key})
-    line = {**BASKET_LINE, "line_no": 1, "gtin": None, "line_total": 100, "eligible": True,
-            "rule": "any", "reason": "Any purchase is allowed by this program.",
-            "detail": None}
-    response = {"id": str(uuid.uuid4()), "voucher_id": str(uuid.uuid4()),
-                "program_id": str(uuid.uuid4()), "merchant_id": str(uuid.uuid4()),
-                "till_id": str(uuid.uuid4()), "currency": "CNY", "status": "captured",
-                "channel": "cash", "basket_total": 100, "eligible_total": 100,
-                "lines": [line], "payment": None}
+    line = sale_line(BASKET_LINE)
+    response = sale_answer(line, **{name: str(uuid.uuid4()) for name in (
+        "id", "voucher_id", "program_id", "merchant_id", "till_id")})
     redeem = _substitute(fresh_sql.CLAIM_AND_REDEEM, {
         1: "pos_uuid7()",
         2: value("voucher_id"), 3: value("merchant_id"),
@@ -534,12 +535,36 @@ async def http_run(args: argparse.Namespace, workers: int, wrk: str, workdir: Pa
             "cores": cpu / (http["seconds"] + drain), "rss": rss, "waits": waits}
 
 
+async def floor_run(args: argparse.Namespace, wrk: str, workdir: Path,
+                    database: DatabaseCpu, db: str, pairs: list[tuple[str, str, str]]
+                    ) -> dict[str, Any]:
+    """wrk against the stack's floor (`bench/stack_floor.py`) on the same database: the
+    figures of one run. Its sales' events are marked delivered afterwards, as pgbench's."""
+    tills = workdir / "tills.json"
+    tills.write_text(json.dumps({secret: till_id for secret, till_id, _ in pairs}))
+    port = free_port()
+    floor = Service(dict(os.environ), f"http://127.0.0.1:{port}",
+                    ("bench.stack_floor", db, str(port), str(tills)))
+    await floor.start()
+    run_wrk(wrk, workdir, floor.url, pairs, args.tills, args.warmup)
+    cpu_before, db_before = floor.cpu_seconds(), database.seconds()
+    http = await asyncio.to_thread(run_wrk, wrk, workdir, floor.url, pairs, args.tills,
+                                   args.seconds)
+    cpu, db_cpu = floor.cpu_seconds() - cpu_before, database.seconds() - db_before
+    rss = floor.stop()
+    await mark_delivered(db)
+    ok = http["requests"] - http["errors"]
+    return {**http, "ok": ok, "rps": ok / http["seconds"], "rss": rss,
+            "cpu_ms": 1000 * cpu / max(ok, 1), "db_ms": 1000 * db_cpu / max(ok, 1)}
+
+
 async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, server: str,
                 service: Service, db: str, pairs: list[tuple[str, str, str]]
                 ) -> dict[str, float]:
     database = DatabaseCpu(workdir / "data")
     runs = {w: await http_run(args, w, wrk, workdir, service, database, db, pairs)
             for w in args.workers}
+    floor = await floor_run(args, wrk, workdir, database, db, pairs)
     script = workdir / "same_sql.sql"
     script.write_text(same_sql_script())
     db_before = database.seconds()
@@ -575,6 +600,13 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
         print(f"  database CPU        {run['db_ms']:9.2f} ms per redemption (all backends)")
         print(f"  service peak RSS    {run['rss']:9.1f} MiB (largest process)")
         print(f"  database backends   {run['waits']}")
+    print(f"stack floor, {args.tills} tills (bench/stack_floor.py: aiohttp and asyncpg, the "
+          f"same two statements, no token check, rules or event delivery): "
+          f"{floor['requests']:.0f} sent, {floor['errors']:.0f} not 2xx")
+    print(f"  throughput          {floor['rps']:9.1f} redemptions/s")
+    print(f"  latency p50 / p99   {floor['p50_ms']:9.2f} / {floor['p99_ms']:.2f} ms")
+    print(f"  service CPU         {floor['cpu_ms']:9.2f} ms per redemption")
+    print(f"  database CPU        {floor['db_ms']:9.2f} ms per redemption (all backends)")
     print(f"same SQL through pgbench, {args.tills} clients (load, then claim and redeem):")
     print(f"  throughput          {db_tps:9.1f} redemptions/s, latency avg "
           f"{db_latency:.2f} ms")
@@ -589,6 +621,10 @@ async def phase(label: str, args: argparse.Namespace, wrk: str, workdir: Path, s
         print(f"  by CPU per redemption: database-only {db_only_ms:.2f} ms / HTTP "
               f"{run['cpu_ms'] + run['db_ms']:.2f} ms (service and database) = "
               f"{cpu_ratio(run, db_only_ms):.2f}")
+    print(f"stack floor: floor / database-only = {floor['rps'] / db_tps:.2f} (by CPU "
+          f"{cpu_ratio(floor, db_only_ms):.2f}); "
+          + "; ".join(f"HTTP with {w} worker{'s' if w > 1 else ''} / floor = "
+                      f"{run['rps'] / floor['rps']:.2f}" for w, run in runs.items()))
     print(f"ratio: database-only / TPC-B = {db_tps / tpcb:.2f}", flush=True)
     first = runs[args.workers[0]]
     return {"rps": first["rps"], "db": db_tps, "tpcb": tpcb,
