@@ -22,7 +22,7 @@ from pos.api.state import (
     services,
 )
 from pos.errors import NOT_AN_ACCOUNT, Problem, not_found, validation_error
-from pos.messages import msg, words
+from pos.messages import Phrase, msg, words
 from pos.service.services import Services
 from pos.storage import accounts as store
 from pos.storage import audit_log, throttles
@@ -88,7 +88,8 @@ async def sign_in_from_form(request: web.Request) -> tuple[web.HTTPSeeOther | No
 
 
 @routes.post("/admin/sign-out", summary="Sign this browser out of the console", auth="staff",
-             content_type="text/html", status=303)
+             content_type="text/html", status=303,
+             action=words("在此浏览器上退出控制台", "Sign out of the console"))
 async def console_sign_out(request: web.Request) -> web.StreamResponse:
     session = request.cookies.get(SESSION_COOKIE)
     if session:
@@ -115,7 +116,8 @@ def _account_only(request: web.Request) -> str:
 
 
 @routes.post("/v1/me/password", summary="Change one's own password (ends every session, "
-             "then signs this browser in again)", auth="staff", body=PasswordChangeIn)
+             "then signs this browser in again)", auth="staff", body=PasswordChangeIn,
+             action=words("修改本人密码", "Change one's own password"))
 async def change_password(request: web.Request) -> web.Response:
     _account_only(request)
     payload = await body(request, PasswordChangeIn)
@@ -132,7 +134,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/me/sign-out", summary="Sign out everywhere: end every session of one's "
-             "account", auth="staff")
+             "account", auth="staff", action=words("在所有设备上退出登录", "Sign out everywhere"))
 async def sign_out_everywhere(request: web.Request) -> web.Response:
     ended = await store.revoke_sessions(services(request).pool, _account_only(request))
     response = json_response({"sessions_ended": ended})
@@ -149,7 +151,8 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/me/tokens", summary="Make a personal API token (shown only here)",
-             auth="staff", body=TokenIn, status=201)
+             auth="staff", body=TokenIn, status=201,
+             action=words("创建个人 API 令牌", "Make a personal API token"))
 async def create_token(request: web.Request) -> web.Response:
     account_id = _account_only(request)
     payload = await body(request, TokenIn)
@@ -162,7 +165,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/me/tokens/{id}/revoke", summary="Revoke one of one's own tokens",
-             auth="staff")
+             auth="staff", action=words("撤销本人的 API 令牌", "Revoke one's own API token"))
 async def revoke_token(request: web.Request) -> web.Response:
     token_id = path_id(request, "id", "token")
     if not await store.revoke_token(services(request).pool, _account_only(request), token_id):
@@ -184,7 +187,8 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/accounts", summary="Add an account; its one-time password (and token) "
-             "are shown only here", auth="admin", body=AccountIn, status=201)
+             "are shown only here", auth="admin", body=AccountIn, status=201,
+             action=words("添加账号", "Add an account"))
 async def create_account(request: web.Request) -> web.Response:
     payload = await body(request, AccountIn)
     made = await signing_in.add_account(services(request).pool, payload.login, payload.role,
@@ -197,7 +201,7 @@ async def create_account(request: web.Request) -> web.Response:
     return response
 
 
-def _account_switch(action: str) -> None:
+def _account_switch(action: str, named: Phrase) -> None:
     async def switch(request: web.Request) -> web.Response:
         account_id = path_id(request, "id", "account")
         if calling_staff(request).account_id == account_id and action == "disable":
@@ -210,15 +214,17 @@ def _account_switch(action: str) -> None:
 
     switch.__name__ = f"{action}_account"
     routes.post(f"/v1/accounts/{{id}}/{action}", summary=f"{action.capitalize()} an account "
-                "(disabling ends its sessions and stops its tokens)", auth="admin")(switch)
+                "(disabling ends its sessions and stops its tokens)", auth="admin",
+                action=named)(switch)
 
 
-for _action in ("disable", "enable"):
-    _account_switch(_action)
+_account_switch("disable", words("停用账号", "Disable an account"))
+_account_switch("enable", words("启用账号", "Enable an account"))
 
 
 @routes.post("/v1/accounts/{id}/reset-password", summary="Give an account a new one-time "
-             "password (shown only here)", auth="admin")
+             "password (shown only here)", auth="admin",
+             action=words("重置账号的一次性密码", "Reset an account's one-time password"))
 async def reset_password(request: web.Request) -> web.Response:
     account_id = path_id(request, "id", "account")
     one_time = await signing_in.reset_password(services(request).pool, account_id)
@@ -290,7 +296,8 @@ async def list_confirmations(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/confirmations/{id}/confirm", summary="Confirm and carry out a change "
-             "another account asked for", auth="officer")
+             "another account asked for", auth="officer",
+             action=words("确认并执行他人申请的变更", "Confirm another account's change"))
 async def confirm(request: web.Request) -> web.Response:
     pending_id = path_id(request, "id", "change awaiting confirmation")
     answer = await four_eyes.confirm(services(request), calling_staff(request), pending_id)
@@ -300,7 +307,8 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/confirmations/{id}/cancel", summary="Refuse a change waiting for "
-             "confirmation", auth="officer")
+             "confirmation", auth="officer",
+             action=words("拒绝待确认的变更", "Refuse a change waiting for confirmation"))
 async def cancel(request: web.Request) -> web.Response:
     pending_id = path_id(request, "id", "change awaiting confirmation")
     await four_eyes.cancel(services(request), calling_staff(request), pending_id)

@@ -10,7 +10,7 @@ from pos.api.requests import IssueIn, MerchantIn, PartnerIn, ProgramIn, ProgramP
 from pos.api.routing import Routes
 from pos.api.state import body, calling_staff, json_response, path_id, services
 from pos.errors import validation_error
-from pos.messages import words
+from pos.messages import Phrase, words
 from pos.signing import keys
 from pos.storage import program_changes
 from pos.storage import setup as setup_store
@@ -21,7 +21,7 @@ routes = Routes("admin")
 
 
 @routes.post("/v1/programs", summary="Create a program", auth="officer", body=ProgramIn,
-             status=201)
+             status=201, action=words("新建项目", "Create a program"))
 async def create_program(request: web.Request) -> web.Response:
     svc = services(request)
     program_id = await programs.define_program(svc, await body(request, ProgramIn))
@@ -37,7 +37,7 @@ async def get_program(request: web.Request) -> web.Response:
 
 
 @routes.patch("/v1/programs/{id}", summary="Change what may safely change in a program",
-              auth="officer", body=ProgramPatchIn)
+              auth="officer", body=ProgramPatchIn, action=words("修改项目", "Change a program"))
 async def change_program(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     svc = services(request)
@@ -66,7 +66,7 @@ async def list_program_changes(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/merchants", summary="Register a merchant", auth="officer", body=MerchantIn,
-             status=201)
+             status=201, action=words("登记商户", "Register a merchant"))
 async def create_merchant(request: web.Request) -> web.Response:
     merchant = await body(request, MerchantIn)
     svc = services(request)
@@ -81,7 +81,8 @@ async def get_merchant(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/programs/{id}/merchants", summary="Make a merchant a partner of a program",
-             auth="officer", body=PartnerIn, status=201)
+             auth="officer", body=PartnerIn, status=201,
+             action=words("将商户加入项目", "Make a merchant a partner of a program"))
 async def add_partner(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     partner = await body(request, PartnerIn)
@@ -91,7 +92,7 @@ async def add_partner(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/merchants/{id}/tills", summary="Add a till; its secret is shown only here",
-             auth="officer", body=TillIn, status=201)
+             auth="officer", body=TillIn, status=201, action=words("添加收银台", "Add a till"))
 async def create_till(request: web.Request) -> web.Response:
     merchant_id = path_id(request, "id", "merchant")
     till = await body(request, TillIn)
@@ -103,7 +104,8 @@ async def create_till(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/programs/{id}/vouchers", summary="Issue vouchers to beneficiaries",
-             auth="officer", body=IssueIn, status=201)
+             auth="officer", body=IssueIn, status=201,
+             action=words("向受助人发券", "Issue vouchers"))
 async def issue(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     payload = await body(request, IssueIn)
@@ -119,7 +121,7 @@ async def get_voucher(request: web.Request) -> web.Response:
     return json_response(await voucher_store.get_voucher(services(request).pool, voucher_id))
 
 
-def _status_route(action: str) -> None:
+def _status_route(action: str, named: Phrase) -> None:
     async def change(request: web.Request) -> web.Response:
         voucher_id = path_id(request, "id", "voucher")
         status = await voucher_store.change_status(services(request).pool, voucher_id, action)
@@ -127,11 +129,12 @@ def _status_route(action: str) -> None:
 
     change.__name__ = f"{action}_voucher"  # a distinct OpenAPI operationId per action
     routes.post(f"/v1/vouchers/{{id}}/{action}", summary=f"{action.capitalize()} a voucher",
-                auth="officer")(change)
+                auth="officer", action=named)(change)
 
 
-for _action in ("suspend", "resume", "revoke"):
-    _status_route(_action)
+_status_route("suspend", words("暂停券", "Suspend a voucher"))
+_status_route("resume", words("恢复券", "Resume a voucher"))
+_status_route("revoke", words("作废券", "Revoke a voucher"))
 
 
 @routes.get("/v1/plugins", summary="Loaded plugins, their hooks and settings", auth="staff")

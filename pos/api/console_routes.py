@@ -17,6 +17,7 @@ from pos import logs
 from pos.accounts.staff import Staff
 from pos.api import account_routes
 from pos.api.directory_routes import SEARCH, find
+from pos.api.openapi import ROUTE_SPECS
 from pos.api.routing import Auth, Handler, Query, Routes, one_of
 from pos.api.state import calling_staff, path_id, services
 from pos.console import i18n, rendering
@@ -298,7 +299,23 @@ async def audit_page(request: web.Request) -> web.Response:
                                (query | {"before": str(entries[-1].seq)}).items())
     return page(request, "audit.html", "audit_title", "/admin/audit", entries=entries,
                 filters=filters, tables=await audit_log.tables_logged(pool),
-                chain_ok=broken is None, checked=checked, broken=broken, older=older)
+                chain_ok=broken is None, checked=checked, broken=broken, older=older,
+                action_name=_action_names(request))
+
+
+def _action_names(request: web.Request) -> Callable[[str], tuple[str | None, str]]:
+    """What the audit page shows of a row's action (`pos.db.actor`): the route's `action`
+    in the page's language, or a command's own words in English (a Chinese page shows only
+    the command), and the route or command itself."""
+    lang = language(request)
+    english = lang == "en"
+    named = {f"{spec.method} {spec.path}": spec.action.render(lang)
+             for spec in request.app[ROUTE_SPECS] if spec.action is not None}
+
+    def name(action: str) -> tuple[str | None, str]:
+        what, _, said = action.partition(": ")
+        return named.get(what) or (said if english and said else None), what
+    return name
 
 
 @_staff_page("/admin/accounts", "accounts and roles", auth="admin")

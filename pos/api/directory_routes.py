@@ -41,7 +41,7 @@ async def list_merchants(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/tills/{id}/disable", summary="Disable a till: its credential and pairing "
-             "code stop working", auth="officer")
+             "code stop working", auth="officer", action=words("停用收银台", "Disable a till"))
 async def disable_till(request: web.Request) -> web.Response:
     till_id = path_id(request, "id", "till")
     if not await console_lists.disable_till(services(request).pool, till_id):

@@ -8,6 +8,7 @@ from aiohttp import web
 from pos.api.requests import DeviceKeyIn, OfflineLimitsIn, OfflineSaleIn
 from pos.api.routing import Routes, an_id
 from pos.api.state import body, calling_till, json_response, path_id, query_id, services
+from pos.messages import words
 from pos.storage import offline_kits, offline_sales
 from pos.till import engine, forwarded_sales, kit_builder, offline_basket
 
@@ -45,7 +46,8 @@ async def forward_sale(request: web.Request) -> web.Response:
 
 @routes.add("PUT", "/v1/programs/{id}/offline-limits",
             summary="Publish a program's offline limits (for one merchant, or all)",
-            auth="officer", body=OfflineLimitsIn)
+            auth="officer", body=OfflineLimitsIn,
+            action=words("发布项目的离线限额", "Publish a program's offline limits"))
 async def set_offline_limits(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     payload = await body(request, OfflineLimitsIn)

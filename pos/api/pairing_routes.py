@@ -16,7 +16,7 @@ from pos.api.requests import PairingIn
 from pos.api.routing import Routes
 from pos.api.state import body, calling_till, json_response, path_id, services
 from pos.errors import INVALID_PAIRING_CODE, RATE_LIMITED, Problem
-from pos.messages import msg
+from pos.messages import msg, words
 from pos.signing import kit_signing
 from pos.storage import offline_kits, throttles
 from pos.storage import till_pairing as store
@@ -31,7 +31,8 @@ def _invalid() -> Problem:
 
 @routes.post("/v1/tills/{id}/pairing-codes",
              summary="A one-time code (ten minutes) that pairs a tablet with this till",
-             auth="officer", status=201)
+             auth="officer", status=201,
+             action=words("生成收银台配对码", "Make a till's pairing code"))
 async def create_pairing_code(request: web.Request) -> web.Response:
     till_id = path_id(request, "id", "till")
     code = pairing_code.new_code()

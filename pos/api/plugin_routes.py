@@ -53,7 +53,8 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 @routes.add("PUT", "/v1/programs/{id}/approved-products",
             summary="Replace a program's approved product list (CSV: gtin,description)",
-            auth="officer", status=201)
+            auth="officer", status=201,
+            action=words("更换项目的指定商品清单", "Replace a program's approved product list"))
 async def put_approved_products(request: web.Request) -> web.Response:
     program_id = path_id(request, "id", "program")
     if request.content_type not in ("text/csv", "text/plain", "application/octet-stream"):

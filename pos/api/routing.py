@@ -219,6 +219,11 @@ class RouteSpec:
     idempotent: bool
     content_type: str
     query: tuple[Query, ...] = ()
+    # What the audit log's page calls a write through this route, in both languages (short:
+    # `summary` is the API's own description). Every route a staff member writes through
+    # has one: tests check each route that is not a GET, and each action the console's
+    # walk-through wrote.
+    action: Phrase | None = None
 
 
 class Routes:
@@ -230,10 +235,11 @@ class Routes:
         self, method: str, path: str, *, summary: str, auth: Auth,
         body: type[BaseModel] | None = None, status: int = 200, idempotent: bool = False,
         content_type: str = "application/json", query: Sequence[Query] = (),
+        action: Phrase | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.specs.append(RouteSpec(method, path, handler, summary, auth, body, status,
-                                        idempotent, content_type, tuple(query)))
+                                        idempotent, content_type, tuple(query), action))
             return handler
         return register
 
@@ -241,23 +247,26 @@ class Routes:
     def get(
         self, path: str, *, summary: str, auth: Auth, status: int = 200,
         content_type: str = "application/json", query: Sequence[Query] = (),
+        action: Phrase | None = None,
     ) -> Callable[[Handler], Handler]:
         return self.add("GET", path, summary=summary, auth=auth, status=status,
-                        content_type=content_type, query=query)
+                        content_type=content_type, query=query, action=action)
 
     def post(
         self, path: str, *, summary: str, auth: Auth, body: type[BaseModel] | None = None,
         status: int = 200, idempotent: bool = False, content_type: str = "application/json",
-        query: Sequence[Query] = (),
+        query: Sequence[Query] = (), action: Phrase | None = None,
     ) -> Callable[[Handler], Handler]:
         return self.add("POST", path, summary=summary, auth=auth, body=body, status=status,
-                        idempotent=idempotent, content_type=content_type, query=query)
+                        idempotent=idempotent, content_type=content_type, query=query,
+                        action=action)
 
     def patch(
         self, path: str, *, summary: str, auth: Auth, body: type[BaseModel] | None = None,
-        status: int = 200,
+        status: int = 200, action: Phrase | None = None,
     ) -> Callable[[Handler], Handler]:
-        return self.add("PATCH", path, summary=summary, auth=auth, body=body, status=status)
+        return self.add("PATCH", path, summary=summary, auth=auth, body=body, status=status,
+                        action=action)
 
     def install(self, app: web.Application) -> None:
         for spec in self.specs:

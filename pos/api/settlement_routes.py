@@ -41,7 +41,8 @@ STATUSES = ("draft", "approved", "paid", "failed")
 
 
 @routes.post("/v1/settlements", summary="Settle what is due up to a period end: one batch "
-             "per merchant and currency", auth="finance", body=SettlementIn, status=201)
+             "per merchant and currency", auth="finance", body=SettlementIn, status=201,
+             action=words("结算截至期末的应付款", "Settle what is due up to a period end"))
 async def create_settlement(request: web.Request) -> web.Response:
     payload = await body(request, SettlementIn)
     run = await runs.settle(services(request), period_end=payload.period_end,
@@ -78,7 +79,8 @@ async def get_settlement(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/settlements/{id}/approve", summary="Approve a batch for payment",
-             auth="finance", body=ApproveIn)
+             auth="finance", body=ApproveIn,
+             action=words("批准结算批次付款", "Approve a batch for payment"))
 async def approve(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, ApproveIn)
@@ -88,7 +90,8 @@ async def approve(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/settlements/{id}/paid", summary="Record that an approved batch was paid",
-             auth="finance", body=PaidIn)
+             auth="finance", body=PaidIn,
+             action=words("登记结算批次已付款", "Record that a batch was paid"))
 async def mark_paid(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PaidIn)
@@ -98,7 +101,8 @@ async def mark_paid(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/settlements/{id}/failed", summary="Record that paying a batch failed",
-             auth="finance", body=FailedIn)
+             auth="finance", body=FailedIn,
+             action=words("登记结算批次付款失败", "Record that paying a batch failed"))
 async def mark_failed(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, FailedIn)
@@ -108,7 +112,8 @@ async def mark_failed(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/settlements/{id}/payout", summary="Pay an approved batch through a "
-             "payment channel", auth="finance", body=PayoutIn)
+             "payment channel", auth="finance", body=PayoutIn,
+             action=words("通过支付渠道支付结算批次", "Pay a batch through a payment channel"))
 async def payout(request: web.Request) -> web.Response:
     batch_id = path_id(request, "id", "settlement batch")
     payload = await body(request, PayoutIn)
@@ -127,7 +132,8 @@ async def formats(request: web.Request) -> web.Response:
             "?lang= or Accept-Language (zh-CN, the default, or en)", auth="finance",
             content_type="application/octet-stream", query=[
                 one_of("lang", "The language of the words a person reads in the file "
-                               "(before Accept-Language).", LANGUAGES)])
+                               "(before Accept-Language).", LANGUAGES)],
+            action=words("下载结算批次的付款文件", "Download a batch's payment file"))
 async def export(request: web.Request) -> web.StreamResponse:
     batch_id = path_id(request, "id", "settlement batch")
     job = await exporting.prepare(services(request), batch_id, request.match_info["format"],
@@ -150,7 +156,8 @@ def _reader_language(request: web.Request) -> str:
 
 @routes.get("/v1/settlement-runs/{id}/export/{format}", summary="Download a whole run as one "
             "file (pain001: one payment per merchant); its SHA-256 recorded on each batch",
-            auth="finance", content_type="application/octet-stream")
+            auth="finance", content_type="application/octet-stream",
+            action=words("下载整次结算的付款文件", "Download a run's payment file"))
 async def export_run(request: web.Request) -> web.StreamResponse:
     run_id = path_id(request, "id", "settlement run")
     job = await exporting.prepare_run(services(request), run_id, request.match_info["format"])
@@ -181,7 +188,8 @@ async def _stream(request: web.Request, job: exporting.Export) -> web.StreamResp
 
 
 @routes.add("PUT", "/v1/merchants/{id}/payout-account", summary="Set the account a merchant "
-            "is paid to", auth="finance", body=PayeeIn)
+            "is paid to", auth="finance", body=PayeeIn,
+            action=words("设置商户的收款账户", "Set a merchant's payout account"))
 async def set_payee(request: web.Request) -> web.Response:
     merchant_id = path_id(request, "id", "merchant")
     payload = await body(request, PayeeIn)

@@ -139,7 +139,8 @@ _private = holder_routes.private
                  one_of("check", "1 or true: only check the list; nothing is issued.",
                         ("1", "true")),
                  Query("batch_id", "Name the batch (a re-run under it issues nothing "
-                                   "twice).")])
+                                   "twice).")],
+             action=words("按受助人名单发券", "Issue vouchers to a beneficiary list"))
 async def create_issuance(request: web.Request) -> web.Response:
     svc = services(request)
     program_id = path_id(request, "id", "program")
@@ -306,7 +307,7 @@ async def voucher_card(request: web.Request) -> web.Response:
 
 @routes.post("/v1/vouchers/{id}/reissue",
              summary="Replace a lost voucher's token and code; the old ones stop at once",
-             auth="officer")
+             auth="officer", action=words("补发遗失的券", "Reissue a lost voucher"))
 async def reissue(request: web.Request) -> web.Response:
     svc = services(request)
     voucher_id = path_id(request, "id", "voucher")
@@ -321,7 +322,8 @@ async def reissue(request: web.Request) -> web.Response:
 
 @routes.post("/v1/vouchers/{id}/credits",
              summary="Grant a top-up credit (recorded in the ledger), once per key",
-             auth="officer", body=TopUpIn, status=201, idempotent=True)
+             auth="officer", body=TopUpIn, status=201, idempotent=True,
+             action=words("为券充值", "Top up a voucher"))
 async def top_up(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if not key:

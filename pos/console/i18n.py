@@ -270,6 +270,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "op_update": ("修改", "changed"),
     "op_delete": ("删除", "removed"),
     "rows": ("行", "rows"),
+    "row": ("行", "row"),
     "tbl_programs": ("项目", "programs"),
     "tbl_merchants": ("商户", "merchants"),
     "tbl_program_merchants": ("合作商户", "partner merchants"),
