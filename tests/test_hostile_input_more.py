@@ -134,6 +134,26 @@ async def test_a_body_whose_encoding_does_not_decode_is_a_400(
     assert server[0].getMessage() == "a request body that does not decode: ContentEncodingError"
 
 
+async def test_requests_aiohttp_refuses_itself_are_logged_in_one_line(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A request line too long or a broken chunk is refused before the app runs; the log
+    says so in a warning line, not with a trace at error level."""
+    server = world.client.server
+    for request in (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"POST /v1/quotes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                    b"\r\n\r\nzz\r\nnot a chunk\r\n0\r\n\r\n"):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(request)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.split(b" ", 2)[1] == b"400", answer[:60]
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(logged) == 2, [r.getMessage() for r in logged]
+    assert all(r.levelno == logging.WARNING and not r.exc_info for r in logged)
+    assert logged[0].getMessage().startswith("a malformed request refused: ")
+
+
 async def test_nul_in_a_sign_in_form_or_a_product_list_is_refused(
         world: World, db: asyncpg.Connection[Any]) -> None:
     program = await world.program(restrictions=["approved_products"])

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from pos import logs
@@ -41,18 +42,26 @@ log = logging.getLogger(__name__)
 
 
 class _AnsweredBodyErrors(logging.Filter):
-    """A body that does not decode as its Content-Encoding says is answered 400 below
-    (`RequestPayloadError`); aiohttp then drains what is left of it, meets the same error
-    and logs it as "Unhandled exception" with three traces. It is the client's mistake,
+    """Requests aiohttp itself refuses, answered 400 before the app runs (a request line
+    too long, a broken chunk, a path that is not UTF-8: `HttpProcessingError`), and a body
+    that does not decode as its Content-Encoding says, answered 400 below
+    (`RequestPayloadError`), after which aiohttp drains what is left of it and meets the
+    same error: aiohttp logs each as an error with its traces. Each is a client's mistake,
     already answered: one warning line, no trace."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         raised = record.exc_info[1] if record.exc_info else None
         if isinstance(raised, web.RequestPayloadError):
-            record.msg, record.args = "a request body that does not decode: %s", (
-                type(raised.__cause__ or raised).__name__,)
-            record.exc_info, record.exc_text = None, None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            said: tuple[str, tuple[str, ...]] = (
+                "a request body that does not decode: %s",
+                (type(raised.__cause__ or raised).__name__,))
+        elif isinstance(raised, HttpProcessingError):
+            said = "a malformed request refused: %s", (type(raised).__name__,)
+        else:
+            return True
+        record.msg, record.args = said
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
