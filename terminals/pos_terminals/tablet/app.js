@@ -2,7 +2,7 @@
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
 import { call, IdempotentWrite, lostPairing, NetworkError, setLanguage } from "./api.js";
-import { gtinValid, newKey, voucherCredential } from "./codes.js";
+import { formatCode, gtinValid, newKey, normaliseCode, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
 import { OfflineTill } from "./offline.js";
@@ -265,6 +265,18 @@ function voucherRefused(problem) {
 function takeVoucher(text, source) {
   const credential = voucherCredential(text);
   if (!credential) return;
+  if (credential.code) {
+    const body = normaliseCode(credential.code);
+    if (!body) {
+      // A typo the check symbol catches is said at once, not after a basket has been built
+      // for it; what was typed stays in the field to be corrected.
+      showProblem($("#screen-scan"), { code: "invalid_token", reason: "malformed_code" });
+      $("#voucher-input").focus();
+      return;
+    }
+    // As printed, however it was typed: the same card typed twice is seen as one.
+    credential.code = formatCode(body);
+  }
   if (state.vouchers.some((v) => sameVoucher(v, credential))) {
     notice(state.t("already_scanned"));
   } else if (state.vouchers.length >= MAX_VOUCHERS) {

@@ -55,3 +55,8 @@ export function normaliseCode(typed) {
   const body = cleaned.slice(0, 12);
   return checkSymbol(body) === cleaned[12] ? body : null;
 }
+
+/** A code's body as printed on the card: XXXX-XXXX-XXXX-C. */
+export function formatCode(body) {
+  return `${body.slice(0, 4)}-${body.slice(4, 8)}-${body.slice(8)}-${checkSymbol(body)}`;
+}
