@@ -328,6 +328,45 @@ async def test_dropped_answer_is_retried_with_the_same_key_and_redeems_once(
     assert (await world.voucher(sale.voucher["id"]))["balance"] == 27000
 
 
+async def test_the_header_says_offline_while_the_outcome_is_unknown(
+    browser: Browser, world: World, database_url: str  # noqa: F811
+) -> None:
+    """While a confirmation gets no answer, the header does not say "online" beside "the
+    connection dropped"; once the answer comes it says online again."""
+    sale = await wish_sale(world)
+    held = 0
+
+    async def no_answer_twice(route: Route) -> None:
+        nonlocal held
+        held += 1
+        if held <= 2:
+            await route.abort("internetdisconnected")
+        else:
+            await route.continue_()
+
+    async with open_till(browser, world.client, "zh-CN") as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.route("**/v1/redemptions", no_answer_twice)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "30", 1, "Exercise books 练习本")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥30.00")
+        net = page.locator("#net-status")
+        await expect(net).to_have_attribute("data-state", "online")
+        await page.click("#confirm")
+        await expect(page.locator("#screen-pending")).to_have_attribute("data-state", "unknown")
+        await expect(net).to_have_attribute("data-state", "offline")
+        await expect(net).to_contain_text("离线")
+        await screenshot(page, "zh-CN", "05c-outcome-unknown-offline")
+
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT["zh-CN"]["accepted"])
+        await expect(net).to_have_attribute("data-state", "online")
+    (taken,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert taken["covered"] == 3000
+
+
 async def test_unanswered_redemption_is_resumed_after_a_reload(
     browser: Browser, world: World, database_url: str  # noqa: F811
 ) -> None:

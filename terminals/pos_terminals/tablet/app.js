@@ -618,8 +618,13 @@ async function runWrite(write) {
   state.write = write;
   show("pending");
   renderPending(null);
-  const answer = await write.run(state.till.secret, (waiting) => renderPending(waiting));
+  const answer = await write.run(state.till.secret, (waiting) => {
+    // No answer at all: the header says so too, not "online" beside "the connection dropped".
+    if (waiting.reason === "network") setNet("offline");
+    renderPending(waiting);
+  });
   state.write = null;
+  setNet("online");
   if (lostPairing(answer)) {
     unpaired();
     return;
