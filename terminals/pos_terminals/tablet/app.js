@@ -44,6 +44,7 @@ const state = {
   identityConfirmed: false,
   receipt: null,        // {redemption, context, voided}
   write: null,          // the IdempotentWrite in flight
+  confirming: false,    // an offline sale being checked and signed
 };
 const scanner = new Scanner($("#camera"));
 // Selling through a network cut (offline.js, docs/offline.md).
@@ -597,9 +598,16 @@ function renderBasket() {
 // confirm and void: idempotent writes that survive a dropped connection
 
 async function confirmRedemption() {
-  if (!state.quote) return;
+  if (!state.quote || state.confirming) return;
   if (state.quote.offline) {
-    await confirmOffline();
+    // Checking and signing an offline sale takes a moment with the button still on screen:
+    // a second tap meanwhile must not record the same basket as a second sale.
+    state.confirming = true;
+    try {
+      await confirmOffline();
+    } finally {
+      state.confirming = false;
+    }
     return;
   }
   const context = {
