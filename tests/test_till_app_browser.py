@@ -367,6 +367,59 @@ async def test_the_header_says_offline_while_the_outcome_is_unknown(
     assert taken["covered"] == 3000
 
 
+VOID_UNKNOWN = {
+    "zh-CN": "网络中断，暂不知道这笔撤销是否完成。正在用同一笔请求重试，券额只会退回一次。",
+    "en": "The connection dropped, so we do not know yet whether the void went through. "
+          "Retrying the same request; the value goes back to the voucher only once.",
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_a_void_whose_answer_is_lost_says_it_is_the_void_that_is_unknown(
+    browser: Browser, world: World, database_url: str, lang: str  # noqa: F811
+) -> None:
+    """The pending screen of a void speaks of the void (and its amount), not of taking the
+    voucher; the same request then voids once."""
+    sale = await wish_sale(world)
+    voids = 0
+
+    async def drop_first_void_answer(route: Route) -> None:
+        nonlocal voids
+        voids += 1
+        if voids == 1:
+            answer = await route.fetch()
+            assert answer.status == 200
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "25", 1, "Exercise books 练习本")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥25.00")
+        await page.click("#confirm")
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT[lang]["accepted"])
+
+        await page.route("**/v1/redemptions/*/void", drop_first_void_answer)
+        await page.click("#void")
+        await page.click("#void-yes")
+        pending = page.locator("#screen-pending")
+        await expect(pending).to_have_attribute("data-state", "unknown")
+        await expect(page.locator("#pending-help")).to_have_text(VOID_UNKNOWN[lang])
+        await expect(page.locator("#pending-what")).to_contain_text("¥25.00")
+        await screenshot(page, lang, "08b-void-outcome-unknown")
+
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT[lang]["voided"])
+        assert voids == 2
+    (voided,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert voided["status"] == "voided"
+    assert (await world.voucher(sale.voucher["id"]))["balance"] == 30000
+
+
 async def test_unanswered_redemption_is_resumed_after_a_reload(
     browser: Browser, world: World, database_url: str  # noqa: F811
 ) -> None:

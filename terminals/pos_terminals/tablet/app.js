@@ -675,8 +675,9 @@ function renderPending(waiting) {
   const { t } = state;
   const section = $("#screen-pending");
   const context = state.write?.context;
-  $("#pending-what").textContent = context?.covered !== undefined
+  const what = context?.covered !== undefined
     ? `${context.program_name} · ${formatMoney(context.covered, context.currency)}` : "";
+  $("#pending-what").textContent = state.write?.kind === "void" && what ? `${t("void")} · ${what}` : what;
   if (!waiting) {
     section.dataset.state = "sending";
     $("#pending-title").textContent = t("sending");
@@ -687,7 +688,8 @@ function renderPending(waiting) {
   }
   section.dataset.state = waiting.reason === "in_progress" ? "in_progress" : "unknown";
   $("#pending-title").textContent = t("unknown_title");
-  $("#pending-help").textContent = waiting.reason === "in_progress" ? t("in_progress") : t("unknown_help");
+  $("#pending-help").textContent = waiting.reason === "in_progress" ? t("in_progress")
+    : t(state.write?.kind === "void" ? "unknown_help_void" : "unknown_help");
   $("#pending-retry").textContent = t("retry_in", { seconds: waiting.seconds, attempt: waiting.attempt + 1 });
   $("#retry-now").hidden = false;
 }
@@ -704,7 +706,9 @@ async function voidDialogClosed() {
   const { redemption } = state.receipt;
   const write = IdempotentWrite.start(
     "void", `/v1/redemptions/${encodeURIComponent(redemption.id)}/void`, null, newKey(),
-    { redemption_id: redemption.id, till_id: state.till.till_id });
+    { redemption_id: redemption.id, till_id: state.till.till_id,
+      program_name: state.receipt.context.program_name, covered: redemption.covered,
+      currency: redemption.currency });
   await runWrite(write);
 }
 
