@@ -668,6 +668,19 @@ async def test_money_in_the_page_is_integer_minor_units(
 
 
 
+async def test_a_price_typed_through_a_chinese_input_method_is_read(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    """A Chinese input method types full-width digits and, in Chinese punctuation
+    mode, 。 for the decimal point: the price the cashier meant, not "type a price"."""
+    async with open_till(browser, world.client, "zh-CN") as till:
+        parsed = await till.page.evaluate("""async () => {
+            const m = await import('./money.js');
+            return ['１２.５０', '12。5', '￥１２', '１２，５', '１２。３４５'].map(m.parseMoney);
+        }""")
+    assert parsed == [1250, 1250, 1200, 1250, None]
+
+
 async def test_what_the_scanner_reads_is_sorted_out_in_the_page(
     browser: Browser, world: World  # noqa: F811
 ) -> None:
