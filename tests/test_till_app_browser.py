@@ -668,6 +668,27 @@ async def test_money_in_the_page_is_integer_minor_units(
 
 
 
+@pytest.mark.parametrize(("lang", "sentence"), [
+    ("zh-CN", "请输入管理员给的配对码。"),
+    ("en", "Type the pairing code the administrator gave you.")])
+async def test_a_blank_pairing_code_asks_for_the_code(
+    browser: Browser, world: World, lang: str, sentence: str  # noqa: F811
+) -> None:
+    """Only spaces in the pairing field: the tablet asks for the code, rather than sending
+    it and showing the service's field error (which calls it a voucher code)."""
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if "/v1/pairings" in r.url else None)
+        await page.fill("#pair-code", "   ")
+        await page.click("#pair-form button[type=submit]")
+        problem = page.locator("#screen-pair .problem")
+        await expect(problem.locator(".problem-detail")).to_have_text(sentence)
+        await expect(problem.locator(".problem-title")).to_have_text(TEXT[lang]["not_paired"])
+        assert sent == []
+        assert till.errors == []
+
+
 async def test_a_price_typed_through_a_chinese_input_method_is_read(
     browser: Browser, world: World  # noqa: F811
 ) -> None:

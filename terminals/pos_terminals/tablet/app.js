@@ -165,6 +165,12 @@ async function pair(event) {
   const section = $("#screen-pair");
   showProblem(section, null);
   const typed = $("#pair-code").value.trim();
+  if (!typed) {
+    showProblem(section, { code: "pair_code_missing", detail: state.t("pair_code_missing") },
+      "pair_problem_title");
+    $("#pair-code").focus();
+    return;
+  }
   let answer;
   try {
     // A till secret pasted as it is (as `pos run --demo` prints them) is checked and kept
