@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import asyncpg
+import pytest
 
 from tests.accounts_support import person, signed_in
 from tests.conftest import ADMIN, World
@@ -110,7 +112,7 @@ async def test_a_credential_that_is_not_utf8_is_a_wrong_one(world: World) -> Non
 
 
 async def test_a_body_whose_encoding_does_not_decode_is_a_400(
-        world: World, db: asyncpg.Connection[Any]) -> None:
+        world: World, db: asyncpg.Connection[Any], caplog: pytest.LogCaptureFixture) -> None:
     shop = await world.shop()
     before = await _counts(db)
     for encoding in ("gzip", "deflate"):
@@ -126,6 +128,10 @@ async def test_a_body_whose_encoding_does_not_decode_is_a_400(
         body = await _refused(resp, 400, "http_error")
         assert "Content-Encoding" in body["detail"] and "Can not" not in body["detail"]
     assert await _counts(db) == before
+    # The service's log says so in one warning line each time, with no trace.
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert server and all(r.levelno == logging.WARNING and not r.exc_info for r in server)
+    assert server[0].getMessage() == "a request body that does not decode: ContentEncodingError"
 
 
 async def test_nul_in_a_sign_in_form_or_a_product_list_is_refused(

@@ -39,6 +39,29 @@ from pos.messages import (
 
 log = logging.getLogger(__name__)
 
+
+class _AnsweredBodyErrors(logging.Filter):
+    """A body that does not decode as its Content-Encoding says is answered 400 below
+    (`RequestPayloadError`); aiohttp then drains what is left of it, meets the same error
+    and logs it as "Unhandled exception" with three traces. It is the client's mistake,
+    already answered: one warning line, no trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        raised = record.exc_info[1] if record.exc_info else None
+        if isinstance(raised, web.RequestPayloadError):
+            record.msg, record.args = "a request body that does not decode: %s", (
+                type(raised.__cause__ or raised).__name__,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_answered_body_errors() -> None:
+    """Installs `_AnsweredBodyErrors` on aiohttp's server log (once per process)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _AnsweredBodyErrors) for f in server_log.filters):
+        server_log.addFilter(_AnsweredBodyErrors())
+
 PROBLEM_TYPE = "application/problem+json"
 # The problem's code, kept on the response for the request metrics.
 PROBLEM_CODE = web.ResponseKey("pos_problem_code", str)
