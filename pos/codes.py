@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Iterable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -74,11 +75,17 @@ def format_code(body: str) -> str:
     return f"{body[:4]}-{body[4:8]}-{body[8:]}-{check_symbol(body)}"
 
 
+def typed_symbols(typed: str) -> str:
+    """What was typed as this alphabet's symbols: upper case, without spaces and dashes, O
+    read as 0 (and so on). The full-width forms a Chinese input method types in full-width
+    mode are the same symbols (NFKC)."""
+    folded = unicodedata.normalize("NFKC", typed).upper()
+    return "".join(_READS_AS.get(ch, ch) for ch in folded if ch not in " -_")
+
+
 def normalise(typed: str) -> str | None:
     """The code's body if `typed` is a well-formed code with a right check symbol, else None."""
-    cleaned = "".join(
-        _READS_AS.get(ch, ch) for ch in typed.upper() if ch not in " -_"
-    )
+    cleaned = typed_symbols(typed)
     if len(cleaned) != BODY_LENGTH + 1 or any(ch not in _VALUE for ch in cleaned):
         return None
     body, check = cleaned[:-1], cleaned[-1]

@@ -132,6 +132,27 @@ async def test_unknown_things_are_not_found(world: World) -> None:
     assert resp.status == 405 and resp.content_type == "application/problem+json"
 
 
+def full_width(text: str) -> str:
+    """`text` as a Chinese input method in full-width mode types it."""
+    return "".join("\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch
+                   for ch in text)
+
+
+async def test_a_code_typed_in_full_width_is_read(world: World) -> None:
+    """A Chinese input method left in full-width mode types full-width letters, digits and
+    dashes: the same code."""
+    shop = await world.shop()
+    program = await world.program(partners=[shop])
+    (voucher,) = await world.issue(program)
+    for typed in (full_width(voucher["code"]), full_width(voucher["code"].lower()),
+                  full_width(voucher["code"].replace("-", " "))):
+        resp = await world.client.post("/v1/quotes", json={
+            "code": typed, "basket": basket(("food", 1, 100))}, headers=shop.headers())
+        data = await resp.json()
+        assert resp.status == 200, (typed, data)
+        assert data["voucher"]["id"] == voucher["id"]
+
+
 async def test_manual_code_typos_and_rate_limit(world: World) -> None:
     shop = await world.shop()
     program = await world.program(partners=[shop])

@@ -13,6 +13,7 @@ from pos import taxonomy
 from pos.api.till_app_routes import content_type
 from pos.till import pairing_code
 from tests.conftest import ADMIN, Shop, World, basket
+from tests.test_api_contract import full_width
 
 
 async def new_code(world: World, till_id: str, headers: dict[str, str] | None = None,
@@ -97,6 +98,12 @@ async def test_a_code_is_typed_forgivingly(world: World) -> None:
     # Lower case, no dash, spaces, and the letter O typed for a zero.
     typed = " " + code.replace("-", "").lower().replace("0", "o") + " "
     await pair(world, typed)
+
+
+async def test_a_code_typed_in_full_width_pairs(world: World) -> None:
+    shop, _ = await shop_with_voucher(world)
+    code = (await new_code(world, shop.till_id))["code"]
+    await pair(world, full_width(code.lower()))
 
 
 @pytest.mark.parametrize("typed", ["", "ABCD", "ABCD-EFGH-J", "ABCD-EFG!"])

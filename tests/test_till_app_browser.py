@@ -328,6 +328,98 @@ async def test_dropped_answer_is_retried_with_the_same_key_and_redeems_once(
     assert (await world.voucher(sale.voucher["id"]))["balance"] == 27000
 
 
+async def test_the_header_says_offline_while_the_outcome_is_unknown(
+    browser: Browser, world: World, database_url: str  # noqa: F811
+) -> None:
+    """While a confirmation gets no answer, the header does not say "online" beside "the
+    connection dropped"; once the answer comes it says online again."""
+    sale = await wish_sale(world)
+    held = 0
+
+    async def no_answer_twice(route: Route) -> None:
+        nonlocal held
+        held += 1
+        if held <= 2:
+            await route.abort("internetdisconnected")
+        else:
+            await route.continue_()
+
+    async with open_till(browser, world.client, "zh-CN") as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.route("**/v1/redemptions", no_answer_twice)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "30", 1, "Exercise books 练习本")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥30.00")
+        net = page.locator("#net-status")
+        await expect(net).to_have_attribute("data-state", "online")
+        await page.click("#confirm")
+        await expect(page.locator("#screen-pending")).to_have_attribute("data-state", "unknown")
+        await expect(net).to_have_attribute("data-state", "offline")
+        await expect(net).to_contain_text("离线")
+        await screenshot(page, "zh-CN", "05c-outcome-unknown-offline")
+
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT["zh-CN"]["accepted"])
+        await expect(net).to_have_attribute("data-state", "online")
+    (taken,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert taken["covered"] == 3000
+
+
+VOID_UNKNOWN = {
+    "zh-CN": "网络中断，暂不知道这笔撤销是否完成。正在用同一笔请求重试，券额只会退回一次。",
+    "en": "The connection dropped, so we do not know yet whether the void went through. "
+          "Retrying the same request; the value goes back to the voucher only once.",
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_a_void_whose_answer_is_lost_says_it_is_the_void_that_is_unknown(
+    browser: Browser, world: World, database_url: str, lang: str  # noqa: F811
+) -> None:
+    """The pending screen of a void speaks of the void (and its amount), not of taking the
+    voucher; the same request then voids once."""
+    sale = await wish_sale(world)
+    voids = 0
+
+    async def drop_first_void_answer(route: Route) -> None:
+        nonlocal voids
+        voids += 1
+        if voids == 1:
+            answer = await route.fetch()
+            assert answer.status == 200
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        await set_paired(page, world, sale.shop.secret, sale.shop.till_id,
+                         sale.shop.merchant_id)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "25", 1, "Exercise books 练习本")
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥25.00")
+        await page.click("#confirm")
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT[lang]["accepted"])
+
+        await page.route("**/v1/redemptions/*/void", drop_first_void_answer)
+        await page.click("#void")
+        await page.click("#void-yes")
+        pending = page.locator("#screen-pending")
+        await expect(pending).to_have_attribute("data-state", "unknown")
+        await expect(page.locator("#pending-help")).to_have_text(VOID_UNKNOWN[lang])
+        await expect(page.locator("#pending-what")).to_contain_text("¥25.00")
+        await screenshot(page, lang, "08b-void-outcome-unknown")
+
+        await expect(page.locator("#receipt h2")).to_have_text(TEXT[lang]["voided"])
+        assert voids == 2
+    (voided,) = await redemptions_of(database_url, sale.voucher["id"])
+    assert voided["status"] == "voided"
+    assert (await world.voucher(sale.voucher["id"]))["balance"] == 30000
+
+
 async def test_unanswered_redemption_is_resumed_after_a_reload(
     browser: Browser, world: World, database_url: str  # noqa: F811
 ) -> None:
@@ -574,6 +666,40 @@ async def test_money_in_the_page_is_integer_minor_units(
     assert results["parsed"] == [1200, 1250, 1250, 7, 350, None, None, None, None, 10]
     assert results["sum"] == 31 and results["floatRefused"] is True
 
+
+
+@pytest.mark.parametrize(("lang", "sentence"), [
+    ("zh-CN", "请输入管理员给的配对码。"),
+    ("en", "Type the pairing code the administrator gave you.")])
+async def test_a_blank_pairing_code_asks_for_the_code(
+    browser: Browser, world: World, lang: str, sentence: str  # noqa: F811
+) -> None:
+    """Only spaces in the pairing field: the tablet asks for the code, rather than sending
+    it and showing the service's field error (which calls it a voucher code)."""
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.url) if "/v1/pairings" in r.url else None)
+        await page.fill("#pair-code", "   ")
+        await page.click("#pair-form button[type=submit]")
+        problem = page.locator("#screen-pair .problem")
+        await expect(problem.locator(".problem-detail")).to_have_text(sentence)
+        await expect(problem.locator(".problem-title")).to_have_text(TEXT[lang]["not_paired"])
+        assert sent == []
+        assert till.errors == []
+
+
+async def test_a_price_typed_through_a_chinese_input_method_is_read(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    """A Chinese input method types full-width digits and, in Chinese punctuation
+    mode, 。 for the decimal point: the price the cashier meant, not "type a price"."""
+    async with open_till(browser, world.client, "zh-CN") as till:
+        parsed = await till.page.evaluate("""async () => {
+            const m = await import('./money.js');
+            return ['１２.５０', '12。5', '￥１２', '１２，５', '１２。３４５'].map(m.parseMoney);
+        }""")
+    assert parsed == [1250, 1250, 1200, 1250, None]
 
 
 async def test_what_the_scanner_reads_is_sorted_out_in_the_page(

@@ -141,6 +141,37 @@ async def test_two_sales_offline_a_reload_then_each_forwarded_once(
         assert till.errors == []
 
 
+async def test_a_double_tap_on_confirm_offline_is_one_sale(
+    browser: Browser, world: World, database_url: str  # noqa: F811
+) -> None:
+    """Offline, confirming checks the kit and signs the sale before the receipt shows, so
+    the button stays on screen for a moment: a second tap in that moment must not make a
+    second sale of the same basket (forwarded, it would take the voucher twice)."""
+    sale, vouchers = await offline_sale(world, vouchers=1)
+    async with open_till(browser, world.client, "zh-CN", offline_app=True) as till:
+        page = till.page
+        await pair(page, await pairing_code(world.client, sale.shop.till_id))
+        await ready_for_offline(page)
+        await till.context.set_offline(True)
+        await read_voucher(page, vouchers[0]["token"])
+        await add_line(page, "stationery", "20", 1, "Notebook 笔记本")
+        await expect(page.locator("#voucher-card .offline-banner")).to_be_visible()
+        await expect(page.locator("#summary dd.covered")).to_have_text("¥20.00")
+        await page.dblclick("#confirm")
+        await expect(page.locator("#receipt .receipt-row.covered")).to_contain_text("¥20.00")
+        status = page.locator("#net-status")
+        await page.wait_for_timeout(500)
+        await expect(status).to_have_attribute("data-waiting", "1")
+
+        await till.context.set_offline(False)
+        await expect(status).to_have_attribute("data-waiting", "0", timeout=20_000)
+        await expect(status).to_have_attribute("data-refused", "0")
+        rows = await offline_rows(database_url)
+        assert [(r["voucher_id"], r["covered"]) for r in rows] == [(vouchers[0]["id"], 2000)]
+        assert (await world.voucher(vouchers[0]["id"]))["balance"] == 28000
+        assert till.errors == []
+
+
 async def problem_code(page: Page) -> str | None:
     box = page.locator("#screen-basket .problem")
     await expect(box).to_be_visible()

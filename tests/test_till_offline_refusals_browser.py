@@ -183,12 +183,14 @@ async def test_a_typed_code_sells_offline_from_the_kit(
         assert vouchers[0]["code"] not in kit and vouchers[0]["code"].replace("-", "") not in kit
         await till.context.set_offline(True)
 
-        # A code that is not well formed, and a well-formed one no voucher has.
-        await read_voucher(page, "ABCD-EFGH")
-        await add_line(page, "stationery", "10", 1)
-        assert await problem_code(page) == "invalid_token"
-        await expect(page.locator("#screen-basket .problem")).to_contain_text(words["malformed"])
-        await page.click("#cancel-sale")
+        # A code that is not well formed is refused as it is typed, offline as online; a
+        # well-formed one no voucher has is refused from the kit.
+        await page.fill("#voucher-input", "ABCD-EFGH")
+        await page.click("#voucher-form button[type=submit]")
+        scan_problem = page.locator("#screen-scan .problem")
+        await expect(scan_problem).to_have_attribute("data-code", "invalid_token")
+        await expect(scan_problem).to_contain_text(words["malformed"])
+        await expect(page.locator("#screen-basket")).to_be_hidden()
         await read_voucher(page, "0000-0000-0000-0")
         await add_line(page, "stationery", "10", 1)
         assert await problem_code(page) == "invalid_token"

@@ -10,12 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from pos.codes import ALPHABET
+from pos.codes import ALPHABET, typed_symbols
 
 CODE_LENGTH = 8
 TTL_SECONDS = 600
-# What people type for the symbols the alphabet leaves out (as for voucher codes).
-_READS_AS = {"O": "0", "I": "1", "L": "1", "U": "V"}
 
 
 def new_code() -> str:
@@ -25,7 +23,7 @@ def new_code() -> str:
 
 def normalise(typed: str) -> str | None:
     """The code's symbols if `typed` could be a pairing code, else None."""
-    cleaned = "".join(_READS_AS.get(ch, ch) for ch in typed.upper() if ch not in " -_")
+    cleaned = typed_symbols(typed)  # read as voucher codes are
     if len(cleaned) != CODE_LENGTH or any(ch not in ALPHABET for ch in cleaned):
         return None
     return cleaned

@@ -2,7 +2,7 @@
 // One screen at a time; everything the cashier sees is rebuilt from `state` by `render*`.
 
 import { call, IdempotentWrite, lostPairing, NetworkError, setLanguage } from "./api.js";
-import { gtinValid, newKey, voucherCredential } from "./codes.js";
+import { formatCode, gtinValid, newKey, normaliseCode, voucherCredential } from "./codes.js";
 import { pickLanguage, setCatalog, translator } from "./i18n.js";
 import { formatMoney, parseMoney, sumMinor } from "./money.js";
 import { OfflineTill } from "./offline.js";
@@ -44,6 +44,7 @@ const state = {
   identityConfirmed: false,
   receipt: null,        // {redemption, context, voided}
   write: null,          // the IdempotentWrite in flight
+  confirming: false,    // an offline sale being checked and signed
 };
 const scanner = new Scanner($("#camera"));
 // Selling through a network cut (offline.js, docs/offline.md).
@@ -164,6 +165,12 @@ async function pair(event) {
   const section = $("#screen-pair");
   showProblem(section, null);
   const typed = $("#pair-code").value.trim();
+  if (!typed) {
+    showProblem(section, { code: "pair_code_missing", detail: state.t("pair_code_missing") },
+      "pair_problem_title");
+    $("#pair-code").focus();
+    return;
+  }
   let answer;
   try {
     // A till secret pasted as it is (as `pos run --demo` prints them) is checked and kept
@@ -265,6 +272,18 @@ function voucherRefused(problem) {
 function takeVoucher(text, source) {
   const credential = voucherCredential(text);
   if (!credential) return;
+  if (credential.code) {
+    const body = normaliseCode(credential.code);
+    if (!body) {
+      // A typo the check symbol catches is said at once, not after a basket has been built
+      // for it; what was typed stays in the field to be corrected.
+      showProblem($("#screen-scan"), { code: "invalid_token", reason: "malformed_code" });
+      $("#voucher-input").focus();
+      return;
+    }
+    // As printed, however it was typed: the same card typed twice is seen as one.
+    credential.code = formatCode(body);
+  }
   if (state.vouchers.some((v) => sameVoucher(v, credential))) {
     notice(state.t("already_scanned"));
   } else if (state.vouchers.length >= MAX_VOUCHERS) {
@@ -585,9 +604,16 @@ function renderBasket() {
 // confirm and void: idempotent writes that survive a dropped connection
 
 async function confirmRedemption() {
-  if (!state.quote) return;
+  if (!state.quote || state.confirming) return;
   if (state.quote.offline) {
-    await confirmOffline();
+    // Checking and signing an offline sale takes a moment with the button still on screen:
+    // a second tap meanwhile must not record the same basket as a second sale.
+    state.confirming = true;
+    try {
+      await confirmOffline();
+    } finally {
+      state.confirming = false;
+    }
     return;
   }
   const context = {
@@ -606,8 +632,13 @@ async function runWrite(write) {
   state.write = write;
   show("pending");
   renderPending(null);
-  const answer = await write.run(state.till.secret, (waiting) => renderPending(waiting));
+  const answer = await write.run(state.till.secret, (waiting) => {
+    // No answer at all: the header says so too, not "online" beside "the connection dropped".
+    if (waiting.reason === "network") setNet("offline");
+    renderPending(waiting);
+  });
   state.write = null;
+  setNet("online");
   if (lostPairing(answer)) {
     unpaired();
     return;
@@ -650,8 +681,9 @@ function renderPending(waiting) {
   const { t } = state;
   const section = $("#screen-pending");
   const context = state.write?.context;
-  $("#pending-what").textContent = context?.covered !== undefined
+  const what = context?.covered !== undefined
     ? `${context.program_name} · ${formatMoney(context.covered, context.currency)}` : "";
+  $("#pending-what").textContent = state.write?.kind === "void" && what ? `${t("void")} · ${what}` : what;
   if (!waiting) {
     section.dataset.state = "sending";
     $("#pending-title").textContent = t("sending");
@@ -662,7 +694,8 @@ function renderPending(waiting) {
   }
   section.dataset.state = waiting.reason === "in_progress" ? "in_progress" : "unknown";
   $("#pending-title").textContent = t("unknown_title");
-  $("#pending-help").textContent = waiting.reason === "in_progress" ? t("in_progress") : t("unknown_help");
+  $("#pending-help").textContent = waiting.reason === "in_progress" ? t("in_progress")
+    : t(state.write?.kind === "void" ? "unknown_help_void" : "unknown_help");
   $("#pending-retry").textContent = t("retry_in", { seconds: waiting.seconds, attempt: waiting.attempt + 1 });
   $("#retry-now").hidden = false;
 }
@@ -679,7 +712,9 @@ async function voidDialogClosed() {
   const { redemption } = state.receipt;
   const write = IdempotentWrite.start(
     "void", `/v1/redemptions/${encodeURIComponent(redemption.id)}/void`, null, newKey(),
-    { redemption_id: redemption.id, till_id: state.till.till_id });
+    { redemption_id: redemption.id, till_id: state.till.till_id,
+      program_name: state.receipt.context.program_name, covered: redemption.covered,
+      currency: redemption.currency });
   await runWrite(write);
 }
 

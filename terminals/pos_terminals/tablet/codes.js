@@ -46,11 +46,17 @@ export function checkSymbol(body) {
   return CODE_ALPHABET[(32 - (total % 32)) % 32];
 }
 
-/** The code's twelve-symbol body when `typed` is a well-formed code, else null. */
+/** The code's twelve-symbol body when `typed` is a well-formed code, else null. Full-width
+ * forms (ＡＢ１－２, from an input method in full-width mode) read as the same symbols. */
 export function normaliseCode(typed) {
-  const cleaned = [...String(typed || "").toUpperCase()]
+  const cleaned = [...String(typed || "").normalize("NFKC").toUpperCase()]
     .filter((ch) => !" -_".includes(ch)).map((ch) => READS_AS[ch] || ch).join("");
   if (cleaned.length !== 13 || [...cleaned].some((ch) => !CODE_ALPHABET.includes(ch))) return null;
   const body = cleaned.slice(0, 12);
   return checkSymbol(body) === cleaned[12] ? body : null;
+}
+
+/** A code's body as printed on the card: XXXX-XXXX-XXXX-C. */
+export function formatCode(body) {
+  return `${body.slice(0, 4)}-${body.slice(4, 8)}-${body.slice(8)}-${checkSymbol(body)}`;
 }

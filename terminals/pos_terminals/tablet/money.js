@@ -15,10 +15,11 @@ export function formatMoney(minor, currency = "CNY") {
   return symbol ? `${sign}${symbol}${grouped}.${cents}` : `${sign}${grouped}.${cents} ${currency}`;
 }
 
-/** "12", "12.5", "12.50", "¥12,5" -> 1250; anything else -> null. Parsed as text. */
+/** "12", "12.5", "12.50", "¥12,5" -> 1250; anything else -> null. Parsed as text. A Chinese
+ * input method's full-width digits (１２) and "。" for the point read as typed on a keypad. */
 export function parseMoney(text) {
-  const cleaned = String(text).trim().replace(/^[¥￥]/, "").replace(/\s/g, "");
-  const match = /^(\d{1,7})(?:[.,](\d{0,2}))?$/.exec(cleaned);
+  const cleaned = String(text).normalize("NFKC").trim().replace(/^[¥￥]/, "").replace(/\s/g, "");
+  const match = /^(\d{1,7})(?:[.,。](\d{0,2}))?$/.exec(cleaned);
   if (!match) return null;
   const fraction = (match[2] || "").padEnd(2, "0");
   return Number(match[1]) * 100 + Number(fraction);
