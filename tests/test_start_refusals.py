@@ -1,0 +1,44 @@
+# ruff: noqa: RUF001 - the Chinese lines use full-width punctuation
+"""`pos run` with something it cannot serve with (a port another process holds, a number out
+of range) stops at once with one line saying what is wrong, in the terminal's language: no
+banner claiming it serves, no Python trace, no workers started again and again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ADMIN_TOKEN, CHINESE, ENGLISH
+
+
+def _pos_run(tmp_path: Path, database_url: str, locale: dict[str, str], *args: str,
+             **overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
+    env.update({"POS_DATA_DIR": str(tmp_path / "data"), "POS_CONFIG": "/nonexistent",
+                "POS_DATABASE_URL": database_url, "POS_ADMIN_TOKEN": ADMIN_TOKEN,
+                **locale, **overrides})
+    return subprocess.run([sys.executable, "-m", "pos.cli.main", "run", *args], env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+async def test_a_port_in_use_stops_the_start_with_one_line(
+        database_url: str, tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        for workers, locale, said in (
+                ("1", CHINESE, f"错误：无法在 127.0.0.1:{port} 上监听："),
+                ("2", CHINESE, f"错误：无法在 127.0.0.1:{port} 上监听："),
+                ("2", ENGLISH, f"error: cannot listen on 127.0.0.1:{port}: ")):
+            done = await asyncio.to_thread(_pos_run, tmp_path, database_url, locale,
+                                           "--workers", workers, POS_SERVER_PORT=port)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert said in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr, done.stderr
+            assert done.stdout == ""  # no banner: it does not serve
+
