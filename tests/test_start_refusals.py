@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ADMIN_TOKEN, CHINESE, ENGLISH
+from tests.service_process import free_port
 
 
 def _pos_run(tmp_path: Path, database_url: str, locale: dict[str, str], *args: str,
@@ -42,3 +43,26 @@ async def test_a_port_in_use_stops_the_start_with_one_line(
             assert "Traceback" not in done.stderr, done.stderr
             assert done.stdout == ""  # no banner: it does not serve
 
+
+async def test_numbers_out_of_range_are_refused_before_anything_starts(
+        database_url: str, tmp_path: Path) -> None:
+    port = str(free_port())
+    for overrides, locale, said in (
+            ({"POS_SERVER_PORT": "99999"}, CHINESE,
+             "错误：配置项 [server] port 须在 1 到 65535 之间，现为 99999"),
+            ({"POS_SERVER_PORT": "99999"}, ENGLISH,
+             "error: [server] port must be between 1 and 65535, not 99999"),
+            ({"POS_SERVER_PORT": port, "POS_SERVER_WORKERS": "-2"}, ENGLISH,
+             "error: [server] workers must be 0 or more, not -2"),
+            ({"POS_SERVER_PORT": port, "POS_DATABASE_POOL_MIN_SIZE": "20"}, CHINESE,
+             "错误：配置项 [database] pool_min_size（20）不能大于 [database] pool_max_size（10）"),
+            ({"POS_SERVER_PORT": port, "POS_SERVER_WORKERS": "abc"}, CHINESE,
+             "错误：配置项 [server] workers 须为整数，现为 'abc'"),
+            ({"POS_SERVER_PORT": port, "POS_SERVER_WORKERS": "abc"}, ENGLISH,
+             "error: [server] workers: 'abc' is not a valid int")):
+        done = await asyncio.to_thread(_pos_run, tmp_path, database_url, locale,
+                                       "--workers", "1", **overrides)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.stdout == ""
