@@ -66,3 +66,29 @@ async def test_numbers_out_of_range_are_refused_before_anything_starts(
         assert said in done.stderr, done.stderr
         assert "Traceback" not in done.stderr, done.stderr
         assert done.stdout == ""
+
+
+async def test_short_tokens_and_a_database_that_never_came_are_said_in_both_languages(
+        database_url: str, tmp_path: Path) -> None:
+    port = str(free_port())
+    away = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
+    for overrides, locale, said in (
+            ({"POS_ADMIN_TOKEN": "adm_short"}, CHINESE,
+             "错误：管理员令牌（[admin] token 或 POS_ADMIN_TOKEN）只有 9 个字符，至少需要 32 个"),
+            ({"POS_ADMIN_TOKEN": "adm_short"}, ENGLISH,
+             "error: the admin token ([admin] token or POS_ADMIN_TOKEN) is 9 characters long; "
+             "it needs at least 32"),
+            ({"POS_METRICS_TOKEN": "too-short"}, CHINESE,
+             "错误：指标令牌（[metrics] token 或 POS_METRICS_TOKEN）只有 9 个字符，至少需要 32 个"),
+            ({"POS_METRICS_TOKEN": "too-short"}, ENGLISH,
+             "error: the metrics token ([metrics] token or POS_METRICS_TOKEN) is 9 characters "
+             "long; it needs at least 32"),
+            ({"POS_DATABASE_URL": away, "POS_DATABASE_START_WAIT_SECONDS": "1"}, CHINESE,
+             "错误：1 秒内无法连接 PostgreSQL"),
+            ({"POS_DATABASE_URL": away, "POS_DATABASE_START_WAIT_SECONDS": "1"}, ENGLISH,
+             "error: PostgreSQL could not be reached within 1 s")):
+        done = await asyncio.to_thread(_pos_run, tmp_path, database_url, locale,
+                                       "--workers", "1", POS_SERVER_PORT=port, **overrides)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
