@@ -10,6 +10,7 @@ environment override, which works for them too (`POS_PLUGINS_<NAME>_<KEY>`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("server", "log_format"): ("json", "text"),
 }
 # The kinds a value is read as, named for the person who wrote it.
-_KIND_WORDS = {"int": "整数", "float": "数字"}
+_KIND_WORDS = {"int": "整数", "float": "数字", "bool": "布尔值（true 或 false）"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +173,20 @@ _SECTION_TYPES: dict[str, type[Any]] = {
 }
 
 
+def parse_bool(value: Any) -> bool:
+    """A yes or no of the configuration: TOML's true/false, or 1/0, yes/no, on/off, true/false
+    in an environment variable. Anything else is a mistake (`flase` is not false) and raises
+    ValueError."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{value!r} is not a yes or no")
+
+
 def _coerce(value: Any, kind: Any, where: str) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
@@ -180,15 +195,16 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
                 return tuple(v.strip() for v in value.split(",") if v.strip())
             return tuple(str(v) for v in value)
         if kind_name == "bool":
-            if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(value)
+            return parse_bool(value)
         if kind_name == "int":
-            if isinstance(value, bool):
-                raise ValueError("a boolean is not a number")
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError("not a whole number")
             return int(value)
         if kind_name == "float":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            return number
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(words("配置项 {where} 须为{kind}，现为 {value}",

@@ -92,3 +92,33 @@ async def test_short_tokens_and_a_database_that_never_came_are_said_in_both_lang
         assert done.returncode == 1, done.stdout + done.stderr
         assert said in done.stderr, done.stderr
         assert "Traceback" not in done.stderr, done.stderr
+
+
+async def test_values_of_the_wrong_kind_and_names_of_no_plugin_are_refused(
+        database_url: str, tmp_path: Path) -> None:
+    port = str(free_port())
+    typo_table = tmp_path / "typo.toml"
+    typo_table.write_text('[plugins.nutrtion]\ncategories = ["dairy"]\n')
+    half_fen = tmp_path / "half.toml"
+    half_fen.write_text("[offline]\nmax_per_sale = 50.99\n")
+    for overrides, locale, said in (
+            ({"POS_OFFLINE_ENABLED": "flase"}, CHINESE,
+             "错误：配置项 [offline] enabled 须为布尔值（true 或 false），现为 'flase'"),
+            ({"POS_OFFLINE_ENABLED": "flase"}, ENGLISH,
+             "error: [offline] enabled: 'flase' is not a valid bool"),
+            ({"POS_PLUGINS_TIMEOUT_SECONDS": "nan"}, ENGLISH,
+             "error: [plugins] timeout_seconds: 'nan' is not a valid float"),
+            ({"POS_CONFIG": str(half_fen)}, ENGLISH,
+             "error: [offline] max_per_sale: 50.99 is not a valid int"),
+            ({"POS_CONFIG": str(typo_table)}, CHINESE,
+             "错误：配置中的 [plugins.nutrtion] 不是已安装的插件"),
+            ({"POS_CONFIG": str(typo_table)}, ENGLISH,
+             "error: [plugins.nutrtion] in the configuration names no installed plugin"),
+            ({"POS_PLUGINS_ENABLED": "any,nutrtion"}, ENGLISH,
+             "error: [plugins] enabled names no installed plugin: nutrtion")):
+        done = await asyncio.to_thread(_pos_run, tmp_path, database_url, locale,
+                                       "--workers", "1", POS_SERVER_PORT=port, **overrides)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert said in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.stdout == ""
