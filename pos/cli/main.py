@@ -13,6 +13,7 @@ from typing import Any
 
 from pos import logs
 from pos.cli import serve, settlement_commands, user_commands, voucher_commands
+from pos.cli.help_texts import speak_terminal_language
 from pos.cli.texts import CLI_TEXTS, check_name, error, language, pad, problem_line, say
 from pos.config import Config, load_config
 from pos.db.actor import Actor, acting
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = speak_terminal_language(build_parser()).parse_args(argv)
     try:
         config = load_config(args.config)
         # The service logs JSON lines; a command, plain text for the person running it.
