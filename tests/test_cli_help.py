@@ -51,5 +51,10 @@ def test_bad_arguments_are_refused_in_the_terminals_language() -> None:
     assert "错误：缺少以下参数：--as" in zh.stderr, zh.stderr
     zh = _pos("keys", "burn", locale=CHINESE)
     assert "无效的选项：'burn'" in zh.stderr, zh.stderr
+    zh = _pos("run", "--workers", "-1", locale=CHINESE)
+    assert zh.returncode == 2
+    assert "pos run：错误：参数 --workers：须为 0 或更大的整数，现为 '-1'" in zh.stderr, zh.stderr
+    en = _pos("run", "--workers", "-1", locale=ENGLISH)
+    assert "pos run: error: argument --workers: must be 0 or more, not '-1'" in en.stderr
     en = _pos("run", "--workers", "abc", locale=ENGLISH)
     assert "pos run: error: argument --workers: invalid int value: 'abc'" in en.stderr
