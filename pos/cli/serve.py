@@ -126,13 +126,26 @@ def _check_address(host: str, port: int) -> None:
     line, instead of a trace after the banner, or from every worker again and again."""
     address = f"{host}:{port}"
     try:
-        for family, kind, proto, _, where in socket.getaddrinfo(
-                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        missing: OSError | None = None
+        bound = 0
+        for family, kind, proto, _, where in found:
             with socket.socket(family, kind, proto) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
                     probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                probe.bind(where)
+                try:
+                    probe.bind(where)
+                    bound += 1
+                except OSError as exc:
+                    # As asyncio does: an address the machine does not have (say IPv6 for
+                    # "localhost" where IPv6 is off) is skipped while another one works.
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise
+                    missing = exc
+        if missing is not None and not bound:
+            raise missing
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             reason = words("端口已被其他进程占用", "the port is in use by another process")
