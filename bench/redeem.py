@@ -63,7 +63,7 @@ from bench.service import (  # noqa: E402
     wait_healthy,
     with_database,
 )
-from bench.stack_floor import sale_answer, sale_line  # noqa: E402
+from bench.stack_floor import peek_jti, sale_answer, sale_line  # noqa: E402
 from pos.db.embedded import embedded_url, postmaster_pid  # noqa: E402
 from pos.storage import claim_and_redeem as fresh_sql  # noqa: E402
 
@@ -414,14 +414,6 @@ async def prepare_pairs(db: str, pairs: list[tuple[str, str, str]]) -> None:
             voucher_ids, till_ids)
     finally:
         await conn.close()
-
-
-def peek_jti(token: str) -> str:
-    import base64
-
-    payload = token.split(".")[1]
-    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return str(data["jti"])
 
 
 async def outbox_backlog(db: str) -> int:

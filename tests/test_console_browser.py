@@ -199,6 +199,16 @@ async def test_a_program_from_creation_to_an_approved_settlement(
     await expect(audit).to_contain_text("批准结算批次付款")
     await expect(audit).to_contain_text("登记商户")
     await expect(audit).not_to_contain_text("Register a merchant")
+    # A row opens on what changed, as the console shows values; the raw record under it.
+    approved = audit.locator("tr", has_text="批准结算批次付款")
+    await approved.locator("summary").first.click()
+    fields = approved.locator("table.fields")
+    await expect(fields.locator("tr", has_text="status")).to_contain_text("draft")
+    await expect(fields.locator("tr", has_text="status")).to_contain_text("approved")
+    await expect(fields.locator("tr", has_text="updated_at")).to_have_text(
+        re.compile(r"^updated_at(\d{4}-\d{2}-\d{2} \d{2}:\d{2}){2}$"))
+    await expect(fields).not_to_contain_text("+00:00")
+    await expect(approved.locator("details.raw pre").first).to_be_hidden()
     await _shot(page, "zh-CN", "audit")
     await page.goto(f"{base}/admin/audit?lang=en")
     await expect(audit).to_contain_text("Approve a batch for payment")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import asyncpg
+import pytest
 
 from tests.accounts_support import person, signed_in
 from tests.conftest import ADMIN, World
@@ -110,7 +112,7 @@ async def test_a_credential_that_is_not_utf8_is_a_wrong_one(world: World) -> Non
 
 
 async def test_a_body_whose_encoding_does_not_decode_is_a_400(
-        world: World, db: asyncpg.Connection[Any]) -> None:
+        world: World, db: asyncpg.Connection[Any], caplog: pytest.LogCaptureFixture) -> None:
     shop = await world.shop()
     before = await _counts(db)
     for encoding in ("gzip", "deflate"):
@@ -126,6 +128,30 @@ async def test_a_body_whose_encoding_does_not_decode_is_a_400(
         body = await _refused(resp, 400, "http_error")
         assert "Content-Encoding" in body["detail"] and "Can not" not in body["detail"]
     assert await _counts(db) == before
+    # The service's log says so in one warning line each time, with no trace.
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert server and all(r.levelno == logging.WARNING and not r.exc_info for r in server)
+    assert server[0].getMessage() == "a request body that does not decode: ContentEncodingError"
+
+
+async def test_requests_aiohttp_refuses_itself_are_logged_in_one_line(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A request line too long or a broken chunk is refused before the app runs; the log
+    says so in a warning line, not with a trace at error level."""
+    server = world.client.server
+    for request in (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"POST /v1/quotes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                    b"\r\n\r\nzz\r\nnot a chunk\r\n0\r\n\r\n"):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(request)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.split(b" ", 2)[1] == b"400", answer[:60]
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(logged) == 2, [r.getMessage() for r in logged]
+    assert all(r.levelno == logging.WARNING and not r.exc_info for r in logged)
+    assert logged[0].getMessage().startswith("a malformed request refused: ")
 
 
 async def test_nul_in_a_sign_in_form_or_a_product_list_is_refused(

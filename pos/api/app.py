@@ -25,7 +25,7 @@ from pos.api import (
 from pos.api.auth import Authenticator
 from pos.api.openapi import ROUTE_SPECS
 from pos.api.plugin_routes import routes as plugin_routes
-from pos.api.problems import problem_middleware
+from pos.api.problems import problem_middleware, quiet_answered_body_errors
 from pos.api.routing import Routes
 from pos.api.state import ADMIN_TOKEN, AUTH, SERVICES
 from pos.config import Config
@@ -65,6 +65,7 @@ def setup_routes(app: web.Application) -> None:
 
 def setup_middlewares(app: web.Application) -> None:
     app.middlewares.append(problem_middleware)
+    quiet_answered_body_errors()
     observability.setup(app)  # request id, metrics and access log, outside the problems
 
 

@@ -21,6 +21,7 @@ from pos.api.openapi import ROUTE_SPECS
 from pos.api.routing import Auth, Handler, Query, Routes, one_of
 from pos.api.state import calling_staff, path_id, services
 from pos.console import i18n, rendering
+from pos.console.audit_changes import change_of
 from pos.console.category_names import category_name, grouped
 from pos.errors import not_found
 from pos.printing import qr
@@ -300,7 +301,7 @@ async def audit_page(request: web.Request) -> web.Response:
     return page(request, "audit.html", "audit_title", "/admin/audit", entries=entries,
                 filters=filters, tables=await audit_log.tables_logged(pool),
                 chain_ok=broken is None, checked=checked, broken=broken, older=older,
-                action_name=_action_names(request))
+                action_name=_action_names(request), change_of=change_of)
 
 
 def _action_names(request: web.Request) -> Callable[[str], tuple[str | None, str]]:

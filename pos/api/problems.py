@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from pos import logs
@@ -38,6 +39,37 @@ from pos.messages import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class _AnsweredBodyErrors(logging.Filter):
+    """Requests aiohttp itself refuses, answered 400 before the app runs (a request line
+    too long, a broken chunk, a path that is not UTF-8: `HttpProcessingError`), and a body
+    that does not decode as its Content-Encoding says, answered 400 below
+    (`RequestPayloadError`), after which aiohttp drains what is left of it and meets the
+    same error: aiohttp logs each as an error with its traces. Each is a client's mistake,
+    already answered: one warning line, no trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        raised = record.exc_info[1] if record.exc_info else None
+        if isinstance(raised, web.RequestPayloadError):
+            said: tuple[str, tuple[str, ...]] = (
+                "a request body that does not decode: %s",
+                (type(raised.__cause__ or raised).__name__,))
+        elif isinstance(raised, HttpProcessingError):
+            said = "a malformed request refused: %s", (type(raised).__name__,)
+        else:
+            return True
+        record.msg, record.args = said
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_answered_body_errors() -> None:
+    """Installs `_AnsweredBodyErrors` on aiohttp's server log (once per process)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _AnsweredBodyErrors) for f in server_log.filters):
+        server_log.addFilter(_AnsweredBodyErrors())
 
 PROBLEM_TYPE = "application/problem+json"
 # The problem's code, kept on the response for the request metrics.
