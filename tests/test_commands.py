@@ -204,6 +204,8 @@ async def test_a_fresh_embedded_database_is_made_whatever_the_terminals_locale(
             capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout == said
+        # What a command did, it says itself: no English log lines of each migration.
+        assert done.stderr == ""
     conn = await asyncpg.connect(await asyncio.to_thread(embedded_url, tmp_path / "zh"))
     try:
         assert await conn.fetchval(

@@ -121,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     args = speak_terminal_language(build_parser()).parse_args(argv)
     try:
         config = load_config(args.config)
-        # The service logs JSON lines; a command, plain text for the person running it.
-        logs.configure(json_lines=args.command == "run" and config.server.log_format != "text")
+        # The service logs JSON lines; a command, plain text for the person running it, and
+        # only what went wrong: what it did, it says itself, in the terminal's language.
+        serving = args.command == "run"
+        logs.configure(logging.INFO if serving else logging.WARNING,
+                       json_lines=serving and config.server.log_format != "text")
         if args.command == "run":
             return serve.run(config, demo=args.demo, workers=args.workers)
         # Every other command is an administrator at the machine: its changes are logged
