@@ -98,6 +98,26 @@ async def test_sign_out_everywhere_ends_every_session(world: World) -> None:
         assert resp.status == 401
 
 
+async def test_sign_out_everywhere_also_stops_the_accounts_personal_tokens(
+        world: World, db: asyncpg.Connection[Any]) -> None:
+    # Someone who held the session for a while made a token of their own; signing out
+    # everywhere must not leave them that way back in.
+    auditor = await person(world, "qian.audit", "auditor")
+    session = await signed_in(world.client, auditor)
+    made = await world.post("/v1/me/tokens", {"name": "kept by whoever had the session"},
+                            headers=session.headers())
+    kept = {"Authorization": f"Bearer {made['token']}"}
+    assert (await world.client.get("/v1/me", headers=kept)).status == 200
+    resp = await world.client.post("/v1/me/sign-out", headers=session.headers())
+    assert resp.status == 200
+    assert await resp.json() == {"sessions_ended": 1, "tokens_revoked": 2}
+    for headers in (kept, auditor.token_headers, session.headers()):
+        resp = await world.client.get("/v1/me", headers=headers)
+        assert (resp.status, (await resp.json())["code"]) == (401, "unauthorized")
+    assert await db.fetchval("SELECT count(*) FROM account_tokens WHERE revoked_at IS NULL "
+                             "AND account_id = $1", auditor.account_id) == 0
+
+
 async def test_personal_tokens_carry_the_role_and_can_be_revoked(world: World) -> None:
     auditor = await person(world, "audit.bot", "auditor")
     resp = await world.client.get("/v1/audit-log", headers=auditor.token_headers)

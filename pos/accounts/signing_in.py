@@ -8,6 +8,9 @@ import dataclasses
 import hashlib
 import secrets
 from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
 
 from pos.accounts import passwords
 from pos.accounts.staff import Staff
@@ -97,6 +100,15 @@ async def token_staff(pool: Executor, token: str) -> Staff | None:
 
 async def sign_out(pool: Executor, cookie_value: str) -> None:
     await store.revoke_session(pool, digest(cookie_value))
+
+
+async def sign_out_everywhere(pool: asyncpg.Pool[Any], account_id: str) -> tuple[int, int]:
+    """End every session of an account and stop every personal token it has, together:
+    whoever held a session meanwhile may have made a token of their own, and signing out
+    everywhere must not leave them that way back in. (sessions ended, tokens revoked)"""
+    async with pool.acquire() as conn, conn.transaction():
+        return (await store.revoke_sessions(conn, account_id),
+                await store.revoke_tokens(conn, account_id))
 
 
 async def change_password(pool: Executor, staff: Staff, current: str,

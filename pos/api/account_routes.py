@@ -134,10 +134,12 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/me/sign-out", summary="Sign out everywhere: end every session of one's "
-             "account", auth="staff", action=words("在所有设备上退出登录", "Sign out everywhere"))
+             "account and revoke its personal tokens", auth="staff",
+             action=words("在所有设备上退出登录", "Sign out everywhere"))
 async def sign_out_everywhere(request: web.Request) -> web.Response:
-    ended = await store.revoke_sessions(services(request).pool, _account_only(request))
-    response = json_response({"sessions_ended": ended})
+    ended, revoked = await signing_in.sign_out_everywhere(services(request).pool,
+                                                          _account_only(request))
+    response = json_response({"sessions_ended": ended, "tokens_revoked": revoked})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -199,6 +199,14 @@ async def list_tokens(db: Executor, account_id: str) -> list[PersonalToken]:
     return [PersonalToken(*r) for r in rows]
 
 
+async def revoke_tokens(db: Executor, account_id: str) -> int:
+    """Stop every personal token of an account; how many were live."""
+    done = await db.execute(
+        "UPDATE account_tokens SET revoked_at = now() WHERE account_id = $1 "
+        "AND revoked_at IS NULL", account_id)
+    return int(str(done).rsplit(" ", 1)[-1])
+
+
 async def revoke_token(db: Executor, account_id: str, token_id: str) -> bool:
     """False when the account has no such live token."""
     done = await db.execute(
