@@ -268,3 +268,29 @@ async def test_online_and_offline_decide_alike_on_many_baskets(world: World) -> 
                 assert answer["covered"] >= min(offline.covered, answer["covered"])
             compared += len(lines)
     assert compared > 300
+
+
+async def test_a_token_of_a_key_the_kit_named_revoked_is_refused_when_forwarded(
+        world: World, db: asyncpg.Connection[Any]) -> None:
+    # The kit lists the revoked kids, so an honest tablet refuses such a card; a tablet that
+    # does not (changed, or a script with the till's secret) must not be paid for it either.
+    (till,), program_id, voucher = await _setup(world, limits=LIMITS)
+    earlier = till.kit
+    kid = await db.fetchval("SELECT token_kid FROM vouchers WHERE id = $1", voucher["id"])
+    await db.execute("UPDATE signing_keys SET status = 'revoked', "
+                     "revoked_at = now() - interval '1 hour' WHERE kid = $1", kid)
+    # The first kit was made before the key was revoked; the next one names it.
+    await db.execute("UPDATE offline_kits SET issued_at = issued_at - interval '2 hours' "
+                     "WHERE version = $1", earlier["version"])
+    assert kid in (await till.fetch_kit())["revoked_kids"]
+    key, body = till.sale(voucher["token"], voucher["id"], program_id,
+                          basket(("household", 1, 4000)), 4000)
+    status, problem = await till.forward(key, body)
+    assert (status, problem.get("code")) == (422, "offline_voucher_invalid"), problem
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
+    # A sale made with the kit from before could not have known: it is paid.
+    till.kit = earlier
+    key, body = till.sale(voucher["token"], voucher["id"], program_id,
+                          basket(("household", 1, 4000)), 4000)
+    status, answer = await till.forward(key, body)
+    assert status == 201, answer

@@ -137,6 +137,13 @@ async def blocked_vouchers(conn: Executor, program_ids: list[str]) -> dict[str, 
     return {r["id"]: r["why"] for r in rows}
 
 
+async def key_revoked_at(conn: Executor, kid: str) -> datetime | None:
+    """When this signing key was revoked; None while it verifies (or is unknown)."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT revoked_at FROM signing_keys WHERE kid = $1 AND status = 'revoked'", kid)
+    return at
+
+
 async def revoked_kids(conn: Executor) -> list[str]:
     rows = await conn.fetch("SELECT kid FROM signing_keys WHERE status = 'revoked' ORDER BY kid")
     return [r["kid"] for r in rows]

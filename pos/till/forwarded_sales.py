@@ -114,8 +114,8 @@ def _token_claims(services: Services, sale: OfflineSaleRecord, at: datetime
 
 
 def _replaced_before_kit(retired_at: datetime, kit: IssuedKit) -> bool:
-    """Whether a reissue replaced a code (or the token generation it belongs to) early
-    enough to be in the sale's kit, so the till should have refused it."""
+    """Whether a reissue replaced a code (or the token generation it belongs to), or a key
+    was revoked, early enough to be in the sale's kit, so the till should have refused it."""
     return retired_at < kit.issued_at - KIT_READ_MARGIN
 
 
@@ -128,6 +128,11 @@ async def _check_voucher(services: Services, sale: OfflineSaleRecord, kit: Issue
         raise _voucher_invalid()
     if sale.token is not None:
         kid, claims = _token_claims(services, sale, at)
+        # The kit lists the revoked kids: a key revoked before it was made, the till should
+        # have refused. One revoked since could not have been known, and is honoured.
+        revoked_at = await offline_kits.key_revoked_at(services.pool, kid)
+        if revoked_at is not None and _replaced_before_kit(revoked_at, kit):
+            raise _voucher_invalid()
         if (kid, claims.get("iat")) == (held.token_kid, held.token_iat):
             return
         # A card's code goes with its token generation (`pos.codes.derive_body`), and the
