@@ -3,6 +3,7 @@ limits, the shortfall booked to the program's offline-risk account, and `pos ver
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from pos.storage.ledger import verify_ledger
 from pos.storage.offline_sales import verify_offline
 from pos.till import offline_basket
 from tests.conftest import ADMIN, World, basket, new_key
-from tests.offline_support import OfflineTill
+from tests.offline_support import OfflineTill, b64url, typed_code_hash
 from tests.settlement_support import settle
 
 
@@ -292,5 +293,29 @@ async def test_a_token_of_a_key_the_kit_named_revoked_is_refused_when_forwarded(
     till.kit = earlier
     key, body = till.sale(voucher["token"], voucher["id"], program_id,
                           basket(("household", 1, 4000)), 4000)
+    status, answer = await till.forward(key, body)
+    assert status == 201, answer
+
+
+async def test_typed_codes_guessed_through_forwarded_sales_are_throttled(
+        world: World, db: asyncpg.Connection[Any]) -> None:
+    # A forwarded sale names the voucher and the hash of the code typed: the service says
+    # whether it is that voucher's code, so wrong ones count against the till as online.
+    (till,), program_id, voucher = await _setup(world, limits=LIMITS)
+    answers = []
+    for n in range(30):
+        guess = b64url(hashlib.sha256(f"guess {n}".encode()).digest())
+        key, body = till.sale(None, voucher["id"], program_id, basket(("household", 1, 400)),
+                              400, code_hash=guess)
+        status, problem = await till.forward(key, body)
+        answers.append((status, problem["code"]))
+    assert answers[0] == (422, "offline_voucher_invalid")
+    assert (429, "rate_limited") in answers
+    assert answers.count((422, "offline_voucher_invalid")) <= 21
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
+    # The right code still sells: a till's honest sale is not a guess.
+    till.kit = await till.fetch_kit()
+    key, body = till.sale(None, voucher["id"], program_id, basket(("household", 1, 400)),
+                          400, code_hash=typed_code_hash(voucher["code"]))
     status, answer = await till.forward(key, body)
     assert status == 201, answer

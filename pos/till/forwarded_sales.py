@@ -37,6 +37,7 @@ from pos.errors import (
     OFFLINE_SALE_SIGNATURE_INVALID,
     OFFLINE_SALE_UNREADABLE,
     OFFLINE_VOUCHER_INVALID,
+    RATE_LIMITED,
     Problem,
 )
 from pos.messages import msg
@@ -44,7 +45,7 @@ from pos.plugin.types import BasketLine
 from pos.service.services import Services
 from pos.signing import kit_signing
 from pos.signing.tokens import ALGORITHM
-from pos.storage import offline_kits, offline_sales
+from pos.storage import offline_kits, offline_sales, throttles
 from pos.storage import till_lookup as store
 from pos.storage.offline_kits import IssuedKit, VoucherCredentials
 from pos.till import offline_basket
@@ -120,7 +121,7 @@ def _replaced_before_kit(retired_at: datetime, kit: IssuedKit) -> bool:
 
 
 async def _check_voucher(services: Services, sale: OfflineSaleRecord, kit: IssuedKit,
-                         at: datetime, program: dict[str, Any]) -> None:
+                         at: datetime, program: dict[str, Any], till_id: str) -> None:
     """The voucher's token or typed code was genuine and current for the sale's kit."""
     voucher_id = str(sale.voucher_id)
     held = await offline_kits.voucher_credentials(services.pool, voucher_id)
@@ -148,6 +149,11 @@ async def _check_voucher(services: Services, sale: OfflineSaleRecord, kit: Issue
     typed = kit_signing.unb64url(sale.code_hash)
     if typed == held.code_hash:
         return
+    # Not the voucher's code: the answer tells a till whether a guess was right, so wrong
+    # ones spend from the till's typed-code throttle, as look-ups online do.
+    if not await throttles.take(services.pool, f"code-till:{till_id}",
+                                services.config.limits.code_lookups_per_minute):
+        raise RATE_LIMITED(msg("rate_limited"))
     retired_at = await offline_kits.code_retired_at(services.pool, typed, voucher_id)
     if retired_at is None:
         raise _voucher_invalid("unknown_code")
@@ -179,7 +185,7 @@ async def _book(services: Services, till: Till, sale: OfflineSaleRecord, key: st
     if program.get("require_identity") and not sale.identity_confirmed:
         raise IDENTITY_CHECK_REQUIRED(msg("identity_check_required"))
     await services.public_keys.load_all(services.pool)
-    await _check_voucher(services, sale, kit, at, program)
+    await _check_voucher(services, sale, kit, at, program, till.till_id)
     lines = [BasketLine(line_no=i + 1, sku=ln.sku, gtin=ln.gtin, category=ln.category,
                         description=ln.description, quantity=ln.quantity,
                         unit_price=ln.unit_price) for i, ln in enumerate(sale.basket.lines)]
