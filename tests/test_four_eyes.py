@@ -96,3 +96,23 @@ async def test_reissuing_a_voucher_holding_much_value_waits_too(world: World) ->
     # The new code went to the person who confirmed; the database kept no copy of it.
     resp = await world.client.get("/v1/confirmations", headers=zhang.token_headers)
     assert (await resp.json())["confirmations"] == []
+
+
+async def test_top_ups_split_below_the_threshold_still_wait_for_a_second_officer(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    # One person moving 5,000 yuan as five top-ups of 1,000 moves it alone all the same:
+    # what the voucher was topped up without a second person in the last day counts.
+    program = await world.program()
+    (voucher,) = await world.issue(program)
+    li = await person(world, "li.officer", "officer")
+    url = f"/v1/vouchers/{voucher['id']}/credits"
+    answers = []
+    for n in range(5):
+        resp = await world.client.post(url, json={"amount": 60000}, headers={
+            **li.token_headers, "Idempotency-Key": f"split-{n}"})
+        answers.append((resp.status, (await resp.json()).get("status")))
+    assert answers[0] == (201, None)
+    assert answers[1:] == [(202, "awaiting_confirmation")] * 4
+    assert await db.fetchval("SELECT sum(amount) FROM credits WHERE voucher_id = $1 "
+                             "AND kind = 'topup'", voucher["id"]) == 60000

@@ -94,3 +94,19 @@ async def reopen(db: Executor, pending_id: str) -> None:
 async def record_outcome(db: Executor, pending_id: str, outcome: Any) -> None:
     await db.execute(
         "UPDATE pending_confirmations SET outcome = $2 WHERE id = $1", pending_id, outcome)
+
+
+async def recent_top_ups(db: Executor, voucher_id: str, key: str) -> tuple[bool, int]:
+    """(whether a top-up under `key` was already granted, what the voucher was topped up in
+    the last day without a second account's confirmation, that one left out)."""
+    row = await db.fetchrow(
+        """
+        SELECT coalesce(bool_or(g.idempotency_key = $2), false),
+               coalesce(sum(c.amount) FILTER (
+                   WHERE g.idempotency_key <> $2 AND g.idempotency_key NOT LIKE 'confirmed:%'
+                     AND g.created_at > now() - interval '1 day'), 0)::bigint
+          FROM credit_grants g JOIN credits c ON c.id = g.credit_id
+         WHERE g.voucher_id = $1
+        """, voucher_id, key)
+    assert row is not None
+    return bool(row[0]), int(row[1])
