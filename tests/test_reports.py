@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 
+from pos.api.app import create_app
 from pos.config import Config
 from pos.vouchers.lifecycle import expire
-from tests.conftest import ADMIN, ADMIN_TOKEN, ENGLISH, World
+from tests.conftest import ADMIN, ADMIN_TOKEN, ENGLISH, World, make_config
 from tests.settlement_support import pos_command, redeem, void
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -240,3 +242,25 @@ async def test_redeemed_value_without_lines_stays_visible(
     resp = await world.client.get(f"/v1/programs/{known['program']}/report/categories.csv",
                                   headers=ADMIN)
     assert "uncategorised,,30.00,3000" in (await resp.read()).decode("utf-8-sig")
+
+
+async def test_sign_in_cookies_are_secure_behind_an_https_public_url(
+        aiohttp_client: Any, database_url: str, tmp_path: Any) -> None:
+    # Behind a proxy that ends TLS the service itself speaks plain HTTP: the public URL
+    # says the browser is on HTTPS, and neither cookie may then travel without it.
+    config = make_config(database_url, tmp_path / "data",
+                         POS_SERVER_PUBLIC_URL="https://pos.example.org")
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(config))
+    resp = await client.post("/reports/login", data={"token": ADMIN_TOKEN, "next": "/reports/x"},
+                             allow_redirects=False)
+    assert resp.status == 303
+    report_cookie = resp.cookies["pos_reports"]
+    assert report_cookie["secure"] and report_cookie["httponly"]
+    made = await (await client.post("/v1/accounts", json={"login": "li.officer",
+                                                          "role": "officer"},
+                                    headers=ADMIN)).json()
+    resp = await client.post("/admin/login", data={"login": "li.officer",
+                                                   "password": made["one_time_password"]},
+                             allow_redirects=False)
+    assert resp.status == 303 and resp.cookies["pos_session"]["secure"]
+    await client.close()

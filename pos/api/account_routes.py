@@ -44,14 +44,18 @@ def _throttle(svc: Services) -> Throttle:
     return Throttle(svc.config.console.sign_in_attempts, svc.config.console.lock_minutes * 60)
 
 
+def cookie_secure(request: web.Request) -> bool:
+    """Secure whenever the service is reached over HTTPS (directly or as the configured
+    public URL); a plain-HTTP loopback set-up would otherwise never keep the cookie."""
+    return request.secure or services(request).config.server.public_url.startswith("https://")
+
+
 def set_session_cookie(request: web.Request, response: web.StreamResponse,
                        value: str) -> None:
     svc = services(request)
-    # Secure whenever the console is served over HTTPS (directly or as the configured
-    # public URL); a plain-HTTP loopback set-up would otherwise never keep the cookie.
-    secure = request.secure or svc.config.server.public_url.startswith("https://")
     response.set_cookie(SESSION_COOKIE, value, max_age=svc.config.console.session_hours * 3600,
-                        httponly=True, samesite="Strict", secure=secure, path="/")
+                        httponly=True, samesite="Strict", secure=cookie_secure(request),
+                        path="/")
 
 
 async def sign_in_from_form(request: web.Request) -> tuple[web.HTTPSeeOther | None, str]:

@@ -15,6 +15,7 @@ import hmac
 
 from aiohttp import web
 
+from pos.api.account_routes import cookie_secure
 from pos.api.auth import REPORT_COOKIE, REPORT_SESSION_SECONDS, report_session_cookie
 from pos.api.client_address import client_address
 from pos.api.routing import Query, Routes
@@ -93,7 +94,7 @@ async def login(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther(next_path)
     response.set_cookie(REPORT_COOKIE, report_session_cookie(admin),
                         max_age=REPORT_SESSION_SECONDS, httponly=True, samesite="Strict",
-                        secure=request.secure, path="/")
+                        secure=cookie_secure(request), path="/")
     raise response
 
 
