@@ -116,6 +116,17 @@ async def test_sign_out_everywhere_also_stops_the_accounts_personal_tokens(
         assert (resp.status, (await resp.json())["code"]) == (401, "unauthorized")
     assert await db.fetchval("SELECT count(*) FROM account_tokens WHERE revoked_at IS NULL "
                              "AND account_id = $1", auditor.account_id) == 0
+    # A script signing out everywhere with its own token keeps that one, and only that one.
+    resp = await sign_in(world.client, "qian.audit", NEW_PASSWORD)
+    again = Session(session_cookie(resp), "")
+    again.csrf = await csrf_of(world.client, again.cookie)
+    script, other = [{"Authorization": "Bearer " + (await world.post(
+        "/v1/me/tokens", {"name": name}, headers=again.headers()))["token"]}
+        for name in ("nightly", "other")]
+    resp = await world.client.post("/v1/me/sign-out", headers=script)
+    assert await resp.json() == {"sessions_ended": 1, "tokens_revoked": 1}
+    assert (await world.client.get("/v1/me", headers=script)).status == 200
+    assert (await world.client.get("/v1/me", headers=other)).status == 401
 
 
 async def test_personal_tokens_carry_the_role_and_can_be_revoked(world: World) -> None:

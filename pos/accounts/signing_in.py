@@ -102,13 +102,16 @@ async def sign_out(pool: Executor, cookie_value: str) -> None:
     await store.revoke_session(pool, digest(cookie_value))
 
 
-async def sign_out_everywhere(pool: asyncpg.Pool[Any], account_id: str) -> tuple[int, int]:
-    """End every session of an account and stop every personal token it has, together:
-    whoever held a session meanwhile may have made a token of their own, and signing out
-    everywhere must not leave them that way back in. (sessions ended, tokens revoked)"""
+async def sign_out_everywhere(pool: asyncpg.Pool[Any], account_id: str,
+                              calling_token: str | None = None) -> tuple[int, int]:
+    """End every session of an account and stop its personal tokens, together: whoever
+    held a session meanwhile may have made a token of their own, and signing out everywhere
+    must not leave them that way back in. A script signing out everywhere with its own
+    token keeps that one. (sessions ended, tokens revoked)"""
+    keep = None if calling_token is None else digest(calling_token)
     async with pool.acquire() as conn, conn.transaction():
         return (await store.revoke_sessions(conn, account_id),
-                await store.revoke_tokens(conn, account_id))
+                await store.revoke_tokens(conn, account_id, keep))
 
 
 async def change_password(pool: Executor, staff: Staff, current: str,

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from pos.accounts import four_eyes, signing_in
 from pos.accounts.signing_in import SESSION_COOKIE, Throttle
+from pos.api.auth import bearer
 from pos.api.client_address import client_address
 from pos.api.requests import AccountIn, PasswordChangeIn, TokenIn
 from pos.api.routing import Query, Routes, whole_number
@@ -138,11 +139,13 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/me/sign-out", summary="Sign out everywhere: end every session of one's "
-             "account and revoke its personal tokens", auth="staff",
+             "account and revoke its personal tokens (but the one calling)", auth="staff",
              action=words("在所有设备上退出登录", "Sign out everywhere"))
 async def sign_out_everywhere(request: web.Request) -> web.Response:
-    ended, revoked = await signing_in.sign_out_everywhere(services(request).pool,
-                                                          _account_only(request))
+    account_id = _account_only(request)
+    calling_token = bearer(request) if calling_staff(request).via == "personal_token" else None
+    ended, revoked = await signing_in.sign_out_everywhere(services(request).pool, account_id,
+                                                          calling_token)
     response = json_response({"sessions_ended": ended, "tokens_revoked": revoked})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -199,11 +199,12 @@ async def list_tokens(db: Executor, account_id: str) -> list[PersonalToken]:
     return [PersonalToken(*r) for r in rows]
 
 
-async def revoke_tokens(db: Executor, account_id: str) -> int:
-    """Stop every personal token of an account; how many were live."""
+async def revoke_tokens(db: Executor, account_id: str, keep: bytes | None = None) -> int:
+    """Stop every personal token of an account but the one hashed `keep`; how many were
+    live."""
     done = await db.execute(
         "UPDATE account_tokens SET revoked_at = now() WHERE account_id = $1 "
-        "AND revoked_at IS NULL", account_id)
+        "AND revoked_at IS NULL AND token_hash IS DISTINCT FROM $2", account_id, keep)
     return int(str(done).rsplit(" ", 1)[-1])
 
 
