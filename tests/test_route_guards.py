@@ -18,6 +18,7 @@ from pos_terminals import TABLET_DIR
 from pos.api.openapi import ROUTE_SPECS
 from pos.api.routing import STAFF_KINDS, RouteSpec
 from pos.roles import ADMITS, ROLES
+from tests.accounts_support import person, signed_in
 from tests.conftest import ADMIN, SCRAPER, World, basket, new_key, till_headers
 
 # Adding an open route means adding it here, on purpose.
@@ -200,6 +201,26 @@ async def test_every_staff_route_admits_exactly_its_roles(
             else None
         assert resp.status < 500 and code not in ("unauthorized", "forbidden"), (
             spec.method, spec.path, role, resp.status, await resp.text())
+
+
+async def test_a_good_staff_credential_at_a_till_route_is_of_the_wrong_kind(
+    world: World, db: asyncpg.Connection[Any]
+) -> None:
+    # 401 says the caller's own credential is wrong; a staff member's token or session is
+    # right, only not a till's (403), as the admin token is.
+    ids, _ = await _real_ids(world)
+    officer = await person(world, "guard-till-officer", "officer")
+    session = await signed_in(world.client, officer)
+    till_routes = [spec for spec in _specs(world) if spec.auth == "till"]
+    assert len(till_routes) >= 6
+    before = await _fingerprint(db)
+    for spec in till_routes:
+        for headers in (officer.token_headers, session.headers()):
+            await _refused(world, spec, _url(spec, ids), headers, (403, "forbidden"))
+        # A personal token that is nobody's is still simply wrong.
+        await _refused(world, spec, _url(spec, ids), {"Authorization": "Bearer pat_" + "z" * 43},
+                       (401, "unauthorized"))
+    assert await _fingerprint(db) == before
 
 
 async def test_roles_are_what_the_issue_says(world: World) -> None:

@@ -185,8 +185,20 @@ class Authenticator:
     async def require_till(self, request: web.Request) -> Till:
         till = await self.till(request)
         if till is None:
-            if self.is_admin(request):
+            # A staff member's good credential is of another kind (403), not a wrong one.
+            if self.is_admin(request) or await self._is_staff(request):
                 raise forbidden(words("只有已配对的收银台才能做这项操作。",
                                       "Only a paired till can do this."))
             raise unauthorized()
         return till
+
+    async def _is_staff(self, request: web.Request) -> bool:
+        """Whether a personal token or console session names a live account (no CSRF check:
+        nothing is let in on it)."""
+        token = bearer(request)
+        if token is not None:
+            return token.startswith(signing_in.PERSONAL_TOKEN_PREFIX) \
+                and await signing_in.token_staff(self._pool, token) is not None
+        session = request.cookies.get(signing_in.SESSION_COOKIE)
+        return session is not None \
+            and await signing_in.session_staff(self._pool, session) is not None
