@@ -266,6 +266,10 @@ PROBLEM_TEXTS: dict[str, Texts] = {
         "这张券在收银台取得离线资料包之前已补发新券，旧券不能再用，这笔离线销售未被接受。",
         "This voucher had been reissued before the till's offline kit was made, so its old "
         "card could no longer be used and this sale is not accepted."),
+    "offline_voucher_invalid.blocked": _t(
+        "收银台取得离线资料包时，这张券已停用、作废、过期或用完，这笔离线销售未被接受。",
+        "When the till's offline kit was made this voucher was already suspended, revoked, "
+        "expired or used up, so this sale is not accepted."),
     "offline_voucher_invalid.unknown_code": _t(
         "这笔离线销售输入的券码不属于这张券，未被接受。",
         "The code typed for this offline sale is not this voucher's."),

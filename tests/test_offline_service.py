@@ -319,3 +319,28 @@ async def test_typed_codes_guessed_through_forwarded_sales_are_throttled(
                           400, code_hash=typed_code_hash(voucher["code"]))
     status, answer = await till.forward(key, body)
     assert status == 201, answer
+
+
+async def test_a_voucher_the_kit_listed_blocked_is_refused_when_forwarded(
+        world: World, db: asyncpg.Connection[Any]) -> None:
+    # A voucher revoked (or suspended, expired, spent) before the kit was made is in the
+    # kit's `blocked`: an honest tablet refuses it, and a tablet that sells it anyway is
+    # not paid from the program's offline-risk account for it.
+    (till,), program_id, voucher = await _setup(world, limits=LIMITS)
+    earlier = till.kit
+    await world.post(f"/v1/vouchers/{voucher['id']}/revoke", None, status=200)
+    await db.execute("UPDATE offline_kits SET issued_at = issued_at - interval '1 hour' "
+                     "WHERE version = $1", earlier["version"])
+    assert (await till.fetch_kit())["blocked"] == {voucher["id"]: "revoked"}
+    key, body = till.sale(voucher["token"], voucher["id"], program_id,
+                          basket(("household", 1, 4000)), 4000)
+    status, problem = await till.forward(key, body)
+    assert (status, problem.get("code"), problem.get("reason")) == (
+        422, "offline_voucher_invalid", "blocked"), problem
+    assert await db.fetchval("SELECT count(*) FROM redemptions") == 0
+    # Revoked after the kit it was sold with: the till could not have known, it is paid.
+    till.kit = earlier
+    key, body = till.sale(voucher["token"], voucher["id"], program_id,
+                          basket(("household", 1, 4000)), 4000)
+    status, answer = await till.forward(key, body)
+    assert status == 201, answer

@@ -150,14 +150,15 @@ async def revoked_kids(conn: Executor) -> list[str]:
 
 
 async def save_kit(conn: Executor, till_id: str, expires_in_seconds: int,
-                   max_till_total: int, programs: dict[str, Any]) -> IssuedKit:
+                   max_till_total: int, programs: dict[str, Any],
+                   blocked: list[str]) -> IssuedKit:
     row = await conn.fetchrow(
         """
-        INSERT INTO offline_kits (till_id, expires_at, max_till_total, programs)
-        VALUES ($1, now() + make_interval(secs => $2), $3, $4)
+        INSERT INTO offline_kits (till_id, expires_at, max_till_total, programs, blocked)
+        VALUES ($1, now() + make_interval(secs => $2), $3, $4, $5::uuid[])
         RETURNING version, issued_at, expires_at
         """,
-        till_id, expires_in_seconds, max_till_total, programs)
+        till_id, expires_in_seconds, max_till_total, programs, blocked)
     assert row is not None
     return IssuedKit(row["version"], till_id, row["issued_at"], row["expires_at"], programs)
 
@@ -170,6 +171,14 @@ async def load_kit(conn: Executor, version: int, till_id: str) -> IssuedKit | No
         return None
     return IssuedKit(row["version"], till_id, row["issued_at"], row["expires_at"],
                      _json(row["programs"]))
+
+
+async def blocked_in_kit(conn: Executor, version: int, voucher_id: str) -> bool:
+    """Whether the kit told its till to refuse this voucher."""
+    found: bool = await conn.fetchval(
+        "SELECT $2::uuid = ANY(blocked) FROM offline_kits WHERE version = $1",
+        version, voucher_id)
+    return bool(found)
 
 
 async def tills_accepting(conn: Executor, program_id: str) -> int:

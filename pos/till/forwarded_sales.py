@@ -127,6 +127,8 @@ async def _check_voucher(services: Services, sale: OfflineSaleRecord, kit: Issue
     held = await offline_kits.voucher_credentials(services.pool, voucher_id)
     if held is None or held.program_id != str(sale.program_id):
         raise _voucher_invalid()
+    if await offline_kits.blocked_in_kit(services.pool, kit.version, voucher_id):
+        raise _voucher_invalid("blocked")  # the kit said to refuse it
     if sale.token is not None:
         kid, claims = _token_claims(services, sale, at)
         # The kit lists the revoked kids: a key revoked before it was made, the till should

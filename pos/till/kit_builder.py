@@ -116,9 +116,12 @@ async def build_kit(services: Services, till: Till) -> dict[str, Any]:
     usable = [e for e in entries if e["offline"]]
     expires_in = min((e["max_offline_seconds"] for e in usable),
                      default=services.config.offline.max_offline_seconds)
+    # Kept with the kit too: a forwarded sale of a voucher it lists is refused.
+    blocked = await store.blocked_vouchers(services.pool, [p.id for p in programs])
     issued = await store.save_kit(
         services.pool, till.till_id, expires_in,
-        sum(e["max_till_total"] for e in usable), {e["id"]: e for e in usable})
+        sum(e["max_till_total"] for e in usable), {e["id"]: e for e in usable},
+        list(blocked))
     await services.public_keys.load_all(services.pool)
     tokens = services.config.tokens
     kit = {
@@ -130,7 +133,7 @@ async def build_kit(services: Services, till: Till) -> dict[str, Any]:
                    "leeway": tokens.leeway_seconds},
         "jwks": keys.jwks(await keys.list_keys(services.pool)),
         "revoked_kids": await store.revoked_kids(services.pool),
-        "blocked": await store.blocked_vouchers(services.pool, [p.id for p in programs]),
+        "blocked": blocked,
         # A reissued voucher's current token (kid, iat): any other token of it is refused.
         "reissued": await store.reissued_tokens(services.pool, [e["id"] for e in usable]),
         "codes": await _codes(services, [e["id"] for e in usable]),
