@@ -13,8 +13,8 @@ async def programs(db: Executor) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
         SELECT p.id::text, p.name, trim(p.currency) AS currency, p.face_value, p.restrictions,
-               p.per_visit_cap, p.uses, p.valid_from, p.valid_until, p.time_zone,
-               p.created_at,
+               p.per_visit_cap, p.uses, p.allowance, p.valid_from, p.valid_until,
+               p.time_zone, p.created_at,
                (SELECT count(*) FROM vouchers v WHERE v.program_id = p.id) AS vouchers,
                (SELECT count(*) FROM program_merchants m WHERE m.program_id = p.id)
                    AS partners

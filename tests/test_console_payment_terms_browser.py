@@ -1,0 +1,67 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
+"""What the console shows of a program's money, in a real browser: a monthly allowance on
+the program's page and in the list (not a face value of 0.00)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from pos.config import Config
+from tests.accounts_support import NEW_PASSWORD, Person, person
+from tests.browser.fixtures import browser, playwright  # noqa: F401 - fixtures
+from tests.browser.harness import console_errors
+from tests.conftest import World, make_config
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> Config:
+    return make_config(database_url, tmp_path / "data",
+                       POS_PLUGINS_EXPORT_PAIN001_DEBTOR_ACCOUNT="DE89370400440532013000",
+                       POS_PLUGINS_EXPORT_PAIN001_DEBTOR_NAME="温暖基金会 Warmth Foundation")
+
+
+async def _signed_in(browser: Browser, base: str, who: Person,  # noqa: F811
+                     lang: str = "zh-CN") -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(locale=lang, viewport={"width": 1280, "height": 800},
+                                        timezone_id="Asia/Shanghai", accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    await page.goto(f"{base}/admin/login?lang={lang}")
+    await page.fill("input[name=login]", who.login)
+    await page.fill("input[name=password]", who.one_time_password)
+    await page.click("#sign-in button[type=submit]")
+    await expect(page).to_have_url(re.compile(r"/admin/password$"))
+    await page.fill("input[name=current]", who.one_time_password)
+    await page.fill("input[name=new]", NEW_PASSWORD)
+    await page.click("form[data-api='/v1/me/password'] button[type=submit]")
+    await expect(page).to_have_url(re.compile(r"/admin/$"))
+    return context, page
+
+
+async def test_a_monthly_allowance_is_shown_on_the_program_page_and_in_the_list(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    program = await world.program(
+        name="营养关爱券 Nutrition care", restrictions=["categories"],
+        rule_settings={"categories": {"allowed": ["food", "milk"]}},
+        valid_from="2030-01-01", valid_until="2030-12-31",
+        allowance={"amount": 30000, "count": 12, "rollover": False})
+    base = str(world.client.make_url("")).rstrip("/")
+    officer = await person(world, "li.officer", "officer")
+    context, page = await _signed_in(browser, base, officer)
+    errors = console_errors(page)
+    await page.goto(f"{base}/admin/programs/{program}")
+    facts = page.locator("dl.facts")
+    await expect(facts).to_contain_text("每月额度")
+    await expect(facts).to_contain_text("300.00 CNY × 12 个月")
+    await page.goto(f"{base}/admin/programs")
+    await expect(page.locator("tr", has_text="营养关爱券")).to_contain_text("每月 300.00 CNY")
+    await page.goto(f"{base}/admin/programs/{program}?lang=en")
+    await expect(page.locator("dl.facts")).to_contain_text("300.00 CNY a month × 12 months")
+    assert errors == []
+    await context.close()
+
