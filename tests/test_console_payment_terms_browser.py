@@ -1,10 +1,15 @@
 # ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
-"""What the console shows of a program's money, in a real browser: a monthly allowance on
-the program's page and in the list (not a face value of 0.00)."""
+"""What the console shows of a program's money and a merchant's payment, in a real browser:
+a monthly allowance on the program's page and in the list (not a face value of 0.00), and
+a payment file the service will not make (no payout account yet) explained in the batch's
+row, with the payout account set on the merchants page by finance."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,8 @@ from pos.config import Config
 from tests.accounts_support import NEW_PASSWORD, Person, person
 from tests.browser.fixtures import browser, playwright  # noqa: F401 - fixtures
 from tests.browser.harness import console_errors
-from tests.conftest import World, make_config
+from tests.conftest import World, basket, make_config, new_key
+from tests.settlement_support import act
 
 
 @pytest.fixture
@@ -65,3 +71,50 @@ async def test_a_monthly_allowance_is_shown_on_the_program_page_and_in_the_list(
     assert errors == []
     await context.close()
 
+
+async def test_a_payment_file_that_cannot_be_made_says_why_and_finance_sets_the_account(
+    browser: Browser, world: World  # noqa: F811
+) -> None:
+    shop = await world.shop("惠民超市 Huimin Supermarket")
+    program = await world.program(restrictions=["any"], partners=[shop])
+    (voucher,) = await world.issue(program)
+    sale = await world.client.post("/v1/redemptions", json={
+        "token": voucher["token"], "basket": basket(("food", 1, 4500))},
+        headers=shop.headers(new_key()))
+    assert sale.status == 201
+    batch = (await world.post("/v1/settlements", {
+        "period_end": datetime.now(UTC).isoformat(), "by": "finance"}))["batches"][0]
+    await act(world, batch["id"], "approve")
+    base = str(world.client.make_url("")).rstrip("/")
+    finance = await person(world, "liu.finance", "finance")
+    context, page = await _signed_in(browser, base, finance)
+
+    # No payout account yet: the link says why instead of a download that just fails.
+    await page.goto(f"{base}/admin/settlement")
+    row = page.locator("#batches tr", has_text="惠民超市")
+    downloads: list[object] = []
+    page.on("download", lambda d: downloads.append(d))
+    await row.locator("a", has_text="pain001").click()
+    await expect(row.locator(".export-refusal")).to_contain_text("没有收款账户")
+    assert downloads == []
+
+    # Finance records the merchant's account on the merchants page; then the file is made.
+    await page.goto(f"{base}/admin/merchants")
+    form = page.locator(".merchant", has_text="惠民超市").locator(".payee-form")
+    await form.locator("input[name=account_name]").fill("惠民超市有限公司")
+    await form.locator("input[name=account_id]").fill("6222020200112233445")
+    await form.locator("input[name=agent_bic]").fill("ICBKCNBJXXX")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".merchant", has_text="惠民超市")).to_contain_text(
+        "6222020200112233445")
+    await page.goto(f"{base}/admin/settlement")
+    async with page.expect_download() as download_info:
+        await row.locator("a", has_text="pain001").click()
+    xml_file = await (await download_info.value).path()
+    root = ET.fromstring(  # noqa: S314 - our own export
+        await asyncio.to_thread(xml_file.read_bytes))
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
+    assert root.findtext(".//p:Cdtr/p:Nm", namespaces=ns) == "惠民超市有限公司"
+    assert root.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=ns) == "45.00"
+    await expect(row.locator(".export-refusal")).to_be_hidden()
+    await context.close()

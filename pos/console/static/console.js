@@ -178,6 +178,32 @@ function issuance(form) {
   });
 }
 
+// A payment file is asked for first (?check=1): a file the service will not make (no payout
+// account yet, say) is explained in its row, not left to a download the browser drops.
+async function exportFile(link) {
+  const box = link.closest("td").querySelector(".export-refusal");
+  box.hidden = true;
+  const url = new URL(link.href);
+  url.searchParams.set("check", "1");
+  const resp = await fetch(url, { credentials: "same-origin",
+                                  headers: { "Accept-Language": pageLanguage() } });
+  if (!resp.ok) {
+    const problem = await resp.json().catch(() => ({}));
+    const sentence = problemSentences[problem.code];
+    const detail = problem.detail || "";
+    box.textContent = sentence && document.body.dataset.lang !== "en"
+      ? `${sentence} ${detail}` : (detail || sentence || String(resp.status));
+    box.hidden = false;
+    return;
+  }
+  const download = document.createElement("a");
+  download.href = link.href;
+  download.download = "";
+  document.body.append(download);
+  download.click();
+  download.remove();
+}
+
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -187,6 +213,12 @@ document.addEventListener("submit", (event) => {
   if (!form) return;
   event.preventDefault();
   send(form);
+});
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-export]");
+  if (!link) return;
+  event.preventDefault();
+  exportFile(link);
 });
 const upload = document.getElementById("issuance-form");
 if (upload) issuance(upload);
