@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """Service configuration: defaults here, `config.toml` over them, `POS_<SECTION>_<KEY>` over both.
 
 Every key of every section is declared once, as a dataclass field with its type and default;
@@ -9,6 +10,7 @@ environment override, which works for them too (`POS_PLUGINS_<NAME>_<KEY>`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,6 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from pos.errors import ConfigError
+from pos.messages import words
+
+# Numbers that mean something only in a range; every other number of the configuration
+# (sizes, counts, seconds, amounts) may not be negative.
+_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("server", "port"): (1, 65535),
+    ("database", "pool_max_size"): (1, 10_000),
+}
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("server", "log_format"): ("json", "text"),
+}
+# The kinds a value is read as, named for the person who wrote it.
+_KIND_WORDS = {"int": "整数", "float": "数字", "bool": "布尔值（true 或 false）"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +173,20 @@ _SECTION_TYPES: dict[str, type[Any]] = {
 }
 
 
+def parse_bool(value: Any) -> bool:
+    """A yes or no of the configuration: TOML's true/false, or 1/0, yes/no, on/off, true/false
+    in an environment variable. Anything else is a mistake (`flase` is not false) and raises
+    ValueError."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{value!r} is not a yes or no")
+
+
 def _coerce(value: Any, kind: Any, where: str) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
@@ -166,18 +195,55 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
                 return tuple(v.strip() for v in value.split(",") if v.strip())
             return tuple(str(v) for v in value)
         if kind_name == "bool":
-            if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(value)
+            return parse_bool(value)
         if kind_name == "int":
-            if isinstance(value, bool):
-                raise ValueError("a boolean is not a number")
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError("not a whole number")
             return int(value)
         if kind_name == "float":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            return number
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {value!r} is not a valid {kind_name}") from exc
+        raise ConfigError(words("配置项 {where} 须为{kind}，现为 {value}",
+                                "{where}: {value} is not a valid {kind_name}",
+                                where=where, kind=_KIND_WORDS.get(kind_name, kind_name),
+                                kind_name=kind_name, value=repr(value))) from exc
+
+
+def _check(section: str, values: Mapping[str, Any]) -> None:
+    """Refuse a number out of its range, or a word not among its choices, naming the key: a
+    port past 65535 would otherwise be taken modulo 65536 by the socket layer, and a pool
+    smaller than its floor would stop the service with a trace."""
+    for key, value in values.items():
+        where = f"[{section}] {key}"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            low, high = _RANGES.get((section, key), (0, float("inf")))
+            if high == float("inf") and value < low:
+                raise ConfigError(words("配置项 {where} 不能为负数，现为 {value}",
+                                        "{where} must be 0 or more, not {value}",
+                                        where=where, value=value))
+            if not low <= value <= high:
+                raise ConfigError(words("配置项 {where} 须在 {low} 到 {high} 之间，现为 {value}",
+                                        "{where} must be between {low} and {high}, not {value}",
+                                        where=where, low=low, high=high, value=value))
+        choices = _CHOICES.get((section, key))
+        if choices is not None and value not in choices:
+            raise ConfigError(words("配置项 {where} 须为 {choices} 之一，现为 {value}",
+                                    "{where} must be one of {choices}, not {value}",
+                                    where=where, choices=", ".join(choices),
+                                    value=repr(value)))
+    if section == "database":
+        low, high = (values.get("pool_min_size", DatabaseConfig.pool_min_size),
+                     values.get("pool_max_size", DatabaseConfig.pool_max_size))
+        if low > high:
+            raise ConfigError(words(
+                "配置项 [database] pool_min_size（{low}）不能大于 [database] pool_max_size"
+                "（{high}）",
+                "[database] pool_min_size ({low}) cannot be larger than [database] "
+                "pool_max_size ({high})", low=low, high=high))
 
 
 def _env_value(env: Mapping[str, str], *parts: str) -> str | None:
@@ -210,13 +276,17 @@ def load_config(
         try:
             raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{candidate}: {exc}") from exc
+            raise ConfigError(words("配置文件 {path} 无法读取：{reason}", "{path}: {reason}",
+                                    path=candidate, reason=exc)) from exc
     elif path:
-        raise ConfigError(f"configuration file {candidate} does not exist")
+        raise ConfigError(words("配置文件 {path} 不存在",
+                                "configuration file {path} does not exist", path=candidate))
 
     unknown = set(raw) - set(_SECTION_TYPES)
     if unknown:
-        raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(words("未知的配置节：{names}",
+                                "unknown configuration section(s): {names}",
+                                names=", ".join(sorted(unknown))))
 
     sections: dict[str, Any] = {}
     for name, section_type in _SECTION_TYPES.items():
@@ -227,7 +297,9 @@ def load_config(
             if name == "plugins" and isinstance(value, dict):
                 continue
             if key not in fields:
-                raise ConfigError(f"unknown configuration key [{name}] {key}")
+                raise ConfigError(words("未知的配置项 [{section}] {key}",
+                                        "unknown configuration key [{section}] {key}",
+                                        section=name, key=key))
         for key, field in fields.items():
             if key == "settings":
                 continue
@@ -236,6 +308,7 @@ def load_config(
                 value = table[key]
             if value is not None:
                 values[key] = _coerce(value, field.type, f"[{name}] {key}")
+        _check(name, values)
         if name == "plugins":
             values["settings"] = _plugin_settings(
                 {k: v for k, v in table.items() if isinstance(v, dict)}, env

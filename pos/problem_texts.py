@@ -83,7 +83,7 @@ PROBLEM_TEXTS: dict[str, Texts] = {
         "这张券的券码已被新券码取代，不能再使用。",
         "This voucher code has been replaced by a newer one and cannot be used."),
     "voucher_exhausted": _t("这张券已没有可用的余额或次数。",
-                            "This voucher has nothing left to spend today."),
+                            "This voucher has no balance or uses left."),
     "voucher_expired": _t("这张券已过期，不能再使用。",
                           "This voucher has expired and can no longer be used."),
     "voucher_replaced": _t("这张券已补发新券，请使用新券。",

@@ -185,3 +185,30 @@ def test_admin_token_is_generated_once_into_the_data_folder(tmp_path: Path) -> N
     assert token.startswith("adm_") and len(token) > 40
     assert (tmp_path / "admin_token").stat().st_mode & 0o077 == 0
     assert admin_token.resolve(config) == token
+
+
+async def test_a_fresh_embedded_database_is_made_whatever_the_terminals_locale(
+        tmp_path: Path) -> None:
+    """`LANG=zh_CN.UTF-8` (or en_US) is how a person picks the commands' language, and the
+    machine need not have that locale installed (most containers have only C): the embedded
+    database is still made, in the C locale, whoever's terminal made it first."""
+    from pos.db.embedded import embedded_url
+
+    for name, locale, said in (("zh", CHINESE, "数据库结构已是最新\n"),
+                               ("en", ENGLISH, "schema is up to date\n")):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POS_")}
+        env.update({"POS_DATA_DIR": str(tmp_path / name), "POS_CONFIG": "/nonexistent",
+                    **locale})
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "pos.cli.main", "migrate"], env=env,
+            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == said
+        # What a command did, it says itself: no English log lines of each migration.
+        assert done.stderr == ""
+    conn = await asyncpg.connect(await asyncio.to_thread(embedded_url, tmp_path / "zh"))
+    try:
+        assert await conn.fetchval(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()") == "C"
+    finally:
+        await conn.close()

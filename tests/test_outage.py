@@ -10,6 +10,7 @@ Figures (counts, time to heal) are printed, never asserted on: `pytest -s` shows
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -169,3 +170,29 @@ async def test_embedded_server_is_stopped_even_after_the_service_died_by_kill_9(
     finally:
         service.stop()
     assert postmaster_pid(data) is None
+
+
+async def test_an_outage_is_logged_in_one_line_per_event_without_traces(
+        tmp_path: Path) -> None:
+    """A database that goes away is an event the service expects: its log says so in a
+    warning line each time (and that it is back), never an error with a Python trace."""
+    service = await start_service(tmp_path / "data", workers=1)
+    try:
+        pid = postmaster_pid(tmp_path / "data")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):
+                await asyncio.sleep(0.1)
+                async with session.get(service.url + "/readyz") as resp:
+                    if resp.status == 200 and postmaster_pid(tmp_path / "data") not in (
+                            None, pid):
+                        break
+        await asyncio.sleep(2)  # the change listener's reconnection, and the pool's floor
+    finally:
+        service.stop()
+    lines = [json.loads(line) for line in service.log_text().splitlines()
+             if line.startswith("{")]
+    assert any(line["msg"] == "embedded PostgreSQL is running again" for line in lines)
+    assert [line for line in lines if line["level"] == "error"] == []
+    assert [line["msg"] for line in lines if "exc" in line] == []

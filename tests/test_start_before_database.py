@@ -100,7 +100,7 @@ async def test_the_service_gives_up_after_its_wait(tmp_path: Path) -> None:
     env.update({"POS_DATA_DIR": str(tmp_path / "data"), "POS_CONFIG": "/nonexistent",
                 "POS_SERVER_PORT": str(free_port()),
                 "POS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x",
-                "POS_DATABASE_START_WAIT_SECONDS": "1"})
+                "POS_DATABASE_START_WAIT_SECONDS": "1", **ENGLISH})
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "pos.cli.main", "run", "--workers", "1"],
         env=env, capture_output=True, text=True, timeout=60)

@@ -7,7 +7,7 @@ the till's own credential sends the cashier back to pairing."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from pos import codes
 from tests.browser.fixtures import (  # noqa: F401 - fixtures
@@ -26,10 +26,13 @@ WORDS = {
     "zh-CN": {"wrong_code": "券码格式不对，请核对是否输入正确。", "accepted": "收券成功",
               "unknown_code": "没有与此券码对应的券，请核对是否输入正确。",
               "already_scanned": "这张券已经扫过了。",
+              "unreadable": "服务的答复无法读取，请重试；如果一再出现，请联系项目方。",
               "sweets": "Candy 糖果：本券不支付糖果甜点。"},
     "en": {"wrong_code": "This code is not valid. Check it was typed correctly.",
            "unknown_code": "No voucher has this code. Check it was typed correctly.",
            "already_scanned": "This voucher was already scanned.",
+           "unreadable": "The service's answer could not be read. Try again; if it keeps "
+                         "happening, call the program's staff.",
            "accepted": "Voucher accepted",
            "sweets": "Candy 糖果: this voucher does not pay for sweets, chocolate and "
                      "desserts."},
@@ -131,3 +134,28 @@ async def test_a_typo_in_the_code_is_caught_before_the_basket(
         await expect(page.locator("#notice")).to_have_text(words["already_scanned"])
         await expect(page.locator("#voucher-card .voucher-item")).to_have_count(1)
         assert till.errors == []
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_an_answer_that_is_not_the_services_is_said_in_the_tills_words(
+    browser: Browser, world: World, lang: str  # noqa: F811
+) -> None:
+    """A refusal that is not problem+json (a proxy's page in front of the service, say)
+    is told in the till's language, not as the status line's English ("Bad Request")."""
+    sale = await wish_sale(world)
+    async with open_till(browser, world.client, lang) as till:
+        page = till.page
+        await pair(page, await pairing_code(world.client, sale.shop.till_id))
+
+        async def proxy_refuses(route: Route) -> None:
+            await route.fulfill(status=413, content_type="text/html",
+                                body="<html><body>413 Request Entity Too Large</body></html>")
+
+        await page.route("**/v1/quotes", proxy_refuses)
+        await page.fill("#voucher-input", sale.voucher["code"])
+        await page.click("#voucher-form button[type=submit]")
+        await add_line(page, "stationery", "30", 1, "Pencils 铅笔")
+        problem = page.locator(".problem:visible")
+        await expect(problem.locator(".problem-detail")).to_have_text(WORDS[lang]["unreadable"])
+        await expect(problem).not_to_contain_text("Request Entity Too Large")
+        await screenshot(page, lang, "15-answer-not-the-services")

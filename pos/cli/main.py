@@ -13,6 +13,7 @@ from typing import Any
 
 from pos import logs
 from pos.cli import serve, settlement_commands, user_commands, voucher_commands
+from pos.cli.help_texts import speak_terminal_language
 from pos.cli.texts import CLI_TEXTS, check_name, error, language, pad, problem_line, say
 from pos.config import Config, load_config
 from pos.db.actor import Actor, acting
@@ -84,13 +85,24 @@ async def _plugins(config: Config) -> int:
     return 0
 
 
+def _worker_count(text: str) -> int:
+    """`--workers N`: 0 (one per CPU core) or more; a negative count is a mistake, not one."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(say("run.workers_not_whole", value=repr(text))) from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(say("run.workers_negative", value=repr(text)))
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pos", description=__doc__)
     parser.add_argument("--config", help="configuration file (default: ./config.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="serve the API and the till")
     run.add_argument("--demo", action="store_true", help="load demo data and print it")
-    run.add_argument("--workers", type=int, metavar="N",
+    run.add_argument("--workers", type=_worker_count, metavar="N",
                      help="processes serving the port (default: [server] workers, "
                           "0 = one per CPU core)")
     sub.add_parser("migrate", help="apply database migrations")
@@ -106,11 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = speak_terminal_language(build_parser()).parse_args(argv)
     try:
         config = load_config(args.config)
-        # The service logs JSON lines; a command, plain text for the person running it.
-        logs.configure(json_lines=args.command == "run" and config.server.log_format != "text")
+        # The service logs JSON lines; a command, plain text for the person running it, and
+        # only what went wrong: what it did, it says itself, in the terminal's language.
+        serving = args.command == "run"
+        logs.configure(logging.INFO if serving else logging.WARNING,
+                       json_lines=serving and config.server.log_format != "text")
         if args.command == "run":
             return serve.run(config, demo=args.demo, workers=args.workers)
         # Every other command is an administrator at the machine: its changes are logged

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import gc
 import logging
 import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -35,6 +37,8 @@ from pos.cli.texts import pad, role_name, say
 from pos.config import Config
 from pos.db.availability import wait_until_reachable
 from pos.db.embedded import embedded_url, supervise
+from pos.errors import ConfigError
+from pos.messages import words
 from pos.service import admin_token, metrics_token
 
 log = logging.getLogger("pos.serve")
@@ -113,6 +117,43 @@ async def _database_reachable(config: Config) -> None:
     """A configured database that is not up yet is waited for (`[database]
     start_wait_seconds`); the embedded one was started by `run` itself."""
     await wait_until_reachable(config.database.url, config.database.start_wait_seconds)
+
+
+def _check_address(host: str, port: int) -> None:
+    """Bind the service's address once, as the app will, before anything starts: a port
+    another process holds (another `pos run` too: its sockets share the port only with its
+    own workers) or an address this machine does not have stops the start here, with one
+    line, instead of a trace after the banner, or from every worker again and again."""
+    address = f"{host}:{port}"
+    try:
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        missing: OSError | None = None
+        bound = 0
+        for family, kind, proto, _, where in found:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    probe.bind(where)
+                    bound += 1
+                except OSError as exc:
+                    # As asyncio does: an address the machine does not have (say IPv6 for
+                    # "localhost" where IPv6 is off) is skipped while another one works.
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise
+                    missing = exc
+        if missing is not None and not bound:
+            raise missing
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = words("端口已被其他进程占用", "the port is in use by another process")
+        else:
+            reason = words("{reason}", "{reason}", reason=exc.strerror or exc)
+        raise ConfigError(words("无法在 {address} 上监听：{reason}",  # noqa: RUF001
+                                "cannot listen on {address}: {reason}",
+                                address=address, reason=reason)) from exc
 
 
 async def _until_stopped(parent: int | None = None) -> None:
@@ -229,6 +270,7 @@ def _supervise_workers(config: Config, count: int) -> int:
 
 def run(config: Config, *, demo: bool, workers: int | None) -> int:
     count = worker_count(config, workers)
+    _check_address(config.server.host, config.server.port)
     with contextlib.ExitStack() as stack:
         if not config.database.url:
             # The parent owns the embedded server: it starts it, restarts it if it dies,

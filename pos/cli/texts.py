@@ -155,6 +155,9 @@ CLI_TEXTS: dict[str, Texts] = {
                             "off; to read them, start with POS_METRICS_TOKEN set to 32 or more "
                             "random characters and send it as a bearer token to {url}"),
     "serve.workers": _t("进程数：", "workers:"),
+    "run.workers_not_whole": _t("无效的 int 值：{value}", "invalid int value: {value}"),
+    "run.workers_negative": _t("须为 0 或更大的整数，现为 {value}",
+                               "must be 0 or more, not {value}"),
     "serve.admin_token": _t("  管理员令牌（自动生成，保存在数据文件夹中）：{token}",
                             "  admin token (generated, kept in the data folder): {token}"),
     "serve.till_secret": _t("  {name} 的收银台密钥：{secret}",

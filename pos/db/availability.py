@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """Is the database away? Which driver and socket errors mean "PostgreSQL cannot be reached
 just now" (an outage the service rides out with 503s) rather than a bug.
 
@@ -21,6 +22,7 @@ import time
 import asyncpg
 
 from pos.errors import StorageError
+from pos.messages import words
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,10 @@ async def wait_until_reachable(url: str, seconds: float) -> None:
                 raise
             left = deadline - time.monotonic()
             if left <= 0:
-                raise DatabaseUnavailable(
-                    f"PostgreSQL could not be reached within {seconds:g} s "
-                    f"({type(exc).__name__})") from exc
+                raise DatabaseUnavailable(words(
+                    "{seconds} 秒内无法连接 PostgreSQL（{error}）",
+                    "PostgreSQL could not be reached within {seconds} s ({error})",
+                    seconds=f"{seconds:g}", error=type(exc).__name__)) from exc
             log.warning("the database cannot be reached yet (%s); trying again in %.1f s",
                         type(exc).__name__, min(pause, left))
             await asyncio.sleep(min(pause, left))

@@ -8,7 +8,11 @@ which stops when the last of them exits. Two things it does not do, done here:
 - a process killed with `kill -9` never leaves that list, so the server would never be
   stopped again; dead processes are dropped from the list before joining it;
 - nothing restarts the server when it dies; `pos run` calls `supervise`, which watches the
-  postmaster and starts it again (same socket, same URL), so the pool heals by itself.
+  postmaster and starts it again (same socket, same URL), so the pool heals by itself;
+- it runs `initdb` in the locale of whoever starts it first, and initdb refuses a locale
+  the machine lacks: `LANG=zh_CN.UTF-8`, which is how a person picks the commands'
+  language, could not make a data folder in a container that has only C. `initdb` is given
+  `--locale=C`, so a data folder no longer depends on the terminal that made it either.
 """
 
 from __future__ import annotations
@@ -56,6 +60,21 @@ def forget_dead_handles(pgdata: Path) -> list[int]:
     return dead
 
 
+def _initdb_in_the_c_locale() -> None:
+    """Have pgserver's `initdb` make every new data folder in the C locale."""
+    from pgserver import postgres_server
+
+    initdb = postgres_server.initdb  # type: ignore[attr-defined]
+    if getattr(initdb, "pos_c_locale", False):
+        return
+
+    def initdb_in_c(args: list[str], *more: Any, **kwargs: Any) -> Any:
+        return initdb([*args, "--locale=C"], *more, **kwargs)
+
+    initdb_in_c.pos_c_locale = True  # type: ignore[attr-defined]
+    postgres_server.initdb = initdb_in_c  # type: ignore[attr-defined]
+
+
 def _server(pgdata: Path) -> Any:
     server = _servers.get(pgdata)
     if server is None:
@@ -66,6 +85,7 @@ def _server(pgdata: Path) -> Any:
             try:
                 import pgserver
 
+                _initdb_in_the_c_locale()
                 if pgdata.exists():
                     with pgserver.PostgresServer._lock:  # type: ignore[attr-defined]
                         forget_dead_handles(pgdata)

@@ -13,18 +13,38 @@ asyncpg still rolls back a transaction left open before any reset runs.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, TypeAlias
 
 import asyncpg
 import asyncpg.pool
 
 from pos.db.actor import apply_actor, reset_if_tagged
+from pos.db.availability import is_database_away
 from pos.errors import StorageError
 from pos.messages import Phrase, words
 
 # A connection attempt to a server that does not answer fails after this long, so a request
 # during an outage gets its 503 in bounded time rather than hanging (asyncpg's default: 60 s).
 CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class _OutageInOneLine(logging.Filter):
+    """asyncpg's pool logs every failed try to restore its floor of connections with the
+    whole trace. While the database is away that is the outage the service expects (each
+    request it refuses is logged once, as a warning): the line keeps the error's name and
+    drops the trace. Any other failure keeps its trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_database_away(error):
+            record.msg = f"{record.msg} ({type(error).__name__})"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OutageInOneLine())
 
 
 def _unreachable(exc: Exception) -> Phrase:

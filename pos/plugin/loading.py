@@ -18,7 +18,9 @@ from typing import Any
 
 import pluggy
 
+from pos.config import parse_bool
 from pos.errors import ConfigError
+from pos.messages import words
 from pos.plugin.types import Setting
 
 ENTRY_POINT_GROUP = "pos"
@@ -105,8 +107,8 @@ def call_hookimpl(impl: Any, **available: Any) -> Any:
 def _convert(setting: Setting, value: Any, plugin: str) -> Any:
     kind = setting.type
     try:
-        if kind is bool and isinstance(value, str):
-            return value.strip().lower() in {"1", "true", "yes", "on"}
+        if kind is bool:
+            return parse_bool(value)
         if kind in (list, tuple) and isinstance(value, str):
             return kind(v.strip() for v in value.split(",") if v.strip())
         if kind in (int, float) and isinstance(value, bool):
@@ -197,6 +199,28 @@ class Registrations:
                 ],
             })
         return out
+
+
+def installed_plugin_names() -> set[str]:
+    """The names of the plugins installed under the entry-point group, loaded or not."""
+    return {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def check_plugin_names(enabled: Sequence[str], disabled: Sequence[str],
+                       tables: Mapping[str, object], known: set[str]) -> None:
+    """Refuse a plugin name the configuration mentions that no installed plugin has: a typo
+    in `enabled` would leave a rule out, in `disabled` leave a plugin running, and in a
+    `[plugins.<name>]` table leave its settings unread, all without a word."""
+    for key, names in (("enabled", enabled), ("disabled", disabled)):
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise ConfigError(words("配置项 [plugins] {key} 中的 {names} 不是已安装的插件",
+                                    "[plugins] {key} names no installed plugin: {names}",
+                                    key=key, names=", ".join(unknown)))
+    for name in sorted(set(tables) - known):
+        raise ConfigError(words("配置中的 [plugins.{name}] 不是已安装的插件",
+                                "[plugins.{name}] in the configuration names no installed "
+                                "plugin", name=name))
 
 
 def load_entry_points(

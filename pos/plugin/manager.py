@@ -30,6 +30,8 @@ from pos.plugin.loading import (
     ENTRY_POINT_GROUP,
     Registrations,
     call_hookimpl,
+    check_plugin_names,
+    installed_plugin_names,
     load_entry_points,
 )
 from pos.plugin.offline_rules import OfflineRule
@@ -339,6 +341,8 @@ def build_plugins(
     """A fresh plugin manager with the configured plugins (and `extra`, for tests)."""
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
+    check_plugin_names(config.enabled, config.disabled, config.settings,
+                       installed_plugin_names() | set(extra or {}))
     load_entry_points(pm, config.enabled, config.disabled)
     for name, plugin in (extra or {}).items():
         pm.register(plugin, name=name)

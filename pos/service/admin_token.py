@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """The admin token: from the configuration, or generated once into the data folder.
 
 There is no built-in fallback: a service without a configured token makes a random one,
@@ -12,6 +13,7 @@ import secrets
 
 from pos.config import Config
 from pos.errors import ConfigError
+from pos.messages import words
 from pos.signing.keys import write_secret_file
 
 FILE_NAME = "admin_token"
@@ -22,10 +24,12 @@ def resolve_and_say_if_new(config: Config) -> tuple[str, bool]:
     """The admin token, and whether it was generated just now (then it may be shown once)."""
     if config.admin.token:
         if len(config.admin.token) < MIN_LENGTH:
-            raise ConfigError(
-                f"the admin token ([admin] token or POS_ADMIN_TOKEN) is "
-                f"{len(config.admin.token)} characters long; it needs at least {MIN_LENGTH}. "
-                "Leave it empty to have a strong one generated.")
+            raise ConfigError(words(
+                "管理员令牌（[admin] token 或 POS_ADMIN_TOKEN）只有 {length} 个字符，至少需要 "
+                "{least} 个。留空则会自动生成一个足够强的令牌。",
+                "the admin token ([admin] token or POS_ADMIN_TOKEN) is {length} characters "
+                "long; it needs at least {least}. Leave it empty to have a strong one "
+                "generated.", length=len(config.admin.token), least=MIN_LENGTH))
         return config.admin.token, False
     path = config.data_dir / FILE_NAME
     generated = False

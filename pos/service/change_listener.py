@@ -53,8 +53,10 @@ class ChangeListener:
                 await lost.wait()
             finally:
                 self.hearing = False
-                if not conn.is_closed():
-                    with contextlib.suppress(Exception):
+                # A connection the server dropped has already gone back to the pool, and
+                # then even asking whether it is closed raises: nothing is left to remove.
+                with contextlib.suppress(Exception):
+                    if not conn.is_closed():
                         await conn.remove_listener(CHANNEL, self._on_notification)
 
     async def run(self) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Chinese text uses full-width punctuation on purpose
 """The scrape token: the bearer credential that opens `GET /metrics`, and nothing else.
 
 Request counts per route, redemption outcomes and pool figures say how busy each shop and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from pos.config import Config
 from pos.errors import ConfigError
+from pos.messages import words
 from pos.service.admin_token import MIN_LENGTH
 
 
@@ -21,8 +23,10 @@ def resolve(config: Config) -> str | None:
     if not token:
         return None
     if len(token) < MIN_LENGTH:
-        raise ConfigError(
-            f"the metrics token ([metrics] token or POS_METRICS_TOKEN) is {len(token)} "
-            f"characters long; it needs at least {MIN_LENGTH}, or leave it empty to turn "
-            "/metrics off.")
+        raise ConfigError(words(
+            "指标令牌（[metrics] token 或 POS_METRICS_TOKEN）只有 {length} 个字符，至少需要 "
+            "{least} 个；留空则关闭 /metrics。",
+            "the metrics token ([metrics] token or POS_METRICS_TOKEN) is {length} characters "
+            "long; it needs at least {least}, or leave it empty to turn /metrics off.",
+            length=len(token), least=MIN_LENGTH))
     return token

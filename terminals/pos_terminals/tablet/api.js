@@ -38,7 +38,9 @@ export async function call(method, path, { secret, body, key } = {}) {
   } catch {
     // A body cut off mid-way is as good as no answer for a write: the outcome is unknown.
     if (response.status < 400 || response.status >= 500) throw new NetworkError("no body");
-    data = { code: "http_error", detail: response.statusText };
+    // Not the service's own problem (a proxy's page, say): the till's own sentence, never
+    // the status line's English words.
+    data = { code: "http_error" };
   }
   return { status: response.status, body: data };
 }

@@ -123,7 +123,8 @@ const STRINGS = {
       token_not_yet_valid: "这张券还未到使用日期。",
       voucher_revoked: "这张券已作废，不能使用。",
       voucher_suspended: "这张券已暂停使用，请持券人联系项目方。",
-      voucher_exhausted: "这张券今天已没有可用余额。",
+      voucher_exhausted: "这张券已没有可用的余额或次数。",
+      http_error: "服务的答复无法读取，请重试；如果一再出现，请联系项目方。",
       merchant_not_accepted: "这张券不能在本店使用。",
       no_eligible_lines: "购物篮里没有这张券可以支付的商品。",
       currency_mismatch: "购物篮的币种与这张券不一致。",
@@ -247,7 +248,12 @@ const STRINGS = {
       study: "Study and sport", daily: "Daily goods", health: "Health", services: "Services",
       restricted: "Never paid for",
     },
-    problems: {},
+    problems: {
+      // The service writes its refusals in English itself; this is for an answer that is
+      // not the service's (a proxy's page, say).
+      http_error: "The service's answer could not be read. Try again; if it keeps "
+        + "happening, call the program's staff.",
+    },
   },
 };
 
