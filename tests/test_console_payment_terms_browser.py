@@ -118,3 +118,19 @@ async def test_a_payment_file_that_cannot_be_made_says_why_and_finance_sets_the_
     assert root.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=ns) == "45.00"
     await expect(row.locator(".export-refusal")).to_be_hidden()
     await context.close()
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("zh-CN", "截至这一天没有需要结算的消费，没有生成批次。"),
+    ("en", "Nothing was spent and left unsettled up to that day: no batch was made.")])
+async def test_a_settlement_run_with_nothing_to_settle_says_so(
+    browser: Browser, world: World, lang: str, said: str  # noqa: F811
+) -> None:
+    base = str(world.client.make_url("")).rstrip("/")
+    finance = await person(world, "wang.finance", "finance")
+    context, page = await _signed_in(browser, base, finance, lang)
+    await page.goto(f"{base}/admin/settlement?lang={lang}")
+    await page.click("#settle-form button[type=submit]")
+    await expect(page.locator("#settle-form .notice")).to_have_text(said)
+    await expect(page.locator("#settle-form .error")).to_be_hidden()
+    await context.close()

@@ -243,6 +243,9 @@ TEXT: dict[str, tuple[str, str]] = {
                         "download the payment file and mark it paid."),
     "period_end": ("结算截止日", "Up to (a day)"),
     "run_settlement": ("生成结算批次", "Run settlement"),
+    "nothing_to_settle": ("截至这一天没有需要结算的消费，没有生成批次。",
+                          "Nothing was spent and left unsettled up to that day: no batch was "
+                          "made."),
     "runs": ("结算批次", "Batches"),
     "cut_by": ("生成人", "Cut by"),
     "total": ("合计", "Total"),

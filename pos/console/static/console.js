@@ -94,6 +94,8 @@ function showResult(form, data) {
 async function send(form) {
   const error = form.querySelector(".error");
   if (error) error.hidden = true;
+  const notice = form.querySelector(".notice");
+  if (notice) notice.hidden = true;
   let body;
   try { body = formBody(form); } catch { return showProblem(form, { code: "validation_error" }); }
   const headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf(),
@@ -108,6 +110,13 @@ async function send(form) {
     });
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) return showProblem(form, { status: resp.status, ...data });
+    if (notice && form.dataset.nothing && Array.isArray(data.batches) && !data.batches.length) {
+      // A settlement run that found nothing to settle: said, rather than a page that
+      // reloads unchanged.
+      notice.textContent = form.dataset.nothing;
+      notice.hidden = false;
+      return;
+    }
     const then = form.dataset.then || "reload";
     if (then === "reload") location.reload();
     else if (then.startsWith("redirect:")) {
