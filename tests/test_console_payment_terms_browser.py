@@ -134,3 +134,27 @@ async def test_a_settlement_run_with_nothing_to_settle_says_so(
     await expect(page.locator("#settle-form .notice")).to_have_text(said)
     await expect(page.locator("#settle-form .error")).to_be_hidden()
     await context.close()
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("zh-CN", "填写的内容有误，请检查。 「每张券面值（元）」须是金额，例如 12.50。"),
+    ("en", "Face value per voucher (yuan): type an amount such as 12.50.")])
+async def test_a_number_the_form_cannot_read_is_named_by_its_field(
+    browser: Browser, world: World, lang: str, said: str  # noqa: F811
+) -> None:
+    """"abc" as a face value is refused in the browser, before anything is sent, with the
+    field named as its label names it."""
+    base = str(world.client.make_url("")).rstrip("/")
+    officer = await person(world, "li.officer", "officer")
+    context, page = await _signed_in(browser, base, officer, lang)
+    await page.goto(f"{base}/admin/programs?lang={lang}")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    await page.fill("#program-form input[name=name]", "Bad figures")
+    await page.fill("#program-form input[name=valid_from]", "2030-01-01")
+    await page.fill("#program-form input[name=valid_until]", "2030-12-31")
+    await page.fill("#program-form input[name=face_value]", "abc")
+    await page.click("#program-form button[type=submit]")
+    await expect(page.locator("#program-form .error")).to_have_text(said)
+    assert sent == []
+    await context.close()

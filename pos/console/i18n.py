@@ -243,6 +243,11 @@ TEXT: dict[str, tuple[str, str]] = {
                         "download the payment file and mark it paid."),
     "period_end": ("结算截止日", "Up to (a day)"),
     "run_settlement": ("生成结算批次", "Run settlement"),
+    # A form field the browser could not read as a number: said before anything is sent.
+    "field_not_amount": ("「{field}」须是金额，例如 12.50。",
+                         "{field}: type an amount such as 12.50."),
+    "field_not_whole": ("「{field}」须是整数，例如 12。",
+                        "{field}: type a whole number such as 12."),
     "nothing_to_settle": ("截至这一天没有需要结算的消费，没有生成批次。",
                           "Nothing was spent and left unsettled up to that day: no batch was "
                           "made."),
