@@ -229,6 +229,10 @@ def test_every_staff_write_is_named_in_chinese_for_the_audit_log() -> None:
 async def test_health_and_jwks(world: World) -> None:
     resp = await world.client.get("/healthz")
     assert (await resp.json()) == {"status": "ok"}
+    # Every page's browser asks for /favicon.ico: it gets the icon, not a 404.
+    resp = await world.client.get("/favicon.ico")
+    assert resp.status == 200 and resp.content_type == "image/svg+xml"
+    assert (await resp.read()).lstrip().startswith(b"<svg")
 
 
 def test_config_toml_documents_every_key() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pos_terminals import TABLET_DIR
 
 from pos.api.routing import Routes
 from pos.api.state import json_response, services
@@ -24,6 +25,14 @@ async def jwks(request: web.Request) -> web.Response:
     response = json_response(keys.jwks(found))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@routes.get("/favicon.ico", summary="The service's icon (the till's), which browsers ask "
+            "for on every page", auth="none", content_type="image/svg+xml")
+async def favicon(request: web.Request) -> web.Response:
+    return web.Response(body=(TABLET_DIR / "icon.svg").read_bytes(),
+                        content_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @routes.get("/v1/openapi.json", summary="This API, as OpenAPI 3.1", auth="none")

@@ -132,12 +132,19 @@ async def formats(request: web.Request) -> web.Response:
             "?lang= or Accept-Language (zh-CN, the default, or en)", auth="finance",
             content_type="application/octet-stream", query=[
                 one_of("lang", "The language of the words a person reads in the file "
-                               "(before Accept-Language).", LANGUAGES)],
+                               "(before Accept-Language).", LANGUAGES),
+                one_of("check", "1 or true: only say whether the file can be made (204, or "
+                                "the refusal); nothing is written or recorded.",
+                       ("1", "true"))],
             action=words("下载结算批次的付款文件", "Download a batch's payment file"))
 async def export(request: web.Request) -> web.StreamResponse:
     batch_id = path_id(request, "id", "settlement batch")
     job = await exporting.prepare(services(request), batch_id, request.match_info["format"],
                                   _reader_language(request))
+    if request.query.get("check") in ("1", "true"):
+        # The console asks first, so a refusal is shown on the page rather than as a
+        # download the browser drops without a word.
+        return web.Response(status=204)
     return await _stream(request, job)
 
 

@@ -13,8 +13,8 @@ async def programs(db: Executor) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """
         SELECT p.id::text, p.name, trim(p.currency) AS currency, p.face_value, p.restrictions,
-               p.per_visit_cap, p.uses, p.valid_from, p.valid_until, p.time_zone,
-               p.created_at,
+               p.per_visit_cap, p.uses, p.allowance, p.valid_from, p.valid_until,
+               p.time_zone, p.created_at,
                (SELECT count(*) FROM vouchers v WHERE v.program_id = p.id) AS vouchers,
                (SELECT count(*) FROM program_merchants m WHERE m.program_id = p.id)
                    AS partners
@@ -33,7 +33,7 @@ async def partners(db: Executor, program_id: str) -> list[dict[str, Any]]:
 
 
 async def merchants(db: Executor) -> list[dict[str, Any]]:
-    """Every merchant with its tills (newest merchants first)."""
+    """Every merchant with its tills and payout account (newest merchants first)."""
     rows = await db.fetch(
         """
         SELECT m.id::text, m.name, m.created_at,
@@ -42,8 +42,11 @@ async def merchants(db: Executor) -> list[dict[str, Any]]:
                        'created_at', t.created_at) ORDER BY t.created_at)
                    FROM tills t WHERE t.merchant_id = m.id), '[]') AS tills,
                (SELECT count(*) FROM program_merchants pm WHERE pm.merchant_id = m.id)
-                   AS programs
-          FROM merchants m ORDER BY m.created_at DESC
+                   AS programs,
+               sp.account_name AS payee_name, sp.account_id AS payee_account,
+               sp.agent_bic AS payee_bic
+          FROM merchants m LEFT JOIN settlement_payees sp ON sp.merchant_id = m.id
+         ORDER BY m.created_at DESC
         """)
     return [dict(r) for r in rows]
 

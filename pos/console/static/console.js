@@ -15,10 +15,28 @@ const pageLanguage = () => (document.body.dataset.lang === "en" ? "en" : "zh-CN"
 const problemSentences = JSON.parse(
   document.getElementById("problem-sentences")?.textContent || "{}");
 
+// A field the browser cannot read as what it must hold; its sentence names the field by
+// its label, in the page's language.
+class FieldError extends Error {
+  constructor(element, kind) {
+    const label = element.labels?.[0];
+    const named = [...(label?.childNodes || [])]
+      .find((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    const field = named ? named.textContent.trim() : element.name;
+    const sentence = kind === "money" ? document.body.dataset.notAmount
+      : document.body.dataset.notWhole;
+    super(sentence.replace("{field}", field));
+  }
+}
+
 function minorUnits(text) {
   const m = /^\s*(\d{1,12})(?:[.,](\d{0,2}))?\s*$/.exec(text);
-  if (!m) throw new Error("amount");
+  if (!m) return null;
   return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+}
+
+function wholeNumber(text) {
+  return /^\d{1,9}$/.test(text) ? Number.parseInt(text, 10) : null;
 }
 
 function put(target, dotted, value) {
@@ -52,9 +70,11 @@ function formBody(form) {
     }
     const raw = el.value.trim();
     if (raw === "") continue;
-    if (kind === "money") put(body, el.name, minorUnits(raw));
-    else if (kind === "int") put(body, el.name, Number.parseInt(raw, 10));
-    else if (kind === "list1") put(body, el.name, [raw]);
+    if (kind === "money" || kind === "int") {
+      const value = kind === "money" ? minorUnits(raw) : wholeNumber(raw);
+      if (value === null) throw new FieldError(el, kind);
+      put(body, el.name, value);
+    } else if (kind === "list1") put(body, el.name, [raw]);
     else put(body, el.name, raw);
   }
   // A group with only switches in it (an allowance without an amount) was not filled in.
@@ -94,8 +114,15 @@ function showResult(form, data) {
 async function send(form) {
   const error = form.querySelector(".error");
   if (error) error.hidden = true;
+  const notice = form.querySelector(".notice");
+  if (notice) notice.hidden = true;
   let body;
-  try { body = formBody(form); } catch { return showProblem(form, { code: "validation_error" }); }
+  try {
+    body = formBody(form);
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    return showProblem(form, { code: "validation_error", detail: err.message });
+  }
   const headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf(),
                     "Accept-Language": pageLanguage() };
   if ("idempotent" in form.dataset) headers["Idempotency-Key"] = crypto.randomUUID();
@@ -108,6 +135,13 @@ async function send(form) {
     });
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) return showProblem(form, { status: resp.status, ...data });
+    if (notice && form.dataset.nothing && Array.isArray(data.batches) && !data.batches.length) {
+      // A settlement run that found nothing to settle: said, rather than a page that
+      // reloads unchanged.
+      notice.textContent = form.dataset.nothing;
+      notice.hidden = false;
+      return;
+    }
     const then = form.dataset.then || "reload";
     if (then === "reload") location.reload();
     else if (then.startsWith("redirect:")) {
@@ -178,6 +212,32 @@ function issuance(form) {
   });
 }
 
+// A payment file is asked for first (?check=1): a file the service will not make (no payout
+// account yet, say) is explained in its row, not left to a download the browser drops.
+async function exportFile(link) {
+  const box = link.closest("td").querySelector(".export-refusal");
+  box.hidden = true;
+  const url = new URL(link.href);
+  url.searchParams.set("check", "1");
+  const resp = await fetch(url, { credentials: "same-origin",
+                                  headers: { "Accept-Language": pageLanguage() } });
+  if (!resp.ok) {
+    const problem = await resp.json().catch(() => ({}));
+    const sentence = problemSentences[problem.code];
+    const detail = problem.detail || "";
+    box.textContent = sentence && document.body.dataset.lang !== "en"
+      ? `${sentence} ${detail}` : (detail || sentence || String(resp.status));
+    box.hidden = false;
+    return;
+  }
+  const download = document.createElement("a");
+  download.href = link.href;
+  download.download = "";
+  document.body.append(download);
+  download.click();
+  download.remove();
+}
+
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -187,6 +247,12 @@ document.addEventListener("submit", (event) => {
   if (!form) return;
   event.preventDefault();
   send(form);
+});
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-export]");
+  if (!link) return;
+  event.preventDefault();
+  exportFile(link);
 });
 const upload = document.getElementById("issuance-form");
 if (upload) issuance(upload);
