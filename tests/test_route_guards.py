@@ -26,6 +26,7 @@ OPEN_ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),  # for the load balancer: says only whether the database answers
     ("GET", "/.well-known/jwks.json"),
+    ("GET", "/favicon.ico"),  # the till's icon, a static file browsers ask for
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/pairings"),  # the pairing code is the credential
     ("POST", "/v1/channels/{name}/webhooks"),  # the channel verifies the provider's signature
