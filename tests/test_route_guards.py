@@ -8,6 +8,7 @@ listed here."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from pos.api.routing import STAFF_KINDS, RouteSpec
 from pos.roles import ADMITS, ROLES
 from tests.accounts_support import person, signed_in
 from tests.conftest import ADMIN, SCRAPER, World, basket, new_key, till_headers
+from tests.settlement_support import set_payee
 
 # Adding an open route means adding it here, on purpose.
 OPEN_ROUTES = {
@@ -261,3 +263,20 @@ async def test_staff_refusals_speak_to_staff_in_their_language(world: World) -> 
             body = await resp.json()
             assert (resp.status, body["detail"]) == (status, said), body
             assert "平板" not in body["detail"]
+
+
+async def test_a_merchants_bank_account_is_listed_only_to_finance(world: World) -> None:
+    """GET /v1/merchants lists every merchant to any signed-in role; its payout account
+    only to the roles that pay merchants."""
+    shop = await world.shop()
+    await set_payee(world, shop)
+    seen: dict[str, bool] = {}
+    for role in ("officer", "auditor", "finance"):
+        who = await person(world, f"payee.{role}", role)
+        resp = await world.client.get("/v1/merchants", headers=who.token_headers)
+        assert resp.status == 200
+        merchant = next(m for m in (await resp.json())["merchants"]
+                        if m["id"] == shop.merchant_id)
+        seen[role] = "payee_account" in merchant
+        assert ("6222020200112233445" in json.dumps(merchant)) == seen[role]
+    assert seen == {"officer": False, "auditor": False, "finance": True}

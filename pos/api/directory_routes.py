@@ -11,9 +11,10 @@ from aiohttp import web
 
 from pos import codes
 from pos.api.routing import Query, Routes
-from pos.api.state import json_response, path_id, services
+from pos.api.state import calling_staff, json_response, path_id, services
 from pos.errors import not_found, validation_error
 from pos.messages import words
+from pos.roles import ADMITS
 from pos.storage import console_lists
 
 # What the voucher search reads (here and on the console's voucher page).
@@ -34,9 +35,16 @@ async def list_programs(request: web.Request) -> web.Response:
     return json_response({"programs": [_jsonable(p) for p in found]})
 
 
-@routes.get("/v1/merchants", summary="Every merchant with its tills", auth="staff")
+# A merchant's bank account, which only the roles that pay merchants see.
+_PAYEE = ("payee_name", "payee_account", "payee_bic")
+
+
+@routes.get("/v1/merchants", summary="Every merchant with its tills (and, for finance, "
+            "its payout account)", auth="staff")
 async def list_merchants(request: web.Request) -> web.Response:
     found = await console_lists.merchants(services(request).pool)
+    if calling_staff(request).role not in ADMITS["finance"]:
+        found = [{k: v for k, v in m.items() if k not in _PAYEE} for m in found]
     return json_response({"merchants": [_jsonable(m) for m in found]})
 
 
