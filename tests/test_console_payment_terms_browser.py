@@ -7,7 +7,6 @@ row, with the payout account set on the merchants page by finance."""
 from __future__ import annotations
 
 import asyncio
-import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,11 +15,12 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from pos.config import Config
-from tests.accounts_support import NEW_PASSWORD, Person, person
+from tests.accounts_support import Person, person
 from tests.browser.fixtures import browser, playwright  # noqa: F401 - fixtures
 from tests.browser.harness import console_errors
 from tests.conftest import World, basket, make_config, new_key
 from tests.settlement_support import act
+from tests.test_console_browser import _sign_in_first_time
 
 
 @pytest.fixture
@@ -36,15 +36,7 @@ async def _signed_in(browser: Browser, base: str, who: Person,  # noqa: F811
                                         timezone_id="Asia/Shanghai", accept_downloads=True)
     context.set_default_timeout(15_000)
     page = await context.new_page()
-    await page.goto(f"{base}/admin/login?lang={lang}")
-    await page.fill("input[name=login]", who.login)
-    await page.fill("input[name=password]", who.one_time_password)
-    await page.click("#sign-in button[type=submit]")
-    await expect(page).to_have_url(re.compile(r"/admin/password$"))
-    await page.fill("input[name=current]", who.one_time_password)
-    await page.fill("input[name=new]", NEW_PASSWORD)
-    await page.click("form[data-api='/v1/me/password'] button[type=submit]")
-    await expect(page).to_have_url(re.compile(r"/admin/$"))
+    await _sign_in_first_time(page, base, who)
     return context, page
 
 
