@@ -334,6 +334,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "revoke": ("撤销", "Revoke"),
     "revoked": ("已撤销", "revoked"),
     "sign_out_everywhere": ("在所有设备上退出", "Sign out everywhere"),
+    "sign_out_everywhere_help": ("结束本账号在所有设备上的登录，并撤销本账号的所有个人 API 令牌。",
+                                 "Ends every session of this account and revokes all its "
+                                 "personal API tokens."),
     "password_title": ("修改密码", "Change your password"),
     "password_first": ("请先设置您自己的密码（至少 10 个字符，不能包含登录名）。",
                        "Choose your own password first (at least 10 characters, not "
