@@ -37,7 +37,6 @@ from pos.errors import (
     OFFLINE_SALE_SIGNATURE_INVALID,
     OFFLINE_SALE_UNREADABLE,
     OFFLINE_VOUCHER_INVALID,
-    RATE_LIMITED,
     Problem,
 )
 from pos.messages import msg
@@ -45,12 +44,12 @@ from pos.plugin.types import BasketLine
 from pos.service.services import Services
 from pos.signing import kit_signing
 from pos.signing.tokens import ALGORITHM
-from pos.storage import offline_kits, offline_sales, throttles
+from pos.storage import offline_kits, offline_sales
 from pos.storage import till_lookup as store
 from pos.storage.offline_kits import IssuedKit, VoucherCredentials
 from pos.till import offline_basket
 from pos.till.engine import request_hash
-from pos.till.voucher_lookup import Till
+from pos.till.voucher_lookup import Till, take_typed_code_try
 
 CLOCK_SKEW = timedelta(minutes=5)
 # A kit is read a moment after it is recorded, and a reissue is stamped when its
@@ -153,9 +152,7 @@ async def _check_voucher(services: Services, sale: OfflineSaleRecord, kit: Issue
         return
     # Not the voucher's code: the answer tells a till whether a guess was right, so wrong
     # ones spend from the till's typed-code throttle, as look-ups online do.
-    if not await throttles.take(services.pool, f"code-till:{till_id}",
-                                services.config.limits.code_lookups_per_minute):
-        raise RATE_LIMITED(msg("rate_limited"))
+    await take_typed_code_try(services, till_id)
     retired_at = await offline_kits.code_retired_at(services.pool, typed, voucher_id)
     if retired_at is None:
         raise _voucher_invalid("unknown_code")

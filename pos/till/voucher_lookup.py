@@ -159,6 +159,14 @@ def _too_many_codes() -> Problem:
     return RATE_LIMITED(msg("rate_limited"))
 
 
+async def take_typed_code_try(services: Services, till_id: str) -> None:
+    """One typed code's try from the till's allowance (`limits.code_lookups_per_minute`):
+    online look-ups and the codes of forwarded offline sales spend from the same one."""
+    if not await throttles.take(services.pool, f"code-till:{till_id}",
+                                services.config.limits.code_lookups_per_minute):
+        raise _too_many_codes()
+
+
 async def locate(services: Services, till: Till, request: Credential) -> Locator:
     """Find where to look; a manual code is throttled first, per till and per code, in
     PostgreSQL so the limits hold across every process of the service."""
@@ -171,9 +179,7 @@ async def locate(services: Services, till: Till, request: Credential) -> Locator
     digest = None if body is None else codes.code_hash(body)
     if digest is not None and _found_lately(till.till_id, digest):
         return Locator(None, "", digest, till_id=till.till_id)  # a re-quote, not a guess
-    if not await throttles.take(services.pool, f"code-till:{till.till_id}",
-                                limits.code_lookups_per_minute):
-        raise _too_many_codes()
+    await take_typed_code_try(services, till.till_id)
     if digest is None:
         raise INVALID_TOKEN(msg("invalid_token.malformed_code"))
     if not await throttles.take(services.pool, f"code:{digest.hex()}",
