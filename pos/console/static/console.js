@@ -85,12 +85,17 @@ function formBody(form) {
   return body;
 }
 
-function showProblem(form, problem) {
-  const box = form.querySelector(".error");
+// A refusal as the page says it: the console's lead in Chinese, then the service's detail.
+function problemText(problem) {
   const sentence = problemSentences[problem.code];
   const detail = problem.detail || "";
-  const text = sentence && document.body.dataset.lang !== "en"
+  return sentence && document.body.dataset.lang !== "en"
     ? `${sentence} ${detail}` : (detail || sentence || String(problem.status));
+}
+
+function showProblem(form, problem) {
+  const box = form.querySelector(".error");
+  const text = problemText(problem);
   if (box) { box.textContent = text; box.hidden = false; } else { alert(text); }
 }
 
@@ -222,11 +227,8 @@ async function exportFile(link) {
   const resp = await fetch(url, { credentials: "same-origin",
                                   headers: { "Accept-Language": pageLanguage() } });
   if (!resp.ok) {
-    const problem = await resp.json().catch(() => ({}));
-    const sentence = problemSentences[problem.code];
-    const detail = problem.detail || "";
-    box.textContent = sentence && document.body.dataset.lang !== "en"
-      ? `${sentence} ${detail}` : (detail || sentence || String(resp.status));
+    box.textContent = problemText({ status: resp.status,
+                                    ...(await resp.json().catch(() => ({}))) });
     box.hidden = false;
     return;
   }
